@@ -1,0 +1,168 @@
+//! Security events. Every use case that changes security state records one.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{AuditId, OrgId, UserId};
+
+/// Where a request came from, for audit and session records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// `User-Agent` header, truncated.
+    pub user_agent: Option<String>,
+}
+
+/// The kinds of audit event. The string forms are part of the API (`?type=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A new account registered itself.
+    UserRegistered,
+    /// Password login succeeded.
+    LoginSucceeded,
+    /// Password login failed (wrong password, unknown identifier, inactive account).
+    LoginFailed,
+    /// A retired refresh token was presented; its session was revoked.
+    TokenReused,
+    /// The user logged out of one session.
+    Logout,
+    /// The user logged out of every session.
+    LogoutAll,
+    /// The user ended one of their sessions from the session list.
+    SessionRevoked,
+    /// The user changed their password.
+    PasswordChanged,
+    /// The user changed their profile.
+    ProfileUpdated,
+    /// The user deleted their account.
+    AccountDeleted,
+    /// An admin created a user.
+    AdminUserCreated,
+    /// An admin changed a user.
+    AdminUserUpdated,
+    /// An admin deactivated a user.
+    AdminUserDeactivated,
+    /// An admin reactivated a user.
+    AdminUserActivated,
+    /// An admin deleted a user.
+    AdminUserDeleted,
+    /// An admin replaced a user's roles.
+    AdminRolesSet,
+    /// An admin ended every session of a user.
+    AdminSessionsRevoked,
+    /// The bootstrap admin was created at start-up.
+    BootstrapAdminCreated,
+}
+
+impl AuditKind {
+    /// Every kind, for validation of filters.
+    pub const ALL: [AuditKind; 18] = [
+        Self::UserRegistered,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::TokenReused,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::SessionRevoked,
+        Self::PasswordChanged,
+        Self::ProfileUpdated,
+        Self::AccountDeleted,
+        Self::AdminUserCreated,
+        Self::AdminUserUpdated,
+        Self::AdminUserDeactivated,
+        Self::AdminUserActivated,
+        Self::AdminUserDeleted,
+        Self::AdminRolesSet,
+        Self::AdminSessionsRevoked,
+        Self::BootstrapAdminCreated,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserRegistered => "user.registered",
+            Self::LoginSucceeded => "login.succeeded",
+            Self::LoginFailed => "login.failed",
+            Self::TokenReused => "token.reused",
+            Self::Logout => "session.logout",
+            Self::LogoutAll => "session.logout_all",
+            Self::SessionRevoked => "session.revoked",
+            Self::PasswordChanged => "password.changed",
+            Self::ProfileUpdated => "user.updated",
+            Self::AccountDeleted => "user.deleted",
+            Self::AdminUserCreated => "admin.user_created",
+            Self::AdminUserUpdated => "admin.user_updated",
+            Self::AdminUserDeactivated => "admin.user_deactivated",
+            Self::AdminUserActivated => "admin.user_activated",
+            Self::AdminUserDeleted => "admin.user_deleted",
+            Self::AdminRolesSet => "admin.roles_set",
+            Self::AdminSessionsRevoked => "admin.sessions_revoked",
+            Self::BootstrapAdminCreated => "admin.bootstrap_created",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Identifier (time-ordered).
+    pub id: AuditId,
+    /// Organization the event belongs to.
+    pub org_id: Option<OrgId>,
+    /// Kind, as its wire name.
+    pub kind: String,
+    /// The user the event is about.
+    pub user_id: Option<UserId>,
+    /// Who did it (the user, or an admin).
+    pub actor_id: Option<UserId>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Extra facts; never secrets or personal data.
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// A new event happening now.
+    pub fn new(kind: AuditKind, org_id: Option<OrgId>, at: DateTime<Utc>, client: &ClientInfo) -> Self {
+        Self {
+            id: AuditId::new(),
+            org_id,
+            kind: kind.as_str().to_owned(),
+            user_id: None,
+            actor_id: None,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            at,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Sets the subject user.
+    pub fn user(mut self, id: UserId) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+
+    /// Sets the acting user.
+    pub fn actor(mut self, id: UserId) -> Self {
+        self.actor_id = Some(id);
+        self
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.details {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+}

@@ -1,0 +1,56 @@
+//! The settings the use cases need; the binary fills them from its configuration.
+
+use chrono::Duration;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    /// OWASP's recommendation: m=19 MiB, t=2, p=1.
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// Settings for the use cases.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// A session with no login or refresh for this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after login whatever happens.
+    pub session_absolute_lifetime: Duration,
+    /// Password hashing cost.
+    pub argon2: Argon2Params,
+    /// How many hashes may run at once (defaults to the core count).
+    pub hash_concurrency: usize,
+    /// How many more may wait for a slot before answers turn to `overloaded`.
+    pub hash_queue: usize,
+}
+
+impl CoreConfig {
+    /// Defaults for the given issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            issuer: issuer.into(),
+            access_token_ttl: Duration::minutes(15),
+            session_idle_timeout: Duration::days(14),
+            session_absolute_lifetime: Duration::days(30),
+            argon2: Argon2Params::default(),
+            hash_concurrency: cores,
+            hash_queue: cores * 32,
+        }
+    }
+}

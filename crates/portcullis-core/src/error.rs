@@ -1,0 +1,81 @@
+//! The errors of the use cases. The HTTP layer alone maps them to statuses and codes.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::StoreError;
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field, as named on the wire.
+    pub field: String,
+    /// What is wrong with it, for people.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Everything a use case can refuse, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The input is malformed.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// The password breaks the organization's password rules.
+    #[error("password does not meet the password policy")]
+    WeakPassword(Vec<FieldError>),
+    /// Unknown identifier or wrong password; deliberately the same error.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No valid authentication was presented.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The token is malformed, expired, or its session has ended.
+    #[error("token invalid")]
+    TokenInvalid,
+    /// A retired refresh token was presented again; the session has been revoked.
+    #[error("refresh token reused")]
+    TokenReused,
+    /// The account is locked until the given instant.
+    #[error("account locked")]
+    Locked {
+        /// When the lock lifts.
+        until: DateTime<Utc>,
+    },
+    /// The account has been deactivated.
+    #[error("account inactive")]
+    Inactive,
+    /// The caller may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The thing does not exist, or is outside the caller's reach.
+    #[error("not found")]
+    NotFound,
+    /// A unique field is already taken.
+    #[error("already exists: {0}")]
+    Duplicate(&'static str),
+    /// Too much password hashing is queued; try again shortly.
+    #[error("overloaded")]
+    Overloaded {
+        /// Suggested wait, in seconds.
+        retry_after_secs: u64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or a broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// A single-field validation error.
+    pub fn invalid(field: &str, message: &str) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}

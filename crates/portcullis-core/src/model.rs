@@ -1,0 +1,149 @@
+//! The stored things: organizations, users, roles, sessions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Attributes;
+use crate::ids::{OrgId, SessionId, UserId};
+
+/// A tenant, with its own users and policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Identifier.
+    pub id: OrgId,
+    /// URL-safe unique name; `default` always exists.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// What the organization allows and requires.
+    pub policy: OrgPolicy,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Organization {
+    /// The slug of the organization that exists from the start.
+    pub const DEFAULT_SLUG: &'static str = "default";
+}
+
+/// An organization's rules. Stored as JSON so that new rules need no migration; every field
+/// has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgPolicy {
+    /// Anyone may register.
+    pub allow_self_registration: bool,
+    /// Guests may get anonymous accounts.
+    pub allow_anonymous: bool,
+    /// Every user must enrol a second factor.
+    pub mfa_required: bool,
+    /// Login requires a device token.
+    pub require_device_token: bool,
+    /// Password recovery by security questions is allowed.
+    pub recovery_by_questions: bool,
+    /// Minimum password length in Unicode code points after NFKC.
+    pub password_min_length: usize,
+    /// Maximum password length in Unicode code points after NFKC.
+    pub password_max_length: usize,
+}
+
+impl Default for OrgPolicy {
+    fn default() -> Self {
+        Self {
+            allow_self_registration: true,
+            allow_anonymous: false,
+            mfa_required: false,
+            require_device_token: false,
+            recovery_by_questions: false,
+            password_min_length: 8,
+            password_max_length: 128,
+        }
+    }
+}
+
+/// A role held by a user, with when it was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Role name.
+    pub name: String,
+    /// When it was granted.
+    pub added_at: DateTime<Utc>,
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Identifier.
+    pub id: UserId,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Slug of the owning organization.
+    pub org_slug: String,
+    /// Normalised email, if any.
+    pub email: Option<String>,
+    /// Whether the email was proven.
+    pub email_verified: bool,
+    /// E.164 phone, if any.
+    pub phone: Option<String>,
+    /// Whether the phone was proven.
+    pub phone_verified: bool,
+    /// Username, if any.
+    pub username: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// A guest account.
+    pub anonymous: bool,
+    /// False once deactivated.
+    pub active: bool,
+    /// Roles, sorted by name.
+    pub roles: Vec<Role>,
+    /// Whether a second factor is on.
+    pub mfa_enabled: bool,
+    /// Application fields.
+    pub attributes: Attributes,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Last successful sign-in.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// Whether the user holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.name == role)
+    }
+}
+
+/// A user together with the password hash, for sign-in only.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The account.
+    pub user: User,
+    /// PHC string, absent for accounts without a password.
+    pub password_hash: Option<String>,
+}
+
+/// A signed-in session (one per login), carrying the refresh-token family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Identifier, the `sid` claim.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Start.
+    pub created_at: DateTime<Utc>,
+    /// Last login or refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute end of life.
+    pub expires_at: DateTime<Utc>,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+    /// Client user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Authentication methods used (`pwd`, ...).
+    pub amr: Vec<String>,
+}

@@ -1,0 +1,291 @@
+//! Passwords: normalisation, the organization's rules, and argon2id hashing off the async
+//! runtime behind a bounded queue.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+use crate::config::Argon2Params;
+use crate::crypto::Rng;
+use crate::error::{AuthError, FieldError};
+use crate::identity::{Email, Username};
+use crate::model::OrgPolicy;
+
+/// A password as the user meant it: NFKC-normalised, never truncated, wiped on drop.
+pub struct Password(Zeroizing<String>);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl Password {
+    /// Normalises (NFKC) so that the same password typed on different keyboards matches.
+    pub fn new(raw: &str) -> Self {
+        Self(Zeroizing::new(raw.nfkc().collect()))
+    }
+
+    /// Length in Unicode code points.
+    pub fn len(&self) -> usize {
+        self.0.chars().count()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// The shipped list of common passwords (see `data/README.md`), lower-case.
+static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    const GZ: &[u8] = include_bytes!("../data/common-passwords.txt.gz");
+    let mut text = String::new();
+    // The list is compiled in; a failure here is a build defect caught by the unit test.
+    let _ = flate2::read::GzDecoder::new(GZ).read_to_string(&mut text);
+    text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
+});
+
+/// Checks a new password against the organization's rules (NIST SP 800-63B: length, a
+/// blocklist, no composition rules) and against the account's own identifiers.
+pub fn check_new_password(
+    password: &Password,
+    policy: &OrgPolicy,
+    email: Option<&Email>,
+    username: Option<&Username>,
+    field: &str,
+) -> Result<(), AuthError> {
+    let weak = |message: String| Err(AuthError::WeakPassword(vec![FieldError::new(field, message)]));
+    let len = password.len();
+    if len < policy.password_min_length {
+        return weak(format!("must be at least {} characters", policy.password_min_length));
+    }
+    if len > policy.password_max_length {
+        return weak(format!("must be at most {} characters", policy.password_max_length));
+    }
+    let lower = password.0.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lower) {
+        return weak("is one of the most commonly used passwords; choose another".to_owned());
+    }
+    let own: [Option<String>; 2] = [email.map(|e| e.local_part().to_owned()), username.map(Username::key)];
+    if own.iter().flatten().any(|id| id.chars().count() >= 3 && lower.contains(id.as_str())) {
+        return weak("must not contain your email name or username".to_owned());
+    }
+    Ok(())
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The password does not match.
+    No,
+    /// It matches, and the hash uses the configured parameters.
+    Yes,
+    /// It matches; here is a fresh hash with the configured parameters to store.
+    YesRehashed(String),
+}
+
+/// argon2id on the blocking pool, at most `concurrency` at once and `queue` waiting; past
+/// that, callers get [`AuthError::Overloaded`] at once, so memory stays bounded.
+pub struct PasswordHasher {
+    params: Argon2Params,
+    slots: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+    dummy_hash: String,
+    rng: Arc<dyn Rng>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+struct WaitingGuard(Arc<AtomicUsize>);
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn argon2(params: Argon2Params) -> Result<Argon2<'static>, AuthError> {
+    let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+        .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+}
+
+fn hash_blocking(params: Argon2Params, salt: &[u8; 16], password: &[u8]) -> Result<String, AuthError> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| AuthError::Internal(e.to_string()))?;
+    argon2(params)?
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+}
+
+/// Whether a stored PHC hash was made with exactly these parameters.
+fn has_params(hash: &PasswordHash<'_>, params: Argon2Params) -> bool {
+    hash.algorithm == Algorithm::Argon2id.ident()
+        && hash.version == Some(Version::V0x13.into())
+        && Params::try_from(hash).is_ok_and(|p| {
+            p.m_cost() == params.memory_kib && p.t_cost() == params.iterations && p.p_cost() == params.parallelism
+        })
+}
+
+impl PasswordHasher {
+    /// A hasher with the given cost; computes the dummy hash used for unknown users.
+    pub fn new(params: Argon2Params, concurrency: usize, queue: usize, rng: Arc<dyn Rng>) -> Result<Self, AuthError> {
+        let mut salt = [0u8; 16];
+        rng.fill(&mut salt);
+        let dummy_hash = hash_blocking(params, &salt, crate::crypto::random_token(rng.as_ref()).as_bytes())?;
+        Ok(Self {
+            params,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue,
+            dummy_hash,
+            rng,
+        })
+    }
+
+    /// The configured cost.
+    pub fn params(&self) -> Argon2Params {
+        self.params
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let permit = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    metrics::counter!("portcullis_password_hash_overloaded_total").increment(1);
+                    return Err(AuthError::Overloaded { retry_after_secs: 1 });
+                }
+                let _guard = WaitingGuard(Arc::clone(&self.waiting));
+                Arc::clone(&self.slots)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| AuthError::Internal("hashing semaphore closed".into()))?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(|e| AuthError::Internal(format!("hashing task failed: {e}")))?
+    }
+
+    /// Hashes a new password (argon2id, random salt, PHC string).
+    pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
+        let mut salt = [0u8; 16];
+        self.rng.fill(&mut salt);
+        let params = self.params;
+        let pw = Zeroizing::new(password.bytes().to_vec());
+        self.run(move || hash_blocking(params, &salt, &pw)).await
+    }
+
+    /// Verifies against a stored hash, or against the dummy hash when there is none, so that
+    /// unknown accounts take as long as known ones. A match with outdated parameters comes
+    /// back with a new hash to store.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verified, AuthError> {
+        let real = stored.is_some();
+        let hash = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let params = self.params;
+        let pw = Zeroizing::new(password.bytes().to_vec());
+        let mut salt = [0u8; 16];
+        self.rng.fill(&mut salt);
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return Ok(Verified::No);
+            };
+            let ok = Argon2::default().verify_password(&pw, &parsed).is_ok();
+            if !ok || !real {
+                return Ok(Verified::No);
+            }
+            if has_params(&parsed, params) {
+                Ok(Verified::Yes)
+            } else {
+                hash_blocking(params, &salt, &pw).map(Verified::YesRehashed)
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::OsRng;
+
+    const FAST: Argon2Params = Argon2Params { memory_kib: 256, iterations: 1, parallelism: 1 };
+
+    #[test]
+    fn common_list_is_shipped() {
+        assert!(COMMON_PASSWORDS.len() >= 10_000);
+        assert!(COMMON_PASSWORDS.contains("password"));
+    }
+
+    #[test]
+    fn policy_counts_code_points_and_refuses_common_and_own_names() {
+        let policy = OrgPolicy::default();
+        let email = Email::parse("annlee@example.com", "email").unwrap();
+        let check = |pw: &str| check_new_password(&Password::new(pw), &policy, Some(&email), None, "password");
+        assert!(check("short").is_err());
+        assert!(check("ñandúñandú").is_ok(), "10 code points, more bytes");
+        assert_eq!(Password::new("ﬀﬀﬀﬀ").len(), 8, "NFKC turns 4 ligatures into 8 letters");
+        assert!(check("ﬀﬀﬀﬀ").is_err(), "and 'ffffffff' is a common password");
+        assert!(check("ﬁﬂﬁxﬂ").is_ok());
+        assert!(check(&"x".repeat(129)).is_err());
+        assert!(check("password1").is_err());
+        assert!(check("my-AnnLee-pass").is_err());
+        assert!(check("correct horse battery").is_ok());
+    }
+
+    #[tokio::test]
+    async fn verify_matches_and_upgrades_old_parameters() {
+        let old = PasswordHasher::new(FAST, 2, 4, Arc::new(OsRng)).unwrap();
+        let pw = Password::new("correct horse battery");
+        let hash = old.hash(&pw).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert_eq!(old.verify(&pw, Some(&hash)).await.unwrap(), Verified::Yes);
+        assert_eq!(old.verify(&Password::new("wrong"), Some(&hash)).await.unwrap(), Verified::No);
+        assert_eq!(old.verify(&pw, None).await.unwrap(), Verified::No);
+
+        let newer = Argon2Params { memory_kib: 512, ..FAST };
+        let new = PasswordHasher::new(newer, 2, 4, Arc::new(OsRng)).unwrap();
+        match new.verify(&pw, Some(&hash)).await.unwrap() {
+            Verified::YesRehashed(h) => {
+                assert!(h.starts_with("$argon2id$v=19$m=512,t=1,p=1$"));
+                assert_eq!(new.verify(&pw, Some(&h)).await.unwrap(), Verified::Yes);
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_instead_of_waiting() {
+        let hasher = Arc::new(PasswordHasher::new(FAST, 1, 0, Arc::new(OsRng)).unwrap());
+        // Hold the only slot, so the next caller would have to queue, and the queue is 0 long.
+        let held = Arc::clone(&hasher.slots).try_acquire_owned().unwrap();
+        let err = hasher.hash(&Password::new("whatever pass")).await.unwrap_err();
+        assert!(matches!(err, AuthError::Overloaded { .. }));
+        drop(held);
+        assert!(hasher.hash(&Password::new("whatever pass")).await.is_ok());
+    }
+}

@@ -1,0 +1,279 @@
+//! Registration, sign-in, token refresh and sign-out.
+
+use tracing::instrument;
+
+use super::input::Fields;
+use super::{Principal, Services};
+use crate::audit::{AuditKind, ClientInfo};
+use crate::crypto::{hash_token, random_token};
+use crate::error::AuthError;
+use crate::identity::{Attributes, Email, Identifier, PersonName, Phone, RoleName, Username};
+use crate::ids::{SessionId, UserId};
+use crate::model::{Session, User};
+use crate::password::{check_new_password, Password, Verified};
+use crate::store::{LookupKey, NewUser, Profile, RotateOutcome, StoreError};
+
+/// A self-registration, as received.
+#[derive(Debug, Default)]
+pub struct RegisterInput {
+    /// Email address.
+    pub email: Option<String>,
+    /// Password (required with an email).
+    pub password: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Application fields.
+    pub attributes: Option<serde_json::Value>,
+    /// Organization slug.
+    pub organization: Option<String>,
+    /// Where the request came from.
+    pub client: ClientInfo,
+}
+
+/// A password sign-in, as received.
+#[derive(Debug, Default)]
+pub struct LoginInput {
+    /// Email, username or phone.
+    pub identifier: String,
+    /// Password.
+    pub password: String,
+    /// Organization slug.
+    pub organization: Option<String>,
+    /// Where the request came from.
+    pub client: ClientInfo,
+}
+
+/// What a successful sign-in or refresh hands out.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// Signed JWT.
+    pub access_token: String,
+    /// One-time opaque refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The user.
+    pub user: User,
+}
+
+/// A parsed new account: the profile, the password (if any), and the organization.
+pub(super) struct NewAccount {
+    pub(super) profile: Profile,
+    pub(super) email: Option<Email>,
+    pub(super) username: Option<Username>,
+    pub(super) password: Option<Password>,
+}
+
+impl Services {
+    /// Parses the account fields shared by self-registration and admin creation. An email
+    /// needs a password; a phone alone is enough (it signs in by code).
+    pub(super) fn parse_new_account(
+        &self,
+        f: &mut Fields,
+        input: &RegisterInput,
+        verified: bool,
+        password_required_with_email: bool,
+    ) -> NewAccount {
+        let email = f.opt(input.email.as_deref(), |s| Email::parse(s, "email"));
+        let phone = f.opt(input.phone.as_deref(), |s| Phone::parse(s, "phone"));
+        let username = f.opt(input.username.as_deref(), |s| Username::parse(s, "username"));
+        let first_name = f.opt(input.first_name.as_deref(), |s| PersonName::parse(s, "first_name"));
+        let last_name = f.opt(input.last_name.as_deref(), |s| PersonName::parse(s, "last_name"));
+        let attributes = match input.attributes.clone() {
+            None | Some(serde_json::Value::Null) => Some(Attributes::default()),
+            Some(v) => f.take(Attributes::parse(v, "attributes")).map(Attributes::without_nulls),
+        };
+        let password = input.password.as_deref().filter(|p| !p.is_empty()).map(Password::new);
+        let emailish = input.email.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let phoneish = input.phone.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if !emailish && !phoneish {
+            f.push("email", "an email address (with a password) or a phone number is required");
+        } else if emailish && password.is_none() && password_required_with_email {
+            f.push("password", "is required with an email address");
+        }
+        NewAccount {
+            profile: Profile {
+                email: email.as_ref().map(|e| e.as_str().to_owned()),
+                email_verified: verified && email.is_some(),
+                phone: phone.as_ref().map(|p| p.as_str().to_owned()),
+                phone_verified: verified && phone.is_some(),
+                username: username.as_ref().map(|u| u.as_str().to_owned()),
+                first_name: first_name.map(|n| n.as_str().to_owned()),
+                last_name: last_name.map(|n| n.as_str().to_owned()),
+                attributes: attributes.unwrap_or_default(),
+            },
+            email,
+            username,
+            password,
+        }
+    }
+
+    /// Stores a parsed account: checks the password against the policy, hashes it, inserts.
+    pub(super) async fn create_account(
+        &self,
+        org: &crate::model::Organization,
+        account: NewAccount,
+        roles: Vec<String>,
+    ) -> Result<User, AuthError> {
+        let password_hash = match &account.password {
+            Some(pw) => {
+                check_new_password(pw, &org.policy, account.email.as_ref(), account.username.as_ref(), "password")?;
+                Some(self.hasher.hash(pw).await?)
+            }
+            None => None,
+        };
+        let mut roles = roles;
+        if !roles.iter().any(|r| r == RoleName::USER) {
+            roles.push(RoleName::USER.to_owned());
+        }
+        let new = NewUser {
+            id: UserId::new(),
+            org_id: org.id,
+            profile: account.profile,
+            password_hash,
+            anonymous: false,
+            active: true,
+            roles,
+            created_at: self.now(),
+        };
+        self.store.insert_user(&new).await.map_err(|e| match e {
+            StoreError::Conflict { what } => AuthError::Duplicate(what),
+            e => e.into(),
+        })
+    }
+
+    /// Self-registration with email and password, or with a phone number.
+    #[instrument(skip_all)]
+    pub async fn register(&self, input: RegisterInput) -> Result<User, AuthError> {
+        let org = self.org(input.organization.as_deref()).await?;
+        if !org.policy.allow_self_registration {
+            return Err(AuthError::Forbidden("this organization does not allow self-registration"));
+        }
+        let mut f = Fields::default();
+        let account = self.parse_new_account(&mut f, &input, false, true);
+        f.finish()?;
+        let user = self.create_account(&org, account, Vec::new()).await?;
+        self.audit(self.event(AuditKind::UserRegistered, org.id, &input.client).user(user.id).actor(user.id)).await;
+        Ok(user)
+    }
+
+    /// Password sign-in. Unknown identifiers and wrong passwords answer alike and take as long.
+    #[instrument(skip_all)]
+    pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
+        let org = self.org(input.organization.as_deref()).await?;
+        let identifier = Identifier::parse(&input.identifier, "identifier").map_err(|e| AuthError::Validation(vec![e]))?;
+        if input.password.is_empty() {
+            return Err(AuthError::invalid("password", "is required"));
+        }
+        let key = match &identifier {
+            Identifier::Email(e) => LookupKey::Email(e.as_str().to_owned()),
+            Identifier::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
+            Identifier::Username(u) => LookupKey::Username(u.key()),
+        };
+        let creds = self.store.credentials(org.id, &key).await?;
+        let password = Password::new(&input.password);
+        let verified = self.hasher.verify(&password, creds.as_ref().and_then(|c| c.password_hash.as_deref())).await?;
+        let failed = |reason: &str, user: Option<UserId>| {
+            let mut e = self.event(AuditKind::LoginFailed, org.id, &input.client).detail("reason", reason);
+            if let Some(id) = user {
+                e = e.user(id);
+            }
+            e
+        };
+        let (creds, rehash) = match (creds, verified) {
+            (Some(c), Verified::Yes) => (c, None),
+            (Some(c), Verified::YesRehashed(h)) => (c, Some(h)),
+            (c, _) => {
+                let id = c.map(|c| c.user.id);
+                self.audit(failed(if id.is_some() { "wrong_password" } else { "unknown_identifier" }, id)).await;
+                metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        let user = creds.user;
+        if !user.active {
+            self.audit(failed("inactive", Some(user.id))).await;
+            return Err(AuthError::Inactive);
+        }
+        if let Some(hash) = rehash {
+            self.store.upgrade_password_hash(user.id, &hash).await?;
+        }
+        let tokens = self.start_session(user, vec!["pwd".to_owned()], &input.client).await?;
+        self.audit(self.event(AuditKind::LoginSucceeded, org.id, &input.client).user(tokens.user.id).actor(tokens.user.id))
+            .await;
+        metrics::counter!("portcullis_logins_total", "result" => "ok").increment(1);
+        Ok(tokens)
+    }
+
+    /// Opens a session for an authenticated user and issues its first token pair.
+    pub(super) async fn start_session(&self, mut user: User, amr: Vec<String>, client: &ClientInfo) -> Result<Tokens, AuthError> {
+        let now = self.now();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.config.session_absolute_lifetime,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            amr,
+        };
+        let refresh_token = random_token(self.rng.as_ref());
+        self.store.create_session(&session, &hash_token(&refresh_token)).await?;
+        user.last_login_at = Some(now);
+        let access_token = self.access_token(&user, session.id, &session.amr)?;
+        Ok(Tokens { access_token, refresh_token, expires_in: self.config.access_token_ttl.num_seconds(), user })
+    }
+
+    /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
+    #[instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<Tokens, AuthError> {
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(AuthError::TokenInvalid);
+        }
+        let next = random_token(self.rng.as_ref());
+        let live = self.liveness();
+        match self.store.rotate_refresh_token(&hash_token(refresh_token), &hash_token(&next), live).await? {
+            RotateOutcome::Rotated { session } => {
+                let user = self.store.session_user(session.id, live).await?.ok_or(AuthError::TokenInvalid)?;
+                let access_token = self.access_token(&user, session.id, &session.amr)?;
+                Ok(Tokens { access_token, refresh_token: next, expires_in: self.config.access_token_ttl.num_seconds(), user })
+            }
+            RotateOutcome::Reused { session_id, user_id } => {
+                let org_id = self.store.user_by_id(user_id).await?.map(|u| u.org_id);
+                let event = crate::audit::AuditEvent::new(AuditKind::TokenReused, org_id, self.now(), client)
+                    .user(user_id)
+                    .detail("session_id", session_id.to_string());
+                self.audit(event).await;
+                tracing::warn!(session.id = %session_id, "refresh token reused; session revoked");
+                Err(AuthError::TokenReused)
+            }
+            RotateOutcome::SessionEnded | RotateOutcome::Unknown => Err(AuthError::TokenInvalid),
+        }
+    }
+
+    /// Ends the caller's session.
+    #[instrument(skip_all, fields(user.id = %who.user.id))]
+    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
+        self.store.revoke_session(who.user.id, who.session_id, "logout", self.now()).await?;
+        self.audit(self.event(AuditKind::Logout, who.user.org_id, client).user(who.user.id).actor(who.user.id)).await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller.
+    #[instrument(skip_all, fields(user.id = %who.user.id))]
+    pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
+        let n = self.store.revoke_sessions(who.user.id, None, "logout_all", self.now()).await?;
+        self.audit(
+            self.event(AuditKind::LogoutAll, who.user.org_id, client).user(who.user.id).actor(who.user.id).detail("sessions", n),
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! The storage port. Each method fits one use case and is atomic on its own; the SQLite and
+//! PostgreSQL implementations in `portcullis-store` behave identically (their shared
+//! conformance suite proves it).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditEvent;
+use crate::identity::Attributes;
+use crate::ids::{AuditId, OrgId, SessionId, UserId};
+use crate::model::{Credentials, Organization, Role, Session, User};
+use crate::tokens::StoredSigningKey;
+
+/// Storage failures, in the terms the use cases need.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique field is taken; `what` names it (`email`, `phone`, `username`, `slug`).
+    #[error("{what} already exists")]
+    Conflict {
+        /// The field.
+        what: &'static str,
+    },
+    /// The database cannot be reached or failed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Identifier.
+    pub id: UserId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// The profile.
+    pub profile: Profile,
+    /// PHC hash, if the account has a password.
+    pub password_hash: Option<String>,
+    /// Guest account.
+    pub anonymous: bool,
+    /// Active from the start.
+    pub active: bool,
+    /// Roles granted at creation.
+    pub roles: Vec<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The editable profile of a user, whole (the use case merges patches).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Normalised email.
+    pub email: Option<String>,
+    /// Email proven.
+    pub email_verified: bool,
+    /// E.164 phone.
+    pub phone: Option<String>,
+    /// Phone proven.
+    pub phone_verified: bool,
+    /// Username as given.
+    pub username: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Application fields.
+    pub attributes: Attributes,
+}
+
+impl Profile {
+    /// The profile of an existing user.
+    pub fn of(user: &User) -> Self {
+        Self {
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            phone: user.phone.clone(),
+            phone_verified: user.phone_verified,
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            attributes: user.attributes.clone(),
+        }
+    }
+}
+
+/// How a user is looked up at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupKey {
+    /// Normalised email.
+    Email(String),
+    /// E.164 phone.
+    Phone(String),
+    /// Case-folded username.
+    Username(String),
+}
+
+/// Filters for the admin user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only this organization; `None` is every organization.
+    pub org_id: Option<OrgId>,
+    /// Case-insensitive substring of email, phone, username or names.
+    pub query: Option<String>,
+    /// Holds this role.
+    pub role: Option<String>,
+    /// Active or not.
+    pub active: Option<bool>,
+    /// Ids strictly after this one (the cursor).
+    pub after: Option<UserId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Filters for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this organization; `None` is every organization.
+    pub org_id: Option<OrgId>,
+    /// Only about this user.
+    pub user_id: Option<UserId>,
+    /// Only this kind (wire name).
+    pub kind: Option<String>,
+    /// At or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Ids strictly before this one (newest first; the cursor).
+    pub before: Option<AuditId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// When a session counts as live.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// Sessions last seen before this are idle and dead.
+    pub idle_cutoff: DateTime<Utc>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateOutcome {
+    /// The token was live and is now retired; the new one is stored.
+    Rotated {
+        /// The session, with `last_seen_at` updated.
+        session: Session,
+    },
+    /// The token had already been used: its session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: SessionId,
+        /// Its owner.
+        user_id: UserId,
+    },
+    /// The token was live but its session had ended (logout, expiry, deactivation).
+    SessionEnded,
+    /// No such token.
+    Unknown,
+}
+
+/// The storage port.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Reads a value of the node-shared settings table.
+    async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a value unless one is there; answers the value now stored.
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Inserts the organization unless one with its slug exists; answers the stored one.
+    async fn ensure_org(&self, org: &Organization) -> Result<Organization, StoreError>;
+    /// An organization by slug.
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+
+    /// Creates a user with roles.
+    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    /// A user by id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A user and password hash by sign-in identifier within an organization.
+    async fn credentials(&self, org_id: OrgId, key: &LookupKey) -> Result<Option<Credentials>, StoreError>;
+    /// The password hash of a user.
+    async fn password_hash(&self, id: UserId) -> Result<Option<String>, StoreError>;
+    /// Replaces the profile.
+    async fn update_profile(&self, id: UserId, profile: &Profile, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    /// Sets `active`; deactivation revokes every session in the same transaction.
+    async fn set_active(&self, id: UserId, active: bool, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    /// Replaces the hash after a login with outdated parameters.
+    async fn upgrade_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError>;
+    /// Sets a new password and revokes every session but `keep`, atomically.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Deletes the user and, by cascade, everything of theirs. False when absent.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+    /// Lists users by id order.
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>, StoreError>;
+    /// Replaces the roles, keeping `added_at` of roles already held.
+    async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError>;
+
+    /// Starts a session with its first refresh token and records the login time.
+    async fn create_session(&self, session: &Session, refresh_hash: &str) -> Result<(), StoreError>;
+    /// Consumes a refresh token in one atomic step and stores its successor.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        live: Liveness,
+    ) -> Result<RotateOutcome, StoreError>;
+    /// The user behind a live session, if both the session and the user are live.
+    async fn session_user(&self, id: SessionId, live: Liveness) -> Result<Option<User>, StoreError>;
+    /// The live sessions of a user, newest first.
+    async fn list_sessions(&self, user_id: UserId, live: Liveness) -> Result<Vec<Session>, StoreError>;
+    /// Revokes one session of a user; false when there was no live one.
+    async fn revoke_session(&self, user_id: UserId, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Revokes every session of a user but `keep`; answers how many.
+    async fn revoke_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Every signing key.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Adds a signing key.
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Records an audit event.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Lists audit events, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+}

@@ -1,0 +1,212 @@
+//! Access tokens: EdDSA (Ed25519) JWTs signed with keys that live, encrypted, in the store,
+//! so that every node signs and verifies with the same set.
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::crypto::{MasterKey, MasterKeyError, Rng};
+use crate::error::AuthError;
+
+/// A signing key as stored: public half in clear, private seed sealed with the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// Key id, the JWT `kid`.
+    pub kid: String,
+    /// Ed25519 public key, base64url (the JWK `x`).
+    pub public_x: String,
+    /// The 32-byte seed sealed by [`MasterKey::seal`].
+    pub private_sealed: String,
+    /// When it was made; the newest signs.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One usable key.
+struct LiveKey {
+    kid: String,
+    public_x: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// User id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    /// Organization slug.
+    pub org: String,
+    /// Role names at issue time (authorization re-reads them from the store).
+    pub roles: Vec<String>,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Authentication methods (`pwd`, ...).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// The set of signing keys, newest first.
+pub struct KeyRing {
+    issuer: String,
+    keys: Vec<LiveKey>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing").field("kids", &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>()).finish()
+    }
+}
+
+/// A key's public part, as published in the JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// Key id.
+    pub kid: String,
+    /// Ed25519 public key, base64url.
+    pub x: String,
+}
+
+/// Makes a new Ed25519 key, its private seed sealed with `master`.
+pub fn generate_signing_key(rng: &dyn Rng, master: &MasterKey, now: DateTime<Utc>) -> StoredSigningKey {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rng.fill(seed.as_mut());
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let mut kid_bytes = [0u8; 12];
+    rng.fill(&mut kid_bytes);
+    StoredSigningKey {
+        kid: URL_SAFE_NO_PAD.encode(kid_bytes),
+        public_x: URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+        private_sealed: master.seal(rng, seed.as_ref()),
+        created_at: now,
+    }
+}
+
+impl KeyRing {
+    /// Opens the stored keys with the master key. Fails when the master key is not the
+    /// one they were sealed with.
+    pub fn open(issuer: &str, master: &MasterKey, stored: &[StoredSigningKey]) -> Result<Self, MasterKeyError> {
+        let mut sorted: Vec<&StoredSigningKey> = stored.iter().collect();
+        sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.kid.cmp(&a.kid)));
+        let mut keys = Vec::with_capacity(sorted.len());
+        for s in sorted {
+            let seed = master.open(&s.private_sealed)?;
+            let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| MasterKeyError::Decrypt)?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let der = key.to_pkcs8_der().map_err(|_| MasterKeyError::Decrypt)?;
+            let decoding = DecodingKey::from_ed_components(&s.public_x).map_err(|_| MasterKeyError::Decrypt)?;
+            keys.push(LiveKey {
+                kid: s.kid.clone(),
+                public_x: s.public_x.clone(),
+                encoding: EncodingKey::from_ed_der(der.as_bytes()),
+                decoding,
+            });
+        }
+        Ok(Self { issuer: issuer.to_owned(), keys })
+    }
+
+    /// The issuer these tokens carry.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The public keys, for the JWKS.
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        self.keys.iter().map(|k| PublicKey { kid: k.kid.clone(), x: k.public_x.clone() }).collect()
+    }
+
+    /// Signs claims with the newest key.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, AuthError> {
+        let key = self.keys.first().ok_or_else(|| AuthError::Internal("no signing key".into()))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| AuthError::Internal(format!("jwt: {e}")))
+    }
+
+    /// Checks signature, `kid`, issuer and expiry. Session liveness is checked by the caller.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::TokenInvalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::TokenInvalid);
+        }
+        let kid = header.kid.ok_or(AuthError::TokenInvalid)?;
+        let key = self.keys.iter().find(|k| k.kid == kid).ok_or(AuthError::TokenInvalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // Expiry is checked against our Clock below, not the library's wall clock.
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|_| AuthError::TokenInvalid)?;
+        if data.claims.exp <= now.timestamp() {
+            return Err(AuthError::TokenInvalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::OsRng;
+    use chrono::TimeZone;
+
+    fn claims(now: DateTime<Utc>) -> AccessClaims {
+        AccessClaims {
+            iss: "http://issuer".into(),
+            sub: "u".into(),
+            sid: "s".into(),
+            org: "default".into(),
+            roles: vec!["user".into()],
+            iat: now.timestamp(),
+            exp: now.timestamp() + 900,
+            amr: vec!["pwd".into()],
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn signs_with_newest_and_verifies_with_any() {
+        let master = MasterKey::generate(&OsRng);
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let old = generate_signing_key(&OsRng, &master, t0);
+        let old_ring = KeyRing::open("http://issuer", &master, std::slice::from_ref(&old)).unwrap();
+        let old_token = old_ring.sign(&claims(t0)).unwrap();
+
+        let new = generate_signing_key(&OsRng, &master, t0 + chrono::Duration::hours(1));
+        let ring = KeyRing::open("http://issuer", &master, &[old.clone(), new.clone()]).unwrap();
+        let token = ring.sign(&claims(t0)).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some(new.kid.as_str()));
+        assert_eq!(ring.verify(&token, t0).unwrap().sub, "u");
+        assert_eq!(ring.verify(&old_token, t0).unwrap().sub, "u");
+        assert!(ring.verify(&token, t0 + chrono::Duration::seconds(900)).is_err(), "expired");
+        let other_issuer = KeyRing::open("http://other", &master, &[old, new]).unwrap();
+        assert!(other_issuer.verify(&token, t0).is_err());
+        assert!(KeyRing::open("x", &MasterKey::generate(&OsRng), &[generate_signing_key(&OsRng, &master, t0)]).is_err());
+    }
+
+    #[test]
+    fn tampered_tokens_are_refused() {
+        let master = MasterKey::generate(&OsRng);
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let ring = KeyRing::open("http://issuer", &master, &[generate_signing_key(&OsRng, &master, t0)]).unwrap();
+        let token = ring.sign(&claims(t0)).unwrap();
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&AccessClaims { sub: "admin".into(), ..claims(t0) }).unwrap());
+        parts[1] = &forged;
+        assert!(ring.verify(&parts.join("."), t0).is_err());
+        assert!(ring.verify("not a jwt", t0).is_err());
+    }
+}

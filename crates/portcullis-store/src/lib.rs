@@ -1,0 +1,180 @@
+//! Storage for Portcullis: the core's [`Store`] trait on SQLite (the default, one file in
+//! WAL mode) and on PostgreSQL (several nodes). Both run the same SQL (see `sql.rs`); only
+//! connection set-up and migration folders differ.
+
+mod rows;
+mod sql;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::store::{Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use sql::{PgStore, SqliteStore};
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path`
+    Sqlite,
+    /// `postgres://...` or `postgresql://...`
+    Postgres,
+}
+
+impl Backend {
+    /// Recognises the URL scheme.
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections held.
+    pub max_connections: u32,
+    /// How long to wait for a free connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// An open database of either kind.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://FILE` is created when missing, with its folder).
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        match Backend::of(url) {
+            Some(Backend::Sqlite) => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(unavailable)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(unavailable)?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Self::Sqlite(SqliteStore::new(pool)))
+            }
+            Some(Backend::Postgres) => {
+                let opts = PgConnectOptions::from_str(url).map_err(unavailable)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Self::Postgres(PgStore::new(pool)))
+            }
+            None => Err(StoreError::Unavailable(
+                "the database URL must start with sqlite:// or postgres://".to_owned(),
+            )),
+        }
+    }
+
+    /// Which kind this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (safe to run on every start and from several nodes).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => migrate_sqlite(s.pool()).await,
+            Self::Postgres(s) => migrate_postgres(s.pool()).await,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.pool().close().await,
+            Self::Postgres(s) => s.pool().close().await,
+        }
+    }
+}
+
+async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/sqlite").run(pool).await.map_err(unavailable)
+}
+
+async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(unavailable)
+}
+
+/// Fresh PostgreSQL schemas for tests: each test gets its own, so runs never collide.
+pub mod pg_schema {
+    use super::*;
+    use sqlx::Executor;
+
+    /// Creates schema `name` in the database at `base_url` and answers a URL whose
+    /// connections use it.
+    pub async fn create(base_url: &str, name: &str) -> Result<String, StoreError> {
+        check_name(name)?;
+        let pool = PgPoolOptions::new().max_connections(1).connect(base_url).await.map_err(unavailable)?;
+        pool.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{name}\"").as_str()).await.map_err(unavailable)?;
+        pool.close().await;
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        Ok(format!("{base_url}{sep}options=-c%20search_path%3D{name}"))
+    }
+
+    /// Drops schema `name` and everything in it.
+    pub async fn drop(base_url: &str, name: &str) -> Result<(), StoreError> {
+        check_name(name)?;
+        let pool = PgPoolOptions::new().max_connections(1).connect(base_url).await.map_err(unavailable)?;
+        pool.execute(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE").as_str()).await.map_err(unavailable)?;
+        pool.close().await;
+        Ok(())
+    }
+
+    fn check_name(name: &str) -> Result<(), StoreError> {
+        if name.is_empty() || name.len() > 60 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(StoreError::Unavailable("schema names are a-z, 0-9 and _".to_owned()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,209 @@
+//! Row types as read from either database, and their mapping to core types.
+
+use chrono::{DateTime, Utc};
+use portcullis_core::audit::AuditEvent;
+use portcullis_core::identity::Attributes;
+use portcullis_core::model::{Credentials, OrgPolicy, Organization, Role, Session, User};
+use portcullis_core::store::StoreError;
+use portcullis_core::tokens::StoredSigningKey;
+use sqlx::FromRow;
+
+/// Milliseconds since the epoch, the stored form of every time.
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn time(v: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| StoreError::Corrupt(format!("time {v}")))
+}
+
+fn id<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("id {s}")))
+}
+
+/// Maps a database error: unique violations become [`StoreError::Conflict`] naming the field.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let text = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
+            let what = ["email", "phone", "username", "slug"].into_iter().find(|w| text.contains(w)).unwrap_or("record");
+            return StoreError::Conflict { what };
+        }
+    }
+    StoreError::Unavailable(e.to_string())
+}
+
+/// The columns every user query selects.
+pub(crate) const USER_COLUMNS: &str = "u.id, u.org_id, o.slug AS org_slug, u.email, u.email_verified, u.phone, \
+     u.phone_verified, u.username, u.first_name, u.last_name, u.anonymous, u.active, u.mfa_enabled, \
+     u.attributes, u.created_at, u.updated_at, u.last_login_at, u.password_hash \
+     FROM users u JOIN organizations o ON o.id = u.org_id";
+
+#[derive(Debug, FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    org_id: String,
+    org_slug: String,
+    email: Option<String>,
+    email_verified: bool,
+    phone: Option<String>,
+    phone_verified: bool,
+    username: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    anonymous: bool,
+    active: bool,
+    mfa_enabled: bool,
+    attributes: String,
+    created_at: i64,
+    updated_at: i64,
+    last_login_at: Option<i64>,
+    password_hash: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct RoleRow {
+    pub(crate) user_id: String,
+    role: String,
+    added_at: i64,
+}
+
+impl RoleRow {
+    pub(crate) fn into_role(self) -> Result<Role, StoreError> {
+        Ok(Role { name: self.role, added_at: time(self.added_at)? })
+    }
+}
+
+impl UserRow {
+    /// The user with the roles from `roles` that are theirs.
+    pub(crate) fn into_credentials(self, roles: &mut Vec<RoleRow>) -> Result<Credentials, StoreError> {
+        let mine: Vec<RoleRow> = {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(roles).into_iter().partition(|r| r.user_id == self.id);
+            *roles = rest;
+            mine
+        };
+        let mut roles: Vec<Role> = mine.into_iter().map(RoleRow::into_role).collect::<Result<_, _>>()?;
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        let user = User {
+            id: id(&self.id)?,
+            org_id: id(&self.org_id)?,
+            org_slug: self.org_slug,
+            email: self.email,
+            email_verified: self.email_verified,
+            phone: self.phone,
+            phone_verified: self.phone_verified,
+            username: self.username,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            anonymous: self.anonymous,
+            active: self.active,
+            roles,
+            mfa_enabled: self.mfa_enabled,
+            attributes: Attributes::from_json(&self.attributes),
+            created_at: time(self.created_at)?,
+            updated_at: time(self.updated_at)?,
+            last_login_at: self.last_login_at.map(time).transpose()?,
+        };
+        Ok(Credentials { user, password_hash: self.password_hash })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct OrgRow {
+    id: String,
+    slug: String,
+    name: String,
+    policy: String,
+    created_at: i64,
+}
+
+pub(crate) const ORG_COLUMNS: &str = "id, slug, name, policy, created_at FROM organizations";
+
+impl TryFrom<OrgRow> for Organization {
+    type Error = StoreError;
+    fn try_from(r: OrgRow) -> Result<Self, StoreError> {
+        let policy: OrgPolicy = serde_json::from_str(&r.policy).map_err(|e| StoreError::Corrupt(format!("policy: {e}")))?;
+        Ok(Self { id: id(&r.id)?, slug: r.slug, name: r.name, policy, created_at: time(r.created_at)? })
+    }
+}
+
+pub(crate) fn policy_json(p: &OrgPolicy) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| "{}".to_owned())
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    amr: String,
+}
+
+pub(crate) const SESSION_COLUMNS: &str =
+    "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.amr FROM sessions s";
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            user_id: id(&r.user_id)?,
+            created_at: time(r.created_at)?,
+            last_seen_at: time(r.last_seen_at)?,
+            expires_at: time(r.expires_at)?,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct KeyRow {
+    kid: String,
+    public_x: String,
+    private_sealed: String,
+    created_at: i64,
+}
+
+impl TryFrom<KeyRow> for StoredSigningKey {
+    type Error = StoreError;
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(Self { kid: r.kid, public_x: r.public_x, private_sealed: r.private_sealed, created_at: time(r.created_at)? })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct AuditRow {
+    id: String,
+    org_id: Option<String>,
+    #[sqlx(rename = "type")]
+    kind: String,
+    user_id: Option<String>,
+    actor_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    at: i64,
+    details: String,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: r.org_id.as_deref().map(id).transpose()?,
+            kind: r.kind,
+            user_id: r.user_id.as_deref().map(id).transpose()?,
+            actor_id: r.actor_id.as_deref().map(id).transpose()?,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            at: time(r.at)?,
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+        })
+    }
+}

@@ -1,0 +1,664 @@
+//! One implementation of [`Store`] in portable SQL (numbered `$n` parameters, which SQLite
+//! accepts too), expanded by a macro for the SQLite and PostgreSQL pools. sqlx has no
+//! practical way to write this generically over databases, so the macro is how the two
+//! stores stay identical by construction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_core::audit::AuditEvent;
+use portcullis_core::ids::{SessionId, UserId};
+use portcullis_core::model::{Credentials, Organization, Role, Session, User};
+use portcullis_core::store::{
+    AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError, UserFilter,
+};
+use portcullis_core::tokens::StoredSigningKey;
+use portcullis_core::OrgId;
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
+
+use crate::rows::{
+    db_err, ms, policy_json, AuditRow, KeyRow, OrgRow, RoleRow, SessionRow, UserRow, ORG_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS,
+};
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn username_key(p: &Profile) -> Option<String> {
+    p.username.as_ref().map(|u| u.to_lowercase())
+}
+
+macro_rules! sql_store {
+    ($store:ident, $pool:ty, $db:ty) => {
+        impl $store {
+            /// Wraps a connected pool.
+            pub fn new(pool: $pool) -> Self {
+                Self { pool }
+            }
+
+            /// The pool.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            async fn roles_of(&self, ids: &[&str]) -> Result<Vec<RoleRow>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = QueryBuilder::<$db>::new("SELECT user_id, role, added_at FROM user_roles WHERE user_id IN (");
+                let mut sep = qb.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+                qb.push(")");
+                qb.build_query_as::<RoleRow>().fetch_all(&self.pool).await.map_err(db_err)
+            }
+
+            async fn users_from(&self, rows: Vec<UserRow>) -> Result<Vec<Credentials>, StoreError> {
+                let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                let mut roles = self.roles_of(&ids).await?;
+                rows.into_iter().map(|r| r.into_credentials(&mut roles)).collect()
+            }
+
+            async fn one_user(&self, row: Option<UserRow>) -> Result<Option<Credentials>, StoreError> {
+                match row {
+                    None => Ok(None),
+                    Some(r) => Ok(self.users_from(vec![r]).await?.pop()),
+                }
+            }
+
+            async fn user_where(&self, clause: &str, bind: String) -> Result<Option<User>, StoreError> {
+                let sql = format!("SELECT {USER_COLUMNS} WHERE {clause}");
+                let row = sqlx::query_as::<_, UserRow>(&sql).bind(bind).fetch_optional(&self.pool).await.map_err(db_err)?;
+                Ok(self.one_user(row).await?.map(|c| c.user))
+            }
+
+            async fn org_where(&self, clause: &str, bind: String) -> Result<Option<Organization>, StoreError> {
+                let sql = format!("SELECT {ORG_COLUMNS} WHERE {clause}");
+                sqlx::query_as::<_, OrgRow>(&sql)
+                    .bind(bind)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(Organization::try_from)
+                    .transpose()
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                self.meta_get(key).await?.ok_or_else(|| StoreError::Corrupt(format!("meta {key} vanished")))
+            }
+
+            async fn ensure_org(&self, org: &Organization) -> Result<Organization, StoreError> {
+                sqlx::query(
+                    "INSERT INTO organizations (id, slug, name, policy, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (slug) DO NOTHING",
+                )
+                .bind(org.id.to_string())
+                .bind(&org.slug)
+                .bind(&org.name)
+                .bind(policy_json(&org.policy))
+                .bind(ms(org.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                self.org_by_slug(&org.slug).await?.ok_or_else(|| StoreError::Corrupt("organization vanished".into()))
+            }
+
+            async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
+                self.org_where("slug = $1", slug.to_owned()).await
+            }
+
+            async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
+                let now = ms(user.created_at);
+                let p = &user.profile;
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
+                     username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+                )
+                .bind(user.id.to_string())
+                .bind(user.org_id.to_string())
+                .bind(&p.email)
+                .bind(p.email_verified)
+                .bind(&p.phone)
+                .bind(p.phone_verified)
+                .bind(&p.username)
+                .bind(username_key(p))
+                .bind(&p.first_name)
+                .bind(&p.last_name)
+                .bind(&user.password_hash)
+                .bind(user.anonymous)
+                .bind(user.active)
+                .bind(p.attributes.to_json())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                for role in &user.roles {
+                    sqlx::query("INSERT INTO user_roles (user_id, role, added_at) VALUES ($1, $2, $3)")
+                        .bind(user.id.to_string())
+                        .bind(role)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                self.user_by_id(user.id).await?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))
+            }
+
+            async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+                self.user_where("u.id = $1", id.to_string()).await
+            }
+
+            async fn credentials(&self, org_id: OrgId, key: &LookupKey) -> Result<Option<Credentials>, StoreError> {
+                let (column, value) = match key {
+                    LookupKey::Email(v) => ("u.email", v),
+                    LookupKey::Phone(v) => ("u.phone", v),
+                    LookupKey::Username(v) => ("u.username_key", v),
+                };
+                let sql = format!("SELECT {USER_COLUMNS} WHERE u.org_id = $1 AND {column} = $2");
+                let row = sqlx::query_as::<_, UserRow>(&sql)
+                    .bind(org_id.to_string())
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                self.one_user(row).await
+            }
+
+            async fn password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar::<_, Option<String>>("SELECT password_hash FROM users WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .flatten())
+            }
+
+            async fn update_profile(&self, id: UserId, p: &Profile, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, \
+                     username = $5, username_key = $6, first_name = $7, last_name = $8, attributes = $9, \
+                     updated_at = $10 WHERE id = $11",
+                )
+                .bind(&p.email)
+                .bind(p.email_verified)
+                .bind(&p.phone)
+                .bind(p.phone_verified)
+                .bind(&p.username)
+                .bind(username_key(p))
+                .bind(&p.first_name)
+                .bind(&p.last_name)
+                .bind(p.attributes.to_json())
+                .bind(ms(now))
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.user_by_id(id).await
+            }
+
+            async fn set_active(&self, id: UserId, active: bool, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let done = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+                    .bind(active)
+                    .bind(ms(now))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if !active {
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deactivated' \
+                         WHERE user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(ms(now))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                self.user_by_id(id).await
+            }
+
+            async fn upgrade_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn change_password(
+                &self,
+                id: UserId,
+                hash: &str,
+                keep: Option<SessionId>,
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(hash)
+                    .bind(ms(now))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = 'password_changed' \
+                     WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)",
+                )
+                .bind(ms(now))
+                .bind(id.to_string())
+                .bind(keep.map(|k| k.to_string()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_users(&self, f: &UserFilter) -> Result<Vec<User>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {USER_COLUMNS} WHERE 1 = 1"));
+                if let Some(org) = f.org_id {
+                    qb.push(" AND u.org_id = ").push_bind(org.to_string());
+                }
+                if let Some(q) = f.query.as_deref().filter(|q| !q.is_empty()) {
+                    let pat = like_pattern(q);
+                    qb.push(" AND (");
+                    for (i, col) in ["u.email", "u.phone", "u.username_key", "lower(u.first_name)", "lower(u.last_name)"]
+                        .iter()
+                        .enumerate()
+                    {
+                        if i > 0 {
+                            qb.push(" OR ");
+                        }
+                        qb.push(format!("coalesce({col}, '') LIKE ")).push_bind(pat.clone()).push(" ESCAPE '\\'");
+                    }
+                    qb.push(")");
+                }
+                if let Some(role) = &f.role {
+                    qb.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ")
+                        .push_bind(role.clone())
+                        .push(")");
+                }
+                if let Some(active) = f.active {
+                    qb.push(" AND u.active = ").push_bind(active);
+                }
+                if let Some(after) = f.after {
+                    qb.push(" AND u.id > ").push_bind(after.to_string());
+                }
+                qb.push(" ORDER BY u.id LIMIT ").push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
+                let rows = qb.build_query_as::<UserRow>().fetch_all(&self.pool).await.map_err(db_err)?;
+                Ok(self.users_from(rows).await?.into_iter().map(|c| c.user).collect())
+            }
+
+            async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError> {
+                let uid = id.to_string();
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let exists = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
+                    .bind(&uid)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                let held: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+                    .bind(&uid)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                for gone in held.iter().filter(|h| !roles.contains(h)) {
+                    sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+                        .bind(&uid)
+                        .bind(gone)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                for new in roles.iter().filter(|r| !held.contains(r)) {
+                    sqlx::query("INSERT INTO user_roles (user_id, role, added_at) VALUES ($1, $2, $3)")
+                        .bind(&uid)
+                        .bind(new)
+                        .bind(ms(now))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                    .bind(ms(now))
+                    .bind(&uid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(self.user_by_id(id).await?.map(|u| u.roles))
+            }
+
+            async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr) \
+                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.user_id.to_string())
+                .bind(ms(s.created_at))
+                .bind(ms(s.expires_at))
+                .bind(&s.ip)
+                .bind(&s.user_agent)
+                .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(refresh_hash)
+                    .bind(s.id.to_string())
+                    .bind(ms(s.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                    .bind(ms(s.created_at))
+                    .bind(s.user_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old_hash: &str,
+                new_hash: &str,
+                live: Liveness,
+            ) -> Result<RotateOutcome, StoreError> {
+                let now = ms(live.now);
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                // The one statement that decides: only one caller can flip used_at from NULL.
+                let consumed = sqlx::query_scalar::<_, String>(
+                    "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
+                )
+                .bind(now)
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let Some(sid) = consumed else {
+                    let seen = sqlx::query_as::<_, (String, String)>(
+                        "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                         WHERE t.token_hash = $1",
+                    )
+                    .bind(old_hash)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some((sid, uid)) = seen else {
+                        return Ok(RotateOutcome::Unknown);
+                    };
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoked_reason = 'token_reused' \
+                         WHERE id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(&sid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    tx.commit().await.map_err(db_err)?;
+                    let bad = |_| StoreError::Corrupt("session id".into());
+                    return Ok(RotateOutcome::Reused {
+                        session_id: sid.parse().map_err(bad)?,
+                        user_id: uid.parse().map_err(bad)?,
+                    });
+                };
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL \
+                     AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
+                );
+                let row = sqlx::query_as::<_, SessionRow>(&sql)
+                    .bind(&sid)
+                    .bind(now)
+                    .bind(ms(live.idle_cutoff))
+                    .bind(true)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let Some(row) = row else {
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(RotateOutcome::SessionEnded);
+                };
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(new_hash)
+                    .bind(&sid)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&sid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                let mut session = Session::try_from(row)?;
+                session.last_seen_at = live.now;
+                Ok(RotateOutcome::Rotated { session })
+            }
+
+            async fn session_user(&self, id: SessionId, live: Liveness) -> Result<Option<User>, StoreError> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} JOIN sessions s ON s.user_id = u.id WHERE s.id = $1 AND s.revoked_at IS NULL \
+                     AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
+                );
+                let row = sqlx::query_as::<_, UserRow>(&sql)
+                    .bind(id.to_string())
+                    .bind(ms(live.now))
+                    .bind(ms(live.idle_cutoff))
+                    .bind(true)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(self.one_user(row).await?.map(|c| c.user))
+            }
+
+            async fn list_sessions(&self, user_id: UserId, live: Liveness) -> Result<Vec<Session>, StoreError> {
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                     AND s.last_seen_at > $3 ORDER BY s.id DESC"
+                );
+                sqlx::query_as::<_, SessionRow>(&sql)
+                    .bind(user_id.to_string())
+                    .bind(ms(live.now))
+                    .bind(ms(live.idle_cutoff))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(Session::try_from)
+                    .collect()
+            }
+
+            async fn revoke_session(&self, user_id: UserId, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+                     WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
+                )
+                .bind(ms(now))
+                .bind(reason)
+                .bind(id.to_string())
+                .bind(user_id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn revoke_sessions(
+                &self,
+                user_id: UserId,
+                keep: Option<SessionId>,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+                     WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+                )
+                .bind(ms(now))
+                .bind(reason)
+                .bind(user_id.to_string())
+                .bind(keep.map(|k| k.to_string()))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+                sqlx::query_as::<_, KeyRow>(
+                    "SELECT kid, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(StoredSigningKey::try_from)
+                .collect()
+            }
+
+            async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, algorithm, public_x, private_sealed, created_at) \
+                     VALUES ($1, 'EdDSA', $2, $3, $4)",
+                )
+                .bind(&key.kid)
+                .bind(&key.public_x)
+                .bind(&key.private_sealed)
+                .bind(ms(key.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(e.id.to_string())
+                .bind(e.org_id.map(|o| o.to_string()))
+                .bind(&e.kind)
+                .bind(e.user_id.map(|u| u.to_string()))
+                .bind(e.actor_id.map(|u| u.to_string()))
+                .bind(&e.ip)
+                .bind(&e.user_agent)
+                .bind(ms(e.at))
+                .bind(e.details.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT id, org_id, type, user_id, actor_id, ip, user_agent, at, details FROM audit_events WHERE 1 = 1",
+                );
+                if let Some(org) = f.org_id {
+                    qb.push(" AND org_id = ").push_bind(org.to_string());
+                }
+                if let Some(user) = f.user_id {
+                    qb.push(" AND user_id = ").push_bind(user.to_string());
+                }
+                if let Some(kind) = &f.kind {
+                    qb.push(" AND type = ").push_bind(kind.clone());
+                }
+                if let Some(since) = f.since {
+                    qb.push(" AND at >= ").push_bind(ms(since));
+                }
+                if let Some(before) = f.before {
+                    qb.push(" AND id < ").push_bind(before.to_string());
+                }
+                qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
+                qb.build_query_as::<AuditRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(AuditEvent::try_from)
+                    .collect()
+            }
+        }
+    };
+}
+
+sql_store!(SqliteStore, SqlitePool, sqlx::Sqlite);
+sql_store!(PgStore, PgPool, sqlx::Postgres);
