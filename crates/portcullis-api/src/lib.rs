@@ -1,1 +1,336 @@
-//! portcullis-api
+//! Portcullis wire types: request and response bodies of the v1 HTTP API, the problem
+//! codes, and their OpenAPI schemas. Shared by the server and the client, so the two can
+//! never disagree on a field name.
+
+mod problem;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use problem::{FieldProblem, Problem, ProblemCode};
+
+/// `Some(None)` for an explicit `null`, `None` for an absent field (with `#[serde(default)]`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A role held by a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    /// Role name, such as `user`, `org_admin`, `system_admin`.
+    pub name: String,
+    /// When it was granted.
+    pub added_at: DateTime<Utc>,
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    /// Identifier (UUID v7).
+    pub id: Uuid,
+    /// Organization slug.
+    pub organization: String,
+    /// Email address (lower-cased).
+    pub email: Option<String>,
+    /// Whether the email address was proven.
+    pub email_verified: bool,
+    /// Phone number, E.164.
+    pub phone: Option<String>,
+    /// Whether the phone number was proven.
+    pub phone_verified: bool,
+    /// Username.
+    pub username: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// A guest account.
+    pub anonymous: bool,
+    /// False when deactivated.
+    pub active: bool,
+    /// Roles with the date each was granted.
+    pub roles: Vec<Role>,
+    /// Whether a second factor is enabled.
+    pub mfa_enabled: bool,
+    /// The application's own profile fields.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Last successful sign-in.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/auth/register`: email and password, or a phone number.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// Email address; needs `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Phone number (E.164, such as `+15555555555`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Application profile fields (a JSON object, at most 16 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Email, username or phone number.
+    pub identifier: String,
+    /// Password.
+    pub password: String,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+/// `POST /v1/auth/token/refresh`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from the last token pair.
+    pub refresh_token: String,
+}
+
+/// What a sign-in or refresh answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    /// EdDSA-signed JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// One-time opaque token for `/v1/auth/token/refresh`.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: i64,
+    /// The signed-in user.
+    pub user: User,
+}
+
+/// `PATCH /v1/users/me` and the profile part of `PATCH /v1/users/{id}`. Absent fields are
+/// kept; `null` clears a field. A new email or phone becomes unverified.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New email address.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// New phone number.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// New username.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub username: Option<Option<String>>,
+    /// Given name.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Option<Option<String>>,
+    /// Family name.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Option<Option<String>>,
+    /// Keys to set; a key set to `null` is removed; other keys are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+    /// Refused here with 400: roles are changed by admins through `PUT /v1/users/{id}/roles`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub roles: Option<serde_json::Value>,
+    /// Admin only (`PATCH /v1/users/{id}`): activate or deactivate the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+/// `DELETE /v1/users/me`: re-authentication.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The current password (required when the account has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /v1/users/me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    /// The password in use.
+    pub current_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `GET /v1/users/me/roles` and `PUT /v1/users/{id}/roles`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolesResponse {
+    /// Roles with the date each was granted.
+    pub roles: Vec<Role>,
+}
+
+/// `PUT /v1/users/{id}/roles`: the complete new set (`user` is always kept).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetRolesRequest {
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+/// `POST /v1/users`: a registration plus roles and pre-verified addresses. An admin may
+/// create a phone-only or email-only account without a password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    /// The account fields, as for registration.
+    #[serde(flatten)]
+    pub account: RegisterRequest,
+    /// Roles beyond `user`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Mark the given email and phone as verified.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// Identifier (the `sid` claim).
+    pub id: Uuid,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in or refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute end of life.
+    pub expires_at: DateTime<Utc>,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+    /// Client user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the calling token.
+    pub current: bool,
+}
+
+/// A page of users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    /// The users.
+    pub items: Vec<User>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The caller's sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    /// Live sessions, newest first.
+    pub items: Vec<Session>,
+    /// Always `null`: the list is complete.
+    pub next_cursor: Option<String>,
+}
+
+/// A recorded security event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEvent {
+    /// Identifier (time-ordered).
+    pub id: Uuid,
+    /// Kind, such as `login.failed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The user the event is about.
+    pub user_id: Option<Uuid>,
+    /// Who acted.
+    pub actor_id: Option<Uuid>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Extra facts.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventList {
+    /// The events.
+    pub items: Vec<AuditEvent>,
+    /// Pass as `?cursor=` for older events; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A public signing key (RFC 8037 OKP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// Public key, base64url.
+    pub x: String,
+    /// Key id.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    /// Keys that may have signed a live token; the first signs new ones.
+    pub keys: Vec<Jwk>,
+}
+
+/// `GET /.well-known/openid-configuration`: discovery for token verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpenIdConfiguration {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// Where the public keys are.
+    pub jwks_uri: String,
+    /// Token refresh endpoint.
+    pub token_endpoint: String,
+    /// `["EdDSA"]`.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `["public"]`.
+    pub subject_types_supported: Vec<String>,
+    /// Claims in access tokens.
+    pub claims_supported: Vec<String>,
+}
+
+/// `GET /healthz`, `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}

@@ -1,7 +1,5 @@
 //! The errors of the use cases. The HTTP layer alone maps them to statuses and codes.
 
-use chrono::{DateTime, Utc};
-
 use crate::store::StoreError;
 
 /// One invalid input field.
@@ -41,11 +39,11 @@ pub enum AuthError {
     /// A retired refresh token was presented again; the session has been revoked.
     #[error("refresh token reused")]
     TokenReused,
-    /// The account is locked until the given instant.
+    /// The account is locked for a while.
     #[error("account locked")]
     Locked {
-        /// When the lock lifts.
-        until: DateTime<Utc>,
+        /// Seconds until the lock lifts.
+        retry_after_secs: u64,
     },
     /// The account has been deactivated.
     #[error("account inactive")]

@@ -1,1 +1,88 @@
-//! portcullis-server
+//! Portcullis HTTP layer: routing, extractors, problem+json errors, metrics and the OpenAPI
+//! document. Handlers are thin: they parse, call one use case of
+//! [`portcullis_core::Services`], and map the answer.
+
+mod convert;
+mod extract;
+mod middleware;
+mod openapi;
+mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue};
+use metrics_exporter_prometheus::PrometheusHandle;
+use portcullis_core::Services;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use axum::Router;
+pub use problem::Problem;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    services: Arc<Services>,
+    metrics: PrometheusHandle,
+    openapi_json: Arc<String>,
+    docs_html: Arc<String>,
+}
+
+/// Builds the whole HTTP application.
+pub fn router(services: Arc<Services>, metrics: PrometheusHandle) -> Router {
+    let (routes, doc) = routes::all().split_for_parts();
+    let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
+    let state = AppState {
+        services,
+        metrics,
+        openapi_json: Arc::new(openapi_json),
+        docs_html: Arc::new(openapi::docs_page(&doc)),
+    };
+    let request_id = HeaderName::from_static(middleware::REQUEST_ID);
+    routes
+        .fallback(|| async { Problem::not_found() })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The process-wide Prometheus recorder (metrics are global to a process, so every server
+/// in it, as in tests, shares one).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder was installed first; metrics then go there.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, recording each client's address.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,70 @@
+//! Core types to wire types.
+
+use portcullis_api as api;
+use portcullis_core::model;
+use portcullis_core::service::Tokens;
+
+pub(crate) fn role(r: model::Role) -> api::Role {
+    api::Role { name: r.name, added_at: r.added_at }
+}
+
+pub(crate) fn roles(rs: Vec<model::Role>) -> api::RolesResponse {
+    api::RolesResponse { roles: rs.into_iter().map(role).collect() }
+}
+
+pub(crate) fn user(u: model::User) -> api::User {
+    api::User {
+        id: u.id.0,
+        organization: u.org_slug,
+        email: u.email,
+        email_verified: u.email_verified,
+        phone: u.phone,
+        phone_verified: u.phone_verified,
+        username: u.username,
+        first_name: u.first_name,
+        last_name: u.last_name,
+        anonymous: u.anonymous,
+        active: u.active,
+        roles: u.roles.into_iter().map(role).collect(),
+        mfa_enabled: u.mfa_enabled,
+        attributes: u.attributes.as_map().clone(),
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        last_login_at: u.last_login_at,
+    }
+}
+
+pub(crate) fn token_pair(t: Tokens) -> api::TokenPair {
+    api::TokenPair {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: t.expires_in,
+        user: user(t.user),
+    }
+}
+
+pub(crate) fn session(s: model::Session, current: portcullis_core::SessionId) -> api::Session {
+    api::Session {
+        id: s.id.0,
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        expires_at: s.expires_at,
+        ip: s.ip,
+        user_agent: s.user_agent,
+        current: s.id == current,
+    }
+}
+
+pub(crate) fn audit_event(e: portcullis_core::AuditEvent) -> api::AuditEvent {
+    api::AuditEvent {
+        id: e.id.0,
+        kind: e.kind,
+        user_id: e.user_id.map(|u| u.0),
+        actor_id: e.actor_id.map(|u| u.0),
+        ip: e.ip,
+        user_agent: e.user_agent,
+        at: e.at,
+        details: e.details,
+    }
+}

@@ -1,0 +1,72 @@
+//! Cross-cutting request handling: one structured log line and metrics per request, and the
+//! generic body of 5xx answers (the cause is logged here, once, with the request id).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use portcullis_api::{Problem as ProblemBody, ProblemCode};
+
+use crate::problem::InternalCause;
+
+/// The header that carries the request id, set by the outer layer when the client sent none.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
+/// Logs and counts each request; replaces the body of a 500 with the generic one.
+pub(crate) async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
+        tracing::error!(request_id = %request_id, %method, %path, status = status.as_u16(), cause = %cause, "request failed");
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            res = internal_error_body(&request_id);
+        }
+    }
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        request_id = %request_id,
+        %method,
+        %path,
+        status = status.as_u16(),
+        latency_ms = format!("{latency_ms:.1}"),
+        "request"
+    );
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.as_u16().to_string())];
+    metrics::counter!("portcullis_http_requests_total", &labels).increment(1);
+    metrics::histogram!("portcullis_http_request_duration_seconds", &labels[..2]).record(latency_ms / 1000.0);
+    res
+}
+
+fn internal_error_body(request_id: &str) -> Response {
+    let body = ProblemBody {
+        type_: "about:blank".to_owned(),
+        title: "Internal Server Error".to_owned(),
+        status: 500,
+        detail: "internal error".to_owned(),
+        code: ProblemCode::Internal,
+        errors: Vec::new(),
+        mfa_methods: None,
+        request_id: Some(request_id.to_owned()),
+    };
+    let mut res = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+    res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res
+}
+
+/// Turns a panic in a handler into a 500 problem (logged by [`observe`]).
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    crate::problem::Problem::internal("handler panicked").into_response()
+}

@@ -1,0 +1,80 @@
+//! The OpenAPI document's frame, and the `/docs` page rendered from it. The page is plain
+//! server-made HTML with no scripts, so it works offline and under a strict CSP (the common
+//! doc viewers load their scripts from CDNs).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Doc;
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "User management and authentication. Errors are application/problem+json with a stable `code`."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, sign-in and tokens"),
+        (name = "me", description = "The signed-in user"),
+        (name = "admin", description = "Administration (org_admin, system_admin)"),
+        (name = "discovery", description = "Keys and discovery for token verifiers"),
+        (name = "operations", description = "Health, metrics, documentation"),
+    )
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Doc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Renders every operation: method, path, summary, description, parameters and answers.
+pub(crate) fn docs_page(doc: &Doc) -> String {
+    let mut rows = String::new();
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let summary = op.summary.as_deref().unwrap_or("");
+            let description = op.description.as_deref().unwrap_or("");
+            let answers: Vec<String> = op
+                .responses
+                .responses
+                .iter()
+                .map(|(status, r)| match r {
+                    utoipa::openapi::RefOr::T(r) => format!("<li><b>{}</b> {}</li>", escape(status), escape(&r.description)),
+                    utoipa::openapi::RefOr::Ref(_) => format!("<li><b>{}</b></li>", escape(status)),
+                })
+                .collect();
+            let auth = if op.security.is_some() { " <span class=auth>bearer</span>" } else { "" };
+            rows.push_str(&format!(
+                "<section><h3><code>{method} {}</code>{auth}</h3><p>{}</p><p>{}</p><ul>{}</ul></section>\n",
+                escape(path),
+                escape(summary),
+                escape(description),
+                answers.join("")
+            ));
+        }
+    }
+    format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>Portcullis API</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
+         section{{border-top:1px solid #ccc}}code{{font-size:1.05em}}.auth{{font-size:.8em;background:#eee;padding:0 .4em;border-radius:.3em}}</style></head>\
+         <body><h1>Portcullis API v1</h1><p>Machine-readable: <a href=\"/v1/openapi.json\">/v1/openapi.json</a> (OpenAPI 3.1). \
+         Errors are <code>application/problem+json</code> with a stable <code>code</code>.</p>\n{rows}</body></html>"
+    )
+}

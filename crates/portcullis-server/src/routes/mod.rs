@@ -1,0 +1,52 @@
+//! Every route, registered with its OpenAPI description in one place.
+
+mod admin;
+mod auth;
+mod me;
+mod meta;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::openapi::ApiDoc;
+use crate::AppState;
+
+/// The default and the largest page size of lists.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+pub(crate) const MAX_LIMIT: usize = 200;
+
+/// Checks `?limit=`.
+pub(crate) fn limit(raw: Option<usize>) -> Result<usize, crate::Problem> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(crate::Problem::invalid("limit", format!("must be 1 to {MAX_LIMIT}"))),
+    }
+}
+
+pub(crate) fn all() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh_token))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(me::get_me, me::update_me, me::delete_me))
+        .routes(routes!(me::get_my_roles))
+        .routes(routes!(me::change_my_password))
+        .routes(routes!(me::list_my_sessions))
+        .routes(routes!(me::delete_my_session))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
+        .routes(routes!(admin::set_user_roles))
+        .routes(routes!(admin::revoke_user_sessions))
+        .routes(routes!(admin::list_audit_events))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::openid_configuration))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::metrics))
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(meta::docs))
+}

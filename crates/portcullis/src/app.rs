@@ -1,0 +1,153 @@
+//! Assembles a running server from a [`Config`]: database, master key, use cases, HTTP.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use portcullis_core::config::Argon2Params;
+use portcullis_core::{CoreConfig, MasterKey, OsRng, Services, SystemClock};
+use portcullis_store::{Backend, Database, PoolSettings};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::config::{redact_url, Config};
+
+/// A built server, bound to its address, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: portcullis_server::Router,
+    services: Arc<Services>,
+    db: Database,
+    database: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("database", &self.database).finish_non_exhaustive()
+    }
+}
+
+/// Reads the master key: from configuration, else from `<data_dir>/master.key`, which is
+/// made on first start. PostgreSQL means several nodes, which must share one key, so
+/// there it has to be given.
+fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
+    if let Some(text) = config.master_key_text() {
+        return MasterKey::from_base64(&text).context("PORTCULLIS_MASTER_KEY");
+    }
+    if backend == Backend::Postgres {
+        bail!(
+            "PORTCULLIS_MASTER_KEY is required with PostgreSQL: every node must use the same key. \
+             Make one with `head -c 32 /dev/urandom | base64` and give it to every node."
+        );
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
+        return MasterKey::from_base64(&text).with_context(|| format!("{} is not a valid master key", path.display()));
+    }
+    let key = MasterKey::generate(&OsRng);
+    write_secret_file(&path, key.to_base64().as_bytes())?;
+    info!(path = %path.display(), "generated a master key; back it up with the database");
+    Ok(key)
+}
+
+fn write_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Opens the database named by the configuration and applies migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config.database_url();
+    let settings = PoolSettings { max_connections: config.database_max_connections.max(1), ..PoolSettings::default() };
+    let db = Database::connect(&url, &settings).await.with_context(|| format!("connecting to {}", redact_url(&url)))?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+impl App {
+    /// Connects, migrates, checks the master key, bootstraps the admin and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let url = config.database_url();
+        let backend = Backend::of(&url).context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
+        let master = master_key(&config, backend)?;
+        let db = open_database(&config).await?;
+        let listener = TcpListener::bind(config.listen_addr())
+            .await
+            .with_context(|| format!("listening on {}", config.listen_addr()))?;
+        let addr = listener.local_addr()?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let mut core = CoreConfig::new(issuer);
+        core.access_token_ttl = chrono::Duration::seconds(config.access_token_ttl_secs);
+        core.session_idle_timeout = chrono::Duration::seconds(config.session_idle_timeout_secs);
+        core.session_absolute_lifetime = chrono::Duration::seconds(config.session_absolute_lifetime_secs);
+        core.argon2 = Argon2Params {
+            memory_kib: config.argon2_memory_kib,
+            iterations: config.argon2_iterations,
+            parallelism: config.argon2_parallelism,
+        };
+        if let Some(n) = config.hash_concurrency {
+            core.hash_concurrency = n.max(1);
+            core.hash_queue = n.max(1) * 32;
+        }
+        let services = Services::start(db.store(), Arc::new(SystemClock), Arc::new(OsRng), master, core)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let services = Arc::new(services);
+        if let (Some(email), Some(password)) = (&config.bootstrap_admin_email, &config.bootstrap_admin_password) {
+            match services.bootstrap_admin(email, password).await {
+                Ok(true) => info!("created the bootstrap admin"),
+                Ok(false) => {}
+                Err(portcullis_core::AuthError::WeakPassword(e) | portcullis_core::AuthError::Validation(e)) => {
+                    let why: Vec<String> = e.into_iter().map(|f| format!("{} {}", f.field, f.message)).collect();
+                    bail!("bootstrap admin refused: {}", why.join("; "));
+                }
+                Err(e) => bail!("bootstrap admin: {e}"),
+            }
+        }
+        let router = portcullis_server::router(Arc::clone(&services), portcullis_server::metrics_handle());
+        Ok(Self { listener, router, services, db, database: redact_url(&url) })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The database URL, password removed.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let services = Arc::clone(&self.services);
+        let refresher = tokio::spawn(async move {
+            // Pick up signing keys rotated by another process or node.
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = services.reload_keys().await {
+                    warn!(error = %e, "could not reload signing keys");
+                }
+            }
+        });
+        let result = portcullis_server::serve(self.listener, self.router, shutdown).await;
+        refresher.abort();
+        self.db.close().await;
+        result.context("serving HTTP")
+    }
+}

@@ -1,0 +1,221 @@
+//! Configuration: defaults, then a TOML file (`--config FILE` or `PORTCULLIS_CONFIG`), then
+//! `PORTCULLIS_*` environment variables, each layer winning over the one before.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context as _};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// Every setting, with a working default for each.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to serve on (`:0` picks a free port on 127.0.0.1).
+    pub listen: String,
+    /// SQLite file, master key and outbox live here.
+    pub data_dir: PathBuf,
+    /// `sqlite://FILE` or `postgres://...`; default `sqlite://<data_dir>/portcullis.db`.
+    pub database_url: Option<String>,
+    /// `iss` of tokens and base of links; default `http://<listen address>`.
+    pub issuer: Option<String>,
+    /// 32 bytes, base64; default: generated into `<data_dir>/master.key` (SQLite only).
+    pub master_key: Option<String>,
+    /// Created as `system_admin` on start when absent.
+    pub bootstrap_admin_email: Option<String>,
+    /// Its password.
+    pub bootstrap_admin_password: Option<String>,
+    /// Log filter, such as `info` or `portcullis=debug`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Access token lifetime, seconds.
+    pub access_token_ttl_secs: i64,
+    /// A session unused (no login or refresh) for this long ends, seconds.
+    pub session_idle_timeout_secs: i64,
+    /// A session ends this long after sign-in, seconds.
+    pub session_absolute_lifetime_secs: i64,
+    /// argon2id memory, KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id passes.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; default: the number of cores.
+    pub hash_concurrency: Option<usize>,
+    /// Database connections per node.
+    pub database_max_connections: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_url.as_deref().map(redact_url))
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let core = portcullis_core::CoreConfig::new("");
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            issuer: None,
+            master_key: None,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            log: "info".to_owned(),
+            log_format: "text".to_owned(),
+            access_token_ttl_secs: core.access_token_ttl.num_seconds(),
+            session_idle_timeout_secs: core.session_idle_timeout.num_seconds(),
+            session_absolute_lifetime_secs: core.session_absolute_lifetime.num_seconds(),
+            argon2_memory_kib: core.argon2.memory_kib,
+            argon2_iterations: core.argon2.iterations,
+            argon2_parallelism: core.argon2.parallelism,
+            hash_concurrency: None,
+            database_max_connections: 16,
+        }
+    }
+}
+
+fn set<T: FromStr>(slot: &mut T, var: &str, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(v) = get(var) {
+        *slot = v.trim().parse().map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn set_opt<T: FromStr>(slot: &mut Option<T>, var: &str, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(v) = get(var).filter(|v| !v.is_empty()) {
+        *slot = Some(v.parse().map_err(|e| anyhow::anyhow!("{var}: {e}"))?);
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Loads the file (if any) and the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    /// Loads with an explicit environment (for tests).
+    pub fn load_with(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let file = file.map(Path::to_path_buf).or_else(|| env("PORTCULLIS_CONFIG").map(PathBuf::from));
+        let mut c = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Self::default(),
+        };
+        set(&mut c.listen, "PORTCULLIS_LISTEN", &env)?;
+        set(&mut c.data_dir, "PORTCULLIS_DATA_DIR", &env)?;
+        set_opt(&mut c.database_url, "PORTCULLIS_DATABASE_URL", &env)?;
+        set_opt(&mut c.issuer, "PORTCULLIS_ISSUER", &env)?;
+        set_opt(&mut c.master_key, "PORTCULLIS_MASTER_KEY", &env)?;
+        set_opt(&mut c.bootstrap_admin_email, "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", &env)?;
+        set_opt(&mut c.bootstrap_admin_password, "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", &env)?;
+        set(&mut c.log, "PORTCULLIS_LOG", &env)?;
+        set(&mut c.log_format, "PORTCULLIS_LOG_FORMAT", &env)?;
+        set(&mut c.access_token_ttl_secs, "PORTCULLIS_ACCESS_TOKEN_TTL_SECS", &env)?;
+        set(&mut c.session_idle_timeout_secs, "PORTCULLIS_SESSION_IDLE_TIMEOUT_SECS", &env)?;
+        set(&mut c.session_absolute_lifetime_secs, "PORTCULLIS_SESSION_ABSOLUTE_LIFETIME_SECS", &env)?;
+        set(&mut c.argon2_memory_kib, "PORTCULLIS_ARGON2_MEMORY_KIB", &env)?;
+        set(&mut c.argon2_iterations, "PORTCULLIS_ARGON2_ITERATIONS", &env)?;
+        set(&mut c.argon2_parallelism, "PORTCULLIS_ARGON2_PARALLELISM", &env)?;
+        set_opt(&mut c.hash_concurrency, "PORTCULLIS_HASH_CONCURRENCY", &env)?;
+        set(&mut c.database_max_connections, "PORTCULLIS_DATABASE_MAX_CONNECTIONS", &env)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.access_token_ttl_secs < 10 || self.session_idle_timeout_secs < 60 || self.session_absolute_lifetime_secs < 60 {
+            bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("PORTCULLIS_LOG_FORMAT must be text or json");
+        }
+        if self.bootstrap_admin_email.is_some() != self.bootstrap_admin_password.is_some() {
+            bail!("set both PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL and PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD, or neither");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/portcullis.db", self.data_dir.display()))
+    }
+
+    /// The listen address, with `:PORT` meaning 127.0.0.1.
+    pub fn listen_addr(&self) -> String {
+        if self.listen.starts_with(':') {
+            format!("127.0.0.1{}", self.listen)
+        } else {
+            self.listen.clone()
+        }
+    }
+
+    /// The master key text from configuration, wiped on drop.
+    pub(crate) fn master_key_text(&self) -> Option<Zeroizing<String>> {
+        self.master_key.clone().map(Zeroizing::new)
+    }
+}
+
+/// A database URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog = \"debug\"\naccess_token_ttl_secs = 600\n").unwrap();
+        let env: HashMap<&str, &str> = [("PORTCULLIS_LOG", "warn"), ("PORTCULLIS_DATA_DIR", "/tmp/x")].into();
+        let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.access_token_ttl_secs, 600);
+        assert_eq!(c.database_url(), "sqlite:///tmp/x/portcullis.db");
+        assert_eq!(Config::default().listen_addr(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name() {
+        let err = Config::load_with(None, |k| (k == "PORTCULLIS_ARGON2_MEMORY_KIB").then(|| "lots".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("PORTCULLIS_ARGON2_MEMORY_KIB"));
+        std::fs::write(std::env::temp_dir().join("portcullis-bad.toml"), "nonsense = 1").unwrap();
+        assert!(Config::load_with(Some(&std::env::temp_dir().join("portcullis-bad.toml")), |_| None).is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite://./data/p.db"), "sqlite://./data/p.db");
+    }
+}
