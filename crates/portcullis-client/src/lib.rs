@@ -1,1 +1,391 @@
-//! portcullis-client
+//! A typed async client for the Portcullis v1 HTTP API.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), portcullis_client::Error> {
+//! use portcullis_api::{LoginRequest, RegisterRequest};
+//! let client = portcullis_client::Client::new("http://127.0.0.1:8080");
+//! client.register(&RegisterRequest {
+//!     email: Some("ann@example.com".into()),
+//!     password: Some("correct horse battery".into()),
+//!     ..Default::default()
+//! }).await?;
+//! let pair = client.login(&LoginRequest {
+//!     identifier: "ann@example.com".into(),
+//!     password: "correct horse battery".into(),
+//!     ..Default::default()
+//! }).await?;
+//! let me = client.with_token(&pair.access_token).me().await?;
+//! assert_eq!(me.email.as_deref(), Some("ann@example.com"));
+//! # Ok(()) }
+//! ```
+
+use portcullis_api::{
+    AuditEventList, ChangePasswordRequest, CreateUserRequest, DeleteAccountRequest, Health, Jwks,
+    LoginRequest, OpenIdConfiguration, Problem, ProblemCode, RefreshRequest, RegisterRequest,
+    RolesResponse, SessionList, SetRolesRequest, TokenPair, UpdateUserRequest, User, UserList,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use portcullis_api as api;
+
+/// What a call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with a problem.
+    #[error("{status}: {} ({})", problem.detail, problem.code.as_str())]
+    Api {
+        /// HTTP status.
+        status: StatusCode,
+        /// The problem+json body.
+        problem: Box<Problem>,
+        /// `Retry-After`, seconds, when sent.
+        retry_after: Option<u64>,
+    },
+    /// The request could not be made or the answer not read.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The server answered something that is not this API.
+    #[error("unexpected answer {status}: {body}")]
+    Unexpected {
+        /// HTTP status.
+        status: StatusCode,
+        /// The body, as text.
+        body: String,
+    },
+}
+
+impl Error {
+    /// The problem code, when the server sent one.
+    pub fn code(&self) -> Option<ProblemCode> {
+        match self {
+            Self::Api { problem, .. } => Some(problem.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when there was an answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api { status, .. } | Self::Unexpected { status, .. } => Some(*status),
+            Self::Transport(e) => e.status(),
+        }
+    }
+
+    /// The problem body, when the server sent one.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Api { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// Filters for [`Client::list_users`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserQuery {
+    /// Case-insensitive part of email, phone, username or names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Holds this role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Active or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Page size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// Filters for [`Client::audit_events`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditQuery {
+    /// About this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    /// Of this type.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// At or after (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Page size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A client for one server, optionally carrying an access token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+async fn decode<T: DeserializeOwned>(res: Response) -> Result<T, Error> {
+    let res = check(res).await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
+async fn check(res: Response) -> Result<Response, Error> {
+    let status = res.status();
+    if status.is_success() {
+        return Ok(res);
+    }
+    let retry_after = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let bytes = res.bytes().await?;
+    match serde_json::from_slice::<Problem>(&bytes) {
+        Ok(problem) => Err(Error::Api {
+            status,
+            problem: Box::new(problem),
+            retry_after,
+        }),
+        Err(_) => Err(Error::Unexpected {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }),
+    }
+}
+
+impl Client {
+    /// A client for the server at `base_url` (such as `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    /// The same client, sending `token` as `Authorization: Bearer`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// A request to `path`, with the token when set; for calls this client has no method for.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, Error> {
+        decode(req.send().await?).await
+    }
+
+    async fn send_empty(&self, req: RequestBuilder) -> Result<(), Error> {
+        check(req.send().await?).await.map(|_| ())
+    }
+
+    /// `POST /v1/auth/register`.
+    pub async fn register(&self, body: &RegisterRequest) -> Result<User, Error> {
+        self.send(self.request(Method::POST, "/v1/auth/register").json(body))
+            .await
+    }
+
+    /// `POST /v1/auth/login`.
+    pub async fn login(&self, body: &LoginRequest) -> Result<TokenPair, Error> {
+        self.send(self.request(Method::POST, "/v1/auth/login").json(body))
+            .await
+    }
+
+    /// `POST /v1/auth/token/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        self.send(
+            self.request(Method::POST, "/v1/auth/token/refresh")
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/logout`.
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.send_empty(self.request(Method::POST, "/v1/auth/logout"))
+            .await
+    }
+
+    /// `POST /v1/auth/logout/all`.
+    pub async fn logout_all(&self) -> Result<(), Error> {
+        self.send_empty(self.request(Method::POST, "/v1/auth/logout/all"))
+            .await
+    }
+
+    /// `GET /v1/users/me`.
+    pub async fn me(&self) -> Result<User, Error> {
+        self.send(self.request(Method::GET, "/v1/users/me")).await
+    }
+
+    /// `PATCH /v1/users/me`.
+    pub async fn update_me(&self, body: &UpdateUserRequest) -> Result<User, Error> {
+        self.send(self.request(Method::PATCH, "/v1/users/me").json(body))
+            .await
+    }
+
+    /// `DELETE /v1/users/me`.
+    pub async fn delete_me(&self, password: Option<&str>) -> Result<(), Error> {
+        let body = DeleteAccountRequest {
+            password: password.map(str::to_owned),
+        };
+        self.send_empty(self.request(Method::DELETE, "/v1/users/me").json(&body))
+            .await
+    }
+
+    /// `GET /v1/users/me/roles`.
+    pub async fn my_roles(&self) -> Result<RolesResponse, Error> {
+        self.send(self.request(Method::GET, "/v1/users/me/roles"))
+            .await
+    }
+
+    /// `POST /v1/users/me/password`.
+    pub async fn change_password(
+        &self,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), Error> {
+        let body = ChangePasswordRequest {
+            current_password: current_password.to_owned(),
+            new_password: new_password.to_owned(),
+        };
+        self.send_empty(
+            self.request(Method::POST, "/v1/users/me/password")
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /v1/users/me/sessions`.
+    pub async fn my_sessions(&self) -> Result<SessionList, Error> {
+        self.send(self.request(Method::GET, "/v1/users/me/sessions"))
+            .await
+    }
+
+    /// `DELETE /v1/users/me/sessions/{id}`.
+    pub async fn delete_my_session(&self, id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(Method::DELETE, &format!("/v1/users/me/sessions/{id}")))
+            .await
+    }
+
+    /// `GET /v1/users` (admin).
+    pub async fn list_users(&self, query: &UserQuery) -> Result<UserList, Error> {
+        self.send(self.request(Method::GET, "/v1/users").query(query))
+            .await
+    }
+
+    /// `POST /v1/users` (admin).
+    pub async fn create_user(&self, body: &CreateUserRequest) -> Result<User, Error> {
+        self.send(self.request(Method::POST, "/v1/users").json(body))
+            .await
+    }
+
+    /// `GET /v1/users/{id}` (admin).
+    pub async fn get_user(&self, id: Uuid) -> Result<User, Error> {
+        self.send(self.request(Method::GET, &format!("/v1/users/{id}")))
+            .await
+    }
+
+    /// `PATCH /v1/users/{id}` (admin).
+    pub async fn update_user(&self, id: Uuid, body: &UpdateUserRequest) -> Result<User, Error> {
+        self.send(
+            self.request(Method::PATCH, &format!("/v1/users/{id}"))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/users/{id}` (admin).
+    pub async fn delete_user(&self, id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(Method::DELETE, &format!("/v1/users/{id}")))
+            .await
+    }
+
+    /// `PUT /v1/users/{id}/roles` (admin).
+    pub async fn set_roles(&self, id: Uuid, roles: &[&str]) -> Result<RolesResponse, Error> {
+        let body = SetRolesRequest {
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        self.send(
+            self.request(Method::PUT, &format!("/v1/users/{id}/roles"))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `POST /v1/users/{id}/sessions/revoke` (admin).
+    pub async fn revoke_sessions(&self, id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(Method::POST, &format!("/v1/users/{id}/sessions/revoke")))
+            .await
+    }
+
+    /// `GET /v1/audit-events` (admin).
+    pub async fn audit_events(&self, query: &AuditQuery) -> Result<AuditEventList, Error> {
+        self.send(self.request(Method::GET, "/v1/audit-events").query(query))
+            .await
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Result<Jwks, Error> {
+        self.send(self.request(Method::GET, "/.well-known/jwks.json"))
+            .await
+    }
+
+    /// `GET /.well-known/openid-configuration`.
+    pub async fn openid_configuration(&self) -> Result<OpenIdConfiguration, Error> {
+        self.send(self.request(Method::GET, "/.well-known/openid-configuration"))
+            .await
+    }
+
+    /// `GET /healthz`.
+    pub async fn healthz(&self) -> Result<Health, Error> {
+        self.send(self.request(Method::GET, "/healthz")).await
+    }
+
+    /// `GET /readyz`.
+    pub async fn readyz(&self) -> Result<Health, Error> {
+        self.send(self.request(Method::GET, "/readyz")).await
+    }
+
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> Result<String, Error> {
+        Ok(check(self.request(Method::GET, "/metrics").send().await?)
+            .await?
+            .text()
+            .await?)
+    }
+
+    /// `GET /v1/openapi.json`.
+    pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
+        self.send(self.request(Method::GET, "/v1/openapi.json"))
+            .await
+    }
+}

@@ -132,7 +132,12 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// A new event happening now.
-    pub fn new(kind: AuditKind, org_id: Option<OrgId>, at: DateTime<Utc>, client: &ClientInfo) -> Self {
+    pub fn new(
+        kind: AuditKind,
+        org_id: Option<OrgId>,
+        at: DateTime<Utc>,
+        client: &ClientInfo,
+    ) -> Self {
         Self {
             id: AuditId::new(),
             org_id,

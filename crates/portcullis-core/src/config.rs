@@ -16,7 +16,11 @@ pub struct Argon2Params {
 impl Default for Argon2Params {
     /// OWASP's recommendation: m=19 MiB, t=2, p=1.
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 

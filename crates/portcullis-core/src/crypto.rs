@@ -84,7 +84,10 @@ impl MasterKey {
                 .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
                 .map_err(|_| MasterKeyError::Malformed)?,
         );
-        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| MasterKeyError::Malformed)?;
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| MasterKeyError::Malformed)?;
         Ok(Self(Zeroizing::new(arr)))
     }
 
@@ -102,7 +105,10 @@ impl MasterKey {
         let mut nonce = [0u8; 12];
         rng.fill(&mut nonce);
         // Encryption with a valid key and a 12-byte nonce cannot fail.
-        let ct = self.cipher().encrypt(Nonce::from_slice(&nonce), plain).unwrap_or_default();
+        let ct = self
+            .cipher()
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         STANDARD.encode(out)
@@ -110,7 +116,9 @@ impl MasterKey {
 
     /// Decrypts what [`MasterKey::seal`] made.
     pub fn open(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>, MasterKeyError> {
-        let raw = STANDARD.decode(sealed).map_err(|_| MasterKeyError::Decrypt)?;
+        let raw = STANDARD
+            .decode(sealed)
+            .map_err(|_| MasterKeyError::Decrypt)?;
         if raw.len() < 12 + 16 {
             return Err(MasterKeyError::Decrypt);
         }

@@ -25,7 +25,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(bad());
         }
@@ -51,7 +53,12 @@ pub struct Phone(String);
 impl Phone {
     /// Parses `+1 (555) 555-5555` style input into `+15555555555`.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
-        let bad = || FieldError::new(field, "must be a phone number in international form such as +15555555555");
+        let bad = || {
+            FieldError::new(
+                field,
+                "must be a phone number in international form such as +15555555555",
+            )
+        };
         let trimmed = raw.trim();
         let rest = trimmed.strip_prefix('+').ok_or_else(bad)?;
         let mut digits = String::with_capacity(16);
@@ -86,7 +93,8 @@ impl Username {
         let len = s.chars().count();
         let ok = (3..=64).contains(&len)
             && s.chars().next().is_some_and(char::is_alphanumeric)
-            && s.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if !ok {
             return Err(FieldError::new(
                 field,
@@ -180,9 +188,14 @@ impl RoleName {
     /// Parses a role name.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         let ok = (1..=64).contains(&raw.len())
-            && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | ':'));
+            && raw.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | ':')
+            });
         if !ok {
-            return Err(FieldError::new(field, "role names are 1 to 64 of a-z, 0-9, '_', '-', '.', ':'"));
+            return Err(FieldError::new(
+                field,
+                "role names are 1 to 64 of a-z, 0-9, '_', '-', '.', ':'",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -209,8 +222,13 @@ impl Attributes {
         }
     }
 
-    fn checked(map: serde_json::Map<String, serde_json::Value>, field: &str) -> Result<Self, FieldError> {
-        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+    fn checked(
+        map: serde_json::Map<String, serde_json::Value>,
+        field: &str,
+    ) -> Result<Self, FieldError> {
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > Self::MAX_BYTES {
             return Err(FieldError::new(field, "must be at most 16 KiB of JSON"));
         }
@@ -261,34 +279,68 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_checked() {
-        assert_eq!(Email::parse(" Ann@Example.COM ", "email").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "ann@x..com", "ann@.x.com"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ", "email").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "a b@x.com",
+            "ann@x..com",
+            "ann@.x.com",
+        ] {
             assert!(Email::parse(bad, "email").is_err(), "{bad}");
         }
     }
 
     #[test]
     fn phone_is_normalised_to_e164() {
-        assert_eq!(Phone::parse("+1 (555) 555-5555", "phone").unwrap().as_str(), "+15555555555");
-        for bad in ["5555555555", "+1", "+0123456789", "+1555abc5555", "+1234567890123456"] {
+        assert_eq!(
+            Phone::parse("+1 (555) 555-5555", "phone").unwrap().as_str(),
+            "+15555555555"
+        );
+        for bad in [
+            "5555555555",
+            "+1",
+            "+0123456789",
+            "+1555abc5555",
+            "+1234567890123456",
+        ] {
             assert!(Phone::parse(bad, "phone").is_err(), "{bad}");
         }
     }
 
     #[test]
     fn identifier_picks_the_kind() {
-        assert!(matches!(Identifier::parse("a@b.co", "i"), Ok(Identifier::Email(_))));
-        assert!(matches!(Identifier::parse("+15555555555", "i"), Ok(Identifier::Phone(_))));
-        assert!(matches!(Identifier::parse("ann_lee", "i"), Ok(Identifier::Username(_))));
+        assert!(matches!(
+            Identifier::parse("a@b.co", "i"),
+            Ok(Identifier::Email(_))
+        ));
+        assert!(matches!(
+            Identifier::parse("+15555555555", "i"),
+            Ok(Identifier::Phone(_))
+        ));
+        assert!(matches!(
+            Identifier::parse("ann_lee", "i"),
+            Ok(Identifier::Username(_))
+        ));
         assert!(Identifier::parse("  ", "i").is_err());
     }
 
     #[test]
     fn attributes_merge_replaces_and_removes() {
         let base = Attributes::parse(serde_json::json!({"a": 1, "b": 2}), "attributes").unwrap();
-        let patch = Attributes::parse(serde_json::json!({"a": null, "c": 3}), "attributes").unwrap();
+        let patch =
+            Attributes::parse(serde_json::json!({"a": null, "c": 3}), "attributes").unwrap();
         let merged = base.merged(&patch, "attributes").unwrap();
-        assert_eq!(serde_json::Value::Object(merged.as_map().clone()), serde_json::json!({"b": 2, "c": 3}));
+        assert_eq!(
+            serde_json::Value::Object(merged.as_map().clone()),
+            serde_json::json!({"b": 2, "c": 3})
+        );
         let big = serde_json::json!({"x": "y".repeat(17 * 1024)});
         assert!(Attributes::parse(big, "attributes").is_err());
     }

@@ -54,7 +54,10 @@ static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     let mut text = String::new();
     // The list is compiled in; a failure here is a build defect caught by the unit test.
     let _ = flate2::read::GzDecoder::new(GZ).read_to_string(&mut text);
-    text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
 });
 
 /// Checks a new password against the organization's rules (NIST SP 800-63B: length, a
@@ -66,20 +69,37 @@ pub fn check_new_password(
     username: Option<&Username>,
     field: &str,
 ) -> Result<(), AuthError> {
-    let weak = |message: String| Err(AuthError::WeakPassword(vec![FieldError::new(field, message)]));
+    let weak = |message: String| {
+        Err(AuthError::WeakPassword(vec![FieldError::new(
+            field, message,
+        )]))
+    };
     let len = password.len();
     if len < policy.password_min_length {
-        return weak(format!("must be at least {} characters", policy.password_min_length));
+        return weak(format!(
+            "must be at least {} characters",
+            policy.password_min_length
+        ));
     }
     if len > policy.password_max_length {
-        return weak(format!("must be at most {} characters", policy.password_max_length));
+        return weak(format!(
+            "must be at most {} characters",
+            policy.password_max_length
+        ));
     }
     let lower = password.0.to_lowercase();
     if COMMON_PASSWORDS.contains(&lower) {
         return weak("is one of the most commonly used passwords; choose another".to_owned());
     }
-    let own: [Option<String>; 2] = [email.map(|e| e.local_part().to_owned()), username.map(Username::key)];
-    if own.iter().flatten().any(|id| id.chars().count() >= 3 && lower.contains(id.as_str())) {
+    let own: [Option<String>; 2] = [
+        email.map(|e| e.local_part().to_owned()),
+        username.map(Username::key),
+    ];
+    if own
+        .iter()
+        .flatten()
+        .any(|id| id.chars().count() >= 3 && lower.contains(id.as_str()))
+    {
         return weak("must not contain your email name or username".to_owned());
     }
     Ok(())
@@ -109,7 +129,9 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,12 +143,21 @@ impl Drop for WaitingGuard {
 }
 
 fn argon2(params: Argon2Params) -> Result<Argon2<'static>, AuthError> {
-    let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-        .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+    let p = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
 }
 
-fn hash_blocking(params: Argon2Params, salt: &[u8; 16], password: &[u8]) -> Result<String, AuthError> {
+fn hash_blocking(
+    params: Argon2Params,
+    salt: &[u8; 16],
+    password: &[u8],
+) -> Result<String, AuthError> {
     let salt = SaltString::encode_b64(salt).map_err(|e| AuthError::Internal(e.to_string()))?;
     argon2(params)?
         .hash_password(password, &salt)
@@ -139,16 +170,27 @@ fn has_params(hash: &PasswordHash<'_>, params: Argon2Params) -> bool {
     hash.algorithm == Algorithm::Argon2id.ident()
         && hash.version == Some(Version::V0x13.into())
         && Params::try_from(hash).is_ok_and(|p| {
-            p.m_cost() == params.memory_kib && p.t_cost() == params.iterations && p.p_cost() == params.parallelism
+            p.m_cost() == params.memory_kib
+                && p.t_cost() == params.iterations
+                && p.p_cost() == params.parallelism
         })
 }
 
 impl PasswordHasher {
     /// A hasher with the given cost; computes the dummy hash used for unknown users.
-    pub fn new(params: Argon2Params, concurrency: usize, queue: usize, rng: Arc<dyn Rng>) -> Result<Self, AuthError> {
+    pub fn new(
+        params: Argon2Params,
+        concurrency: usize,
+        queue: usize,
+        rng: Arc<dyn Rng>,
+    ) -> Result<Self, AuthError> {
         let mut salt = [0u8; 16];
         rng.fill(&mut salt);
-        let dummy_hash = hash_blocking(params, &salt, crate::crypto::random_token(rng.as_ref()).as_bytes())?;
+        let dummy_hash = hash_blocking(
+            params,
+            &salt,
+            crate::crypto::random_token(rng.as_ref()).as_bytes(),
+        )?;
         Ok(Self {
             params,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -174,7 +216,9 @@ impl PasswordHasher {
                 if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
                     self.waiting.fetch_sub(1, Ordering::SeqCst);
                     metrics::counter!("portcullis_password_hash_overloaded_total").increment(1);
-                    return Err(AuthError::Overloaded { retry_after_secs: 1 });
+                    return Err(AuthError::Overloaded {
+                        retry_after_secs: 1,
+                    });
                 }
                 let _guard = WaitingGuard(Arc::clone(&self.waiting));
                 Arc::clone(&self.slots)
@@ -203,7 +247,11 @@ impl PasswordHasher {
     /// Verifies against a stored hash, or against the dummy hash when there is none, so that
     /// unknown accounts take as long as known ones. A match with outdated parameters comes
     /// back with a new hash to store.
-    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verified, AuthError> {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verified, AuthError> {
         let real = stored.is_some();
         let hash = stored.unwrap_or(&self.dummy_hash).to_owned();
         let params = self.params;
@@ -233,7 +281,11 @@ mod tests {
     use super::*;
     use crate::crypto::OsRng;
 
-    const FAST: Argon2Params = Argon2Params { memory_kib: 256, iterations: 1, parallelism: 1 };
+    const FAST: Argon2Params = Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn common_list_is_shipped() {
@@ -245,11 +297,20 @@ mod tests {
     fn policy_counts_code_points_and_refuses_common_and_own_names() {
         let policy = OrgPolicy::default();
         let email = Email::parse("annlee@example.com", "email").unwrap();
-        let check = |pw: &str| check_new_password(&Password::new(pw), &policy, Some(&email), None, "password");
+        let check = |pw: &str| {
+            check_new_password(&Password::new(pw), &policy, Some(&email), None, "password")
+        };
         assert!(check("short").is_err());
         assert!(check("ñandúñandú").is_ok(), "10 code points, more bytes");
-        assert_eq!(Password::new("ﬀﬀﬀﬀ").len(), 8, "NFKC turns 4 ligatures into 8 letters");
-        assert!(check("ﬀﬀﬀﬀ").is_err(), "and 'ffffffff' is a common password");
+        assert_eq!(
+            Password::new("ﬀﬀﬀﬀ").len(),
+            8,
+            "NFKC turns 4 ligatures into 8 letters"
+        );
+        assert!(
+            check("ﬀﬀﬀﬀ").is_err(),
+            "and 'ffffffff' is a common password"
+        );
         assert!(check("ﬁﬂﬁxﬂ").is_ok());
         assert!(check(&"x".repeat(129)).is_err());
         assert!(check("password1").is_err());
@@ -264,10 +325,18 @@ mod tests {
         let hash = old.hash(&pw).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
         assert_eq!(old.verify(&pw, Some(&hash)).await.unwrap(), Verified::Yes);
-        assert_eq!(old.verify(&Password::new("wrong"), Some(&hash)).await.unwrap(), Verified::No);
+        assert_eq!(
+            old.verify(&Password::new("wrong"), Some(&hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
         assert_eq!(old.verify(&pw, None).await.unwrap(), Verified::No);
 
-        let newer = Argon2Params { memory_kib: 512, ..FAST };
+        let newer = Argon2Params {
+            memory_kib: 512,
+            ..FAST
+        };
         let new = PasswordHasher::new(newer, 2, 4, Arc::new(OsRng)).unwrap();
         match new.verify(&pw, Some(&hash)).await.unwrap() {
             Verified::YesRehashed(h) => {
@@ -283,7 +352,10 @@ mod tests {
         let hasher = Arc::new(PasswordHasher::new(FAST, 1, 0, Arc::new(OsRng)).unwrap());
         // Hold the only slot, so the next caller would have to queue, and the queue is 0 long.
         let held = Arc::clone(&hasher.slots).try_acquire_owned().unwrap();
-        let err = hasher.hash(&Password::new("whatever pass")).await.unwrap_err();
+        let err = hasher
+            .hash(&Password::new("whatever pass"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::Overloaded { .. }));
         drop(held);
         assert!(hasher.hash(&Password::new("whatever pass")).await.is_ok());

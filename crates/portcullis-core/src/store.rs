@@ -182,13 +182,27 @@ pub trait Store: Send + Sync + 'static {
     /// A user by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// A user and password hash by sign-in identifier within an organization.
-    async fn credentials(&self, org_id: OrgId, key: &LookupKey) -> Result<Option<Credentials>, StoreError>;
+    async fn credentials(
+        &self,
+        org_id: OrgId,
+        key: &LookupKey,
+    ) -> Result<Option<Credentials>, StoreError>;
     /// The password hash of a user.
     async fn password_hash(&self, id: UserId) -> Result<Option<String>, StoreError>;
     /// Replaces the profile.
-    async fn update_profile(&self, id: UserId, profile: &Profile, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
     /// Sets `active`; deactivation revokes every session in the same transaction.
-    async fn set_active(&self, id: UserId, active: bool, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
     /// Replaces the hash after a login with outdated parameters.
     async fn upgrade_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError>;
     /// Sets a new password and revokes every session but `keep`, atomically.
@@ -204,10 +218,16 @@ pub trait Store: Send + Sync + 'static {
     /// Lists users by id order.
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>, StoreError>;
     /// Replaces the roles, keeping `added_at` of roles already held.
-    async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError>;
+    async fn set_roles(
+        &self,
+        id: UserId,
+        roles: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Role>>, StoreError>;
 
     /// Starts a session with its first refresh token and records the login time.
-    async fn create_session(&self, session: &Session, refresh_hash: &str) -> Result<(), StoreError>;
+    async fn create_session(&self, session: &Session, refresh_hash: &str)
+        -> Result<(), StoreError>;
     /// Consumes a refresh token in one atomic step and stores its successor.
     async fn rotate_refresh_token(
         &self,
@@ -216,11 +236,22 @@ pub trait Store: Send + Sync + 'static {
         live: Liveness,
     ) -> Result<RotateOutcome, StoreError>;
     /// The user behind a live session, if both the session and the user are live.
-    async fn session_user(&self, id: SessionId, live: Liveness) -> Result<Option<User>, StoreError>;
+    async fn session_user(&self, id: SessionId, live: Liveness)
+        -> Result<Option<User>, StoreError>;
     /// The live sessions of a user, newest first.
-    async fn list_sessions(&self, user_id: UserId, live: Liveness) -> Result<Vec<Session>, StoreError>;
+    async fn list_sessions(
+        &self,
+        user_id: UserId,
+        live: Liveness,
+    ) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session of a user; false when there was no live one.
-    async fn revoke_session(&self, user_id: UserId, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Revokes every session of a user but `keep`; answers how many.
     async fn revoke_sessions(
         &self,

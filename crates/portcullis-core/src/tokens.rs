@@ -66,7 +66,12 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("kids", &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>()).finish()
+        f.debug_struct("KeyRing")
+            .field(
+                "kids",
+                &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -80,7 +85,11 @@ pub struct PublicKey {
 }
 
 /// Makes a new Ed25519 key, its private seed sealed with `master`.
-pub fn generate_signing_key(rng: &dyn Rng, master: &MasterKey, now: DateTime<Utc>) -> StoredSigningKey {
+pub fn generate_signing_key(
+    rng: &dyn Rng,
+    master: &MasterKey,
+    now: DateTime<Utc>,
+) -> StoredSigningKey {
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill(seed.as_mut());
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
@@ -97,16 +106,28 @@ pub fn generate_signing_key(rng: &dyn Rng, master: &MasterKey, now: DateTime<Utc
 impl KeyRing {
     /// Opens the stored keys with the master key. Fails when the master key is not the
     /// one they were sealed with.
-    pub fn open(issuer: &str, master: &MasterKey, stored: &[StoredSigningKey]) -> Result<Self, MasterKeyError> {
+    pub fn open(
+        issuer: &str,
+        master: &MasterKey,
+        stored: &[StoredSigningKey],
+    ) -> Result<Self, MasterKeyError> {
         let mut sorted: Vec<&StoredSigningKey> = stored.iter().collect();
-        sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.kid.cmp(&a.kid)));
+        sorted.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.kid.cmp(&a.kid))
+        });
         let mut keys = Vec::with_capacity(sorted.len());
         for s in sorted {
             let seed = master.open(&s.private_sealed)?;
-            let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| MasterKeyError::Decrypt)?;
+            let seed: [u8; 32] = seed
+                .as_slice()
+                .try_into()
+                .map_err(|_| MasterKeyError::Decrypt)?;
             let key = ed25519_dalek::SigningKey::from_bytes(&seed);
             let der = key.to_pkcs8_der().map_err(|_| MasterKeyError::Decrypt)?;
-            let decoding = DecodingKey::from_ed_components(&s.public_x).map_err(|_| MasterKeyError::Decrypt)?;
+            let decoding = DecodingKey::from_ed_components(&s.public_x)
+                .map_err(|_| MasterKeyError::Decrypt)?;
             keys.push(LiveKey {
                 kid: s.kid.clone(),
                 public_x: s.public_x.clone(),
@@ -114,7 +135,10 @@ impl KeyRing {
                 decoding,
             });
         }
-        Ok(Self { issuer: issuer.to_owned(), keys })
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            keys,
+        })
     }
 
     /// The issuer these tokens carry.
@@ -124,15 +148,25 @@ impl KeyRing {
 
     /// The public keys, for the JWKS.
     pub fn public_keys(&self) -> Vec<PublicKey> {
-        self.keys.iter().map(|k| PublicKey { kid: k.kid.clone(), x: k.public_x.clone() }).collect()
+        self.keys
+            .iter()
+            .map(|k| PublicKey {
+                kid: k.kid.clone(),
+                x: k.public_x.clone(),
+            })
+            .collect()
     }
 
     /// Signs claims with the newest key.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, AuthError> {
-        let key = self.keys.first().ok_or_else(|| AuthError::Internal("no signing key".into()))?;
+        let key = self
+            .keys
+            .first()
+            .ok_or_else(|| AuthError::Internal("no signing key".into()))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| AuthError::Internal(format!("jwt: {e}")))
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| AuthError::Internal(format!("jwt: {e}")))
     }
 
     /// Checks signature, `kid`, issuer and expiry. Session liveness is checked by the caller.
@@ -142,7 +176,11 @@ impl KeyRing {
             return Err(AuthError::TokenInvalid);
         }
         let kid = header.kid.ok_or(AuthError::TokenInvalid)?;
-        let key = self.keys.iter().find(|k| k.kid == kid).ok_or(AuthError::TokenInvalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(AuthError::TokenInvalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -188,23 +226,46 @@ mod tests {
         let new = generate_signing_key(&OsRng, &master, t0 + chrono::Duration::hours(1));
         let ring = KeyRing::open("http://issuer", &master, &[old.clone(), new.clone()]).unwrap();
         let token = ring.sign(&claims(t0)).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some(new.kid.as_str()));
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+            Some(new.kid.as_str())
+        );
         assert_eq!(ring.verify(&token, t0).unwrap().sub, "u");
         assert_eq!(ring.verify(&old_token, t0).unwrap().sub, "u");
-        assert!(ring.verify(&token, t0 + chrono::Duration::seconds(900)).is_err(), "expired");
+        assert!(
+            ring.verify(&token, t0 + chrono::Duration::seconds(900))
+                .is_err(),
+            "expired"
+        );
         let other_issuer = KeyRing::open("http://other", &master, &[old, new]).unwrap();
         assert!(other_issuer.verify(&token, t0).is_err());
-        assert!(KeyRing::open("x", &MasterKey::generate(&OsRng), &[generate_signing_key(&OsRng, &master, t0)]).is_err());
+        assert!(KeyRing::open(
+            "x",
+            &MasterKey::generate(&OsRng),
+            &[generate_signing_key(&OsRng, &master, t0)]
+        )
+        .is_err());
     }
 
     #[test]
     fn tampered_tokens_are_refused() {
         let master = MasterKey::generate(&OsRng);
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let ring = KeyRing::open("http://issuer", &master, &[generate_signing_key(&OsRng, &master, t0)]).unwrap();
+        let ring = KeyRing::open(
+            "http://issuer",
+            &master,
+            &[generate_signing_key(&OsRng, &master, t0)],
+        )
+        .unwrap();
         let token = ring.sign(&claims(t0)).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&AccessClaims { sub: "admin".into(), ..claims(t0) }).unwrap());
+        let forged = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&AccessClaims {
+                sub: "admin".into(),
+                ..claims(t0)
+            })
+            .unwrap(),
+        );
         parts[1] = &forged;
         assert!(ring.verify(&parts.join("."), t0).is_err());
         assert!(ring.verify("not a jwt", t0).is_err());

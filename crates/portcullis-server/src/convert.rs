@@ -5,11 +5,16 @@ use portcullis_core::model;
 use portcullis_core::service::Tokens;
 
 pub(crate) fn role(r: model::Role) -> api::Role {
-    api::Role { name: r.name, added_at: r.added_at }
+    api::Role {
+        name: r.name,
+        added_at: r.added_at,
+    }
 }
 
 pub(crate) fn roles(rs: Vec<model::Role>) -> api::RolesResponse {
-    api::RolesResponse { roles: rs.into_iter().map(role).collect() }
+    api::RolesResponse {
+        roles: rs.into_iter().map(role).collect(),
+    }
 }
 
 pub(crate) fn user(u: model::User) -> api::User {

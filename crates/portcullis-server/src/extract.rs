@@ -21,18 +21,25 @@ use crate::AppState;
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 fn is_json(content_type: Option<&str>) -> bool {
-    content_type.and_then(|ct| ct.split(';').next()).is_some_and(|mime| {
-        let mime = mime.trim().to_ascii_lowercase();
-        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-    })
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => Problem::bad_json(format!("The body does not have the expected fields: {e}.")),
-            Category::Syntax | Category::Eof | Category::Io => Problem::bad_json(format!("The body is not valid JSON: {e}.")),
+            Category::Data => {
+                Problem::bad_json(format!("The body does not have the expected fields: {e}."))
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                Problem::bad_json(format!("The body is not valid JSON: {e}."))
+            }
         }
     })
 }
@@ -51,7 +58,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if !is_json(ct.as_deref()) {
             // Still enforce the size limit first, so a huge body is 413 whatever its type.
             body_bytes(req, state).await?;
@@ -70,7 +81,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
@@ -87,15 +102,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 pub(crate) struct Auth(pub(crate) Principal);
 
 fn bearer(parts: &Parts) -> Result<&str, Problem> {
-    let value = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| Problem::unauthorized("Send an access token as Authorization: Bearer <token>."))?;
-    let value = value.to_str().map_err(|_| Problem::unauthorized("The Authorization header is malformed."))?;
+    let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        Problem::unauthorized("Send an access token as Authorization: Bearer <token>.")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| Problem::unauthorized("The Authorization header is malformed."))?;
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(Problem::unauthorized("Send an access token as Authorization: Bearer <token>."));
+        return Err(Problem::unauthorized(
+            "Send an access token as Authorization: Bearer <token>.",
+        ));
     }
     Ok(token)
 }
@@ -103,7 +121,10 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         let principal = state.services.authenticate(token).await?;
         Ok(Self(principal))
@@ -117,7 +138,10 @@ pub(crate) struct Admin(pub(crate) OrgAdmin);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Auth(principal) = Auth::from_request_parts(parts, state).await?;
         Ok(Self(state.services.admin(principal)?))
     }
@@ -131,7 +155,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<T>::from_request_parts(parts, state).await.map(|Path(t)| Self(t)).map_err(|_| Problem::not_found())
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| Self(t))
+            .map_err(|_| Problem::not_found())
     }
 }
 
@@ -146,7 +173,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(t)| Self(t))
-            .map_err(|e| Problem::bad_json(format!("The query string is invalid: {}.", e.body_text())))
+            .map_err(|e| {
+                Problem::bad_json(format!("The query string is invalid: {}.", e.body_text()))
+            })
     }
 }
 
@@ -158,7 +187,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -19,7 +19,10 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -44,9 +47,14 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
         latency_ms = format!("{latency_ms:.1}"),
         "request"
     );
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.as_u16().to_string())];
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
     metrics::counter!("portcullis_http_requests_total", &labels).increment(1);
-    metrics::histogram!("portcullis_http_request_duration_seconds", &labels[..2]).record(latency_ms / 1000.0);
+    metrics::histogram!("portcullis_http_request_duration_seconds", &labels[..2])
+        .record(latency_ms / 1000.0);
     res
 }
 
@@ -62,7 +70,10 @@ fn internal_error_body(request_id: &str) -> Response {
         request_id: Some(request_id.to_owned()),
     };
     let mut res = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
-    res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     res
 }
 

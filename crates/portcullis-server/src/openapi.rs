@@ -27,13 +27,21 @@ impl Modify for BearerAuth {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders every operation: method, path, summary, description, parameters and answers.
@@ -56,11 +64,19 @@ pub(crate) fn docs_page(doc: &Doc) -> String {
                 .responses
                 .iter()
                 .map(|(status, r)| match r {
-                    utoipa::openapi::RefOr::T(r) => format!("<li><b>{}</b> {}</li>", escape(status), escape(&r.description)),
+                    utoipa::openapi::RefOr::T(r) => format!(
+                        "<li><b>{}</b> {}</li>",
+                        escape(status),
+                        escape(&r.description)
+                    ),
                     utoipa::openapi::RefOr::Ref(_) => format!("<li><b>{}</b></li>", escape(status)),
                 })
                 .collect();
-            let auth = if op.security.is_some() { " <span class=auth>bearer</span>" } else { "" };
+            let auth = if op.security.is_some() {
+                " <span class=auth>bearer</span>"
+            } else {
+                ""
+            };
             rows.push_str(&format!(
                 "<section><h3><code>{method} {}</code>{auth}</h3><p>{}</p><p>{}</p><ul>{}</ul></section>\n",
                 escape(path),

@@ -25,23 +25,44 @@ pub struct Problem {
 
 impl Problem {
     fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None, cause: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            cause: None,
+        }
     }
 
     fn fields(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors.into_iter().map(|e| FieldProblem { field: e.field, message: e.message }).collect();
+        self.errors = errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field,
+                message: e.message,
+            })
+            .collect();
         self
     }
 
     /// 400 `validation_failed` for one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ProblemCode::ValidationFailed, "The request has invalid fields.")
-            .fields(vec![FieldError::new(field, message.into())])
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::ValidationFailed,
+            "The request has invalid fields.",
+        )
+        .fields(vec![FieldError::new(field, message.into())])
     }
 
     /// 400 `validation_failed` for a body that is not the JSON expected.
     pub fn bad_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ProblemCode::ValidationFailed, detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::ValidationFailed,
+            detail,
+        )
     }
 
     /// 401 `unauthorized`.
@@ -51,17 +72,29 @@ impl Problem {
 
     /// 404 `not_found`.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "There is nothing here.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ProblemCode::NotFound,
+            "There is nothing here.",
+        )
     }
 
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, ProblemCode::MethodNotAllowed, "This method is not allowed here.")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ProblemCode::MethodNotAllowed,
+            "This method is not allowed here.",
+        )
     }
 
     /// 413 `payload_too_large`.
     pub fn payload_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, ProblemCode::PayloadTooLarge, "Request bodies are limited to 64 KiB.")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemCode::PayloadTooLarge,
+            "Request bodies are limited to 64 KiB.",
+        )
     }
 
     /// 415 `unsupported_media_type`.
@@ -75,7 +108,11 @@ impl Problem {
 
     /// 503 `overloaded`, for a database that does not answer.
     pub fn unavailable(cause: impl Into<String>) -> Self {
-        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::Overloaded, "The service is temporarily unavailable.");
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::Overloaded,
+            "The service is temporarily unavailable.",
+        );
         p.retry_after = Some(1);
         p.cause = Some(cause.into());
         p
@@ -83,7 +120,11 @@ impl Problem {
 
     /// 500: a bug. `cause` is logged, not sent.
     pub fn internal(cause: impl Into<String>) -> Self {
-        let mut p = Self::new(StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal, "internal error");
+        let mut p = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemCode::Internal,
+            "internal error",
+        );
         p.cause = Some(cause.into());
         p
     }
@@ -93,17 +134,26 @@ impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         use StatusCode as S;
         match e {
-            AuthError::Validation(errs) => {
-                Self::new(S::BAD_REQUEST, ProblemCode::ValidationFailed, "The request has invalid fields.").fields(errs)
+            AuthError::Validation(errs) => Self::new(
+                S::BAD_REQUEST,
+                ProblemCode::ValidationFailed,
+                "The request has invalid fields.",
+            )
+            .fields(errs),
+            AuthError::WeakPassword(errs) => Self::new(
+                S::BAD_REQUEST,
+                ProblemCode::WeakPassword,
+                "The password does not meet the password policy.",
+            )
+            .fields(errs),
+            AuthError::InvalidCredentials => Self::new(
+                S::UNAUTHORIZED,
+                ProblemCode::InvalidCredentials,
+                "The identifier or password is wrong.",
+            ),
+            AuthError::Unauthorized => {
+                Self::unauthorized("Send an access token as Authorization: Bearer <token>.")
             }
-            AuthError::WeakPassword(errs) => {
-                Self::new(S::BAD_REQUEST, ProblemCode::WeakPassword, "The password does not meet the password policy.")
-                    .fields(errs)
-            }
-            AuthError::InvalidCredentials => {
-                Self::new(S::UNAUTHORIZED, ProblemCode::InvalidCredentials, "The identifier or password is wrong.")
-            }
-            AuthError::Unauthorized => Self::unauthorized("Send an access token as Authorization: Bearer <token>."),
             AuthError::TokenInvalid => Self::new(
                 S::UNAUTHORIZED,
                 ProblemCode::TokenInvalid,
@@ -115,17 +165,37 @@ impl From<AuthError> for Problem {
                 "This refresh token was already used; the session has been ended. Sign in again.",
             ),
             AuthError::Locked { retry_after_secs } => {
-                let mut p = Self::new(S::FORBIDDEN, ProblemCode::AccountLocked, "The account is temporarily locked.");
+                let mut p = Self::new(
+                    S::FORBIDDEN,
+                    ProblemCode::AccountLocked,
+                    "The account is temporarily locked.",
+                );
                 p.retry_after = Some(retry_after_secs.max(1));
                 p
             }
-            AuthError::Inactive => Self::new(S::FORBIDDEN, ProblemCode::AccountInactive, "The account is deactivated."),
-            AuthError::Forbidden(why) => Self::new(S::FORBIDDEN, ProblemCode::Forbidden, format!("Forbidden: {why}.")),
+            AuthError::Inactive => Self::new(
+                S::FORBIDDEN,
+                ProblemCode::AccountInactive,
+                "The account is deactivated.",
+            ),
+            AuthError::Forbidden(why) => Self::new(
+                S::FORBIDDEN,
+                ProblemCode::Forbidden,
+                format!("Forbidden: {why}."),
+            ),
             AuthError::NotFound => Self::not_found(),
-            AuthError::Duplicate(what) => Self::new(S::CONFLICT, ProblemCode::Duplicate, format!("This {what} is already in use."))
-                .fields(vec![FieldError::new(what, "is already in use")]),
+            AuthError::Duplicate(what) => Self::new(
+                S::CONFLICT,
+                ProblemCode::Duplicate,
+                format!("This {what} is already in use."),
+            )
+            .fields(vec![FieldError::new(what, "is already in use")]),
             AuthError::Overloaded { retry_after_secs } => {
-                let mut p = Self::new(S::SERVICE_UNAVAILABLE, ProblemCode::Overloaded, "The server is busy; try again shortly.");
+                let mut p = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ProblemCode::Overloaded,
+                    "The server is busy; try again shortly.",
+                );
                 p.retry_after = Some(retry_after_secs.max(1));
                 p
             }
@@ -149,9 +219,13 @@ impl IntoResponse for Problem {
             request_id: None,
         };
         let mut res = (self.status, axum::Json(body)).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(cause) = self.cause {
             res.extensions_mut().insert(InternalCause(cause));

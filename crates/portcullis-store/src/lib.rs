@@ -49,7 +49,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -78,7 +81,11 @@ impl Database {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
-                if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Some(dir) = opts
+                    .get_filename()
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
                     std::fs::create_dir_all(dir).map_err(unavailable)?;
                 }
                 let pool = SqlitePoolOptions::new()
@@ -139,11 +146,17 @@ impl Database {
 }
 
 async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::migrate!("./migrations/sqlite").run(pool).await.map_err(unavailable)
+    sqlx::migrate!("./migrations/sqlite")
+        .run(pool)
+        .await
+        .map_err(unavailable)
 }
 
 async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(unavailable)
+    sqlx::migrate!("./migrations/postgres")
+        .run(pool)
+        .await
+        .map_err(unavailable)
 }
 
 /// Fresh PostgreSQL schemas for tests: each test gets its own, so runs never collide.
@@ -155,8 +168,14 @@ pub mod pg_schema {
     /// connections use it.
     pub async fn create(base_url: &str, name: &str) -> Result<String, StoreError> {
         check_name(name)?;
-        let pool = PgPoolOptions::new().max_connections(1).connect(base_url).await.map_err(unavailable)?;
-        pool.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{name}\"").as_str()).await.map_err(unavailable)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(base_url)
+            .await
+            .map_err(unavailable)?;
+        pool.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{name}\"").as_str())
+            .await
+            .map_err(unavailable)?;
         pool.close().await;
         let sep = if base_url.contains('?') { '&' } else { '?' };
         Ok(format!("{base_url}{sep}options=-c%20search_path%3D{name}"))
@@ -165,15 +184,28 @@ pub mod pg_schema {
     /// Drops schema `name` and everything in it.
     pub async fn drop(base_url: &str, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
-        let pool = PgPoolOptions::new().max_connections(1).connect(base_url).await.map_err(unavailable)?;
-        pool.execute(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE").as_str()).await.map_err(unavailable)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(base_url)
+            .await
+            .map_err(unavailable)?;
+        pool.execute(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE").as_str())
+            .await
+            .map_err(unavailable)?;
         pool.close().await;
         Ok(())
     }
 
     fn check_name(name: &str) -> Result<(), StoreError> {
-        if name.is_empty() || name.len() > 60 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            return Err(StoreError::Unavailable("schema names are a-z, 0-9 and _".to_owned()));
+        if name.is_empty()
+            || name.len() > 60
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(StoreError::Unavailable(
+                "schema names are a-z, 0-9 and _".to_owned(),
+            ));
         }
         Ok(())
     }

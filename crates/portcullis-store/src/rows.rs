@@ -18,15 +18,22 @@ pub(crate) fn time(v: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 fn id<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("id {s}")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("id {s}")))
 }
 
 /// Maps a database error: unique violations become [`StoreError::Conflict`] naming the field.
+#[expect(clippy::needless_pass_by_value, reason = "shaped for map_err(db_err)")]
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
-            let text = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
-            let what = ["email", "phone", "username", "slug"].into_iter().find(|w| text.contains(w)).unwrap_or("record");
+            let text = db
+                .constraint()
+                .map_or_else(|| db.message().to_owned(), str::to_owned);
+            let what = ["email", "phone", "username", "slug"]
+                .into_iter()
+                .find(|w| text.contains(w))
+                .unwrap_or("record");
             return StoreError::Conflict { what };
         }
     }
@@ -70,19 +77,30 @@ pub(crate) struct RoleRow {
 
 impl RoleRow {
     pub(crate) fn into_role(self) -> Result<Role, StoreError> {
-        Ok(Role { name: self.role, added_at: time(self.added_at)? })
+        Ok(Role {
+            name: self.role,
+            added_at: time(self.added_at)?,
+        })
     }
 }
 
 impl UserRow {
     /// The user with the roles from `roles` that are theirs.
-    pub(crate) fn into_credentials(self, roles: &mut Vec<RoleRow>) -> Result<Credentials, StoreError> {
+    pub(crate) fn into_credentials(
+        self,
+        roles: &mut Vec<RoleRow>,
+    ) -> Result<Credentials, StoreError> {
         let mine: Vec<RoleRow> = {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(roles).into_iter().partition(|r| r.user_id == self.id);
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(roles)
+                .into_iter()
+                .partition(|r| r.user_id == self.id);
             *roles = rest;
             mine
         };
-        let mut roles: Vec<Role> = mine.into_iter().map(RoleRow::into_role).collect::<Result<_, _>>()?;
+        let mut roles: Vec<Role> = mine
+            .into_iter()
+            .map(RoleRow::into_role)
+            .collect::<Result<_, _>>()?;
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         let user = User {
             id: id(&self.id)?,
@@ -104,7 +122,10 @@ impl UserRow {
             updated_at: time(self.updated_at)?,
             last_login_at: self.last_login_at.map(time).transpose()?,
         };
-        Ok(Credentials { user, password_hash: self.password_hash })
+        Ok(Credentials {
+            user,
+            password_hash: self.password_hash,
+        })
     }
 }
 
@@ -122,8 +143,15 @@ pub(crate) const ORG_COLUMNS: &str = "id, slug, name, policy, created_at FROM or
 impl TryFrom<OrgRow> for Organization {
     type Error = StoreError;
     fn try_from(r: OrgRow) -> Result<Self, StoreError> {
-        let policy: OrgPolicy = serde_json::from_str(&r.policy).map_err(|e| StoreError::Corrupt(format!("policy: {e}")))?;
-        Ok(Self { id: id(&r.id)?, slug: r.slug, name: r.name, policy, created_at: time(r.created_at)? })
+        let policy: OrgPolicy = serde_json::from_str(&r.policy)
+            .map_err(|e| StoreError::Corrupt(format!("policy: {e}")))?;
+        Ok(Self {
+            id: id(&r.id)?,
+            slug: r.slug,
+            name: r.name,
+            policy,
+            created_at: time(r.created_at)?,
+        })
     }
 }
 
@@ -173,7 +201,12 @@ pub(crate) struct KeyRow {
 impl TryFrom<KeyRow> for StoredSigningKey {
     type Error = StoreError;
     fn try_from(r: KeyRow) -> Result<Self, StoreError> {
-        Ok(Self { kid: r.kid, public_x: r.public_x, private_sealed: r.private_sealed, created_at: time(r.created_at)? })
+        Ok(Self {
+            kid: r.kid,
+            public_x: r.public_x,
+            private_sealed: r.private_sealed,
+            created_at: time(r.created_at)?,
+        })
     }
 }
 

@@ -9,15 +9,16 @@ use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::{Credentials, Organization, Role, Session, User};
 use portcullis_core::store::{
-    AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError, UserFilter,
+    AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError,
+    UserFilter,
 };
 use portcullis_core::tokens::StoredSigningKey;
 use portcullis_core::OrgId;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use crate::rows::{
-    db_err, ms, policy_json, AuditRow, KeyRow, OrgRow, RoleRow, SessionRow, UserRow, ORG_COLUMNS, SESSION_COLUMNS,
-    USER_COLUMNS,
+    db_err, ms, policy_json, AuditRow, KeyRow, OrgRow, RoleRow, SessionRow, UserRow, ORG_COLUMNS,
+    SESSION_COLUMNS, USER_COLUMNS,
 };
 
 /// The SQLite store.

@@ -1,6 +1,8 @@
 //! One suite, two backends: every behaviour of the Store trait is checked on a SQLite file
 //! and on a fresh PostgreSQL schema (`PORTCULLIS_TEST_POSTGRES_URL`; skipped, loudly, when unset).
 
+#![expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected answer")]
+
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -8,7 +10,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use portcullis_core::audit::{AuditEvent, AuditKind, ClientInfo};
 use portcullis_core::identity::Attributes;
 use portcullis_core::model::{OrgPolicy, Organization, Session};
-use portcullis_core::store::{AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError, UserFilter};
+use portcullis_core::store::{
+    AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError,
+    UserFilter,
+};
 use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
 
@@ -17,7 +22,10 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn live(now: DateTime<Utc>) -> Liveness {
-    Liveness { now, idle_cutoff: now - Duration::days(14) }
+    Liveness {
+        now,
+        idle_cutoff: now - Duration::days(14),
+    }
 }
 
 fn profile(email: &str) -> Profile {
@@ -85,7 +93,13 @@ async fn story(store: Arc<dyn Store>) {
     assert_eq!(default_org(s).await.id, org.id);
     assert!(s.org_by_slug("nope").await.unwrap().is_none());
     let other = s
-        .ensure_org(&Organization { id: OrgId::new(), slug: "acme".into(), name: "Acme".into(), policy: OrgPolicy::default(), created_at: t0() })
+        .ensure_org(&Organization {
+            id: OrgId::new(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            policy: OrgPolicy::default(),
+            created_at: t0(),
+        })
         .await
         .unwrap();
 
@@ -96,12 +110,23 @@ async fn story(store: Arc<dyn Store>) {
     let ann = s.insert_user(&nu).await.unwrap();
     assert_eq!(ann.org_slug, "default");
     assert_eq!(ann.roles.len(), 1);
-    let dup = s.insert_user(&new_user(&org, "ann@example.com")).await.unwrap_err();
-    assert!(matches!(dup, StoreError::Conflict { what: "email" }), "{dup:?}");
+    let dup = s
+        .insert_user(&new_user(&org, "ann@example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict { what: "email" }),
+        "{dup:?}"
+    );
     let mut dup_name = new_user(&org, "other@example.com");
     dup_name.profile.username = Some("annlee".into());
-    assert!(matches!(s.insert_user(&dup_name).await.unwrap_err(), StoreError::Conflict { what: "username" }));
-    s.insert_user(&new_user(&other, "ann@example.com")).await.expect("same email in another org is fine");
+    assert!(matches!(
+        s.insert_user(&dup_name).await.unwrap_err(),
+        StoreError::Conflict { what: "username" }
+    ));
+    s.insert_user(&new_user(&other, "ann@example.com"))
+        .await
+        .expect("same email in another org is fine");
     for key in [
         LookupKey::Email("ann@example.com".into()),
         LookupKey::Phone("+15555550100".into()),
@@ -111,7 +136,11 @@ async fn story(store: Arc<dyn Store>) {
         assert_eq!(c.user.id, ann.id);
         assert_eq!(c.password_hash.as_deref(), Some("$argon2id$hash"));
     }
-    assert!(s.credentials(org.id, &LookupKey::Email("x@example.com".into())).await.unwrap().is_none());
+    assert!(s
+        .credentials(org.id, &LookupKey::Email("x@example.com".into()))
+        .await
+        .unwrap()
+        .is_none());
 
     // Profile update, roles keep their added_at.
     let mut p = Profile::of(&ann);
@@ -120,110 +149,328 @@ async fn story(store: Arc<dyn Store>) {
     let updated = s.update_profile(ann.id, &p, later).await.unwrap().unwrap();
     assert_eq!(updated.last_name.as_deref(), Some("Lee"));
     assert_eq!(updated.updated_at, later);
-    let roles = s.set_roles(ann.id, &["org_admin".into(), "user".into()], later).await.unwrap().unwrap();
-    assert_eq!(roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["org_admin", "user"]);
+    let roles = s
+        .set_roles(ann.id, &["org_admin".into(), "user".into()], later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["org_admin", "user"]
+    );
     assert_eq!(roles[1].added_at, t0(), "kept role keeps its date");
     assert_eq!(roles[0].added_at, later);
-    assert!(s.set_roles(UserId::new(), &[], later).await.unwrap().is_none());
+    assert!(s
+        .set_roles(UserId::new(), &[], later)
+        .await
+        .unwrap()
+        .is_none());
 
     // Listing: scope, search, role, pagination.
     for i in 0..3 {
-        s.insert_user(&new_user(&org, &format!("bob{i}@example.com"))).await.unwrap();
+        s.insert_user(&new_user(&org, &format!("bob{i}@example.com")))
+            .await
+            .unwrap();
     }
-    let all = s.list_users(&UserFilter { org_id: Some(org.id), limit: 50, ..Default::default() }).await.unwrap();
+    let all = s
+        .list_users(&UserFilter {
+            org_id: Some(org.id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(all.len(), 4);
-    let page1 = s.list_users(&UserFilter { org_id: Some(org.id), limit: 2, ..Default::default() }).await.unwrap();
+    let page1 = s
+        .list_users(&UserFilter {
+            org_id: Some(org.id),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let page2 = s
-        .list_users(&UserFilter { org_id: Some(org.id), limit: 2, after: Some(page1[1].id), ..Default::default() })
+        .list_users(&UserFilter {
+            org_id: Some(org.id),
+            limit: 2,
+            after: Some(page1[1].id),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page1.len() + page2.len(), 4);
     assert!(page1.iter().all(|u| page2.iter().all(|v| v.id != u.id)));
-    let bobs = s.list_users(&UserFilter { query: Some("BOB".into()), limit: 50, ..Default::default() }).await.unwrap();
+    let bobs = s
+        .list_users(&UserFilter {
+            query: Some("BOB".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(bobs.len(), 3);
-    let pct = s.list_users(&UserFilter { query: Some("%".into()), limit: 50, ..Default::default() }).await.unwrap();
+    let pct = s
+        .list_users(&UserFilter {
+            query: Some("%".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(pct.is_empty(), "LIKE wildcards in the query are literal");
-    let admins = s.list_users(&UserFilter { role: Some("org_admin".into()), limit: 50, ..Default::default() }).await.unwrap();
+    let admins = s
+        .list_users(&UserFilter {
+            role: Some("org_admin".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(admins.iter().map(|u| u.id).collect::<Vec<_>>(), [ann.id]);
 
     // Sessions and refresh rotation with reuse detection.
     let sess = session(ann.id, t0());
     s.create_session(&sess, "h1").await.unwrap();
-    assert!(s.user_by_id(ann.id).await.unwrap().unwrap().last_login_at.is_some());
-    assert_eq!(s.session_user(sess.id, live(t0())).await.unwrap().unwrap().id, ann.id);
-    let r = s.rotate_refresh_token("h1", "h2", live(later)).await.unwrap();
-    assert!(matches!(r, RotateOutcome::Rotated { ref session } if session.id == sess.id && session.last_seen_at == later));
-    assert_eq!(s.rotate_refresh_token("nope", "hx", live(later)).await.unwrap(), RotateOutcome::Unknown);
-    let reused = s.rotate_refresh_token("h1", "h3", live(later)).await.unwrap();
-    assert_eq!(reused, RotateOutcome::Reused { session_id: sess.id, user_id: ann.id });
-    assert!(s.session_user(sess.id, live(later)).await.unwrap().is_none(), "reuse revoked the session");
-    assert_eq!(s.rotate_refresh_token("h2", "h4", live(later)).await.unwrap(), RotateOutcome::SessionEnded);
+    assert!(s
+        .user_by_id(ann.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .last_login_at
+        .is_some());
+    assert_eq!(
+        s.session_user(sess.id, live(t0()))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ann.id
+    );
+    let r = s
+        .rotate_refresh_token("h1", "h2", live(later))
+        .await
+        .unwrap();
+    assert!(
+        matches!(r, RotateOutcome::Rotated { ref session } if session.id == sess.id && session.last_seen_at == later)
+    );
+    assert_eq!(
+        s.rotate_refresh_token("nope", "hx", live(later))
+            .await
+            .unwrap(),
+        RotateOutcome::Unknown
+    );
+    let reused = s
+        .rotate_refresh_token("h1", "h3", live(later))
+        .await
+        .unwrap();
+    assert_eq!(
+        reused,
+        RotateOutcome::Reused {
+            session_id: sess.id,
+            user_id: ann.id
+        }
+    );
+    assert!(
+        s.session_user(sess.id, live(later))
+            .await
+            .unwrap()
+            .is_none(),
+        "reuse revoked the session"
+    );
+    assert_eq!(
+        s.rotate_refresh_token("h2", "h4", live(later))
+            .await
+            .unwrap(),
+        RotateOutcome::SessionEnded
+    );
 
     // Idle and absolute expiry.
     let sess2 = session(ann.id, t0());
     s.create_session(&sess2, "i1").await.unwrap();
-    assert!(s.session_user(sess2.id, live(t0() + Duration::days(15))).await.unwrap().is_none(), "idle");
-    assert!(s.session_user(sess2.id, live(t0() + Duration::days(31))).await.unwrap().is_none(), "expired");
+    assert!(
+        s.session_user(sess2.id, live(t0() + Duration::days(15)))
+            .await
+            .unwrap()
+            .is_none(),
+        "idle"
+    );
+    assert!(
+        s.session_user(sess2.id, live(t0() + Duration::days(31)))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
     assert_eq!(s.list_sessions(ann.id, live(t0())).await.unwrap().len(), 1);
 
     // Revocation: one, all but one, by password change, by deactivation.
-    let (a, b, c) = (session(ann.id, t0()), session(ann.id, t0()), session(ann.id, t0()));
+    let (a, b, c) = (
+        session(ann.id, t0()),
+        session(ann.id, t0()),
+        session(ann.id, t0()),
+    );
     for (x, h) in [(&a, "a"), (&b, "b"), (&c, "c")] {
         s.create_session(x, h).await.unwrap();
     }
-    assert!(s.revoke_session(ann.id, a.id, "logout", t0()).await.unwrap());
-    assert!(!s.revoke_session(ann.id, a.id, "logout", t0()).await.unwrap());
-    assert!(!s.revoke_session(UserId::new(), b.id, "logout", t0()).await.unwrap(), "not someone else's");
-    s.change_password(ann.id, "$argon2id$new", Some(b.id), t0()).await.unwrap();
-    assert_eq!(s.password_hash(ann.id).await.unwrap().as_deref(), Some("$argon2id$new"));
-    let left: Vec<SessionId> = s.list_sessions(ann.id, live(t0())).await.unwrap().into_iter().map(|x| x.id).collect();
+    assert!(s
+        .revoke_session(ann.id, a.id, "logout", t0())
+        .await
+        .unwrap());
+    assert!(!s
+        .revoke_session(ann.id, a.id, "logout", t0())
+        .await
+        .unwrap());
+    assert!(
+        !s.revoke_session(UserId::new(), b.id, "logout", t0())
+            .await
+            .unwrap(),
+        "not someone else's"
+    );
+    s.change_password(ann.id, "$argon2id$new", Some(b.id), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.password_hash(ann.id).await.unwrap().as_deref(),
+        Some("$argon2id$new")
+    );
+    let left: Vec<SessionId> = s
+        .list_sessions(ann.id, live(t0()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
     assert_eq!(left, [b.id]);
-    s.upgrade_password_hash(ann.id, "$argon2id$upgraded").await.unwrap();
-    assert_eq!(s.password_hash(ann.id).await.unwrap().as_deref(), Some("$argon2id$upgraded"));
+    s.upgrade_password_hash(ann.id, "$argon2id$upgraded")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.password_hash(ann.id).await.unwrap().as_deref(),
+        Some("$argon2id$upgraded")
+    );
     let off = s.set_active(ann.id, false, t0()).await.unwrap().unwrap();
     assert!(!off.active);
-    assert!(s.list_sessions(ann.id, live(t0())).await.unwrap().is_empty(), "deactivation ends sessions");
+    assert!(
+        s.list_sessions(ann.id, live(t0()))
+            .await
+            .unwrap()
+            .is_empty(),
+        "deactivation ends sessions"
+    );
     s.set_active(ann.id, true, t0()).await.unwrap();
     let d = session(ann.id, t0());
     s.create_session(&d, "d").await.unwrap();
-    assert_eq!(s.revoke_sessions(ann.id, None, "logout_all", t0()).await.unwrap(), 1);
+    assert_eq!(
+        s.revoke_sessions(ann.id, None, "logout_all", t0())
+            .await
+            .unwrap(),
+        1
+    );
 
     // Signing keys.
-    let key = portcullis_core::tokens::StoredSigningKey { kid: "k1".into(), public_x: "x".into(), private_sealed: "s".into(), created_at: t0() };
+    let key = portcullis_core::tokens::StoredSigningKey {
+        kid: "k1".into(),
+        public_x: "x".into(),
+        private_sealed: "s".into(),
+        created_at: t0(),
+    };
     s.insert_signing_key(&key).await.unwrap();
     assert_eq!(s.signing_keys().await.unwrap(), vec![key]);
 
     // Audit: filters and newest-first paging.
-    for kind in [AuditKind::LoginFailed, AuditKind::LoginSucceeded, AuditKind::Logout] {
-        s.record_audit(&AuditEvent::new(kind, Some(org.id), t0(), &ClientInfo::default()).user(ann.id).detail("n", 1)).await.unwrap();
+    for kind in [
+        AuditKind::LoginFailed,
+        AuditKind::LoginSucceeded,
+        AuditKind::Logout,
+    ] {
+        s.record_audit(
+            &AuditEvent::new(kind, Some(org.id), t0(), &ClientInfo::default())
+                .user(ann.id)
+                .detail("n", 1),
+        )
+        .await
+        .unwrap();
     }
-    let events = s.list_audit(&AuditFilter { org_id: Some(org.id), limit: 2, ..Default::default() }).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["session.logout", "login.succeeded"]);
-    let rest = s.list_audit(&AuditFilter { org_id: Some(org.id), limit: 5, before: Some(events[1].id), ..Default::default() }).await.unwrap();
+    let events = s
+        .list_audit(&AuditFilter {
+            org_id: Some(org.id),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["session.logout", "login.succeeded"]
+    );
+    let rest = s
+        .list_audit(&AuditFilter {
+            org_id: Some(org.id),
+            limit: 5,
+            before: Some(events[1].id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].details, serde_json::json!({"n": 1}));
-    let failed = s.list_audit(&AuditFilter { kind: Some("login.failed".into()), user_id: Some(ann.id), limit: 5, ..Default::default() }).await.unwrap();
+    let failed = s
+        .list_audit(&AuditFilter {
+            kind: Some("login.failed".into()),
+            user_id: Some(ann.id),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(failed.len(), 1);
-    assert!(s.list_audit(&AuditFilter { since: Some(later), limit: 5, ..Default::default() }).await.unwrap().is_empty());
+    assert!(s
+        .list_audit(&AuditFilter {
+            since: Some(later),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
 
     // Deleting a user removes their sessions and roles by cascade.
     assert!(s.delete_user(ann.id).await.unwrap());
     assert!(!s.delete_user(ann.id).await.unwrap());
     assert!(s.user_by_id(ann.id).await.unwrap().is_none());
-    assert!(s.list_sessions(ann.id, live(t0())).await.unwrap().is_empty());
-    assert!(s.list_users(&UserFilter { role: Some("org_admin".into()), limit: 50, ..Default::default() }).await.unwrap().is_empty());
+    assert!(s
+        .list_sessions(ann.id, live(t0()))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .list_users(&UserFilter {
+            role: Some("org_admin".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Two callers racing on one refresh token: exactly one wins.
 async fn race(store: Arc<dyn Store>) {
     let org = default_org(store.as_ref()).await;
-    let ann = store.insert_user(&new_user(&org, "race@example.com")).await.unwrap();
+    let ann = store
+        .insert_user(&new_user(&org, "race@example.com"))
+        .await
+        .unwrap();
     let sess = session(ann.id, t0());
     store.create_session(&sess, "r0").await.unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let st = Arc::clone(&store);
-            tokio::spawn(async move { st.rotate_refresh_token("r0", &format!("r1-{i}"), live(t0())).await.unwrap() })
+            tokio::spawn(async move {
+                st.rotate_refresh_token("r0", &format!("r1-{i}"), live(t0()))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut rotated = 0;
@@ -238,7 +485,9 @@ async fn race(store: Arc<dyn Store>) {
 async fn sqlite() -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/test.db", dir.path().display());
-    let db = Database::connect(&url, &PoolSettings::default()).await.unwrap();
+    let db = Database::connect(&url, &PoolSettings::default())
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     db.migrate().await.expect("migrating twice is harmless");
     (dir, db)
@@ -247,12 +496,17 @@ async fn sqlite() -> (tempfile::TempDir, Database) {
 async fn postgres() -> Option<(String, String, Database)> {
     let Ok(base) = std::env::var("PORTCULLIS_TEST_POSTGRES_URL") else {
         // Written straight to stderr, past the test harness's capture, so the skip is seen.
-        let _ = writeln!(std::io::stderr(), "SKIPPED: PostgreSQL store test (set PORTCULLIS_TEST_POSTGRES_URL to run it)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: PostgreSQL store test (set PORTCULLIS_TEST_POSTGRES_URL to run it)"
+        );
         return None;
     };
     let schema = format!("pt_store_{}", uuid::Uuid::new_v4().simple());
     let url = pg_schema::create(&base, &schema).await.unwrap();
-    let db = Database::connect(&url, &PoolSettings::default()).await.unwrap();
+    let db = Database::connect(&url, &PoolSettings::default())
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     db.migrate().await.unwrap();
     Some((base, schema, db))
@@ -272,7 +526,9 @@ async fn sqlite_refresh_race_has_one_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_story() {
-    let Some((base, schema, db)) = postgres().await else { return };
+    let Some((base, schema, db)) = postgres().await else {
+        return;
+    };
     story(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
@@ -280,7 +536,9 @@ async fn postgres_store_story() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_refresh_race_has_one_winner() {
-    let Some((base, schema, db)) = postgres().await else { return };
+    let Some((base, schema, db)) = postgres().await else {
+        return;
+    };
     race(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();

@@ -1,1 +1,264 @@
-//! portcullis-testkit
+//! Test harness: a real Portcullis server on `127.0.0.1:0` with a fresh database (a SQLite
+//! file in a temporary folder, or a fresh schema in the PostgreSQL named by
+//! `PORTCULLIS_TEST_POSTGRES_URL`), spoken to over HTTP through `portcullis-client`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+use portcullis::{App, Config};
+use portcullis_api::{LoginRequest, RegisterRequest, TokenPair, User};
+use portcullis_client::Client;
+use tokio::sync::oneshot;
+
+pub use portcullis_api as api;
+pub use portcullis_client as client;
+
+/// The bootstrap admin every test server has.
+pub const ADMIN_EMAIL: &str = "admin@portcullis.test";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "bootstrap pass for tests only";
+/// The password of users made by [`TestServer::user`].
+pub const USER_PASSWORD: &str = "correct horse battery";
+
+/// Which database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A fresh schema in `PORTCULLIS_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A running server; dropping it stops the server and removes its database.
+pub struct TestServer {
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pg: Option<(String, String)>,
+    config: Config,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The PostgreSQL URL for tests, or `None` after saying, past the harness's capture, that
+/// the PostgreSQL half is skipped.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: PostgreSQL test (set PORTCULLIS_TEST_POSTGRES_URL to run it)"
+        );
+    }
+    url
+}
+
+impl TestServer {
+    /// A server on `backend` with the default test configuration; `None` when that
+    /// backend is not available (PostgreSQL without `PORTCULLIS_TEST_POSTGRES_URL`).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As [`TestServer::spawn`], after `adjust` has changed the configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut config = Config {
+            listen: "127.0.0.1:0".to_owned(),
+            data_dir: dir.path().join("data"),
+            bootstrap_admin_email: Some(ADMIN_EMAIL.to_owned()),
+            bootstrap_admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            hash_concurrency: Some(4),
+            ..Config::default()
+        };
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let base = postgres_url()?;
+                let schema = format!("pt_{}", uuid::Uuid::new_v4().simple());
+                let url = portcullis_store::pg_schema::create(&base, &schema)
+                    .await
+                    .expect("create test schema");
+                config.database_url = Some(url);
+                config.master_key = Some("ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcyEhISE=".to_owned());
+                Some((base, schema))
+            }
+        };
+        adjust(&mut config);
+        Some(Self::start(config, dir, pg).await)
+    }
+
+    async fn start(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
+        let app = match App::build(config.clone()).await {
+            Ok(app) => app,
+            Err(e) => {
+                if let Some((base, schema)) = &pg {
+                    let _ = portcullis_store::pg_schema::drop(base, schema).await;
+                }
+                panic!("server did not start: {e:#}");
+            }
+        };
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = app
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+            pg,
+            config,
+        }
+    }
+
+    /// Stops this server and starts another on the same database and data folder (a restart).
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// A restart with a changed configuration.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
+        self.shutdown().await;
+        let dir = std::mem::replace(
+            &mut self.dir,
+            tempfile::tempdir().expect("temporary folder"),
+        );
+        let pg = self.pg.take();
+        let mut config = self.config.clone();
+        // A restarted server keeps its public address, so tokens keep their issuer.
+        config.issuer = Some(config.issuer.clone().unwrap_or_else(|| self.url()));
+        config.listen = "127.0.0.1:0".to_owned();
+        adjust(&mut config);
+        Self::start(config, dir, pg).await
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The data folder (master key, SQLite file).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// An anonymous client.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url())
+    }
+
+    /// Registers `email` with [`USER_PASSWORD`].
+    pub async fn user(&self, email: &str) -> User {
+        self.client()
+            .register(&RegisterRequest {
+                email: Some(email.to_owned()),
+                password: Some(USER_PASSWORD.to_owned()),
+                ..RegisterRequest::default()
+            })
+            .await
+            .expect("registration")
+    }
+
+    /// Signs in with an identifier and password.
+    pub async fn login(&self, identifier: &str, password: &str) -> TokenPair {
+        self.client()
+            .login(&LoginRequest {
+                identifier: identifier.to_owned(),
+                password: password.to_owned(),
+                organization: None,
+            })
+            .await
+            .expect("login")
+    }
+
+    /// Registers `email` and signs in: the pair and a client carrying its access token.
+    pub async fn signed_in(&self, email: &str) -> (TokenPair, Client) {
+        self.user(email).await;
+        let pair = self.login(email, USER_PASSWORD).await;
+        let client = self.client().with_token(&pair.access_token);
+        (pair, client)
+    }
+
+    /// A client signed in as the bootstrap `system_admin`.
+    pub async fn admin(&self) -> Client {
+        let pair = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        self.client().with_token(&pair.access_token)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some((base, schema)) = self.pg.take() {
+            // Async work cannot run in Drop; a short-lived thread with its own runtime can.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = rt.block_on(portcullis_store::pg_schema::drop(&base, &schema));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs each named `async fn(TestServer)` as two tests, `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = $crate::TestServer::spawn($crate::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(server).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(server) = $crate::TestServer::spawn($crate::Backend::Postgres).await else { return };
+                    super::$name(server).await;
+                }
+            )*
+        }
+    };
+}

@@ -26,7 +26,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("database", &self.database).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("database", &self.database)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,8 +47,12 @@ fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
     }
     let path = config.data_dir.join("master.key");
     if path.exists() {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
-        return MasterKey::from_base64(&text).with_context(|| format!("{} is not a valid master key", path.display()));
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        );
+        return MasterKey::from_base64(&text)
+            .with_context(|| format!("{} is not a valid master key", path.display()));
     }
     let key = MasterKey::generate(&OsRng);
     write_secret_file(&path, key.to_base64().as_bytes())?;
@@ -63,7 +69,9 @@ fn write_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
     Ok(())
@@ -72,8 +80,13 @@ fn write_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 /// Opens the database named by the configuration and applies migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database_url();
-    let settings = PoolSettings { max_connections: config.database_max_connections.max(1), ..PoolSettings::default() };
-    let db = Database::connect(&url, &settings).await.with_context(|| format!("connecting to {}", redact_url(&url)))?;
+    let settings = PoolSettings {
+        max_connections: config.database_max_connections.max(1),
+        ..PoolSettings::default()
+    };
+    let db = Database::connect(&url, &settings)
+        .await
+        .with_context(|| format!("connecting to {}", redact_url(&url)))?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
 }
@@ -82,18 +95,23 @@ impl App {
     /// Connects, migrates, checks the master key, bootstraps the admin and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let url = config.database_url();
-        let backend = Backend::of(&url).context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
+        let backend = Backend::of(&url)
+            .context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
         let master = master_key(&config, backend)?;
         let db = open_database(&config).await?;
         let listener = TcpListener::bind(config.listen_addr())
             .await
             .with_context(|| format!("listening on {}", config.listen_addr()))?;
         let addr = listener.local_addr()?;
-        let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         let mut core = CoreConfig::new(issuer);
         core.access_token_ttl = chrono::Duration::seconds(config.access_token_ttl_secs);
         core.session_idle_timeout = chrono::Duration::seconds(config.session_idle_timeout_secs);
-        core.session_absolute_lifetime = chrono::Duration::seconds(config.session_absolute_lifetime_secs);
+        core.session_absolute_lifetime =
+            chrono::Duration::seconds(config.session_absolute_lifetime_secs);
         core.argon2 = Argon2Params {
             memory_kib: config.argon2_memory_kib,
             iterations: config.argon2_iterations,
@@ -103,28 +121,52 @@ impl App {
             core.hash_concurrency = n.max(1);
             core.hash_queue = n.max(1) * 32;
         }
-        let services = Services::start(db.store(), Arc::new(SystemClock), Arc::new(OsRng), master, core)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let services = Services::start(
+            db.store(),
+            Arc::new(SystemClock),
+            Arc::new(OsRng),
+            master,
+            core,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let services = Arc::new(services);
-        if let (Some(email), Some(password)) = (&config.bootstrap_admin_email, &config.bootstrap_admin_password) {
+        if let (Some(email), Some(password)) = (
+            &config.bootstrap_admin_email,
+            &config.bootstrap_admin_password,
+        ) {
             match services.bootstrap_admin(email, password).await {
                 Ok(true) => info!("created the bootstrap admin"),
                 Ok(false) => {}
-                Err(portcullis_core::AuthError::WeakPassword(e) | portcullis_core::AuthError::Validation(e)) => {
-                    let why: Vec<String> = e.into_iter().map(|f| format!("{} {}", f.field, f.message)).collect();
+                Err(
+                    portcullis_core::AuthError::WeakPassword(e)
+                    | portcullis_core::AuthError::Validation(e),
+                ) => {
+                    let why: Vec<String> = e
+                        .into_iter()
+                        .map(|f| format!("{} {}", f.field, f.message))
+                        .collect();
                     bail!("bootstrap admin refused: {}", why.join("; "));
                 }
                 Err(e) => bail!("bootstrap admin: {e}"),
             }
         }
-        let router = portcullis_server::router(Arc::clone(&services), portcullis_server::metrics_handle());
-        Ok(Self { listener, router, services, db, database: redact_url(&url) })
+        let router =
+            portcullis_server::router(Arc::clone(&services), portcullis_server::metrics_handle());
+        Ok(Self {
+            listener,
+            router,
+            services,
+            db,
+            database: redact_url(&url),
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// The database URL, password removed.
@@ -133,7 +175,10 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let services = Arc::clone(&self.services);
         let refresher = tokio::spawn(async move {
             // Pick up signing keys rotated by another process or node.

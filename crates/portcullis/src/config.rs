@@ -84,17 +84,28 @@ impl Default for Config {
     }
 }
 
-fn set<T: FromStr>(slot: &mut T, var: &str, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()>
+fn set<T: FromStr>(
+    slot: &mut T,
+    var: &str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()>
 where
     T::Err: std::fmt::Display,
 {
     if let Some(v) = get(var) {
-        *slot = v.trim().parse().map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
+        *slot = v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
     }
     Ok(())
 }
 
-fn set_opt<T: FromStr>(slot: &mut Option<T>, var: &str, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()>
+fn set_opt<T: FromStr>(
+    slot: &mut Option<T>,
+    var: &str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()>
 where
     T::Err: std::fmt::Display,
 {
@@ -111,11 +122,17 @@ impl Config {
     }
 
     /// Loads with an explicit environment (for tests).
-    pub fn load_with(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let file = file.map(Path::to_path_buf).or_else(|| env("PORTCULLIS_CONFIG").map(PathBuf::from));
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("PORTCULLIS_CONFIG").map(PathBuf::from));
         let mut c = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => Self::default(),
@@ -125,24 +142,63 @@ impl Config {
         set_opt(&mut c.database_url, "PORTCULLIS_DATABASE_URL", &env)?;
         set_opt(&mut c.issuer, "PORTCULLIS_ISSUER", &env)?;
         set_opt(&mut c.master_key, "PORTCULLIS_MASTER_KEY", &env)?;
-        set_opt(&mut c.bootstrap_admin_email, "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", &env)?;
-        set_opt(&mut c.bootstrap_admin_password, "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", &env)?;
+        set_opt(
+            &mut c.bootstrap_admin_email,
+            "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL",
+            &env,
+        )?;
+        set_opt(
+            &mut c.bootstrap_admin_password,
+            "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
+            &env,
+        )?;
         set(&mut c.log, "PORTCULLIS_LOG", &env)?;
         set(&mut c.log_format, "PORTCULLIS_LOG_FORMAT", &env)?;
-        set(&mut c.access_token_ttl_secs, "PORTCULLIS_ACCESS_TOKEN_TTL_SECS", &env)?;
-        set(&mut c.session_idle_timeout_secs, "PORTCULLIS_SESSION_IDLE_TIMEOUT_SECS", &env)?;
-        set(&mut c.session_absolute_lifetime_secs, "PORTCULLIS_SESSION_ABSOLUTE_LIFETIME_SECS", &env)?;
-        set(&mut c.argon2_memory_kib, "PORTCULLIS_ARGON2_MEMORY_KIB", &env)?;
-        set(&mut c.argon2_iterations, "PORTCULLIS_ARGON2_ITERATIONS", &env)?;
-        set(&mut c.argon2_parallelism, "PORTCULLIS_ARGON2_PARALLELISM", &env)?;
+        set(
+            &mut c.access_token_ttl_secs,
+            "PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+            &env,
+        )?;
+        set(
+            &mut c.session_idle_timeout_secs,
+            "PORTCULLIS_SESSION_IDLE_TIMEOUT_SECS",
+            &env,
+        )?;
+        set(
+            &mut c.session_absolute_lifetime_secs,
+            "PORTCULLIS_SESSION_ABSOLUTE_LIFETIME_SECS",
+            &env,
+        )?;
+        set(
+            &mut c.argon2_memory_kib,
+            "PORTCULLIS_ARGON2_MEMORY_KIB",
+            &env,
+        )?;
+        set(
+            &mut c.argon2_iterations,
+            "PORTCULLIS_ARGON2_ITERATIONS",
+            &env,
+        )?;
+        set(
+            &mut c.argon2_parallelism,
+            "PORTCULLIS_ARGON2_PARALLELISM",
+            &env,
+        )?;
         set_opt(&mut c.hash_concurrency, "PORTCULLIS_HASH_CONCURRENCY", &env)?;
-        set(&mut c.database_max_connections, "PORTCULLIS_DATABASE_MAX_CONNECTIONS", &env)?;
+        set(
+            &mut c.database_max_connections,
+            "PORTCULLIS_DATABASE_MAX_CONNECTIONS",
+            &env,
+        )?;
         c.validate()?;
         Ok(c)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if self.access_token_ttl_secs < 10 || self.session_idle_timeout_secs < 60 || self.session_absolute_lifetime_secs < 60 {
+        if self.access_token_ttl_secs < 10
+            || self.session_idle_timeout_secs < 60
+            || self.session_absolute_lifetime_secs < 60
+        {
             bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
@@ -156,7 +212,9 @@ impl Config {
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/portcullis.db", self.data_dir.display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/portcullis.db", self.data_dir.display()))
     }
 
     /// The listen address, with `:PORT` meaning 127.0.0.1.
@@ -195,8 +253,16 @@ mod tests {
     fn env_overrides_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog = \"debug\"\naccess_token_ttl_secs = 600\n").unwrap();
-        let env: HashMap<&str, &str> = [("PORTCULLIS_LOG", "warn"), ("PORTCULLIS_DATA_DIR", "/tmp/x")].into();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog = \"debug\"\naccess_token_ttl_secs = 600\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [
+            ("PORTCULLIS_LOG", "warn"),
+            ("PORTCULLIS_DATA_DIR", "/tmp/x"),
+        ]
+        .into();
         let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.log, "warn");
@@ -207,15 +273,29 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_by_name() {
-        let err = Config::load_with(None, |k| (k == "PORTCULLIS_ARGON2_MEMORY_KIB").then(|| "lots".to_owned())).unwrap_err();
+        let err = Config::load_with(None, |k| {
+            (k == "PORTCULLIS_ARGON2_MEMORY_KIB").then(|| "lots".to_owned())
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("PORTCULLIS_ARGON2_MEMORY_KIB"));
-        std::fs::write(std::env::temp_dir().join("portcullis-bad.toml"), "nonsense = 1").unwrap();
-        assert!(Config::load_with(Some(&std::env::temp_dir().join("portcullis-bad.toml")), |_| None).is_err());
+        std::fs::write(
+            std::env::temp_dir().join("portcullis-bad.toml"),
+            "nonsense = 1",
+        )
+        .unwrap();
+        assert!(Config::load_with(
+            Some(&std::env::temp_dir().join("portcullis-bad.toml")),
+            |_| None
+        )
+        .is_err());
     }
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://./data/p.db"), "sqlite://./data/p.db");
     }
 }

@@ -44,7 +44,11 @@ pub struct ChangePasswordInput {
 
 impl Services {
     /// Applies a profile patch to `user`; shared by the user and by admins.
-    pub(super) async fn patch_profile(&self, user: &User, input: UpdateProfileInput) -> Result<User, AuthError> {
+    pub(super) async fn patch_profile(
+        &self,
+        user: &User,
+        input: UpdateProfileInput,
+    ) -> Result<User, AuthError> {
         let mut f = Fields::default();
         let email = f.patch(input.email, |s| Email::parse(s, "email"));
         let phone = f.patch(input.phone, |s| Phone::parse(s, "phone"));
@@ -71,7 +75,10 @@ impl Services {
             next.phone_verified = false;
         }
         if !user.anonymous && next.email.is_none() && next.phone.is_none() {
-            f.push("email", "an account needs an email address or a phone number");
+            f.push(
+                "email",
+                "an account needs an email address or a phone number",
+            );
         }
         f.finish()?;
         self.store
@@ -86,20 +93,39 @@ impl Services {
 
     /// Changes the caller's own profile.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
-    pub async fn update_me(&self, who: &Principal, input: UpdateProfileInput) -> Result<User, AuthError> {
+    pub async fn update_me(
+        &self,
+        who: &Principal,
+        input: UpdateProfileInput,
+    ) -> Result<User, AuthError> {
         let client = input.client.clone();
         let user = self.patch_profile(&who.user, input).await?;
-        self.audit(self.event(AuditKind::ProfileUpdated, user.org_id, &client).user(user.id).actor(user.id)).await;
+        self.audit(
+            self.event(AuditKind::ProfileUpdated, user.org_id, &client)
+                .user(user.id)
+                .actor(user.id),
+        )
+        .await;
         Ok(user)
     }
 
     /// Re-authentication for sensitive changes: the current password, when the account has one.
-    async fn reauthenticate(&self, user: &User, password: Option<&str>) -> Result<Option<String>, AuthError> {
+    async fn reauthenticate(
+        &self,
+        user: &User,
+        password: Option<&str>,
+    ) -> Result<Option<String>, AuthError> {
         let Some(stored) = self.store.password_hash(user.id).await? else {
             return Ok(None);
         };
-        let given = password.filter(|p| !p.is_empty()).ok_or_else(|| AuthError::invalid("password", "is required"))?;
-        match self.hasher.verify(&Password::new(given), Some(&stored)).await? {
+        let given = password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| AuthError::invalid("password", "is required"))?;
+        match self
+            .hasher
+            .verify(&Password::new(given), Some(&stored))
+            .await?
+        {
             Verified::No => Err(AuthError::InvalidCredentials),
             Verified::Yes | Verified::YesRehashed(_) => Ok(Some(stored)),
         }
@@ -107,46 +133,96 @@ impl Services {
 
     /// Deletes the caller's account and everything of it, after re-authentication.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
-    pub async fn delete_me(&self, who: &Principal, password: Option<&str>, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn delete_me(
+        &self,
+        who: &Principal,
+        password: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         self.reauthenticate(&who.user, password).await?;
         self.store.delete_user(who.user.id).await?;
-        self.audit(self.event(AuditKind::AccountDeleted, who.user.org_id, client).user(who.user.id).actor(who.user.id)).await;
+        self.audit(
+            self.event(AuditKind::AccountDeleted, who.user.org_id, client)
+                .user(who.user.id)
+                .actor(who.user.id),
+        )
+        .await;
         Ok(())
     }
 
     /// Changes the caller's password; every other session ends.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
-    pub async fn change_password(&self, who: &Principal, input: ChangePasswordInput) -> Result<(), AuthError> {
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        input: ChangePasswordInput,
+    ) -> Result<(), AuthError> {
         if input.new_password.is_empty() {
             return Err(AuthError::invalid("new_password", "is required"));
         }
         if self.store.password_hash(who.user.id).await?.is_some() {
-            self.reauthenticate(&who.user, Some(&input.current_password)).await.map_err(|e| match e {
-                AuthError::Validation(_) => AuthError::invalid("current_password", "is required"),
-                e => e,
-            })?;
+            self.reauthenticate(&who.user, Some(&input.current_password))
+                .await
+                .map_err(|e| match e {
+                    AuthError::Validation(_) => {
+                        AuthError::invalid("current_password", "is required")
+                    }
+                    e => e,
+                })?;
         }
         let org = self.org(Some(&who.user.org_slug)).await?;
-        let email = who.user.email.as_deref().and_then(|e| Email::parse(e, "email").ok());
-        let username = who.user.username.as_deref().and_then(|u| Username::parse(u, "username").ok());
+        let email = who
+            .user
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e, "email").ok());
+        let username = who
+            .user
+            .username
+            .as_deref()
+            .and_then(|u| Username::parse(u, "username").ok());
         let new = Password::new(&input.new_password);
-        check_new_password(&new, &org.policy, email.as_ref(), username.as_ref(), "new_password")?;
+        check_new_password(
+            &new,
+            &org.policy,
+            email.as_ref(),
+            username.as_ref(),
+            "new_password",
+        )?;
         let hash = self.hasher.hash(&new).await?;
-        self.store.change_password(who.user.id, &hash, Some(who.session_id), self.now()).await?;
-        self.audit(self.event(AuditKind::PasswordChanged, who.user.org_id, &input.client).user(who.user.id).actor(who.user.id))
-            .await;
+        self.store
+            .change_password(who.user.id, &hash, Some(who.session_id), self.now())
+            .await?;
+        self.audit(
+            self.event(AuditKind::PasswordChanged, who.user.org_id, &input.client)
+                .user(who.user.id)
+                .actor(who.user.id),
+        )
+        .await;
         Ok(())
     }
 
     /// The caller's live sessions.
     pub async fn my_sessions(&self, who: &Principal) -> Result<Vec<Session>, AuthError> {
-        Ok(self.store.list_sessions(who.user.id, self.liveness()).await?)
+        Ok(self
+            .store
+            .list_sessions(who.user.id, self.liveness())
+            .await?)
     }
 
     /// Ends one of the caller's sessions.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
-    pub async fn revoke_my_session(&self, who: &Principal, id: SessionId, client: &ClientInfo) -> Result<(), AuthError> {
-        if !self.store.revoke_session(who.user.id, id, "revoked_by_user", self.now()).await? {
+    pub async fn revoke_my_session(
+        &self,
+        who: &Principal,
+        id: SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        if !self
+            .store
+            .revoke_session(who.user.id, id, "revoked_by_user", self.now())
+            .await?
+        {
             return Err(AuthError::NotFound);
         }
         self.audit(

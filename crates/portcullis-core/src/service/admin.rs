@@ -43,7 +43,9 @@ impl OrgAdmin {
     /// Only a system admin may act on a system admin.
     fn may_manage(&self, target: &User) -> Result<(), AuthError> {
         if target.has_role(RoleName::SYSTEM_ADMIN) && !self.is_system() {
-            return Err(AuthError::Forbidden("only a system_admin may manage a system_admin"));
+            return Err(AuthError::Forbidden(
+                "only a system_admin may manage a system_admin",
+            ));
         }
         Ok(())
     }
@@ -70,8 +72,13 @@ pub struct AdminUpdateInput {
 }
 
 fn parse_roles(f: &mut Fields, raw: &[String]) -> Vec<String> {
-    let mut roles: Vec<String> =
-        raw.iter().filter_map(|r| f.take(RoleName::parse(r.trim(), "roles")).map(|r| r.as_str().to_owned())).collect();
+    let mut roles: Vec<String> = raw
+        .iter()
+        .filter_map(|r| {
+            f.take(RoleName::parse(r.trim(), "roles"))
+                .map(|r| r.as_str().to_owned())
+        })
+        .collect();
     if roles.len() > 32 {
         f.push("roles", "at most 32 roles");
     }
@@ -84,21 +91,41 @@ impl Services {
     /// Proves the caller is an administrator.
     pub fn admin(&self, who: Principal) -> Result<OrgAdmin, AuthError> {
         if who.user.has_role(RoleName::SYSTEM_ADMIN) {
-            Ok(OrgAdmin { actor: who, scope: None })
+            Ok(OrgAdmin {
+                actor: who,
+                scope: None,
+            })
         } else if who.user.has_role(RoleName::ORG_ADMIN) {
             let org = who.user.org_id;
-            Ok(OrgAdmin { actor: who, scope: Some(org) })
+            Ok(OrgAdmin {
+                actor: who,
+                scope: Some(org),
+            })
         } else {
-            Err(AuthError::Forbidden("this needs the org_admin or system_admin role"))
+            Err(AuthError::Forbidden(
+                "this needs the org_admin or system_admin role",
+            ))
         }
     }
 
-    fn admin_event(&self, admin: &OrgAdmin, kind: AuditKind, target: &User, client: &ClientInfo) -> AuditEvent {
-        self.event(kind, target.org_id, client).user(target.id).actor(admin.actor.user.id)
+    fn admin_event(
+        &self,
+        admin: &OrgAdmin,
+        kind: AuditKind,
+        target: &User,
+        client: &ClientInfo,
+    ) -> AuditEvent {
+        self.event(kind, target.org_id, client)
+            .user(target.id)
+            .actor(admin.actor.user.id)
     }
 
     /// The organization an admin names, within reach.
-    async fn admin_org(&self, admin: &OrgAdmin, slug: Option<&str>) -> Result<Organization, AuthError> {
+    async fn admin_org(
+        &self,
+        admin: &OrgAdmin,
+        slug: Option<&str>,
+    ) -> Result<Organization, AuthError> {
         let org = match slug {
             None => self.org(Some(&admin.actor.user.org_slug)).await?,
             Some(s) => self.org(Some(s)).await?,
@@ -110,7 +137,11 @@ impl Services {
     }
 
     /// Lists users within reach.
-    pub async fn list_users(&self, admin: &OrgAdmin, mut filter: UserFilter) -> Result<Vec<User>, AuthError> {
+    pub async fn list_users(
+        &self,
+        admin: &OrgAdmin,
+        mut filter: UserFilter,
+    ) -> Result<Vec<User>, AuthError> {
         if let Some(own) = admin.scope {
             filter.org_id = Some(own);
         }
@@ -124,49 +155,88 @@ impl Services {
 
     /// Creates a user, optionally with roles and verified addresses, password optional.
     #[instrument(skip_all)]
-    pub async fn admin_create_user(&self, admin: &OrgAdmin, input: AdminCreateInput) -> Result<User, AuthError> {
-        let org = self.admin_org(admin, input.account.organization.as_deref()).await?;
+    pub async fn admin_create_user(
+        &self,
+        admin: &OrgAdmin,
+        input: AdminCreateInput,
+    ) -> Result<User, AuthError> {
+        let org = self
+            .admin_org(admin, input.account.organization.as_deref())
+            .await?;
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input.account, input.verified, false);
         let roles = parse_roles(&mut f, &input.roles);
         f.finish()?;
         if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !admin.is_system() {
-            return Err(AuthError::Forbidden("only a system_admin may grant system_admin"));
+            return Err(AuthError::Forbidden(
+                "only a system_admin may grant system_admin",
+            ));
         }
         let user = self.create_account(&org, account, roles).await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminUserCreated, &user, &input.account.client)).await;
+        self.audit(self.admin_event(
+            admin,
+            AuditKind::AdminUserCreated,
+            &user,
+            &input.account.client,
+        ))
+        .await;
         Ok(user)
     }
 
     /// Changes a user's profile and/or `active`. Deactivation ends every session at once.
     #[instrument(skip_all, fields(user.id = %id))]
-    pub async fn admin_update_user(&self, admin: &OrgAdmin, id: UserId, input: AdminUpdateInput) -> Result<User, AuthError> {
+    pub async fn admin_update_user(
+        &self,
+        admin: &OrgAdmin,
+        id: UserId,
+        input: AdminUpdateInput,
+    ) -> Result<User, AuthError> {
         let target = self.get_user(admin, id).await?;
         admin.may_manage(&target)?;
         if input.active == Some(false) && target.id == admin.actor.user.id {
-            return Err(AuthError::Forbidden("you cannot deactivate your own account"));
+            return Err(AuthError::Forbidden(
+                "you cannot deactivate your own account",
+            ));
         }
         let client = input.profile.client.clone();
         let mut user = self.patch_profile(&target, input.profile).await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminUserUpdated, &user, &client)).await;
+        self.audit(self.admin_event(admin, AuditKind::AdminUserUpdated, &user, &client))
+            .await;
         if let Some(active) = input.active.filter(|a| *a != target.active) {
-            user = self.store.set_active(id, active, self.now()).await?.ok_or(AuthError::NotFound)?;
-            let kind = if active { AuditKind::AdminUserActivated } else { AuditKind::AdminUserDeactivated };
-            self.audit(self.admin_event(admin, kind, &user, &client)).await;
+            user = self
+                .store
+                .set_active(id, active, self.now())
+                .await?
+                .ok_or(AuthError::NotFound)?;
+            let kind = if active {
+                AuditKind::AdminUserActivated
+            } else {
+                AuditKind::AdminUserDeactivated
+            };
+            self.audit(self.admin_event(admin, kind, &user, &client))
+                .await;
         }
         Ok(user)
     }
 
     /// Deletes a user and all their data.
     #[instrument(skip_all, fields(user.id = %id))]
-    pub async fn admin_delete_user(&self, admin: &OrgAdmin, id: UserId, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn admin_delete_user(
+        &self,
+        admin: &OrgAdmin,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let target = self.get_user(admin, id).await?;
         admin.may_manage(&target)?;
         if target.id == admin.actor.user.id {
-            return Err(AuthError::Forbidden("delete your own account through /v1/users/me"));
+            return Err(AuthError::Forbidden(
+                "delete your own account through /v1/users/me",
+            ));
         }
         self.store.delete_user(id).await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminUserDeleted, &target, client)).await;
+        self.audit(self.admin_event(admin, AuditKind::AdminUserDeleted, &target, client))
+            .await;
         Ok(())
     }
 
@@ -185,29 +255,55 @@ impl Services {
         let mut roles = parse_roles(&mut f, roles);
         f.finish()?;
         if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !admin.is_system() {
-            return Err(AuthError::Forbidden("only a system_admin may grant system_admin"));
+            return Err(AuthError::Forbidden(
+                "only a system_admin may grant system_admin",
+            ));
         }
         if !roles.iter().any(|r| r == RoleName::USER) {
             roles.push(RoleName::USER.to_owned());
             roles.sort();
         }
-        let stored = self.store.set_roles(id, &roles, self.now()).await?.ok_or(AuthError::NotFound)?;
-        self.audit(self.admin_event(admin, AuditKind::AdminRolesSet, &target, client).detail("roles", roles)).await;
+        let stored = self
+            .store
+            .set_roles(id, &roles, self.now())
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        self.audit(
+            self.admin_event(admin, AuditKind::AdminRolesSet, &target, client)
+                .detail("roles", roles),
+        )
+        .await;
         Ok(stored)
     }
 
     /// Ends every session of a user.
     #[instrument(skip_all, fields(user.id = %id))]
-    pub async fn admin_revoke_sessions(&self, admin: &OrgAdmin, id: UserId, client: &ClientInfo) -> Result<(), AuthError> {
+    pub async fn admin_revoke_sessions(
+        &self,
+        admin: &OrgAdmin,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let target = self.get_user(admin, id).await?;
         admin.may_manage(&target)?;
-        let n = self.store.revoke_sessions(id, None, "revoked_by_admin", self.now()).await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminSessionsRevoked, &target, client).detail("sessions", n)).await;
+        let n = self
+            .store
+            .revoke_sessions(id, None, "revoked_by_admin", self.now())
+            .await?;
+        self.audit(
+            self.admin_event(admin, AuditKind::AdminSessionsRevoked, &target, client)
+                .detail("sessions", n),
+        )
+        .await;
         Ok(())
     }
 
     /// The audit log within reach, newest first.
-    pub async fn list_audit(&self, admin: &OrgAdmin, mut filter: AuditFilter) -> Result<Vec<AuditEvent>, AuthError> {
+    pub async fn list_audit(
+        &self,
+        admin: &OrgAdmin,
+        mut filter: AuditFilter,
+    ) -> Result<Vec<AuditEvent>, AuthError> {
         if let Some(kind) = &filter.kind {
             if AuditKind::parse(kind).is_none() {
                 return Err(AuthError::invalid("type", "unknown event type"));
@@ -222,9 +318,15 @@ impl Services {
     /// Creates the configured bootstrap administrator in the default organization, unless
     /// a user with that email exists there. Answers whether it created one.
     pub async fn bootstrap_admin(&self, email: &str, password: &str) -> Result<bool, AuthError> {
-        let parsed = Email::parse(email, "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL").map_err(|e| AuthError::Validation(vec![e]))?;
+        let parsed = Email::parse(email, "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL")
+            .map_err(|e| AuthError::Validation(vec![e]))?;
         let key = crate::store::LookupKey::Email(parsed.as_str().to_owned());
-        if self.store.credentials(self.default_org.id, &key).await?.is_some() {
+        if self
+            .store
+            .credentials(self.default_org.id, &key)
+            .await?
+            .is_some()
+        {
             return Ok(false);
         }
         let input = RegisterInput {
@@ -236,9 +338,18 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, true, true);
         f.finish()?;
         let org = self.default_org.clone();
-        let user = self.create_account(&org, account, vec![RoleName::SYSTEM_ADMIN.to_owned()]).await?;
-        self.audit(self.event(AuditKind::BootstrapAdminCreated, org.id, &ClientInfo::default()).user(user.id)).await;
+        let user = self
+            .create_account(&org, account, vec![RoleName::SYSTEM_ADMIN.to_owned()])
+            .await?;
+        self.audit(
+            self.event(
+                AuditKind::BootstrapAdminCreated,
+                org.id,
+                &ClientInfo::default(),
+            )
+            .user(user.id),
+        )
+        .await;
         Ok(true)
     }
 }
-

@@ -82,18 +82,33 @@ impl Services {
     ) -> NewAccount {
         let email = f.opt(input.email.as_deref(), |s| Email::parse(s, "email"));
         let phone = f.opt(input.phone.as_deref(), |s| Phone::parse(s, "phone"));
-        let username = f.opt(input.username.as_deref(), |s| Username::parse(s, "username"));
-        let first_name = f.opt(input.first_name.as_deref(), |s| PersonName::parse(s, "first_name"));
-        let last_name = f.opt(input.last_name.as_deref(), |s| PersonName::parse(s, "last_name"));
+        let username = f.opt(input.username.as_deref(), |s| {
+            Username::parse(s, "username")
+        });
+        let first_name = f.opt(input.first_name.as_deref(), |s| {
+            PersonName::parse(s, "first_name")
+        });
+        let last_name = f.opt(input.last_name.as_deref(), |s| {
+            PersonName::parse(s, "last_name")
+        });
         let attributes = match input.attributes.clone() {
             None | Some(serde_json::Value::Null) => Some(Attributes::default()),
-            Some(v) => f.take(Attributes::parse(v, "attributes")).map(Attributes::without_nulls),
+            Some(v) => f
+                .take(Attributes::parse(v, "attributes"))
+                .map(Attributes::without_nulls),
         };
-        let password = input.password.as_deref().filter(|p| !p.is_empty()).map(Password::new);
+        let password = input
+            .password
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(Password::new);
         let emailish = input.email.as_deref().is_some_and(|s| !s.trim().is_empty());
         let phoneish = input.phone.as_deref().is_some_and(|s| !s.trim().is_empty());
         if !emailish && !phoneish {
-            f.push("email", "an email address (with a password) or a phone number is required");
+            f.push(
+                "email",
+                "an email address (with a password) or a phone number is required",
+            );
         } else if emailish && password.is_none() && password_required_with_email {
             f.push("password", "is required with an email address");
         }
@@ -123,7 +138,13 @@ impl Services {
     ) -> Result<User, AuthError> {
         let password_hash = match &account.password {
             Some(pw) => {
-                check_new_password(pw, &org.policy, account.email.as_ref(), account.username.as_ref(), "password")?;
+                check_new_password(
+                    pw,
+                    &org.policy,
+                    account.email.as_ref(),
+                    account.username.as_ref(),
+                    "password",
+                )?;
                 Some(self.hasher.hash(pw).await?)
             }
             None => None,
@@ -153,13 +174,20 @@ impl Services {
     pub async fn register(&self, input: RegisterInput) -> Result<User, AuthError> {
         let org = self.org(input.organization.as_deref()).await?;
         if !org.policy.allow_self_registration {
-            return Err(AuthError::Forbidden("this organization does not allow self-registration"));
+            return Err(AuthError::Forbidden(
+                "this organization does not allow self-registration",
+            ));
         }
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
         let user = self.create_account(&org, account, Vec::new()).await?;
-        self.audit(self.event(AuditKind::UserRegistered, org.id, &input.client).user(user.id).actor(user.id)).await;
+        self.audit(
+            self.event(AuditKind::UserRegistered, org.id, &input.client)
+                .user(user.id)
+                .actor(user.id),
+        )
+        .await;
         Ok(user)
     }
 
@@ -167,7 +195,8 @@ impl Services {
     #[instrument(skip_all)]
     pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
         let org = self.org(input.organization.as_deref()).await?;
-        let identifier = Identifier::parse(&input.identifier, "identifier").map_err(|e| AuthError::Validation(vec![e]))?;
+        let identifier = Identifier::parse(&input.identifier, "identifier")
+            .map_err(|e| AuthError::Validation(vec![e]))?;
         if input.password.is_empty() {
             return Err(AuthError::invalid("password", "is required"));
         }
@@ -178,9 +207,17 @@ impl Services {
         };
         let creds = self.store.credentials(org.id, &key).await?;
         let password = Password::new(&input.password);
-        let verified = self.hasher.verify(&password, creds.as_ref().and_then(|c| c.password_hash.as_deref())).await?;
+        let verified = self
+            .hasher
+            .verify(
+                &password,
+                creds.as_ref().and_then(|c| c.password_hash.as_deref()),
+            )
+            .await?;
         let failed = |reason: &str, user: Option<UserId>| {
-            let mut e = self.event(AuditKind::LoginFailed, org.id, &input.client).detail("reason", reason);
+            let mut e = self
+                .event(AuditKind::LoginFailed, org.id, &input.client)
+                .detail("reason", reason);
             if let Some(id) = user {
                 e = e.user(id);
             }
@@ -191,7 +228,15 @@ impl Services {
             (Some(c), Verified::YesRehashed(h)) => (c, Some(h)),
             (c, _) => {
                 let id = c.map(|c| c.user.id);
-                self.audit(failed(if id.is_some() { "wrong_password" } else { "unknown_identifier" }, id)).await;
+                self.audit(failed(
+                    if id.is_some() {
+                        "wrong_password"
+                    } else {
+                        "unknown_identifier"
+                    },
+                    id,
+                ))
+                .await;
                 metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
                 return Err(AuthError::InvalidCredentials);
             }
@@ -204,15 +249,26 @@ impl Services {
         if let Some(hash) = rehash {
             self.store.upgrade_password_hash(user.id, &hash).await?;
         }
-        let tokens = self.start_session(user, vec!["pwd".to_owned()], &input.client).await?;
-        self.audit(self.event(AuditKind::LoginSucceeded, org.id, &input.client).user(tokens.user.id).actor(tokens.user.id))
-            .await;
+        let tokens = self
+            .start_session(user, vec!["pwd".to_owned()], &input.client)
+            .await?;
+        self.audit(
+            self.event(AuditKind::LoginSucceeded, org.id, &input.client)
+                .user(tokens.user.id)
+                .actor(tokens.user.id),
+        )
+        .await;
         metrics::counter!("portcullis_logins_total", "result" => "ok").increment(1);
         Ok(tokens)
     }
 
     /// Opens a session for an authenticated user and issues its first token pair.
-    pub(super) async fn start_session(&self, mut user: User, amr: Vec<String>, client: &ClientInfo) -> Result<Tokens, AuthError> {
+    pub(super) async fn start_session(
+        &self,
+        mut user: User,
+        amr: Vec<String>,
+        client: &ClientInfo,
+    ) -> Result<Tokens, AuthError> {
         let now = self.now();
         let session = Session {
             id: SessionId::new(),
@@ -225,31 +281,63 @@ impl Services {
             amr,
         };
         let refresh_token = random_token(self.rng.as_ref());
-        self.store.create_session(&session, &hash_token(&refresh_token)).await?;
+        self.store
+            .create_session(&session, &hash_token(&refresh_token))
+            .await?;
         user.last_login_at = Some(now);
         let access_token = self.access_token(&user, session.id, &session.amr)?;
-        Ok(Tokens { access_token, refresh_token, expires_in: self.config.access_token_ttl.num_seconds(), user })
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+            expires_in: self.config.access_token_ttl.num_seconds(),
+            user,
+        })
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.
     #[instrument(skip_all)]
-    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<Tokens, AuthError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Tokens, AuthError> {
         if refresh_token.is_empty() || refresh_token.len() > 256 {
             return Err(AuthError::TokenInvalid);
         }
         let next = random_token(self.rng.as_ref());
         let live = self.liveness();
-        match self.store.rotate_refresh_token(&hash_token(refresh_token), &hash_token(&next), live).await? {
+        match self
+            .store
+            .rotate_refresh_token(&hash_token(refresh_token), &hash_token(&next), live)
+            .await?
+        {
             RotateOutcome::Rotated { session } => {
-                let user = self.store.session_user(session.id, live).await?.ok_or(AuthError::TokenInvalid)?;
+                let user = self
+                    .store
+                    .session_user(session.id, live)
+                    .await?
+                    .ok_or(AuthError::TokenInvalid)?;
                 let access_token = self.access_token(&user, session.id, &session.amr)?;
-                Ok(Tokens { access_token, refresh_token: next, expires_in: self.config.access_token_ttl.num_seconds(), user })
+                Ok(Tokens {
+                    access_token,
+                    refresh_token: next,
+                    expires_in: self.config.access_token_ttl.num_seconds(),
+                    user,
+                })
             }
-            RotateOutcome::Reused { session_id, user_id } => {
+            RotateOutcome::Reused {
+                session_id,
+                user_id,
+            } => {
                 let org_id = self.store.user_by_id(user_id).await?.map(|u| u.org_id);
-                let event = crate::audit::AuditEvent::new(AuditKind::TokenReused, org_id, self.now(), client)
-                    .user(user_id)
-                    .detail("session_id", session_id.to_string());
+                let event = crate::audit::AuditEvent::new(
+                    AuditKind::TokenReused,
+                    org_id,
+                    self.now(),
+                    client,
+                )
+                .user(user_id)
+                .detail("session_id", session_id.to_string());
                 self.audit(event).await;
                 tracing::warn!(session.id = %session_id, "refresh token reused; session revoked");
                 Err(AuthError::TokenReused)
@@ -261,17 +349,30 @@ impl Services {
     /// Ends the caller's session.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
-        self.store.revoke_session(who.user.id, who.session_id, "logout", self.now()).await?;
-        self.audit(self.event(AuditKind::Logout, who.user.org_id, client).user(who.user.id).actor(who.user.id)).await;
+        self.store
+            .revoke_session(who.user.id, who.session_id, "logout", self.now())
+            .await?;
+        self.audit(
+            self.event(AuditKind::Logout, who.user.org_id, client)
+                .user(who.user.id)
+                .actor(who.user.id),
+        )
+        .await;
         Ok(())
     }
 
     /// Ends every session of the caller.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
-        let n = self.store.revoke_sessions(who.user.id, None, "logout_all", self.now()).await?;
+        let n = self
+            .store
+            .revoke_sessions(who.user.id, None, "logout_all", self.now())
+            .await?;
         self.audit(
-            self.event(AuditKind::LogoutAll, who.user.org_id, client).user(who.user.id).actor(who.user.id).detail("sessions", n),
+            self.event(AuditKind::LogoutAll, who.user.org_id, client)
+                .user(who.user.id)
+                .actor(who.user.id)
+                .detail("sessions", n),
         )
         .await;
         Ok(())

@@ -36,8 +36,13 @@ impl Fields {
     }
 
     /// Parses an optional field.
-    pub(crate) fn opt<T>(&mut self, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, FieldError>) -> Option<T> {
-        raw.filter(|s| !s.trim().is_empty()).and_then(|s| self.take(parse(s)))
+    pub(crate) fn opt<T>(
+        &mut self,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        raw.filter(|s| !s.trim().is_empty())
+            .and_then(|s| self.take(parse(s)))
     }
 
     /// Parses a patched field; `Set("")` counts as `Clear`.
@@ -70,7 +75,11 @@ impl Fields {
 }
 
 /// Applies a patch to a current optional value.
-pub(crate) fn apply<T>(current: Option<String>, patch: Patch<T>, to_string: impl FnOnce(T) -> String) -> Option<String> {
+pub(crate) fn apply<T>(
+    current: Option<String>,
+    patch: Patch<T>,
+    to_string: impl FnOnce(T) -> String,
+) -> Option<String> {
     match patch {
         Patch::Keep => current,
         Patch::Clear => None,

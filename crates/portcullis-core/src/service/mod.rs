@@ -72,7 +72,9 @@ pub struct Services {
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Services")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,8 +89,16 @@ impl Services {
         config: CoreConfig,
     ) -> Result<Self, StartError> {
         let now = clock.now();
-        let check = store.meta_init(MASTER_KEY_CHECK, &master.seal(rng.as_ref(), MASTER_KEY_CHECK_PLAIN)).await?;
-        if master.open(&check).map_or(true, |p| p.as_slice() != MASTER_KEY_CHECK_PLAIN) {
+        let check = store
+            .meta_init(
+                MASTER_KEY_CHECK,
+                &master.seal(rng.as_ref(), MASTER_KEY_CHECK_PLAIN),
+            )
+            .await?;
+        if master
+            .open(&check)
+            .map_or(true, |p| p.as_slice() != MASTER_KEY_CHECK_PLAIN)
+        {
             return Err(StartError::WrongMasterKey);
         }
         let default_org = store
@@ -101,19 +111,39 @@ impl Services {
             })
             .await?;
         if store.signing_keys().await?.is_empty() {
-            store.insert_signing_key(&generate_signing_key(rng.as_ref(), &master, now)).await?;
+            store
+                .insert_signing_key(&generate_signing_key(rng.as_ref(), &master, now))
+                .await?;
             info!("generated the first signing key");
         }
-        let hasher = PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue, Arc::clone(&rng))?;
+        let hasher = PasswordHasher::new(
+            config.argon2,
+            config.hash_concurrency,
+            config.hash_queue,
+            Arc::clone(&rng),
+        )?;
         let keys = KeyRing::open(&config.issuer, &master, &store.signing_keys().await?)
             .map_err(|_| StartError::WrongMasterKey)?;
-        Ok(Self { store, clock, rng, hasher, keys: RwLock::new(Arc::new(keys)), master, config, default_org })
+        Ok(Self {
+            store,
+            clock,
+            rng,
+            hasher,
+            keys: RwLock::new(Arc::new(keys)),
+            master,
+            config,
+            default_org,
+        })
     }
 
     /// Re-reads the signing keys (after a rotation by another process).
     pub async fn reload_keys(&self) -> Result<(), StartError> {
-        let ring = KeyRing::open(&self.config.issuer, &self.master, &self.store.signing_keys().await?)
-            .map_err(|_| StartError::WrongMasterKey)?;
+        let ring = KeyRing::open(
+            &self.config.issuer,
+            &self.master,
+            &self.store.signing_keys().await?,
+        )
+        .map_err(|_| StartError::WrongMasterKey)?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
         Ok(())
     }
@@ -143,11 +173,15 @@ impl Services {
 
     fn liveness(&self) -> Liveness {
         let now = self.now();
-        Liveness { now, idle_cutoff: now - self.config.session_idle_timeout }
+        Liveness {
+            now,
+            idle_cutoff: now - self.config.session_idle_timeout,
+        }
     }
 
     async fn audit(&self, event: AuditEvent) {
-        metrics::counter!("portcullis_audit_events_total", "type" => event.kind.clone()).increment(1);
+        metrics::counter!("portcullis_audit_events_total", "type" => event.kind.clone())
+            .increment(1);
         // An audit write failing must not undo what already happened; it is logged loudly.
         if let Err(e) = self.store.record_audit(&event).await {
             tracing::error!(error = %e, kind = %event.kind, "could not record audit event");
@@ -176,14 +210,27 @@ impl Services {
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let claims = self.key_ring().verify(access_token, self.now())?;
         let sid: SessionId = claims.sid.parse().map_err(|_| AuthError::TokenInvalid)?;
-        let user = self.store.session_user(sid, self.liveness()).await?.ok_or(AuthError::TokenInvalid)?;
+        let user = self
+            .store
+            .session_user(sid, self.liveness())
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
         if user.id.to_string() != claims.sub {
             return Err(AuthError::TokenInvalid);
         }
-        Ok(Principal { user, session_id: sid, claims })
+        Ok(Principal {
+            user,
+            session_id: sid,
+            claims,
+        })
     }
 
-    fn access_token(&self, user: &User, session_id: SessionId, amr: &[String]) -> Result<String, AuthError> {
+    fn access_token(
+        &self,
+        user: &User,
+        session_id: SessionId,
+        amr: &[String],
+    ) -> Result<String, AuthError> {
         let now = self.now();
         let mut jti = [0u8; 16];
         self.rng.fill(&mut jti);

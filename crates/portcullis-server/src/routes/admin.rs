@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use portcullis_api::{
-    AuditEventList, CreateUserRequest, Problem as ProblemBody, RolesResponse, SetRolesRequest, UpdateUserRequest, User,
-    UserList,
+    AuditEventList, CreateUserRequest, Problem as ProblemBody, RolesResponse, SetRolesRequest,
+    UpdateUserRequest, User, UserList,
 };
 use portcullis_core::ids::AuditId;
 use portcullis_core::service::{AdminCreateInput, AdminUpdateInput, RegisterInput};
@@ -58,12 +58,17 @@ pub(crate) struct AuditQuery {
 
 fn cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T>, Problem> {
     raw.filter(|c| !c.is_empty())
-        .map(|c| c.parse().map_err(|_| Problem::invalid("cursor", "is not a cursor this server gave out")))
+        .map(|c| {
+            c.parse()
+                .map_err(|_| Problem::invalid("cursor", "is not a cursor this server gave out"))
+        })
         .transpose()
 }
 
 fn next_cursor<T>(items: &[T], limit: usize, id: impl Fn(&T) -> String) -> Option<String> {
-    (items.len() == limit).then(|| items.last().map(id)).flatten()
+    (items.len() == limit)
+        .then(|| items.last().map(id))
+        .flatten()
 }
 
 /// List and search users.
@@ -82,7 +87,10 @@ pub(crate) async fn list_users(
     let limit = limit(q.limit)?;
     let filter = UserFilter {
         org_id: None,
-        query: q.query.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        query: q
+            .query
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
         role: q.role,
         active: q.active,
         after: cursor::<Uuid>(q.cursor.as_deref())?.map(UserId),
@@ -90,7 +98,10 @@ pub(crate) async fn list_users(
     };
     let users = app.services.list_users(&admin, filter).await?;
     let next = next_cursor(&users, limit, |u| u.id.to_string());
-    Ok(Json(UserList { items: users.into_iter().map(convert::user).collect(), next_cursor: next }))
+    Ok(Json(UserList {
+        items: users.into_iter().map(convert::user).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// Create a user, optionally with roles and verified addresses.
@@ -141,7 +152,9 @@ pub(crate) async fn get_user(
     Admin(admin): Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<User>, Problem> {
-    Ok(Json(convert::user(app.services.get_user(&admin, UserId(id)).await?)))
+    Ok(Json(convert::user(
+        app.services.get_user(&admin, UserId(id)).await?,
+    )))
 }
 
 /// Change a user's profile; `active: false` deactivates the account and ends its sessions.
@@ -165,8 +178,15 @@ pub(crate) async fn update_user(
         return Err(Problem::invalid("roles", "use PUT /v1/users/{id}/roles"));
     }
     let active = body.active;
-    let input = AdminUpdateInput { profile: profile_input(body, client), active };
-    Ok(Json(convert::user(app.services.admin_update_user(&admin, UserId(id), input).await?)))
+    let input = AdminUpdateInput {
+        profile: profile_input(body, client),
+        active,
+    };
+    Ok(Json(convert::user(
+        app.services
+            .admin_update_user(&admin, UserId(id), input)
+            .await?,
+    )))
 }
 
 /// Delete a user and all their data.
@@ -183,7 +203,9 @@ pub(crate) async fn delete_user(
     Client(client): Client,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
-    app.services.admin_delete_user(&admin, UserId(id), &client).await?;
+    app.services
+        .admin_delete_user(&admin, UserId(id), &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,7 +225,10 @@ pub(crate) async fn set_user_roles(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<SetRolesRequest>,
 ) -> Result<Json<RolesResponse>, Problem> {
-    let roles = app.services.admin_set_roles(&admin, UserId(id), &body.roles, &client).await?;
+    let roles = app
+        .services
+        .admin_set_roles(&admin, UserId(id), &body.roles, &client)
+        .await?;
     Ok(Json(convert::roles(roles)))
 }
 
@@ -221,7 +246,9 @@ pub(crate) async fn revoke_user_sessions(
     Client(client): Client,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
-    app.services.admin_revoke_sessions(&admin, UserId(id), &client).await?;
+    app.services
+        .admin_revoke_sessions(&admin, UserId(id), &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,5 +275,8 @@ pub(crate) async fn list_audit_events(
     };
     let events = app.services.list_audit(&admin, filter).await?;
     let next = next_cursor(&events, limit, |e| e.id.to_string());
-    Ok(Json(AuditEventList { items: events.into_iter().map(convert::audit_event).collect(), next_cursor: next }))
+    Ok(Json(AuditEventList {
+        items: events.into_iter().map(convert::audit_event).collect(),
+        next_cursor: next,
+    }))
 }

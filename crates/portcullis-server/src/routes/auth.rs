@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_api::{LoginRequest, Problem as ProblemBody, RefreshRequest, RegisterRequest, TokenPair, User};
+use portcullis_api::{
+    LoginRequest, Problem as ProblemBody, RefreshRequest, RegisterRequest, TokenPair, User,
+};
 use portcullis_core::service::{LoginInput, RegisterInput};
 
 use crate::convert;
@@ -52,7 +54,12 @@ pub(crate) async fn login(
     Client(client): Client,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, Problem> {
-    let input = LoginInput { identifier: body.identifier, password: body.password, organization: body.organization, client };
+    let input = LoginInput {
+        identifier: body.identifier,
+        password: body.password,
+        organization: body.organization,
+        client,
+    };
     let tokens = app.services.login(input).await?;
     Ok(Json(convert::token_pair(tokens)))
 }
@@ -79,7 +86,11 @@ pub(crate) async fn refresh_token(
         (status = 204, description = "Signed out"),
         (status = 401, description = "`unauthorized` or `token_invalid`", body = ProblemBody),
     ))]
-pub(crate) async fn logout(State(app): State<AppState>, Auth(who): Auth, Client(client): Client) -> Result<StatusCode, Problem> {
+pub(crate) async fn logout(
+    State(app): State<AppState>,
+    Auth(who): Auth,
+    Client(client): Client,
+) -> Result<StatusCode, Problem> {
     app.services.logout(&who, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use portcullis_api::{
-    ChangePasswordRequest, DeleteAccountRequest, Problem as ProblemBody, RolesResponse, SessionList, UpdateUserRequest, User,
+    ChangePasswordRequest, DeleteAccountRequest, Problem as ProblemBody, RolesResponse,
+    SessionList, UpdateUserRequest, User,
 };
 use portcullis_core::service::{ChangePasswordInput, UpdateProfileInput};
 use portcullis_core::{ClientInfo, SessionId};
@@ -53,12 +54,21 @@ pub(crate) async fn update_me(
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<User>, Problem> {
     if body.roles.is_some() {
-        return Err(Problem::invalid("roles", "roles are changed by an administrator, not here"));
+        return Err(Problem::invalid(
+            "roles",
+            "roles are changed by an administrator, not here",
+        ));
     }
     if body.active.is_some() {
-        return Err(Problem::invalid("active", "an account is (de)activated by an administrator, not here"));
+        return Err(Problem::invalid(
+            "active",
+            "an account is (de)activated by an administrator, not here",
+        ));
     }
-    let user = app.services.update_me(&who, profile_input(body, client)).await?;
+    let user = app
+        .services
+        .update_me(&who, profile_input(body, client))
+        .await?;
     Ok(Json(convert::user(user)))
 }
 
@@ -75,7 +85,9 @@ pub(crate) async fn delete_me(
     Client(client): Client,
     OptionalJson(body): OptionalJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, Problem> {
-    app.services.delete_me(&who, body.password.as_deref(), &client).await?;
+    app.services
+        .delete_me(&who, body.password.as_deref(), &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,7 +114,11 @@ pub(crate) async fn change_my_password(
     Client(client): Client,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    let input = ChangePasswordInput { current_password: body.current_password, new_password: body.new_password, client };
+    let input = ChangePasswordInput {
+        current_password: body.current_password,
+        new_password: body.new_password,
+        client,
+    };
     app.services.change_password(&who, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -113,10 +129,19 @@ pub(crate) async fn change_my_password(
         (status = 200, body = SessionList),
         (status = 401, description = "`unauthorized` or `token_invalid`", body = ProblemBody),
     ))]
-pub(crate) async fn list_my_sessions(State(app): State<AppState>, Auth(who): Auth) -> Result<Json<SessionList>, Problem> {
+pub(crate) async fn list_my_sessions(
+    State(app): State<AppState>,
+    Auth(who): Auth,
+) -> Result<Json<SessionList>, Problem> {
     let sessions = app.services.my_sessions(&who).await?;
-    let items = sessions.into_iter().map(|s| convert::session(s, who.session_id)).collect();
-    Ok(Json(SessionList { items, next_cursor: None }))
+    let items = sessions
+        .into_iter()
+        .map(|s| convert::session(s, who.session_id))
+        .collect();
+    Ok(Json(SessionList {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// End one of the own sessions.
@@ -133,6 +158,8 @@ pub(crate) async fn delete_my_session(
     Client(client): Client,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
-    app.services.revoke_my_session(&who, SessionId(id), &client).await?;
+    app.services
+        .revoke_my_session(&who, SessionId(id), &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

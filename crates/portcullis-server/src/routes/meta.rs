@@ -25,21 +25,33 @@ pub(crate) async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
         })
         .collect();
     // Verifiers may cache the keys for a few minutes; rotation keeps old keys long enough.
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(Jwks { keys }))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(Jwks { keys }),
+    )
 }
 
 /// Discovery: issuer, key set and endpoints.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, body = OpenIdConfiguration)))]
 pub(crate) async fn openid_configuration(State(app): State<AppState>) -> impl IntoResponse {
-    let issuer = app.services.config().issuer.trim_end_matches('/').to_owned();
+    let issuer = app
+        .services
+        .config()
+        .issuer
+        .trim_end_matches('/')
+        .to_owned();
     let body = OpenIdConfiguration {
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         token_endpoint: format!("{issuer}/v1/auth/token/refresh"),
         issuer,
         id_token_signing_alg_values_supported: vec!["EdDSA".into()],
         subject_types_supported: vec!["public".into()],
-        claims_supported: ["iss", "sub", "sid", "org", "roles", "iat", "exp", "amr", "jti"].map(String::from).to_vec(),
+        claims_supported: [
+            "iss", "sub", "sid", "org", "roles", "iat", "exp", "amr", "jti",
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(body))
 }
@@ -47,15 +59,22 @@ pub(crate) async fn openid_configuration(State(app): State<AppState>) -> impl In
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub(crate) async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, description = "`overloaded`: database unreachable", body = ProblemBody)))]
 pub(crate) async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, Problem> {
-    app.services.ready().await.map_err(|e| Problem::unavailable(e.to_string()))?;
-    Ok(Json(Health { status: "ok".into() }))
+    app.services
+        .ready()
+        .await
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
 }
 
 /// Prometheus metrics.
@@ -63,14 +82,20 @@ pub(crate) async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, 
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     app.metrics.run_upkeep();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }
 
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
 pub(crate) async fn openapi_json(State(app): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], app.openapi_json.as_str().to_owned())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi_json.as_str().to_owned(),
+    )
 }
 
 /// A readable page of every operation, made from the OpenAPI document.

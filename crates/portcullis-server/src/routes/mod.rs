@@ -21,7 +21,10 @@ pub(crate) fn limit(raw: Option<usize>) -> Result<usize, crate::Problem> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(crate::Problem::invalid("limit", format!("must be 1 to {MAX_LIMIT}"))),
+        Some(_) => Err(crate::Problem::invalid(
+            "limit",
+            format!("must be 1 to {MAX_LIMIT}"),
+        )),
     }
 }
 
@@ -38,7 +41,11 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(me::list_my_sessions))
         .routes(routes!(me::delete_my_session))
         .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
+        .routes(routes!(
+            admin::get_user,
+            admin::update_user,
+            admin::delete_user
+        ))
         .routes(routes!(admin::set_user_roles))
         .routes(routes!(admin::revoke_user_sessions))
         .routes(routes!(admin::list_audit_events))

@@ -1,0 +1,153 @@
+//! Malformed requests get 4xx problems with stable codes, never a 500.
+
+use portcullis_testkit::{both_backends, TestServer};
+use reqwest::Method;
+
+async fn problem(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    (status, res.json().await.unwrap())
+}
+
+async fn bad_bodies_are_4xx_problems(app: TestServer) {
+    let c = app.client();
+    let post = |body: &'static str, ct: Option<&'static str>| {
+        let mut req = c.request(Method::POST, "/v1/auth/register").body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let (s, p) = problem(post("{not json", Some("application/json")).await.unwrap()).await;
+    assert_eq!((s, p["code"].as_str()), (400, Some("validation_failed")));
+    let (s, p) = problem(
+        post(r#"{"email": 5}"#, Some("application/json"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str()), (400, Some("validation_failed")));
+    let (s, p) = problem(
+        post("[]", Some("application/json; charset=utf-8"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str()), (400, Some("validation_failed")));
+    let (s, p) = problem(post(r#"{"email":"a@b.co"}"#, None).await.unwrap()).await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let (s, _) = problem(
+        post(r#"{"email":"a@b.co"}"#, Some("text/plain"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 415);
+    let (s, p) = problem(post("", Some("application/json")).await.unwrap()).await;
+    assert_eq!((s, p["code"].as_str()), (400, Some("validation_failed")));
+    let login = c
+        .request(Method::POST, "/v1/auth/login")
+        .json(&serde_json::json!({"identifier": "a@b.co"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(login).await;
+    assert_eq!(s, 400);
+    assert!(p["detail"].as_str().unwrap().contains("password"), "{p}");
+    let login = c
+        .request(Method::POST, "/v1/auth/login")
+        .json(&serde_json::json!({"identifier": "a\u{0}b", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(login).await.0, 400);
+}
+
+async fn oversized_bodies_are_413(app: TestServer) {
+    let big = format!(
+        r#"{{"email":"a@b.co","password":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    for ct in ["application/json", "text/plain"] {
+        let res = app
+            .client()
+            .request(Method::POST, "/v1/auth/register")
+            .header("content-type", ct)
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        let (s, p) = problem(res).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (413, Some("payload_too_large")),
+            "{ct}"
+        );
+    }
+    // Just under the limit is read (and then judged on its merits).
+    let fits = format!(
+        r#"{{"email":"a@b.co","password":"{}"}}"#,
+        "x".repeat(60 * 1024)
+    );
+    let res = app
+        .client()
+        .request(Method::POST, "/v1/auth/register")
+        .header("content-type", "application/json")
+        .body(fits)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(res).await;
+    assert_eq!((s, p["code"].as_str()), (400, Some("weak_password")));
+}
+
+async fn unknown_paths_and_methods_are_problems(app: TestServer) {
+    let (s, p) = problem(
+        app.client()
+            .request(Method::GET, "/v1/nothing")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str()), (404, Some("not_found")));
+    let (s, p) = problem(
+        app.client()
+            .request(Method::PUT, "/v1/auth/login")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str()), (405, Some("method_not_allowed")));
+}
+
+async fn answers_carry_a_request_id_and_are_not_cached(app: TestServer) {
+    let res = app
+        .client()
+        .request(Method::GET, "/v1/users/me")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("x-request-id").is_some());
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let mine = app
+        .client()
+        .request(Method::GET, "/healthz")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "abc-123");
+}
+
+both_backends!(
+    bad_bodies_are_4xx_problems,
+    oversized_bodies_are_413,
+    unknown_paths_and_methods_are_problems,
+    answers_carry_a_request_id_and_are_not_cached,
+);

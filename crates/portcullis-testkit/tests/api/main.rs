@@ -1,0 +1,35 @@
+//! HTTP integration tests: a real server per test, on SQLite and on PostgreSQL, spoken to
+//! through `portcullis-client`. A module per area; test names state the behaviour.
+
+#![expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected answer")]
+
+mod admin;
+mod auth;
+mod errors;
+mod me;
+mod meta;
+mod startup;
+
+use portcullis_testkit::api::ProblemCode;
+use portcullis_testkit::client::Error;
+
+/// The problem code of a failed call; panics when the call succeeded or had no problem body.
+pub(crate) fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> ProblemCode {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .code()
+            .unwrap_or_else(|| panic!("no problem code in {e:?}")),
+    }
+}
+
+/// The failed fields of a validation problem.
+pub(crate) fn fields<T: std::fmt::Debug>(r: Result<T, Error>) -> Vec<String> {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .problem()
+            .map(|p| p.errors.iter().map(|f| f.field.clone()).collect())
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,97 @@
+//! Discovery, health, metrics and documentation.
+
+use portcullis_testkit::{both_backends, TestServer};
+
+async fn health_and_readiness_answer_ok(app: TestServer) {
+    assert_eq!(app.client().healthz().await.unwrap().status, "ok");
+    assert_eq!(app.client().readyz().await.unwrap().status, "ok");
+}
+
+async fn discovery_names_the_issuer_and_keys(app: TestServer) {
+    let conf = app.client().openid_configuration().await.unwrap();
+    assert_eq!(conf.issuer, app.url());
+    assert_eq!(
+        conf.jwks_uri,
+        format!("{}/.well-known/jwks.json", app.url())
+    );
+    assert_eq!(conf.id_token_signing_alg_values_supported, ["EdDSA"]);
+    let jwks = app.client().jwks().await.unwrap();
+    assert_eq!(jwks.keys.len(), 1);
+    let k = &jwks.keys[0];
+    assert_eq!(
+        (
+            k.kty.as_str(),
+            k.crv.as_str(),
+            k.alg.as_str(),
+            k.use_.as_str()
+        ),
+        ("OKP", "Ed25519", "EdDSA", "sig")
+    );
+    assert_eq!(k.x.len(), 43, "32 bytes, base64url");
+}
+
+async fn metrics_are_prometheus_text(app: TestServer) {
+    app.client().healthz().await.unwrap();
+    let text = app.client().metrics().await.unwrap();
+    assert!(text.contains("portcullis_http_requests_total"), "{text}");
+    assert!(text.contains("# TYPE"));
+}
+
+async fn openapi_describes_every_endpoint(app: TestServer) {
+    let doc = app.client().openapi().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/auth/register", "post"),
+        ("/v1/auth/login", "post"),
+        ("/v1/auth/token/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/logout/all", "post"),
+        ("/v1/users/me", "get"),
+        ("/v1/users/me", "patch"),
+        ("/v1/users/me", "delete"),
+        ("/v1/users/me/roles", "get"),
+        ("/v1/users/me/password", "post"),
+        ("/v1/users/me/sessions", "get"),
+        ("/v1/users/me/sessions/{id}", "delete"),
+        ("/v1/users", "get"),
+        ("/v1/users", "post"),
+        ("/v1/users/{id}", "get"),
+        ("/v1/users/{id}", "patch"),
+        ("/v1/users/{id}", "delete"),
+        ("/v1/users/{id}/roles", "put"),
+        ("/v1/users/{id}/sessions/revoke", "post"),
+        ("/v1/audit-events", "get"),
+        ("/.well-known/jwks.json", "get"),
+        ("/.well-known/openid-configuration", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/v1/openapi.json", "get"),
+        ("/docs", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let docs = app
+        .client()
+        .request(reqwest::Method::GET, "/docs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.headers()["content-type"], "text/html; charset=utf-8");
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("POST /v1/auth/login") && html.contains("/v1/openapi.json"));
+    assert!(!html.contains("<script"), "no scripts, no CDN");
+}
+
+both_backends!(
+    health_and_readiness_answer_ok,
+    discovery_names_the_issuer_and_keys,
+    metrics_are_prometheus_text,
+    openapi_describes_every_endpoint,
+);
