@@ -1,7 +1,10 @@
 //! One suite, two backends: every behaviour of the Store trait is checked on a SQLite file
 //! and on a fresh PostgreSQL schema (`PORTCULLIS_TEST_POSTGRES_URL`; skipped, loudly, when unset).
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected answer")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first unexpected answer"
+)]
 
 use std::io::Write as _;
 use std::sync::Arc;

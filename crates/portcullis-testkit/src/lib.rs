@@ -188,16 +188,23 @@ impl TestServer {
             .expect("registration")
     }
 
+    /// Tries to sign in with an identifier and password.
+    pub async fn try_login(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> Result<TokenPair, client::Error> {
+        let body = LoginRequest {
+            identifier: identifier.to_owned(),
+            password: password.to_owned(),
+            organization: None,
+        };
+        self.client().login(&body).await
+    }
+
     /// Signs in with an identifier and password.
     pub async fn login(&self, identifier: &str, password: &str) -> TokenPair {
-        self.client()
-            .login(&LoginRequest {
-                identifier: identifier.to_owned(),
-                password: password.to_owned(),
-                organization: None,
-            })
-            .await
-            .expect("login")
+        self.try_login(identifier, password).await.expect("login")
     }
 
     /// Registers `email` and signs in: the pair and a client carrying its access token.

@@ -40,6 +40,16 @@ impl OrgAdmin {
         }
     }
 
+    /// Only a system admin may grant `system_admin`.
+    fn may_grant(&self, roles: &[String]) -> Result<(), AuthError> {
+        if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !self.is_system() {
+            return Err(AuthError::Forbidden(
+                "only a system_admin may grant system_admin",
+            ));
+        }
+        Ok(())
+    }
+
     /// Only a system admin may act on a system admin.
     fn may_manage(&self, target: &User) -> Result<(), AuthError> {
         if target.has_role(RoleName::SYSTEM_ADMIN) && !self.is_system() {
@@ -167,11 +177,7 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input.account, input.verified, false);
         let roles = parse_roles(&mut f, &input.roles);
         f.finish()?;
-        if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !admin.is_system() {
-            return Err(AuthError::Forbidden(
-                "only a system_admin may grant system_admin",
-            ));
-        }
+        admin.may_grant(&roles)?;
         let user = self.create_account(&org, account, roles).await?;
         self.audit(self.admin_event(
             admin,
@@ -254,11 +260,7 @@ impl Services {
         let mut f = Fields::default();
         let mut roles = parse_roles(&mut f, roles);
         f.finish()?;
-        if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !admin.is_system() {
-            return Err(AuthError::Forbidden(
-                "only a system_admin may grant system_admin",
-            ));
-        }
+        admin.may_grant(&roles)?;
         if !roles.iter().any(|r| r == RoleName::USER) {
             roles.push(RoleName::USER.to_owned());
             roles.sort();

@@ -341,23 +341,9 @@ async fn deactivation_ends_sessions_at_once_and_blocks_login(app: TestServer) {
         code(app.client().refresh(&pair.refresh_token).await),
         ProblemCode::TokenInvalid
     );
-    let login = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ann@example.com".into(),
-            password: USER_PASSWORD.into(),
-            organization: None,
-        })
-        .await;
+    let login = app.try_login("ann@example.com", USER_PASSWORD).await;
     assert_eq!(code(login), ProblemCode::AccountInactive);
-    let wrong = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ann@example.com".into(),
-            password: "wrong one".into(),
-            organization: None,
-        })
-        .await;
+    let wrong = app.try_login("ann@example.com", "wrong one").await;
     assert_eq!(
         code(wrong),
         ProblemCode::InvalidCredentials,
@@ -482,22 +468,8 @@ async fn admins_revoke_every_session_of_a_user(app: TestServer) {
 
 async fn every_action_is_in_the_audit_log(app: TestServer) {
     let (pair, me) = app.signed_in("ann@example.com").await;
-    let _ = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ann@example.com".into(),
-            password: "nope nope".into(),
-            organization: None,
-        })
-        .await;
-    let _ = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ghost@example.com".into(),
-            password: "nope nope".into(),
-            organization: None,
-        })
-        .await;
+    let _ = app.try_login("ann@example.com", "nope nope").await;
+    let _ = app.try_login("ghost@example.com", "nope nope").await;
     me.update_me(&UpdateUserRequest {
         first_name: Some(Some("Ann".into())),
         ..Default::default()

@@ -1,7 +1,10 @@
 //! HTTP integration tests: a real server per test, on SQLite and on PostgreSQL, spoken to
 //! through `portcullis-client`. A module per area; test names state the behaviour.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly at the first unexpected answer")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first unexpected answer"
+)]
 
 mod admin;
 mod auth;

@@ -115,15 +115,7 @@ async fn a_new_email_is_unverified_and_signs_in(app: TestServer) {
     assert!(!user.email_verified);
     app.login("ann@new.example", USER_PASSWORD).await;
     assert_eq!(
-        code(
-            app.client()
-                .login(&portcullis_testkit::api::LoginRequest {
-                    identifier: "ann@example.com".into(),
-                    password: USER_PASSWORD.into(),
-                    organization: None,
-                })
-                .await
-        ),
+        code(app.try_login("ann@example.com", USER_PASSWORD).await),
         ProblemCode::InvalidCredentials
     );
 }
@@ -162,14 +154,7 @@ async fn change_password_keeps_this_session_and_ends_the_others(app: TestServer)
         code(app.client().refresh(&other.refresh_token).await),
         ProblemCode::TokenInvalid
     );
-    let old = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ann@example.com".into(),
-            password: USER_PASSWORD.into(),
-            organization: None,
-        })
-        .await;
+    let old = app.try_login("ann@example.com", USER_PASSWORD).await;
     assert_eq!(code(old), ProblemCode::InvalidCredentials);
     app.login("ann@example.com", "a brand new passphrase").await;
 }

@@ -126,14 +126,7 @@ async fn sqlite_hashes_upgrade_when_the_parameters_change() {
         "{after}"
     );
     app.login("ann@example.com", USER_PASSWORD).await;
-    let wrong = app
-        .client()
-        .login(&portcullis_testkit::api::LoginRequest {
-            identifier: "ann@example.com".into(),
-            password: "nope nope".into(),
-            organization: None,
-        })
-        .await;
+    let wrong = app.try_login("ann@example.com", "nope nope").await;
     assert_eq!(code(wrong), ProblemCode::InvalidCredentials);
 }
 
