@@ -119,8 +119,8 @@ impl App {
         };
         if let Some(n) = config.hash_concurrency {
             core.hash_concurrency = n.max(1);
-            core.hash_queue = n.max(1) * 32;
         }
+        core.hash_queue = config.hash_queue.unwrap_or(core.hash_concurrency * 32);
         let services = Services::start(
             db.store(),
             Arc::new(SystemClock),

@@ -44,6 +44,9 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; default: the number of cores.
     pub hash_concurrency: Option<usize>,
+    /// Password hashes that may wait for a slot before answers turn to 503 `overloaded`;
+    /// default: 32 per slot.
+    pub hash_queue: Option<usize>,
     /// Database connections per node.
     pub database_max_connections: u32,
 }
@@ -79,6 +82,7 @@ impl Default for Config {
             argon2_iterations: core.argon2.iterations,
             argon2_parallelism: core.argon2.parallelism,
             hash_concurrency: None,
+            hash_queue: None,
             database_max_connections: 16,
         }
     }
@@ -185,6 +189,7 @@ impl Config {
             &env,
         )?;
         set_opt(&mut c.hash_concurrency, "PORTCULLIS_HASH_CONCURRENCY", &env)?;
+        set_opt(&mut c.hash_queue, "PORTCULLIS_HASH_QUEUE", &env)?;
         set(
             &mut c.database_max_connections,
             "PORTCULLIS_DATABASE_MAX_CONNECTIONS",

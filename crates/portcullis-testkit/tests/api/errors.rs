@@ -1,5 +1,6 @@
 //! Malformed requests get 4xx problems with stable codes, never a 500.
 
+use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::{both_backends, TestServer};
 use reqwest::Method;
 
@@ -151,3 +152,50 @@ both_backends!(
     unknown_paths_and_methods_are_problems,
     answers_carry_a_request_id_and_are_not_cached,
 );
+
+/// With one hashing slot and a one-place queue, a burst of sign-ins gets some 503
+/// `overloaded` answers with `Retry-After` instead of queueing without end; the others succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_logins_past_the_hash_queue_is_overloaded() {
+    let app =
+        portcullis_testkit::TestServer::spawn_with(portcullis_testkit::Backend::Sqlite, |c| {
+            c.hash_concurrency = Some(1);
+            c.hash_queue = Some(1);
+            // Slow hashes, so that the burst certainly overlaps.
+            c.argon2_memory_kib = 64 * 1024;
+            c.argon2_iterations = 3;
+        })
+        .await
+        .unwrap();
+    app.user("ann@example.com").await;
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let client = app.client();
+        burst.spawn(async move {
+            let body = portcullis_testkit::api::LoginRequest {
+                identifier: "ann@example.com".into(),
+                password: portcullis_testkit::USER_PASSWORD.into(),
+                organization: None,
+            };
+            client.login(&body).await
+        });
+    }
+    let results = burst.join_all().await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let overloaded: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(ok >= 1, "some get through");
+    assert!(!overloaded.is_empty(), "the rest are turned away");
+    for e in overloaded {
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+        assert_eq!(e.code(), Some(ProblemCode::Overloaded));
+        assert!(matches!(
+            e,
+            portcullis_testkit::client::Error::Api {
+                retry_after: Some(1),
+                ..
+            }
+        ));
+    }
+    app.login("ann@example.com", portcullis_testkit::USER_PASSWORD)
+        .await;
+}
