@@ -354,3 +354,70 @@ pub struct Health {
     /// `ok`.
     pub status: String,
 }
+
+/// Asks for a code to be sent to an address (`verify/resend`, `code/request`, `password/forgot`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CodeRequest {
+    /// Email address (used when both are given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number, E.164.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+/// Presents a code with the address it went to (`verify`, `code/login`, `password/verify`),
+/// or the token of a reset link (`password/verify`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CodeSubmission {
+    /// The 6-digit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Email address the code went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number the code went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Token from a reset link, instead of code and address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+/// `POST /v1/auth/password/reset`: a code with its address, or a link token, and the new password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The code or token, as for `password/verify`.
+    #[serde(flatten)]
+    pub proof: CodeSubmission,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// The answer of requests that send something: always the same, whether or not an account exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Sent {
+    /// `sent`.
+    pub status: String,
+}
+
+/// `POST /v1/auth/password/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Validity {
+    /// `true` (a bad code answers 400 instead).
+    pub valid: bool,
+}
+
+/// `POST /v1/users/{id}/verification-code`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct VerificationCodeRequest {
+    /// `email` or `sms`; default: the email address, else the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}

@@ -52,11 +52,25 @@ pub enum AuditKind {
     AdminSessionsRevoked,
     /// The bootstrap admin was created at start-up.
     BootstrapAdminCreated,
+    /// A one-time code was issued and queued for delivery.
+    CodeSent,
+    /// A wrong one-time code was presented.
+    CodeFailed,
+    /// A message was not sent because the recipient had too many of that kind lately.
+    MessageSuppressed,
+    /// A queued message was delivered.
+    MessageDelivered,
+    /// A queued message could not be delivered and was given up.
+    MessageFailed,
+    /// An email address or phone number was proven.
+    AddressVerified,
+    /// A password was reset by code or link.
+    PasswordReset,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 18] = [
+    pub const ALL: [AuditKind; 25] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -75,6 +89,13 @@ impl AuditKind {
         Self::AdminRolesSet,
         Self::AdminSessionsRevoked,
         Self::BootstrapAdminCreated,
+        Self::CodeSent,
+        Self::CodeFailed,
+        Self::MessageSuppressed,
+        Self::MessageDelivered,
+        Self::MessageFailed,
+        Self::AddressVerified,
+        Self::PasswordReset,
     ];
 
     /// The wire name.
@@ -98,6 +119,13 @@ impl AuditKind {
             Self::AdminRolesSet => "admin.roles_set",
             Self::AdminSessionsRevoked => "admin.sessions_revoked",
             Self::BootstrapAdminCreated => "admin.bootstrap_created",
+            Self::CodeSent => "code.sent",
+            Self::CodeFailed => "code.failed",
+            Self::MessageSuppressed => "message.suppressed",
+            Self::MessageDelivered => "message.delivered",
+            Self::MessageFailed => "message.failed",
+            Self::AddressVerified => "address.verified",
+            Self::PasswordReset => "password.reset",
         }
     }
 

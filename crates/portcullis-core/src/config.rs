@@ -41,20 +41,38 @@ pub struct CoreConfig {
     pub hash_concurrency: usize,
     /// How many more may wait for a slot before answers turn to `overloaded`.
     pub hash_queue: usize,
+    /// Lifetime of emailed and texted codes and reset links.
+    pub code_ttl: Duration,
+    /// Wrong tries before a code dies.
+    pub code_max_attempts: u32,
+    /// At most one message per recipient and purpose within this interval.
+    pub message_interval: Duration,
+    /// At most this many messages per recipient and purpose per day.
+    pub message_daily_cap: u64,
+    /// The page that password-reset links open, with `?token=` appended; the application's
+    /// own page, which then calls `POST /v1/auth/password/reset` with the token.
+    pub reset_link_url: String,
 }
 
 impl CoreConfig {
     /// Defaults for the given issuer.
     pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer: String = issuer.into();
+        let reset_link_url = format!("{}/reset-password", issuer.trim_end_matches('/'));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            issuer: issuer.into(),
+            issuer,
             access_token_ttl: Duration::minutes(15),
             session_idle_timeout: Duration::days(14),
             session_absolute_lifetime: Duration::days(30),
             argon2: Argon2Params::default(),
             hash_concurrency: cores,
             hash_queue: cores * 32,
+            code_ttl: Duration::minutes(10),
+            code_max_attempts: 5,
+            message_interval: Duration::seconds(60),
+            message_daily_cap: 10,
+            reset_link_url,
         }
     }
 }

@@ -96,6 +96,17 @@ impl MasterKey {
         Zeroizing::new(STANDARD.encode(self.0.as_ref()))
     }
 
+    /// A 32-byte key for one purpose, derived from the master key (`label` keeps purposes
+    /// apart), such as the pepper of code hashes.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let mut h = Sha256::new();
+        h.update(b"portcullis/derive/");
+        h.update(label.as_bytes());
+        h.update([0u8]);
+        h.update(self.0.as_ref());
+        Zeroizing::new(h.finalize().into())
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(self.0.as_ref().into())
     }

@@ -57,6 +57,12 @@ pub enum AuthError {
     /// The thing does not exist, or is outside the caller's reach.
     #[error("not found")]
     NotFound,
+    /// The code is wrong, used, retired, or out of tries.
+    #[error("code invalid")]
+    CodeInvalid,
+    /// The code has expired.
+    #[error("code expired")]
+    CodeExpired,
     /// A unique field is already taken.
     #[error("already exists: {0}")]
     Duplicate(&'static str),

@@ -45,18 +45,18 @@ impl Email {
     }
 }
 
-/// A phone number in E.164 form: `+` then 8 to 15 digits (spaces, dashes, dots and
-/// parentheses in the input are dropped).
+/// A phone number in E.164 form: `+`, country code and number, valid by libphonenumber's
+/// rules for that country (spaces, dashes, dots and parentheses in the input are dropped).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
 impl Phone {
-    /// Parses `+1 (555) 555-5555` style input into `+15555555555`.
+    /// Parses `+1 (415) 555-2671` style input into `+15555555555`.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         let bad = || {
             FieldError::new(
                 field,
-                "must be a phone number in international form such as +15555555555",
+                "must be a phone number in international form such as +14155552671",
             )
         };
         let trimmed = raw.trim();
@@ -72,7 +72,12 @@ impl Phone {
         if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(bad());
         }
-        Ok(Self(format!("+{digits}")))
+        let e164 = format!("+{digits}");
+        // libphonenumber's metadata knows which numbers each country actually assigns.
+        match phonenumber::parse(None, &e164) {
+            Ok(n) if phonenumber::is_valid(&n) => Ok(Self(e164)),
+            _ => Err(bad()),
+        }
     }
 
     /// The E.164 number.
@@ -132,6 +137,48 @@ impl PersonName {
     /// As given, trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// An address that codes and messages go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// By email.
+    Email(Email),
+    /// By SMS.
+    Phone(Phone),
+}
+
+impl Address {
+    /// Exactly one of `email` or `phone` (email wins when both are given, as in API.md).
+    pub fn parse(email: Option<&str>, phone: Option<&str>) -> Result<Self, FieldError> {
+        fn present(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|s| !s.is_empty())
+        }
+        match (present(email), present(phone)) {
+            (Some(e), _) => Email::parse(e, "email").map(Self::Email),
+            (None, Some(p)) => Phone::parse(p, "phone").map(Self::Phone),
+            (None, None) => Err(FieldError::new(
+                "email",
+                "an email address or a phone number is required",
+            )),
+        }
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Email(e) => e.as_str(),
+            Self::Phone(p) => p.as_str(),
+        }
+    }
+
+    /// `email` or `sms`.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::Phone(_) => "sms",
+        }
     }
 }
 
@@ -300,15 +347,21 @@ mod tests {
     #[test]
     fn phone_is_normalised_to_e164() {
         assert_eq!(
-            Phone::parse("+1 (555) 555-5555", "phone").unwrap().as_str(),
-            "+15555555555"
+            Phone::parse("+1 (415) 555-2671", "phone").unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958", "phone").unwrap().as_str(),
+            "+442079460958"
         );
         for bad in [
-            "5555555555",
+            "4155552671",
             "+1",
             "+0123456789",
-            "+1555abc5555",
+            "+1415abc2671",
             "+1234567890123456",
+            "+15555555555",
+            "+1 415 555",
         ] {
             assert!(Phone::parse(bad, "phone").is_err(), "{bad}");
         }
@@ -321,7 +374,7 @@ mod tests {
             Ok(Identifier::Email(_))
         ));
         assert!(matches!(
-            Identifier::parse("+15555555555", "i"),
+            Identifier::parse("+14155552671", "i"),
             Ok(Identifier::Phone(_))
         ));
         assert!(matches!(

@@ -10,13 +10,14 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod model;
+pub mod notify;
 pub mod password;
 pub mod service;
 pub mod store;
 pub mod tokens;
 
 pub use audit::{AuditEvent, AuditKind, ClientInfo};
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, OffsetClock, SystemClock};
 pub use config::CoreConfig;
 pub use crypto::{MasterKey, OsRng, Rng};
 pub use error::{AuthError, FieldError};

@@ -161,6 +161,78 @@ pub enum RotateOutcome {
     Unknown,
 }
 
+/// A one-time code to store (only hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    /// Identifier; part of what the code hash covers.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// What it is for (`verify_email`, `login`, `reset`, ...).
+    pub purpose: String,
+    /// The address it was sent to.
+    pub destination: String,
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// SHA-256 of the link token, for reset links.
+    pub token_hash: Option<String>,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored code, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// What it is for.
+    pub purpose: String,
+    /// The address it was sent to.
+    pub destination: String,
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// Wrong tries so far.
+    pub attempts: u32,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+    /// Already used or retired.
+    pub consumed: bool,
+}
+
+/// A message in the outbox, its payload sealed with the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// Identifier (time-ordered).
+    pub id: uuid::Uuid,
+    /// Organization, for the audit log.
+    pub org_id: Option<OrgId>,
+    /// What it is for (the code purpose, or `notice`).
+    pub purpose: String,
+    /// Address it goes to (for per-recipient limits).
+    pub recipient: String,
+    /// The sealed [`crate::notify::Message`].
+    pub payload: String,
+    /// Enqueue time.
+    pub created_at: DateTime<Utc>,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// How the outbox stands, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Waiting to be sent, never tried.
+    pub pending: u64,
+    /// Waiting to be sent again after a failure.
+    pub retrying: u64,
+    /// Given up.
+    pub failed: u64,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -265,6 +337,65 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Adds a signing key.
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Stores a code and the message that carries it, retiring earlier live codes of the
+    /// same user and purpose, in one transaction.
+    async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError>;
+    /// The newest code of a user for a purpose that is neither used nor retired.
+    async fn live_code(
+        &self,
+        user_id: UserId,
+        purpose: &str,
+    ) -> Result<Option<StoredCode>, StoreError>;
+    /// A live code by the hash of its link token.
+    async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError>;
+    /// Counts a wrong try; answers the tries now counted.
+    async fn fail_code(&self, id: uuid::Uuid) -> Result<u32, StoreError>;
+    /// Uses a code, once: false when it was already used, retired, or out of tries.
+    async fn consume_code(
+        &self,
+        id: uuid::Uuid,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Marks an address verified, if it is still the user's.
+    async fn mark_verified(
+        &self,
+        user_id: UserId,
+        key: &LookupKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Queues a message.
+    async fn enqueue(&self, message: &QueuedMessage) -> Result<(), StoreError>;
+    /// Messages queued for a recipient and purpose at or after `since`.
+    async fn count_messages(
+        &self,
+        recipient: &str,
+        purpose: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Leases up to `limit` due messages until `lease_until`, so that no other worker or
+    /// node takes them meanwhile; a worker that dies leaves them to be taken again.
+    async fn claim_messages(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// Records a delivery and wipes the payload.
+    async fn message_sent(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a failed delivery: retried at `retry_at`, or given up when `None`.
+    async fn message_failed(
+        &self,
+        id: uuid::Uuid,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Counts the outbox's messages by state.
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
 
     /// Records an audit event.
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;

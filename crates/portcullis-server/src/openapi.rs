@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
+        (name = "codes", description = "Codes by email and SMS: verification, passwordless sign-in, password recovery"),
         (name = "me", description = "The signed-in user"),
         (name = "admin", description = "Administration (org_admin, system_admin)"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),

@@ -184,6 +184,16 @@ impl From<AuthError> for Problem {
                 format!("Forbidden: {why}."),
             ),
             AuthError::NotFound => Self::not_found(),
+            AuthError::CodeInvalid => Self::new(
+                S::BAD_REQUEST,
+                ProblemCode::CodeInvalid,
+                "The code is wrong, already used, or replaced by a newer one.",
+            ),
+            AuthError::CodeExpired => Self::new(
+                S::BAD_REQUEST,
+                ProblemCode::CodeExpired,
+                "The code has expired; ask for a new one.",
+            ),
             AuthError::Duplicate(what) => Self::new(
                 S::CONFLICT,
                 ProblemCode::Duplicate,

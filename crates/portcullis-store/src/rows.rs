@@ -240,3 +240,60 @@ impl TryFrom<AuditRow> for AuditEvent {
         })
     }
 }
+
+#[derive(Debug, FromRow)]
+pub(crate) struct CodeRow {
+    id: String,
+    user_id: String,
+    purpose: String,
+    destination: String,
+    code_hash: String,
+    attempts: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+}
+
+pub(crate) const CODE_COLUMNS: &str =
+    "id, user_id, purpose, destination, code_hash, attempts, expires_at, consumed_at FROM codes";
+
+impl TryFrom<CodeRow> for portcullis_core::store::StoredCode {
+    type Error = StoreError;
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            user_id: id(&r.user_id)?,
+            purpose: r.purpose,
+            destination: r.destination,
+            code_hash: r.code_hash,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            expires_at: time(r.expires_at)?,
+            consumed: r.consumed_at.is_some(),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct OutboxRow {
+    id: String,
+    org_id: Option<String>,
+    purpose: String,
+    recipient: String,
+    payload: String,
+    created_at: i64,
+    attempts: i64,
+}
+
+impl TryFrom<OutboxRow> for portcullis_core::store::QueuedMessage {
+    type Error = StoreError;
+    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: r.org_id.as_deref().map(id).transpose()?,
+            purpose: r.purpose,
+            recipient: r.recipient,
+            payload: r.payload,
+            created_at: time(r.created_at)?,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+        })
+    }
+}

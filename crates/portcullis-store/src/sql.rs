@@ -9,16 +9,16 @@ use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::{Credentials, Organization, Role, Session, User};
 use portcullis_core::store::{
-    AuditFilter, Liveness, LookupKey, NewUser, Profile, RotateOutcome, Store, StoreError,
-    UserFilter,
+    AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
+    RotateOutcome, Store, StoreError, StoredCode, UserFilter,
 };
 use portcullis_core::tokens::StoredSigningKey;
 use portcullis_core::OrgId;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use crate::rows::{
-    db_err, ms, policy_json, AuditRow, KeyRow, OrgRow, RoleRow, SessionRow, UserRow, ORG_COLUMNS,
-    SESSION_COLUMNS, USER_COLUMNS,
+    db_err, ms, policy_json, AuditRow, CodeRow, KeyRow, OrgRow, OutboxRow, RoleRow, SessionRow,
+    UserRow, CODE_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
 };
 
 /// The SQLite store.
@@ -51,8 +51,16 @@ fn username_key(p: &Profile) -> Option<String> {
     p.username.as_ref().map(|u| u.to_lowercase())
 }
 
+/// Counts as `i64` for the databases.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 macro_rules! sql_store {
-    ($store:ident, $pool:ty, $db:ty) => {
+    // `$claim_lock` ends the sub-select that picks outbox rows to lease: PostgreSQL needs
+    // `FOR UPDATE SKIP LOCKED` so that nodes do not take the same rows; SQLite has one
+    // writer at a time, which makes the statement atomic as it is.
+    ($store:ident, $pool:ty, $db:ty, $claim_lock:literal) => {
         impl $store {
             /// Wraps a connected pool.
             pub fn new(pool: $pool) -> Self {
@@ -94,6 +102,26 @@ macro_rules! sql_store {
                 let sql = format!("SELECT {USER_COLUMNS} WHERE {clause}");
                 let row = sqlx::query_as::<_, UserRow>(&sql).bind(bind).fetch_optional(&self.pool).await.map_err(db_err)?;
                 Ok(self.one_user(row).await?.map(|c| c.user))
+            }
+
+            async fn insert_message<'e, E>(executor: E, m: &QueuedMessage) -> Result<(), StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                sqlx::query(
+                    "INSERT INTO outbox (id, org_id, purpose, recipient, payload, created_at, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(m.id.to_string())
+                .bind(m.org_id.map(|o| o.to_string()))
+                .bind(&m.purpose)
+                .bind(&m.recipient)
+                .bind(&m.payload)
+                .bind(ms(m.created_at))
+                .execute(executor)
+                .await
+                .map_err(db_err)?;
+                Ok(())
             }
 
             async fn org_where(&self, clause: &str, bind: String) -> Result<Option<Organization>, StoreError> {
@@ -609,6 +637,193 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query(
+                    "UPDATE codes SET consumed_at = $1 WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
+                )
+                .bind(ms(code.created_at))
+                .bind(code.user_id.to_string())
+                .bind(&code.purpose)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO codes (id, user_id, purpose, destination, code_hash, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(code.id.to_string())
+                .bind(code.user_id.to_string())
+                .bind(&code.purpose)
+                .bind(&code.destination)
+                .bind(&code.code_hash)
+                .bind(&code.token_hash)
+                .bind(ms(code.created_at))
+                .bind(ms(code.expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::insert_message(&mut *tx, message).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn live_code(&self, user_id: UserId, purpose: &str) -> Result<Option<StoredCode>, StoreError> {
+                let sql = format!(
+                    "SELECT {CODE_COLUMNS} WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL ORDER BY id DESC LIMIT 1"
+                );
+                sqlx::query_as::<_, CodeRow>(&sql)
+                    .bind(user_id.to_string())
+                    .bind(purpose)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(StoredCode::try_from)
+                    .transpose()
+            }
+
+            async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError> {
+                let sql = format!("SELECT {CODE_COLUMNS} WHERE token_hash = $1");
+                sqlx::query_as::<_, CodeRow>(&sql)
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(StoredCode::try_from)
+                    .transpose()
+            }
+
+            async fn fail_code(&self, id: uuid::Uuid) -> Result<u32, StoreError> {
+                let n = sqlx::query_scalar::<_, i64>("UPDATE codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .unwrap_or(0);
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            }
+
+            async fn consume_code(&self, id: uuid::Uuid, max_attempts: u32, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE codes SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL AND attempts < $3 AND expires_at > $1",
+                )
+                .bind(ms(now))
+                .bind(id.to_string())
+                .bind(i64::from(max_attempts))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn mark_verified(&self, user_id: UserId, key: &LookupKey, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let (sql, value) = match key {
+                    LookupKey::Email(v) => ("UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3 AND email = $4", v),
+                    LookupKey::Phone(v) => ("UPDATE users SET phone_verified = $1, updated_at = $2 WHERE id = $3 AND phone = $4", v),
+                    LookupKey::Username(_) => return Ok(false),
+                };
+                let done = sqlx::query(sql)
+                    .bind(true)
+                    .bind(ms(now))
+                    .bind(user_id.to_string())
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn enqueue(&self, message: &QueuedMessage) -> Result<(), StoreError> {
+                Self::insert_message(&self.pool, message).await
+            }
+
+            async fn count_messages(&self, recipient: &str, purpose: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
+                let n = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND purpose = $2 AND created_at >= $3",
+                )
+                .bind(recipient)
+                .bind(purpose)
+                .bind(ms(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn claim_messages(
+                &self,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: usize,
+            ) -> Result<Vec<QueuedMessage>, StoreError> {
+                let sql = concat!(
+                    "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (",
+                    "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 ",
+                    "AND (locked_until IS NULL OR locked_until <= $2) ORDER BY id LIMIT $3 ",
+                    $claim_lock,
+                    ") RETURNING id, org_id, purpose, recipient, payload, created_at, attempts"
+                );
+                let mut claimed = sqlx::query_as::<_, OutboxRow>(sql)
+                    .bind(ms(lease_until))
+                    .bind(ms(now))
+                    .bind(count(limit as u64))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(QueuedMessage::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                claimed.sort_by_key(|m| m.id);
+                Ok(claimed)
+            }
+
+            async fn message_sent(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET sent_at = $1, payload = '', locked_until = NULL, last_error = NULL WHERE id = $2",
+                )
+                .bind(ms(now))
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn message_failed(
+                &self,
+                id: uuid::Uuid,
+                retry_at: Option<DateTime<Utc>>,
+                error: &str,
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let q = match retry_at {
+                    Some(at) => sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+                    )
+                    .bind(ms(at)),
+                    None => sqlx::query(
+                        "UPDATE outbox SET failed_at = $1, payload = '', locked_until = NULL, last_error = $2 WHERE id = $3",
+                    )
+                    .bind(ms(now)),
+                };
+                q.bind(error).bind(id.to_string()).execute(&self.pool).await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+                let (pending, retrying, failed) = sqlx::query_as::<_, (i64, i64, i64)>(
+                    "SELECT \
+                     COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL AND last_error IS NULL THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL AND last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+                     FROM outbox WHERE sent_at IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                Ok(OutboxStats { pending: n(pending), retrying: n(retrying), failed: n(failed) })
+            }
+
             async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) \
@@ -661,5 +876,5 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, SqlitePool, sqlx::Sqlite);
-sql_store!(PgStore, PgPool, sqlx::Postgres);
+sql_store!(SqliteStore, SqlitePool, sqlx::Sqlite, "");
+sql_store!(PgStore, PgPool, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");

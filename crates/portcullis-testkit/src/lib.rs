@@ -2,8 +2,13 @@
 //! file in a temporary folder, or a fresh schema in the PostgreSQL named by
 //! `PORTCULLIS_TEST_POSTGRES_URL`), spoken to over HTTP through `portcullis-client`.
 
+mod sinks;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use sinks::{code_in, token_in, Inbox, Mail, Sms};
 
 use portcullis::{App, Config};
 use portcullis_api::{LoginRequest, RegisterRequest, TokenPair, User};
@@ -37,7 +42,16 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     pg: Option<(String, String)>,
     config: Config,
+    clock: Arc<portcullis_core::OffsetClock>,
+    /// Every email the server sent, through a real SMTP server on a loopback port.
+    pub mail: Arc<Inbox<Mail>>,
+    /// Every text message the server sent, through a real HTTP listener.
+    pub sms: Arc<Inbox<Sms>>,
+    sms_url: String,
 }
+
+/// The bearer secret the test server sends to the SMS webhook.
+pub const SMS_SECRET: &str = "sms-webhook-secret";
 
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,12 +86,19 @@ impl TestServer {
     /// As [`TestServer::spawn`], after `adjust` has changed the configuration.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temporary folder");
+        let (smtp_port, mail) = sinks::smtp().await;
+        let (sms_url, sms) = sinks::sms().await;
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
             data_dir: dir.path().join("data"),
             bootstrap_admin_email: Some(ADMIN_EMAIL.to_owned()),
             bootstrap_admin_password: Some(ADMIN_PASSWORD.to_owned()),
             hash_concurrency: Some(4),
+            smtp_url: Some(format!("smtp://127.0.0.1:{smtp_port}")),
+            mail_from: "Portcullis Test <no-reply@portcullis.test>".to_owned(),
+            sms_webhook_url: Some(format!("{sms_url}/sms")),
+            sms_webhook_secret: Some(SMS_SECRET.to_owned()),
+            reset_link_url: Some("https://app.example/reset".to_owned()),
             ..Config::default()
         };
         let pg = match backend {
@@ -94,11 +115,23 @@ impl TestServer {
             }
         };
         adjust(&mut config);
-        Some(Self::start(config, dir, pg).await)
+        let sinks = Sinks {
+            mail,
+            sms,
+            sms_url,
+            clock: Arc::default(),
+        };
+        Some(Self::start(config, dir, pg, sinks).await)
     }
 
-    async fn start(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
-        let app = match App::build(config.clone()).await {
+    async fn start(
+        config: Config,
+        dir: tempfile::TempDir,
+        pg: Option<(String, String)>,
+        sinks: Sinks,
+    ) -> Self {
+        let clock: Arc<dyn portcullis_core::Clock> = Arc::clone(&sinks.clock) as _;
+        let app = match App::build_with_clock(config.clone(), clock).await {
             Ok(app) => app,
             Err(e) => {
                 if let Some((base, schema)) = &pg {
@@ -116,6 +149,12 @@ impl TestServer {
                 })
                 .await;
         });
+        let Sinks {
+            mail,
+            sms,
+            sms_url,
+            clock,
+        } = sinks;
         Self {
             addr,
             dir,
@@ -123,7 +162,38 @@ impl TestServer {
             task: Some(task),
             pg,
             config,
+            clock,
+            mail,
+            sms,
+            sms_url,
         }
+    }
+
+    /// The server's current time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        portcullis_core::Clock::now(self.clock.as_ref())
+    }
+
+    /// Moves the server's clock forward (codes and leases expire without sleeping).
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(chrono::Duration::seconds(seconds));
+    }
+
+    /// The SMS sink's base URL (the webhook is `/sms`, the Twilio-style API below the root).
+    pub fn sms_url(&self) -> &str {
+        &self.sms_url
+    }
+
+    /// Waits for the `n`th email to `to` and answers it.
+    pub async fn nth_mail(&self, to: &str, n: usize) -> Mail {
+        let mails = self.mail.wait_for(n, |m| m.to == to).await;
+        mails[n - 1].clone()
+    }
+
+    /// Waits for the `n`th text to `to` and answers it.
+    pub async fn nth_sms(&self, to: &str, n: usize) -> Sms {
+        let texts = self.sms.wait_for(n, |m| m.to == to).await;
+        texts[n - 1].clone()
     }
 
     /// Stops this server and starts another on the same database and data folder (a restart).
@@ -139,12 +209,18 @@ impl TestServer {
             tempfile::tempdir().expect("temporary folder"),
         );
         let pg = self.pg.take();
+        let sinks = Sinks {
+            mail: Arc::clone(&self.mail),
+            sms: Arc::clone(&self.sms),
+            sms_url: self.sms_url.clone(),
+            clock: Arc::clone(&self.clock),
+        };
         let mut config = self.config.clone();
         // A restarted server keeps its public address, so tokens keep their issuer.
         config.issuer = Some(config.issuer.clone().unwrap_or_else(|| self.url()));
         config.listen = "127.0.0.1:0".to_owned();
         adjust(&mut config);
-        Self::start(config, dir, pg).await
+        Self::start(config, dir, pg, sinks).await
     }
 
     async fn shutdown(&mut self) {
@@ -220,6 +296,14 @@ impl TestServer {
         let pair = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         self.client().with_token(&pair.access_token)
     }
+}
+
+/// What a server's restart keeps: its sinks and its clock.
+struct Sinks {
+    mail: Arc<Inbox<Mail>>,
+    sms: Arc<Inbox<Sms>>,
+    sms_url: String,
+    clock: Arc<portcullis_core::OffsetClock>,
 }
 
 impl Drop for TestServer {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use portcullis_core::config::Argon2Params;
-use portcullis_core::{CoreConfig, MasterKey, OsRng, Services, SystemClock};
+use portcullis_core::notify::{Mailer, SmsSender};
+use portcullis_core::{Clock, CoreConfig, MasterKey, OsRng, Services, SystemClock};
+use portcullis_notify::{OutboxMailer, OutboxSms, SmtpMailer, TwilioSms, WebhookSms};
 use portcullis_store::{Backend, Database, PoolSettings};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -22,6 +24,57 @@ pub struct App {
     services: Arc<Services>,
     db: Database,
     database: String,
+    courier: Option<portcullis_core::service::Courier>,
+}
+
+/// How messages leave this node.
+struct Senders {
+    mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+    /// For the start-up log: which senders, never their secrets.
+    description: String,
+}
+
+/// The mail and SMS senders the configuration names; outboxes in the data folder by default.
+fn senders(config: &Config) -> anyhow::Result<Senders> {
+    let outbox = config.data_dir.join("outbox");
+    let (mailer, mail_kind): (Arc<dyn Mailer>, String) = match &config.smtp_url {
+        Some(url) => (
+            Arc::new(SmtpMailer::new(url, &config.mail_from).map_err(|e| anyhow::anyhow!("{e}"))?),
+            "smtp".into(),
+        ),
+        None => (
+            Arc::new(
+                OutboxMailer::new(outbox.clone(), &config.mail_from)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ),
+            format!("outbox {}", outbox.display()),
+        ),
+    };
+    let (sms, sms_kind): (Arc<dyn SmsSender>, String) = match (
+        &config.sms_webhook_url,
+        &config.twilio_account_sid,
+        &config.twilio_auth_token,
+        &config.twilio_from,
+    ) {
+        (Some(url), _, _, _) => (
+            Arc::new(WebhookSms::new(url, config.sms_webhook_secret.clone())),
+            "webhook".into(),
+        ),
+        (None, Some(sid), Some(token), Some(from)) => (
+            Arc::new(TwilioSms::new(&config.twilio_base_url, sid, token, from)),
+            "twilio".into(),
+        ),
+        _ => (
+            Arc::new(OutboxSms::new(outbox.clone())),
+            format!("outbox {}", outbox.display()),
+        ),
+    };
+    Ok(Senders {
+        mailer,
+        sms,
+        description: format!("mail: {mail_kind}; sms: {sms_kind}"),
+    })
 }
 
 impl std::fmt::Debug for App {
@@ -94,6 +147,11 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
 impl App {
     /// Connects, migrates, checks the master key, bootstraps the admin and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::build`], with time from `clock` (tests move it forward to expire things).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let url = config.database_url();
         let backend = Backend::of(&url)
             .context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
@@ -117,19 +175,23 @@ impl App {
             iterations: config.argon2_iterations,
             parallelism: config.argon2_parallelism,
         };
+        core.code_ttl = chrono::Duration::seconds(config.code_ttl_secs);
+        core.message_daily_cap = config.message_daily_cap;
+        if let Some(url) = &config.reset_link_url {
+            core.reset_link_url = url.clone();
+        }
         if let Some(n) = config.hash_concurrency {
             core.hash_concurrency = n.max(1);
         }
         core.hash_queue = config.hash_queue.unwrap_or(core.hash_concurrency * 32);
-        let services = Services::start(
-            db.store(),
-            Arc::new(SystemClock),
-            Arc::new(OsRng),
-            master,
-            core,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Senders {
+            mailer,
+            sms,
+            description: delivery,
+        } = senders(&config)?;
+        let services = Services::start(db.store(), clock, Arc::new(OsRng), master, core)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let services = Arc::new(services);
         if let (Some(email), Some(password)) = (
             &config.bootstrap_admin_email,
@@ -151,6 +213,8 @@ impl App {
                 Err(e) => bail!("bootstrap admin: {e}"),
             }
         }
+        let courier = config.outbox_worker.then(|| services.courier(mailer, sms));
+        info!(%delivery, worker = config.outbox_worker, "message delivery");
         let router =
             portcullis_server::router(Arc::clone(&services), portcullis_server::metrics_handle());
         Ok(Self {
@@ -159,6 +223,7 @@ impl App {
             services,
             db,
             database: redact_url(&url),
+            courier,
         })
     }
 
@@ -174,11 +239,23 @@ impl App {
         &self.database
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests; the outbox worker
+    /// runs beside the HTTP server and stops with it.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let courier = self
+            .courier
+            .map(|c| tokio::spawn(c.run(until_stopped(stopped.clone()))));
         let services = Arc::clone(&self.services);
         let refresher = tokio::spawn(async move {
             // Pick up signing keys rotated by another process or node.
@@ -190,8 +267,12 @@ impl App {
                 }
             }
         });
-        let result = portcullis_server::serve(self.listener, self.router, shutdown).await;
+        let result =
+            portcullis_server::serve(self.listener, self.router, until_stopped(stopped)).await;
         refresher.abort();
+        if let Some(courier) = courier {
+            let _ = courier.await;
+        }
         self.db.close().await;
         result.context("serving HTTP")
     }

@@ -49,6 +49,30 @@ pub struct Config {
     pub hash_queue: Option<usize>,
     /// Database connections per node.
     pub database_max_connections: u32,
+    /// SMTP server, lettre URL form; unset: messages go to `<data_dir>/outbox` as `.eml` files.
+    pub smtp_url: Option<String>,
+    /// Sender of email.
+    pub mail_from: String,
+    /// Text messages are POSTed here as JSON `{"to", "body"}`.
+    pub sms_webhook_url: Option<String>,
+    /// Sent as `Authorization: Bearer` to the SMS webhook.
+    pub sms_webhook_secret: Option<String>,
+    /// Twilio-compatible SMS: account SID.
+    pub twilio_account_sid: Option<String>,
+    /// Twilio-compatible SMS: auth token.
+    pub twilio_auth_token: Option<String>,
+    /// Twilio-compatible SMS: sending number.
+    pub twilio_from: Option<String>,
+    /// Twilio-compatible SMS: API base URL.
+    pub twilio_base_url: String,
+    /// Lifetime of emailed and texted codes and reset links, seconds.
+    pub code_ttl_secs: i64,
+    /// Messages per address and purpose per day.
+    pub message_daily_cap: u64,
+    /// The application page that reset links open (`?token=` is appended).
+    pub reset_link_url: Option<String>,
+    /// Whether this node delivers the outbox (turn off on nodes that should only answer HTTP).
+    pub outbox_worker: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +108,18 @@ impl Default for Config {
             hash_concurrency: None,
             hash_queue: None,
             database_max_connections: 16,
+            smtp_url: None,
+            mail_from: "Portcullis <no-reply@localhost>".to_owned(),
+            sms_webhook_url: None,
+            sms_webhook_secret: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_base_url: "https://api.twilio.com".to_owned(),
+            code_ttl_secs: core.code_ttl.num_seconds(),
+            message_daily_cap: core.message_daily_cap,
+            reset_link_url: None,
+            outbox_worker: true,
         }
     }
 }
@@ -205,6 +241,17 @@ impl Config {
             || self.session_absolute_lifetime_secs < 60
         {
             bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
+        }
+        if self.code_ttl_secs < 60 || self.message_daily_cap == 0 {
+            bail!("PORTCULLIS_CODE_TTL_SECS must be at least 60 and PORTCULLIS_MESSAGE_DAILY_CAP at least 1");
+        }
+        if self.sms_webhook_url.is_some() && self.twilio_account_sid.is_some() {
+            bail!("set PORTCULLIS_SMS_WEBHOOK_URL or the PORTCULLIS_TWILIO_* settings, not both");
+        }
+        if self.twilio_account_sid.is_some()
+            && (self.twilio_auth_token.is_none() || self.twilio_from.is_none())
+        {
+            bail!("PORTCULLIS_TWILIO_ACCOUNT_SID needs PORTCULLIS_TWILIO_AUTH_TOKEN and PORTCULLIS_TWILIO_FROM");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("PORTCULLIS_LOG_FORMAT must be text or json");

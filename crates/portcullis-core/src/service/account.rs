@@ -43,11 +43,12 @@ pub struct ChangePasswordInput {
 }
 
 impl Services {
-    /// Applies a profile patch to `user`; shared by the user and by admins.
+    /// Applies a profile patch to `user`; shared by the user and by admins (`actor`).
     pub(super) async fn patch_profile(
         &self,
         user: &User,
         input: UpdateProfileInput,
+        actor: crate::ids::UserId,
     ) -> Result<User, AuthError> {
         let mut f = Fields::default();
         let email = f.patch(input.email, |s| Email::parse(s, "email"));
@@ -81,14 +82,18 @@ impl Services {
             );
         }
         f.finish()?;
-        self.store
+        let updated = self
+            .store
             .update_profile(user.id, &next, self.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { what } => AuthError::Duplicate(what),
                 e => e.into(),
             })?
-            .ok_or(AuthError::NotFound)
+            .ok_or(AuthError::NotFound)?;
+        self.announce_profile_change(user, &updated, &input.client, actor)
+            .await;
+        Ok(updated)
     }
 
     /// Changes the caller's own profile.
@@ -99,7 +104,7 @@ impl Services {
         input: UpdateProfileInput,
     ) -> Result<User, AuthError> {
         let client = input.client.clone();
-        let user = self.patch_profile(&who.user, input).await?;
+        let user = self.patch_profile(&who.user, input, who.user.id).await?;
         self.audit(
             self.event(AuditKind::ProfileUpdated, user.org_id, &client)
                 .user(user.id)
@@ -199,6 +204,8 @@ impl Services {
                 .actor(who.user.id),
         )
         .await;
+        self.send_notice(&who.user, "The password of your account was changed.")
+            .await;
         Ok(())
     }
 

@@ -186,6 +186,8 @@ impl Services {
             &input.account.client,
         ))
         .await;
+        self.send_verifications(&user, &input.account.client, Some(admin.actor.user.id))
+            .await;
         Ok(user)
     }
 
@@ -205,7 +207,9 @@ impl Services {
             ));
         }
         let client = input.profile.client.clone();
-        let mut user = self.patch_profile(&target, input.profile).await?;
+        let mut user = self
+            .patch_profile(&target, input.profile, admin.actor.user.id)
+            .await?;
         self.audit(self.admin_event(admin, AuditKind::AdminUserUpdated, &user, &client))
             .await;
         if let Some(active) = input.active.filter(|a| *a != target.active) {

@@ -188,6 +188,7 @@ impl Services {
                 .actor(user.id),
         )
         .await;
+        self.send_verifications(&user, &input.client, None).await;
         Ok(user)
     }
 

@@ -4,7 +4,10 @@
 mod account;
 mod admin;
 mod auth;
+mod codes;
+mod courier;
 mod input;
+mod messages;
 
 use std::sync::{Arc, RwLock};
 
@@ -14,6 +17,8 @@ use tracing::{info, instrument};
 pub use account::{ChangePasswordInput, UpdateProfileInput};
 pub use admin::{AdminCreateInput, AdminUpdateInput, OrgAdmin};
 pub use auth::{LoginInput, RegisterInput, Tokens};
+pub use codes::{CodeRequest, CodeSubmission};
+pub use courier::Courier;
 pub use input::Patch;
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
@@ -68,6 +73,8 @@ pub struct Services {
     master: MasterKey,
     config: CoreConfig,
     default_org: Organization,
+    /// Wakes this node's courier when a message is queued.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Services {
@@ -133,6 +140,7 @@ impl Services {
             master,
             config,
             default_org,
+            wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -150,6 +158,22 @@ impl Services {
 
     fn key_ring(&self) -> Arc<KeyRing> {
         Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The outbox worker of this node, delivering through `mailer` and `sms`.
+    pub fn courier(
+        &self,
+        mailer: Arc<dyn crate::notify::Mailer>,
+        sms: Arc<dyn crate::notify::SmsSender>,
+    ) -> Courier {
+        Courier::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.master.clone(),
+            mailer,
+            sms,
+            Arc::clone(&self.wake),
+        )
     }
 
     /// The settings in force.

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod codes;
 mod me;
 mod meta;
 
@@ -35,6 +36,14 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::refresh_token))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(codes::verify_address))
+        .routes(routes!(codes::resend_verification))
+        .routes(routes!(codes::request_login_code))
+        .routes(routes!(codes::login_with_code))
+        .routes(routes!(codes::forgot_password))
+        .routes(routes!(codes::check_reset))
+        .routes(routes!(codes::reset_password))
+        .routes(routes!(codes::send_verification_code))
         .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(me::get_my_roles))
         .routes(routes!(me::change_my_password))

@@ -163,7 +163,7 @@ async fn admins_create_users_with_roles_and_verified_addresses(app: TestServer) 
     let phone_only = admin
         .create_user(&CreateUserRequest {
             account: RegisterRequest {
-                phone: Some("+15555550100".into()),
+                phone: Some("+14155550100".into()),
                 ..Default::default()
             },
             ..Default::default()

@@ -57,17 +57,17 @@ async fn register_with_a_phone_alone(app: TestServer) {
     let user = app
         .client()
         .register(&RegisterRequest {
-            phone: Some("+1 (555) 555-0100".into()),
+            phone: Some("+1 (415) 555-0100".into()),
             ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(user.phone.as_deref(), Some("+15555550100"));
+    assert_eq!(user.phone.as_deref(), Some("+14155550100"));
     assert!(user.email.is_none() && !user.phone_verified);
     let again = app
         .client()
         .register(&RegisterRequest {
-            phone: Some("+15555550100".into()),
+            phone: Some("+14155550100".into()),
             ..Default::default()
         })
         .await;
@@ -161,7 +161,7 @@ async fn login_accepts_email_username_or_phone(app: TestServer) {
     let c = app.client();
     c.register(&RegisterRequest {
         username: Some("AnnLee".into()),
-        phone: Some("+15555550100".into()),
+        phone: Some("+14155550100".into()),
         ..reg("ann@example.com", USER_PASSWORD)
     })
     .await
@@ -171,7 +171,7 @@ async fn login_accepts_email_username_or_phone(app: TestServer) {
         "ANN@EXAMPLE.COM",
         "annlee",
         "AnnLee",
-        "+1 555 555 0100",
+        "+1 415 555 0100",
     ] {
         let pair = c
             .login(&login(id, USER_PASSWORD))

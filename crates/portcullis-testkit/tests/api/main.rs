@@ -8,6 +8,7 @@
 
 mod admin;
 mod auth;
+mod codes;
 mod errors;
 mod me;
 mod meta;

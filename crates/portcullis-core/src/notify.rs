@@ -1,0 +1,67 @@
+//! Outgoing messages and the ports that deliver them. The use cases never send directly:
+//! they put messages in the store's outbox (in the same transaction as any code they
+//! carry), and [`crate::service::Services::deliver_outbox`] hands them to these senders.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// An email with a plain-text and an HTML part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailMessage {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// A text message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessage {
+    /// Recipient, E.164.
+    pub to: String,
+    /// Text.
+    pub body: String,
+}
+
+/// A message of either kind, as queued in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Message {
+    /// By email.
+    Email(EmailMessage),
+    /// By SMS.
+    Sms(SmsMessage),
+}
+
+impl Message {
+    /// The address it goes to.
+    pub fn recipient(&self) -> &str {
+        match self {
+            Self::Email(m) => &m.to,
+            Self::Sms(m) => &m.to,
+        }
+    }
+}
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SendError(pub String);
+
+/// Delivers email.
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends one message; an error means it should be retried later.
+    async fn send(&self, message: &EmailMessage) -> Result<(), SendError>;
+}
+
+/// Delivers text messages.
+#[async_trait]
+pub trait SmsSender: Send + Sync + 'static {
+    /// Sends one message; an error means it should be retried later.
+    async fn send(&self, message: &SmsMessage) -> Result<(), SendError>;
+}
