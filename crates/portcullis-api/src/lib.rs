@@ -421,3 +421,85 @@ pub struct VerificationCodeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
+
+/// An organization's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrgPolicy {
+    /// Anyone may register.
+    pub allow_self_registration: bool,
+    /// Guests may get anonymous accounts.
+    pub allow_anonymous: bool,
+    /// Every user must enrol a second factor.
+    pub mfa_required: bool,
+    /// Sign-in requires a device token.
+    pub require_device_token: bool,
+    /// Password recovery by security questions is allowed (off by default: OWASP ASVS and
+    /// NIST SP 800-63B advise against it).
+    pub recovery_by_questions: bool,
+    /// Minimum password length (8 to 128).
+    pub password_min_length: usize,
+    /// Maximum password length (64 to 1024).
+    pub password_max_length: usize,
+    /// Absolute session lifetime in seconds; `null` is the server's setting.
+    pub session_ttl_secs: Option<i64>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Organization {
+    /// Identifier.
+    pub id: Uuid,
+    /// URL-safe name, used as `organization` in requests.
+    pub slug: String,
+    /// Display name, used in messages.
+    pub name: String,
+    /// Rules.
+    pub policy: OrgPolicy,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /v1/orgs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateOrgRequest {
+    /// 2 to 63 of a-z, 0-9 and `-`.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Policy fields to set; the rest take their defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub policy: Option<serde_json::Value>,
+}
+
+/// `PATCH /v1/orgs/{slug}`: absent fields are kept; `policy` sets only the fields it names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrgRequest {
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Policy fields to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub policy: Option<serde_json::Value>,
+}
+
+/// A page of organizations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrgList {
+    /// The organizations.
+    pub items: Vec<Organization>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/auth/register/anonymous`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AnonymousRequest {
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}

@@ -66,11 +66,21 @@ pub enum AuditKind {
     AddressVerified,
     /// A password was reset by code or link.
     PasswordReset,
+    /// A system admin created an organization.
+    OrgCreated,
+    /// A system admin changed an organization's name or policy.
+    OrgUpdated,
+    /// A guest account was made.
+    AnonymousRegistered,
+    /// A guest account became a full account.
+    AccountUpgraded,
+    /// An idle guest account was deleted by the retention job.
+    AnonymousExpired,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 25] = [
+    pub const ALL: [AuditKind; 30] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -96,6 +106,11 @@ impl AuditKind {
         Self::MessageFailed,
         Self::AddressVerified,
         Self::PasswordReset,
+        Self::OrgCreated,
+        Self::OrgUpdated,
+        Self::AnonymousRegistered,
+        Self::AccountUpgraded,
+        Self::AnonymousExpired,
     ];
 
     /// The wire name.
@@ -126,6 +141,11 @@ impl AuditKind {
             Self::MessageFailed => "message.failed",
             Self::AddressVerified => "address.verified",
             Self::PasswordReset => "password.reset",
+            Self::OrgCreated => "org.created",
+            Self::OrgUpdated => "org.updated",
+            Self::AnonymousRegistered => "user.registered_anonymous",
+            Self::AccountUpgraded => "user.upgraded",
+            Self::AnonymousExpired => "user.expired",
         }
     }
 

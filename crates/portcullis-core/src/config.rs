@@ -49,6 +49,8 @@ pub struct CoreConfig {
     pub message_interval: Duration,
     /// At most this many messages per recipient and purpose per day.
     pub message_daily_cap: u64,
+    /// Guest accounts idle this long are deleted.
+    pub anonymous_retention: Duration,
     /// The page that password-reset links open, with `?token=` appended; the application's
     /// own page, which then calls `POST /v1/auth/password/reset` with the token.
     pub reset_link_url: String,
@@ -73,6 +75,7 @@ impl CoreConfig {
             message_interval: Duration::seconds(60),
             message_daily_cap: 10,
             reset_link_url,
+            anonymous_retention: Duration::days(30),
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Organization {
     pub policy: OrgPolicy,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Organization {
@@ -45,6 +47,8 @@ pub struct OrgPolicy {
     pub password_min_length: usize,
     /// Maximum password length in Unicode code points after NFKC.
     pub password_max_length: usize,
+    /// Absolute session lifetime in seconds; `None` is the server's setting.
+    pub session_ttl_secs: Option<i64>,
 }
 
 impl Default for OrgPolicy {
@@ -57,6 +61,7 @@ impl Default for OrgPolicy {
             recovery_by_questions: false,
             password_min_length: 8,
             password_max_length: 128,
+            session_ttl_secs: None,
         }
     }
 }

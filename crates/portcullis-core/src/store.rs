@@ -248,6 +248,16 @@ pub trait Store: Send + Sync + 'static {
     async fn ensure_org(&self, org: &Organization) -> Result<Organization, StoreError>;
     /// An organization by slug.
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    /// Creates an organization; `Conflict { what: "slug" }` when the slug is taken.
+    async fn insert_org(&self, org: &Organization) -> Result<Organization, StoreError>;
+    /// Organizations by id order, after the cursor.
+    async fn list_orgs(
+        &self,
+        after: Option<OrgId>,
+        limit: usize,
+    ) -> Result<Vec<Organization>, StoreError>;
+    /// Replaces name and policy.
+    async fn update_org(&self, org: &Organization) -> Result<Option<Organization>, StoreError>;
 
     /// Creates a user with roles.
     async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
@@ -285,6 +295,21 @@ pub trait Store: Send + Sync + 'static {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Turns a guest into a full account: sets the profile's addresses and username, the
+    /// password hash, and clears `anonymous`. `None` when the user is not anonymous.
+    async fn upgrade_anonymous(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
+    /// Deletes guest accounts with no sign-in, refresh or change since `idle_since`;
+    /// answers the ids (with their organizations) deleted.
+    async fn delete_idle_anonymous(
+        &self,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Vec<(UserId, OrgId)>, StoreError>;
     /// Deletes the user and, by cascade, everything of theirs. False when absent.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
     /// Lists users by id order.

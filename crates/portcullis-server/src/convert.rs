@@ -73,3 +73,24 @@ pub(crate) fn audit_event(e: portcullis_core::AuditEvent) -> api::AuditEvent {
         details: e.details,
     }
 }
+
+pub(crate) fn organization(o: model::Organization) -> api::Organization {
+    let p = o.policy;
+    api::Organization {
+        id: o.id.0,
+        slug: o.slug,
+        name: o.name,
+        policy: api::OrgPolicy {
+            allow_self_registration: p.allow_self_registration,
+            allow_anonymous: p.allow_anonymous,
+            mfa_required: p.mfa_required,
+            require_device_token: p.require_device_token,
+            recovery_by_questions: p.recovery_by_questions,
+            password_min_length: p.password_min_length,
+            password_max_length: p.password_max_length,
+            session_ttl_secs: p.session_ttl_secs,
+        },
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+    }
+}

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "codes", description = "Codes by email and SMS: verification, passwordless sign-in, password recovery"),
         (name = "me", description = "The signed-in user"),
         (name = "admin", description = "Administration (org_admin, system_admin)"),
+        (name = "orgs", description = "Organizations and their policies"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Health, metrics, documentation"),
     )

@@ -136,9 +136,11 @@ pub(crate) struct OrgRow {
     name: String,
     policy: String,
     created_at: i64,
+    updated_at: i64,
 }
 
-pub(crate) const ORG_COLUMNS: &str = "id, slug, name, policy, created_at FROM organizations";
+pub(crate) const ORG_COLUMNS: &str =
+    "id, slug, name, policy, created_at, updated_at FROM organizations";
 
 impl TryFrom<OrgRow> for Organization {
     type Error = StoreError;
@@ -151,6 +153,7 @@ impl TryFrom<OrgRow> for Organization {
             name: r.name,
             policy,
             created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
         })
     }
 }

@@ -181,6 +181,50 @@ macro_rules! sql_store {
                 self.org_where("slug = $1", slug.to_owned()).await
             }
 
+            async fn insert_org(&self, org: &Organization) -> Result<Organization, StoreError> {
+                sqlx::query(
+                    "INSERT INTO organizations (id, slug, name, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(org.id.to_string())
+                .bind(&org.slug)
+                .bind(&org.name)
+                .bind(policy_json(&org.policy))
+                .bind(ms(org.created_at))
+                .bind(ms(org.updated_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                self.org_by_slug(&org.slug).await?.ok_or_else(|| StoreError::Corrupt("organization vanished".into()))
+            }
+
+            async fn list_orgs(&self, after: Option<OrgId>, limit: usize) -> Result<Vec<Organization>, StoreError> {
+                let sql = format!("SELECT {ORG_COLUMNS} WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2");
+                sqlx::query_as::<_, OrgRow>(&sql)
+                    .bind(after.map(|a| a.to_string()))
+                    .bind(count(limit as u64))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(Organization::try_from)
+                    .collect()
+            }
+
+            async fn update_org(&self, org: &Organization) -> Result<Option<Organization>, StoreError> {
+                let done = sqlx::query("UPDATE organizations SET name = $1, policy = $2, updated_at = $3 WHERE id = $4")
+                    .bind(&org.name)
+                    .bind(policy_json(&org.policy))
+                    .bind(ms(org.updated_at))
+                    .bind(org.id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.org_by_slug(&org.slug).await
+            }
+
             async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
                 let now = ms(user.created_at);
                 let p = &user.profile;
@@ -340,6 +384,60 @@ macro_rules! sql_store {
                 .await
                 .map_err(db_err)?;
                 tx.commit().await.map_err(db_err)
+            }
+
+            async fn upgrade_anonymous(
+                &self,
+                id: UserId,
+                p: &Profile,
+                password_hash: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<Option<User>, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, username = $5, \
+                     username_key = $6, first_name = $7, last_name = $8, password_hash = $9, anonymous = $10, \
+                     updated_at = $11 WHERE id = $12 AND anonymous = $13",
+                )
+                .bind(&p.email)
+                .bind(p.email_verified)
+                .bind(&p.phone)
+                .bind(p.phone_verified)
+                .bind(&p.username)
+                .bind(username_key(p))
+                .bind(&p.first_name)
+                .bind(&p.last_name)
+                .bind(password_hash)
+                .bind(false)
+                .bind(ms(now))
+                .bind(id.to_string())
+                .bind(true)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.user_by_id(id).await
+            }
+
+            async fn delete_idle_anonymous(&self, idle_since: DateTime<Utc>) -> Result<Vec<(UserId, OrgId)>, StoreError> {
+                let rows = sqlx::query_as::<_, (String, String)>(
+                    "DELETE FROM users WHERE anonymous = $1 AND updated_at < $2 \
+                     AND COALESCE(last_login_at, created_at) < $2 \
+                     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id AND s.last_seen_at >= $2) \
+                     RETURNING id, org_id",
+                )
+                .bind(true)
+                .bind(ms(idle_since))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|(u, o)| {
+                        let bad = |_| StoreError::Corrupt("id".into());
+                        Ok((u.parse().map_err(bad)?, o.parse().map_err(bad)?))
+                    })
+                    .collect()
             }
 
             async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {

@@ -78,6 +78,7 @@ async fn default_org(store: &dyn Store) -> Organization {
             name: "Default".into(),
             policy: OrgPolicy::default(),
             created_at: t0(),
+            updated_at: t0(),
         })
         .await
         .unwrap()
@@ -102,6 +103,7 @@ async fn story(store: Arc<dyn Store>) {
             name: "Acme".into(),
             policy: OrgPolicy::default(),
             created_at: t0(),
+            updated_at: t0(),
         })
         .await
         .unwrap();
@@ -633,6 +635,103 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
     assert!(s.code_by_token("tok2").await.unwrap().is_none());
 }
 
+/// Organizations: unique slugs, listing by creation, name and policy changes.
+async fn organizations(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let default = default_org(s).await;
+    let org = |slug: &str| Organization {
+        id: OrgId::new(),
+        slug: slug.into(),
+        name: slug.to_uppercase(),
+        policy: OrgPolicy::default(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let acme = s.insert_org(&org("acme")).await.unwrap();
+    assert!(matches!(
+        s.insert_org(&org("acme")).await.unwrap_err(),
+        StoreError::Conflict { what: "slug" }
+    ));
+    s.insert_org(&org("zeta")).await.unwrap();
+    let all = s.list_orgs(None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|o| o.slug.as_str()).collect::<Vec<_>>(),
+        ["default", "acme", "zeta"]
+    );
+    let after = s.list_orgs(Some(default.id), 1).await.unwrap();
+    assert_eq!(after[0].slug, "acme");
+    let mut changed = acme.clone();
+    changed.name = "Acme Corp".into();
+    changed.policy.mfa_required = true;
+    changed.policy.session_ttl_secs = Some(600);
+    changed.updated_at = t0() + Duration::hours(1);
+    let stored = s.update_org(&changed).await.unwrap().unwrap();
+    assert_eq!(stored, changed);
+    assert_eq!(s.org_by_slug("acme").await.unwrap().unwrap(), changed);
+    assert!(s.update_org(&org("ghost")).await.unwrap().is_none());
+}
+
+/// Guests: upgraded in place only once; idle ones purged, others kept.
+async fn guests(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let org = default_org(s).await;
+    let guest = |name: &str| {
+        let mut u = new_user(&org, "unused@example.com");
+        u.anonymous = true;
+        u.password_hash = None;
+        u.profile.email = None;
+        u.profile.username = Some(name.into());
+        u
+    };
+    let a = s.insert_user(&guest("guest-a")).await.unwrap();
+    let b = s.insert_user(&guest("guest-b")).await.unwrap();
+    let c = s.insert_user(&guest("guest-c")).await.unwrap();
+    let full = s
+        .insert_user(&new_user(&org, "full@example.com"))
+        .await
+        .unwrap();
+    let mut p = Profile::of(&a);
+    p.email = Some("a@example.com".into());
+    let up = s
+        .upgrade_anonymous(a.id, &p, Some("$argon2id$x"), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!up.anonymous && up.email.as_deref() == Some("a@example.com"));
+    assert_eq!(
+        s.password_hash(a.id).await.unwrap().as_deref(),
+        Some("$argon2id$x")
+    );
+    assert!(
+        s.upgrade_anonymous(a.id, &p, None, t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "only once"
+    );
+    assert!(
+        s.upgrade_anonymous(full.id, &p, None, t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "only guests"
+    );
+    // b signs in later; c never does.
+    s.create_session(&session(b.id, t0() + Duration::days(20)), "gb")
+        .await
+        .unwrap();
+    let gone = s
+        .delete_idle_anonymous(t0() + Duration::days(10))
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![(c.id, org.id)]);
+    assert!(s.user_by_id(c.id).await.unwrap().is_none());
+    assert!(
+        s.user_by_id(b.id).await.unwrap().is_some()
+            && s.user_by_id(full.id).await.unwrap().is_some()
+    );
+}
+
 /// Workers racing for the outbox never take the same message.
 async fn outbox_race(store: Arc<dyn Store>) {
     let org = default_org(store.as_ref()).await;
@@ -765,6 +864,8 @@ async fn sqlite_codes_and_outbox() {
     let (_dir, db) = sqlite().await;
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
+    organizations(db.store()).await;
+    guests(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -774,6 +875,8 @@ async fn postgres_codes_and_outbox() {
     };
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
+    organizations(db.store()).await;
+    guests(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }

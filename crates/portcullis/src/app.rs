@@ -25,6 +25,7 @@ pub struct App {
     db: Database,
     database: String,
     courier: Option<portcullis_core::service::Courier>,
+    janitor_interval: Duration,
 }
 
 /// How messages leave this node.
@@ -176,6 +177,7 @@ impl App {
             parallelism: config.argon2_parallelism,
         };
         core.code_ttl = chrono::Duration::seconds(config.code_ttl_secs);
+        core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
         core.message_daily_cap = config.message_daily_cap;
         if let Some(url) = &config.reset_link_url {
             core.reset_link_url = url.clone();
@@ -224,6 +226,7 @@ impl App {
             db,
             database: redact_url(&url),
             courier,
+            janitor_interval: Duration::from_secs(config.janitor_interval_secs),
         })
     }
 
@@ -267,9 +270,24 @@ impl App {
                 }
             }
         });
+        let services = Arc::clone(&self.services);
+        let janitor_interval = self.janitor_interval;
+        let janitor = tokio::spawn(async move {
+            // Housekeeping: delete guest accounts idle past the retention time.
+            let mut tick = tokio::time::interval(janitor_interval);
+            loop {
+                tick.tick().await;
+                match services.purge_idle_anonymous().await {
+                    Ok(0) => {}
+                    Ok(n) => info!(deleted = n, "deleted idle guest accounts"),
+                    Err(e) => warn!(error = %e, "guest retention job failed"),
+                }
+            }
+        });
         let result =
             portcullis_server::serve(self.listener, self.router, until_stopped(stopped)).await;
         refresher.abort();
+        janitor.abort();
         if let Some(courier) = courier {
             let _ = courier.await;
         }

@@ -71,6 +71,10 @@ pub struct Config {
     pub message_daily_cap: u64,
     /// The application page that reset links open (`?token=` is appended).
     pub reset_link_url: Option<String>,
+    /// Guest accounts idle this many days are deleted.
+    pub anonymous_retention_days: i64,
+    /// How often the housekeeping job (guest retention) runs, seconds.
+    pub janitor_interval_secs: u64,
     /// Whether this node delivers the outbox (turn off on nodes that should only answer HTTP).
     pub outbox_worker: bool,
 }
@@ -120,6 +124,8 @@ impl Default for Config {
             message_daily_cap: core.message_daily_cap,
             reset_link_url: None,
             outbox_worker: true,
+            anonymous_retention_days: 30,
+            janitor_interval_secs: 3600,
         }
     }
 }
@@ -241,6 +247,9 @@ impl Config {
             || self.session_absolute_lifetime_secs < 60
         {
             bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
+        }
+        if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
+            bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
         }
         if self.code_ttl_secs < 60 || self.message_daily_cap == 0 {
             bail!("PORTCULLIS_CODE_TTL_SECS must be at least 60 and PORTCULLIS_MESSAGE_DAILY_CAP at least 1");

@@ -103,6 +103,12 @@ impl Services {
         who: &Principal,
         input: UpdateProfileInput,
     ) -> Result<User, AuthError> {
+        if who.user.anonymous && (input.email != Patch::Keep || input.phone != Patch::Keep) {
+            return Err(AuthError::invalid(
+                "email",
+                "a guest account adds an address through POST /v1/users/me/upgrade",
+            ));
+        }
         let client = input.client.clone();
         let user = self.patch_profile(&who.user, input, who.user.id).await?;
         self.audit(
@@ -162,6 +168,11 @@ impl Services {
         who: &Principal,
         input: ChangePasswordInput,
     ) -> Result<(), AuthError> {
+        if who.user.anonymous {
+            return Err(AuthError::Forbidden(
+                "a guest account sets a password by upgrading (POST /v1/users/me/upgrade)",
+            ));
+        }
         if input.new_password.is_empty() {
             return Err(AuthError::invalid("new_password", "is required"));
         }

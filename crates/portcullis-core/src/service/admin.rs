@@ -28,8 +28,13 @@ impl OrgAdmin {
         &self.actor
     }
 
-    fn is_system(&self) -> bool {
+    pub(super) fn is_system(&self) -> bool {
         self.scope.is_none()
+    }
+
+    /// Whether the organization is within this admin's reach.
+    pub(super) fn reaches_org(&self, org: OrgId) -> bool {
+        self.scope.is_none_or(|own| own == org)
     }
 
     /// The user, if within reach; others are invisible (not found, not forbidden).

@@ -271,12 +271,18 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
         let now = self.now();
+        // The organization may shorten (or lengthen) sessions.
+        let org = self.org(Some(&user.org_slug)).await?;
+        let lifetime = org.policy.session_ttl_secs.map_or(
+            self.config.session_absolute_lifetime,
+            chrono::Duration::seconds,
+        );
         let session = Session {
             id: SessionId::new(),
             user_id: user.id,
             created_at: now,
             last_seen_at: now,
-            expires_at: now + self.config.session_absolute_lifetime,
+            expires_at: now + lifetime,
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             amr,

@@ -3,11 +3,13 @@
 
 mod account;
 mod admin;
+mod anonymous;
 mod auth;
 mod codes;
 mod courier;
 mod input;
 mod messages;
+mod orgs;
 
 use std::sync::{Arc, RwLock};
 
@@ -20,6 +22,7 @@ pub use auth::{LoginInput, RegisterInput, Tokens};
 pub use codes::{CodeRequest, CodeSubmission};
 pub use courier::Courier;
 pub use input::Patch;
+pub use orgs::OrgInput;
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::clock::Clock;
@@ -115,6 +118,7 @@ impl Services {
                 name: "Default".to_owned(),
                 policy: OrgPolicy::default(),
                 created_at: now,
+                updated_at: now,
             })
             .await?;
         if store.signing_keys().await?.is_empty() {
@@ -216,17 +220,17 @@ impl Services {
         AuditEvent::new(kind, Some(org_id), self.now(), client)
     }
 
-    /// The organization named by `slug`, or the default one.
+    /// The organization named by `slug`, or the default one. Read from the store each time,
+    /// so that a policy change takes effect at once, on every node.
     async fn org(&self, slug: Option<&str>) -> Result<Organization, AuthError> {
-        match slug.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(self.default_org.clone()),
-            Some(s) if s == self.default_org.slug => Ok(self.default_org.clone()),
-            Some(s) => self
-                .store
-                .org_by_slug(s)
-                .await?
-                .ok_or_else(|| AuthError::invalid("organization", "no such organization")),
-        }
+        let slug = slug
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(Organization::DEFAULT_SLUG);
+        self.store
+            .org_by_slug(slug)
+            .await?
+            .ok_or_else(|| AuthError::invalid("organization", "no such organization"))
     }
 
     /// Checks an access token and that its session and user are still live.

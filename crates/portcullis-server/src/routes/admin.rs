@@ -56,7 +56,7 @@ pub(crate) struct AuditQuery {
     cursor: Option<String>,
 }
 
-fn cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T>, Problem> {
+pub(super) fn cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T>, Problem> {
     raw.filter(|c| !c.is_empty())
         .map(|c| {
             c.parse()
@@ -65,7 +65,11 @@ fn cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T>, Problem>
         .transpose()
 }
 
-fn next_cursor<T>(items: &[T], limit: usize, id: impl Fn(&T) -> String) -> Option<String> {
+pub(super) fn next_cursor<T>(
+    items: &[T],
+    limit: usize,
+    id: impl Fn(&T) -> String,
+) -> Option<String> {
     (items.len() == limit)
         .then(|| items.last().map(id))
         .flatten()

@@ -3,8 +3,12 @@
 mod admin;
 mod auth;
 mod codes;
+mod guests;
 mod me;
 mod meta;
+mod orgs;
+
+use admin::{cursor, next_cursor};
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +37,8 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
+        .routes(routes!(guests::register_anonymous))
+        .routes(routes!(guests::upgrade_me))
         .routes(routes!(auth::refresh_token))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
@@ -58,6 +64,8 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::set_user_roles))
         .routes(routes!(admin::revoke_user_sessions))
         .routes(routes!(admin::list_audit_events))
+        .routes(routes!(orgs::create_org, orgs::list_orgs))
+        .routes(routes!(orgs::get_org, orgs::update_org))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))

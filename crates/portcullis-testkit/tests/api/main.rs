@@ -10,8 +10,10 @@ mod admin;
 mod auth;
 mod codes;
 mod errors;
+mod guests;
 mod me;
 mod meta;
+mod orgs;
 mod startup;
 
 use portcullis_testkit::api::ProblemCode;

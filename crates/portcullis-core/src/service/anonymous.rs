@@ -1,0 +1,140 @@
+//! Guest accounts: made without credentials where the organization allows them, upgraded in
+//! place to a full account (same id, same data), and deleted once idle for the retention time.
+
+use tracing::instrument;
+
+use super::input::Fields;
+use super::{Principal, RegisterInput, Services, Tokens};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
+use crate::crypto::random_token;
+use crate::error::AuthError;
+use crate::ids::UserId;
+use crate::model::User;
+use crate::password::check_new_password;
+use crate::store::{NewUser, StoreError};
+
+impl Services {
+    /// Makes a guest account with a generated username and signs it in.
+    #[instrument(skip_all)]
+    pub async fn register_anonymous(
+        &self,
+        organization: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Tokens, AuthError> {
+        let org = self.org(organization).await?;
+        if !org.policy.allow_anonymous {
+            return Err(AuthError::Forbidden(
+                "this organization does not allow anonymous accounts",
+            ));
+        }
+        let suffix: String = random_token(self.rng.as_ref())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+            .to_lowercase();
+        let profile = crate::store::Profile {
+            email: None,
+            email_verified: false,
+            phone: None,
+            phone_verified: false,
+            username: Some(format!("guest-{suffix}")),
+            first_name: None,
+            last_name: None,
+            attributes: crate::identity::Attributes::default(),
+        };
+        let new = NewUser {
+            id: UserId::new(),
+            org_id: org.id,
+            profile,
+            password_hash: None,
+            anonymous: true,
+            active: true,
+            roles: vec![crate::identity::RoleName::USER.to_owned()],
+            created_at: self.now(),
+        };
+        let user = self.store.insert_user(&new).await?;
+        self.audit(
+            self.event(AuditKind::AnonymousRegistered, org.id, client)
+                .user(user.id)
+                .actor(user.id),
+        )
+        .await;
+        self.start_session(user, vec!["anon".to_owned()], client)
+            .await
+    }
+
+    /// Gives a guest account an email and password, or a phone number, keeping its id and data.
+    #[instrument(skip_all, fields(user.id = %who.user.id))]
+    pub async fn upgrade_me(
+        &self,
+        who: &Principal,
+        input: RegisterInput,
+    ) -> Result<User, AuthError> {
+        if !who.user.anonymous {
+            return Err(AuthError::invalid(
+                "email",
+                "this account is not anonymous; change it through PATCH /v1/users/me",
+            ));
+        }
+        let org = self.org(Some(&who.user.org_slug)).await?;
+        let mut f = Fields::default();
+        let account = self.parse_new_account(&mut f, &input, false, true);
+        f.finish()?;
+        let password_hash = match &account.password {
+            Some(pw) => {
+                check_new_password(
+                    pw,
+                    &org.policy,
+                    account.email.as_ref(),
+                    account.username.as_ref(),
+                    "password",
+                )?;
+                Some(self.hasher.hash(pw).await?)
+            }
+            None => None,
+        };
+        let mut profile = account.profile;
+        // Keep the guest's name and data; a username given replaces the generated one.
+        profile.username = profile.username.or_else(|| who.user.username.clone());
+        profile.first_name = profile.first_name.or_else(|| who.user.first_name.clone());
+        profile.last_name = profile.last_name.or_else(|| who.user.last_name.clone());
+        profile.attributes = who.user.attributes.clone();
+        let user = self
+            .store
+            .upgrade_anonymous(who.user.id, &profile, password_hash.as_deref(), self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { what } => AuthError::Duplicate(what),
+                e => e.into(),
+            })?
+            .ok_or(AuthError::NotFound)?;
+        self.audit(
+            self.event(AuditKind::AccountUpgraded, user.org_id, &input.client)
+                .user(user.id)
+                .actor(user.id),
+        )
+        .await;
+        self.send_verifications(&user, &input.client, None).await;
+        Ok(user)
+    }
+
+    /// Deletes guest accounts idle longer than the retention time; answers how many.
+    pub async fn purge_idle_anonymous(&self) -> Result<usize, AuthError> {
+        let gone = self
+            .store
+            .delete_idle_anonymous(self.now() - self.config.anonymous_retention)
+            .await?;
+        for (user, org) in &gone {
+            let event = AuditEvent::new(
+                AuditKind::AnonymousExpired,
+                Some(*org),
+                self.now(),
+                &ClientInfo::default(),
+            )
+            .user(*user);
+            self.audit(event).await;
+        }
+        Ok(gone.len())
+    }
+}
