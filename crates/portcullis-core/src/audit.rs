@@ -76,11 +76,15 @@ pub enum AuditKind {
     AccountUpgraded,
     /// An idle guest account was deleted by the retention job.
     AnonymousExpired,
+    /// An application token was made.
+    AppTokenCreated,
+    /// An application token was revoked (by its owner or an admin).
+    AppTokenRevoked,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 30] = [
+    pub const ALL: [AuditKind; 32] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -111,6 +115,8 @@ impl AuditKind {
         Self::AnonymousRegistered,
         Self::AccountUpgraded,
         Self::AnonymousExpired,
+        Self::AppTokenCreated,
+        Self::AppTokenRevoked,
     ];
 
     /// The wire name.
@@ -146,6 +152,8 @@ impl AuditKind {
             Self::AnonymousRegistered => "user.registered_anonymous",
             Self::AccountUpgraded => "user.upgraded",
             Self::AnonymousExpired => "user.expired",
+            Self::AppTokenCreated => "app_token.created",
+            Self::AppTokenRevoked => "app_token.revoked",
         }
     }
 

@@ -151,4 +151,25 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Authentication methods used (`pwd`, ...).
     pub amr: Vec<String>,
+    /// The application token this session was made from, if any; the session ends with it.
+    pub app_token_id: Option<uuid::Uuid>,
+}
+
+/// A long-lived application token (its secret is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppToken {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// What it is for, in the owner's words.
+    pub description: String,
+    /// The first characters of the token, to recognise it in a list.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last exchange.
+    pub last_used_at: Option<DateTime<Utc>>,
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEvent;
 use crate::identity::Attributes;
 use crate::ids::{AuditId, OrgId, SessionId, UserId};
-use crate::model::{Credentials, Organization, Role, Session, User};
+use crate::model::{AppToken, Credentials, Organization, Role, Session, User};
 use crate::tokens::StoredSigningKey;
 
 /// Storage failures, in the terms the use cases need.
@@ -357,6 +357,19 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// Stores an application token by the hash of its secret.
+    async fn insert_app_token(&self, token: &AppToken, token_hash: &str) -> Result<(), StoreError>;
+    /// A user's application tokens, newest first.
+    async fn list_app_tokens(&self, user_id: UserId) -> Result<Vec<AppToken>, StoreError>;
+    /// Deletes one, with the sessions made from it; false when it was not the user's.
+    async fn delete_app_token(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// An application token by the hash of its secret, marking it used at `now`.
+    async fn use_app_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AppToken>, StoreError>;
 
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;

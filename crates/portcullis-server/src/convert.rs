@@ -94,3 +94,21 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
         updated_at: o.updated_at,
     }
 }
+
+pub(crate) fn app_token(t: model::AppToken) -> api::AppToken {
+    api::AppToken {
+        id: t.id,
+        description: t.description,
+        prefix: t.prefix,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        last_used_at: t.last_used_at,
+    }
+}
+
+pub(crate) fn app_tokens(ts: Vec<model::AppToken>) -> api::AppTokenList {
+    api::AppTokenList {
+        items: ts.into_iter().map(app_token).collect(),
+        next_cursor: None,
+    }
+}

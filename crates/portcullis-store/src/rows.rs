@@ -172,10 +172,12 @@ pub(crate) struct SessionRow {
     ip: Option<String>,
     user_agent: Option<String>,
     amr: String,
+    app_token_id: Option<String>,
 }
 
 pub(crate) const SESSION_COLUMNS: &str =
-    "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.amr FROM sessions s";
+    "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, \
+     s.user_agent, s.amr, s.app_token_id FROM sessions s";
 
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
@@ -189,6 +191,7 @@ impl TryFrom<SessionRow> for Session {
             ip: r.ip,
             user_agent: r.user_agent,
             amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+            app_token_id: r.app_token_id.as_deref().map(id).transpose()?,
         })
     }
 }
@@ -297,6 +300,35 @@ impl TryFrom<OutboxRow> for portcullis_core::store::QueuedMessage {
             payload: r.payload,
             created_at: time(r.created_at)?,
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct AppTokenRow {
+    id: String,
+    user_id: String,
+    description: String,
+    prefix: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+pub(crate) const APP_TOKEN_COLUMNS: &str =
+    "id, user_id, description, prefix, created_at, expires_at, last_used_at FROM app_tokens";
+
+impl TryFrom<AppTokenRow> for portcullis_core::model::AppToken {
+    type Error = StoreError;
+    fn try_from(r: AppTokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            user_id: id(&r.user_id)?,
+            description: r.description,
+            prefix: r.prefix,
+            created_at: time(r.created_at)?,
+            expires_at: r.expires_at.map(time).transpose()?,
+            last_used_at: r.last_used_at.map(time).transpose()?,
         })
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::{SessionId, UserId};
-use portcullis_core::model::{Credentials, Organization, Role, Session, User};
+use portcullis_core::model::{AppToken, Credentials, Organization, Role, Session, User};
 use portcullis_core::store::{
     AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
     RotateOutcome, Store, StoreError, StoredCode, UserFilter,
@@ -17,8 +17,9 @@ use portcullis_core::OrgId;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use crate::rows::{
-    db_err, ms, policy_json, AuditRow, CodeRow, KeyRow, OrgRow, OutboxRow, RoleRow, SessionRow,
-    UserRow, CODE_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+    db_err, ms, policy_json, AppTokenRow, AuditRow, CodeRow, KeyRow, OrgRow, OutboxRow, RoleRow,
+    SessionRow, UserRow, APP_TOKEN_COLUMNS, CODE_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS,
 };
 
 /// The SQLite store.
@@ -530,8 +531,8 @@ macro_rules! sql_store {
             async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
-                    "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr) \
-                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                    "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
+                     app_token_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(s.id.to_string())
                 .bind(s.user_id.to_string())
@@ -540,6 +541,7 @@ macro_rules! sql_store {
                 .bind(&s.ip)
                 .bind(&s.user_agent)
                 .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
+                .bind(s.app_token_id.map(|a| a.to_string()))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -706,6 +708,61 @@ macro_rules! sql_store {
                 .await
                 .map_err(db_err)?;
                 Ok(done.rows_affected())
+            }
+
+            async fn insert_app_token(&self, t: &AppToken, token_hash: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO app_tokens (id, user_id, description, token_hash, prefix, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(t.id.to_string())
+                .bind(t.user_id.to_string())
+                .bind(&t.description)
+                .bind(token_hash)
+                .bind(&t.prefix)
+                .bind(ms(t.created_at))
+                .bind(t.expires_at.map(ms))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn list_app_tokens(&self, user_id: UserId) -> Result<Vec<AppToken>, StoreError> {
+                let sql = format!("SELECT {APP_TOKEN_COLUMNS} WHERE user_id = $1 ORDER BY id DESC");
+                sqlx::query_as::<_, AppTokenRow>(&sql)
+                    .bind(user_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(AppToken::try_from)
+                    .collect()
+            }
+
+            async fn delete_app_token(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM app_tokens WHERE id = $1 AND user_id = $2")
+                    .bind(id.to_string())
+                    .bind(user_id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn use_app_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<AppToken>, StoreError> {
+                let sql = format!(
+                    "UPDATE app_tokens SET last_used_at = $1 WHERE token_hash = $2 RETURNING {}",
+                    APP_TOKEN_COLUMNS.trim_end_matches(" FROM app_tokens")
+                );
+                sqlx::query_as::<_, AppTokenRow>(&sql)
+                    .bind(ms(now))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(AppToken::try_from)
+                    .transpose()
             }
 
             async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {

@@ -67,6 +67,7 @@ fn session(user: UserId, now: DateTime<Utc>) -> Session {
         ip: Some("127.0.0.1".into()),
         user_agent: None,
         amr: vec!["pwd".into()],
+        app_token_id: None,
     }
 }
 

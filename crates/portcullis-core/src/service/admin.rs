@@ -56,7 +56,7 @@ impl OrgAdmin {
     }
 
     /// Only a system admin may act on a system admin.
-    fn may_manage(&self, target: &User) -> Result<(), AuthError> {
+    pub(super) fn may_manage(&self, target: &User) -> Result<(), AuthError> {
         if target.has_role(RoleName::SYSTEM_ADMIN) && !self.is_system() {
             return Err(AuthError::Forbidden(
                 "only a system_admin may manage a system_admin",

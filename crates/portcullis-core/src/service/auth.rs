@@ -286,6 +286,7 @@ impl Services {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             amr,
+            app_token_id: None,
         };
         let refresh_token = random_token(self.rng.as_ref());
         self.store

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod anonymous;
+mod app_tokens;
 mod auth;
 mod codes;
 mod courier;
@@ -18,6 +19,7 @@ use tracing::{info, instrument};
 
 pub use account::{ChangePasswordInput, UpdateProfileInput};
 pub use admin::{AdminCreateInput, AdminUpdateInput, OrgAdmin};
+pub use app_tokens::{AppAccess, NewAppToken, APP_TOKEN_PREFIX};
 pub use auth::{LoginInput, RegisterInput, Tokens};
 pub use codes::{CodeRequest, CodeSubmission};
 pub use courier::Courier;

@@ -1,6 +1,7 @@
 //! Every route, registered with its OpenAPI description in one place.
 
 mod admin;
+mod app_tokens;
 mod auth;
 mod codes;
 mod guests;
@@ -39,6 +40,14 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(guests::register_anonymous))
         .routes(routes!(guests::upgrade_me))
+        .routes(routes!(app_tokens::exchange_app_token))
+        .routes(routes!(
+            app_tokens::create_app_token,
+            app_tokens::list_app_tokens
+        ))
+        .routes(routes!(app_tokens::delete_app_token))
+        .routes(routes!(app_tokens::list_user_app_tokens))
+        .routes(routes!(app_tokens::delete_user_app_token))
         .routes(routes!(auth::refresh_token))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))

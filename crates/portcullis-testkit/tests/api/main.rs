@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod app_tokens;
 mod auth;
 mod codes;
 mod errors;

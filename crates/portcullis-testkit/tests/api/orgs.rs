@@ -210,6 +210,22 @@ async fn an_org_admin_cannot_see_or_touch_another_org(app: TestServer) {
         .await
         .unwrap();
     assert_eq!(send.status(), 404);
+    let ann_token = ann
+        .create_app_token(&portcullis_testkit::api::CreateAppTokenRequest {
+            description: "ci".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(code(boss.user_app_tokens(id).await), ProblemCode::NotFound);
+    assert_eq!(
+        code(boss.delete_user_app_token(id, ann_token.details.id).await),
+        ProblemCode::NotFound
+    );
+    app.client()
+        .exchange_app_token(&ann_token.token)
+        .await
+        .expect("still works");
     assert_eq!(code(boss.delete_user(id).await), ProblemCode::NotFound);
     assert_eq!(
         code(
