@@ -80,11 +80,19 @@ pub enum AuditKind {
     AppTokenCreated,
     /// An application token was revoked (by its owner or an admin).
     AppTokenRevoked,
+    /// An admin made a license.
+    LicenseCreated,
+    /// An admin revoked a license (and its devices).
+    LicenseRevoked,
+    /// A device registered with a license key.
+    DeviceRegistered,
+    /// An admin revoked a device.
+    DeviceRevoked,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 32] = [
+    pub const ALL: [AuditKind; 36] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -117,6 +125,10 @@ impl AuditKind {
         Self::AnonymousExpired,
         Self::AppTokenCreated,
         Self::AppTokenRevoked,
+        Self::LicenseCreated,
+        Self::LicenseRevoked,
+        Self::DeviceRegistered,
+        Self::DeviceRevoked,
     ];
 
     /// The wire name.
@@ -154,6 +166,10 @@ impl AuditKind {
             Self::AnonymousExpired => "user.expired",
             Self::AppTokenCreated => "app_token.created",
             Self::AppTokenRevoked => "app_token.revoked",
+            Self::LicenseCreated => "license.created",
+            Self::LicenseRevoked => "license.revoked",
+            Self::DeviceRegistered => "device.registered",
+            Self::DeviceRevoked => "device.revoked",
         }
     }
 

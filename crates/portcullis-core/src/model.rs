@@ -153,6 +153,48 @@ pub struct Session {
     pub amr: Vec<String>,
     /// The application token this session was made from, if any; the session ends with it.
     pub app_token_id: Option<uuid::Uuid>,
+    /// The registered device this session signed in from, if any; the session ends with it.
+    pub device_id: Option<uuid::Uuid>,
+}
+
+/// A license: lets up to `max_devices` devices register in an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Organization.
+    pub org_id: OrgId,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    /// Device limit; `None` is unlimited.
+    pub max_devices: Option<u32>,
+    /// Devices registered now.
+    pub device_count: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity; devices of an expired license can no longer sign in.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Organization.
+    pub org_id: OrgId,
+    /// The license it registered with.
+    pub license_id: uuid::Uuid,
+    /// Display name.
+    pub name: String,
+    /// Kind, free text.
+    pub device_type: Option<String>,
+    /// The application's own identifier for it.
+    pub identifier: Option<String>,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in through it.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 /// A long-lived application token (its secret is never stored, only its hash).

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEvent;
 use crate::identity::Attributes;
 use crate::ids::{AuditId, OrgId, SessionId, UserId};
-use crate::model::{AppToken, Credentials, Organization, Role, Session, User};
+use crate::model::{AppToken, Credentials, Device, License, Organization, Role, Session, User};
 use crate::tokens::StoredSigningKey;
 
 /// Storage failures, in the terms the use cases need.
@@ -233,6 +233,19 @@ pub struct OutboxStats {
     pub failed: u64,
 }
 
+/// What registering a device with a license key did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Registered; the license's count went up by one.
+    Registered(Device),
+    /// No license has this key.
+    UnknownLicense,
+    /// The license has expired.
+    Expired,
+    /// The license has all the devices it allows.
+    Full,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -248,6 +261,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ensure_org(&self, org: &Organization) -> Result<Organization, StoreError>;
     /// An organization by slug.
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError>;
+    /// An organization by id.
+    async fn org_by_id(&self, id: OrgId) -> Result<Option<Organization>, StoreError>;
     /// Creates an organization; `Conflict { what: "slug" }` when the slug is taken.
     async fn insert_org(&self, org: &Organization) -> Result<Organization, StoreError>;
     /// Organizations by id order, after the cursor.
@@ -370,6 +385,31 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AppToken>, StoreError>;
+
+    /// Stores a license by the hash of its key.
+    async fn insert_license(&self, license: &License, key_hash: &str) -> Result<(), StoreError>;
+    /// An organization's licenses, newest first.
+    async fn list_licenses(&self, org_id: OrgId) -> Result<Vec<License>, StoreError>;
+    /// Deletes a license with its devices and their sessions; false when not the org's.
+    async fn delete_license(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// Registers a device under the license with this key hash, atomically within its limit.
+    async fn register_device(
+        &self,
+        key_hash: &str,
+        device: &Device,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Registration, StoreError>;
+    /// A device by the hash of its token, with its license's expiry, marking it seen at `now`.
+    async fn use_device(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Device, Option<DateTime<Utc>>)>, StoreError>;
+    /// An organization's devices, newest first.
+    async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError>;
+    /// Deletes a device and its sessions, freeing its license slot; false when not the org's.
+    async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
 
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;

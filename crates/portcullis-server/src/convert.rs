@@ -112,3 +112,26 @@ pub(crate) fn app_tokens(ts: Vec<model::AppToken>) -> api::AppTokenList {
         next_cursor: None,
     }
 }
+
+pub(crate) fn license(l: model::License) -> api::License {
+    api::License {
+        id: l.id,
+        prefix: l.prefix,
+        max_devices: l.max_devices,
+        device_count: l.device_count,
+        created_at: l.created_at,
+        expires_at: l.expires_at,
+    }
+}
+
+pub(crate) fn device(d: model::Device) -> api::Device {
+    api::Device {
+        id: d.id,
+        license_id: d.license_id,
+        name: d.name,
+        device_type: d.device_type,
+        identifier: d.identifier,
+        created_at: d.created_at,
+        last_seen_at: d.last_seen_at,
+    }
+}

@@ -131,6 +131,23 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// A device token in `Authorization: Bearer pcd_...`, for sign-in; any other credential in
+/// the header is not a device token and is ignored here.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceToken(pub(crate) Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok()
+            .filter(|t| t.starts_with(portcullis_core::service::DEVICE_PREFIX))
+            .map(str::to_owned);
+        Ok(Self(token))
+    }
+}
+
 /// An administrator (`org_admin` or `system_admin`); 403 `forbidden` for anyone else.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin(pub(crate) OrgAdmin);

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "me", description = "The signed-in user"),
         (name = "admin", description = "Administration (org_admin, system_admin)"),
         (name = "orgs", description = "Organizations and their policies"),
+        (name = "devices", description = "Licenses, device registration and device tokens"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Health, metrics, documentation"),
     )

@@ -173,11 +173,12 @@ pub(crate) struct SessionRow {
     user_agent: Option<String>,
     amr: String,
     app_token_id: Option<String>,
+    device_id: Option<String>,
 }
 
 pub(crate) const SESSION_COLUMNS: &str =
     "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, \
-     s.user_agent, s.amr, s.app_token_id FROM sessions s";
+     s.user_agent, s.amr, s.app_token_id, s.device_id FROM sessions s";
 
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
@@ -192,6 +193,7 @@ impl TryFrom<SessionRow> for Session {
             user_agent: r.user_agent,
             amr: serde_json::from_str(&r.amr).unwrap_or_default(),
             app_token_id: r.app_token_id.as_deref().map(id).transpose()?,
+            device_id: r.device_id.as_deref().map(id).transpose()?,
         })
     }
 }
@@ -329,6 +331,66 @@ impl TryFrom<AppTokenRow> for portcullis_core::model::AppToken {
             created_at: time(r.created_at)?,
             expires_at: r.expires_at.map(time).transpose()?,
             last_used_at: r.last_used_at.map(time).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct LicenseRow {
+    id: String,
+    org_id: String,
+    prefix: String,
+    max_devices: Option<i64>,
+    device_count: i64,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+pub(crate) const LICENSE_COLUMNS: &str =
+    "id, org_id, prefix, max_devices, device_count, created_at, expires_at FROM licenses";
+
+impl TryFrom<LicenseRow> for portcullis_core::model::License {
+    type Error = StoreError;
+    fn try_from(r: LicenseRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: id(&r.org_id)?,
+            prefix: r.prefix,
+            max_devices: r.max_devices.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            device_count: u32::try_from(r.device_count).unwrap_or(0),
+            created_at: time(r.created_at)?,
+            expires_at: r.expires_at.map(time).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct DeviceRow {
+    id: String,
+    org_id: String,
+    license_id: String,
+    name: String,
+    device_type: Option<String>,
+    identifier: Option<String>,
+    created_at: i64,
+    last_seen_at: Option<i64>,
+}
+
+pub(crate) const DEVICE_COLUMNS: &str =
+    "d.id, d.org_id, d.license_id, d.name, d.device_type, d.identifier, d.created_at, d.last_seen_at FROM devices d";
+
+impl TryFrom<DeviceRow> for portcullis_core::model::Device {
+    type Error = StoreError;
+    fn try_from(r: DeviceRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: id(&r.org_id)?,
+            license_id: id(&r.license_id)?,
+            name: r.name,
+            device_type: r.device_type,
+            identifier: r.identifier,
+            created_at: time(r.created_at)?,
+            last_seen_at: r.last_seen_at.map(time).transpose()?,
         })
     }
 }

@@ -7,19 +7,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::{SessionId, UserId};
-use portcullis_core::model::{AppToken, Credentials, Organization, Role, Session, User};
+use portcullis_core::model::{
+    AppToken, Credentials, Device, License, Organization, Role, Session, User,
+};
 use portcullis_core::store::{
     AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
-    RotateOutcome, Store, StoreError, StoredCode, UserFilter,
+    Registration, RotateOutcome, Store, StoreError, StoredCode, UserFilter,
 };
 use portcullis_core::tokens::StoredSigningKey;
 use portcullis_core::OrgId;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
 use crate::rows::{
-    db_err, ms, policy_json, AppTokenRow, AuditRow, CodeRow, KeyRow, OrgRow, OutboxRow, RoleRow,
-    SessionRow, UserRow, APP_TOKEN_COLUMNS, CODE_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS,
-    USER_COLUMNS,
+    db_err, ms, policy_json, AppTokenRow, AuditRow, CodeRow, DeviceRow, KeyRow, LicenseRow, OrgRow,
+    OutboxRow, RoleRow, SessionRow, UserRow, APP_TOKEN_COLUMNS, CODE_COLUMNS, DEVICE_COLUMNS,
+    LICENSE_COLUMNS, ORG_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
 };
 
 /// The SQLite store.
@@ -180,6 +182,10 @@ macro_rules! sql_store {
 
             async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>, StoreError> {
                 self.org_where("slug = $1", slug.to_owned()).await
+            }
+
+            async fn org_by_id(&self, id: OrgId) -> Result<Option<Organization>, StoreError> {
+                self.org_where("id = $1", id.to_string()).await
             }
 
             async fn insert_org(&self, org: &Organization) -> Result<Organization, StoreError> {
@@ -532,7 +538,7 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
-                     app_token_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
+                     app_token_id, device_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(s.id.to_string())
                 .bind(s.user_id.to_string())
@@ -542,6 +548,7 @@ macro_rules! sql_store {
                 .bind(&s.user_agent)
                 .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
                 .bind(s.app_token_id.map(|a| a.to_string()))
+                .bind(s.device_id.map(|d| d.to_string()))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -763,6 +770,169 @@ macro_rules! sql_store {
                     .map_err(db_err)?
                     .map(AppToken::try_from)
                     .transpose()
+            }
+
+            async fn insert_license(&self, l: &License, key_hash: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO licenses (id, org_id, key_hash, prefix, max_devices, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(l.id.to_string())
+                .bind(l.org_id.to_string())
+                .bind(key_hash)
+                .bind(&l.prefix)
+                .bind(l.max_devices.map(i64::from))
+                .bind(ms(l.created_at))
+                .bind(l.expires_at.map(ms))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn list_licenses(&self, org_id: OrgId) -> Result<Vec<License>, StoreError> {
+                let sql = format!("SELECT {LICENSE_COLUMNS} WHERE org_id = $1 ORDER BY id DESC");
+                sqlx::query_as::<_, LicenseRow>(&sql)
+                    .bind(org_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(License::try_from)
+                    .collect()
+            }
+
+            async fn delete_license(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM licenses WHERE id = $1 AND org_id = $2")
+                    .bind(id.to_string())
+                    .bind(org_id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn register_device(
+                &self,
+                key_hash: &str,
+                device: &Device,
+                token_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<Registration, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                // Takes a slot in one statement: the row lock (or SQLite's single writer)
+                // makes concurrent registrations queue, and each re-checks the limit.
+                let taken = sqlx::query_as::<_, (String, String)>(
+                    "UPDATE licenses SET device_count = device_count + 1 WHERE key_hash = $1 \
+                     AND (expires_at IS NULL OR expires_at > $2) \
+                     AND (max_devices IS NULL OR device_count < max_devices) RETURNING id, org_id",
+                )
+                .bind(key_hash)
+                .bind(ms(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let Some((license_id, org_id)) = taken else {
+                    let why = sqlx::query_as::<_, (Option<i64>,)>("SELECT expires_at FROM licenses WHERE key_hash = $1")
+                        .bind(key_hash)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    return Ok(match why {
+                        None => Registration::UnknownLicense,
+                        Some((Some(at),)) if at <= ms(now) => Registration::Expired,
+                        Some(_) => Registration::Full,
+                    });
+                };
+                sqlx::query(
+                    "INSERT INTO devices (id, org_id, license_id, name, device_type, identifier, token_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(device.id.to_string())
+                .bind(&org_id)
+                .bind(&license_id)
+                .bind(&device.name)
+                .bind(&device.device_type)
+                .bind(&device.identifier)
+                .bind(token_hash)
+                .bind(ms(device.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                let bad = |_| StoreError::Corrupt("id".into());
+                Ok(Registration::Registered(Device {
+                    org_id: org_id.parse().map_err(bad)?,
+                    license_id: license_id.parse().map_err(|_| StoreError::Corrupt("id".into()))?,
+                    ..device.clone()
+                }))
+            }
+
+            async fn use_device(
+                &self,
+                token_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<Option<(Device, Option<DateTime<Utc>>)>, StoreError> {
+                let done = sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE token_hash = $2")
+                    .bind(ms(now))
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let sql = format!("SELECT {DEVICE_COLUMNS} WHERE d.token_hash = $1");
+                let Some(row) = sqlx::query_as::<_, DeviceRow>(&sql)
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                else {
+                    return Ok(None);
+                };
+                let device = Device::try_from(row)?;
+                let expiry = sqlx::query_scalar::<_, Option<i64>>("SELECT expires_at FROM licenses WHERE id = $1")
+                    .bind(device.license_id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .flatten()
+                    .map(crate::rows::time)
+                    .transpose()?;
+                Ok(Some((device, expiry)))
+            }
+
+            async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError> {
+                let sql = format!("SELECT {DEVICE_COLUMNS} WHERE d.org_id = $1 ORDER BY d.id DESC");
+                sqlx::query_as::<_, DeviceRow>(&sql)
+                    .bind(org_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(Device::try_from)
+                    .collect()
+            }
+
+            async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let license = sqlx::query_scalar::<_, String>(
+                    "DELETE FROM devices WHERE id = $1 AND org_id = $2 RETURNING license_id",
+                )
+                .bind(id.to_string())
+                .bind(org_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let Some(license) = license else { return Ok(false) };
+                sqlx::query("UPDATE licenses SET device_count = device_count - 1 WHERE id = $1 AND device_count > 0")
+                    .bind(&license)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(true)
             }
 
             async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use portcullis_core::audit::{AuditEvent, AuditKind, ClientInfo};
 use portcullis_core::identity::Attributes;
-use portcullis_core::model::{OrgPolicy, Organization, Session};
+use portcullis_core::model::{Device, License, OrgPolicy, Organization, Session};
 use portcullis_core::store::{
     AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
-    RotateOutcome, Store, StoreError, UserFilter,
+    Registration, RotateOutcome, Store, StoreError, UserFilter,
 };
 use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
@@ -68,6 +68,7 @@ fn session(user: UserId, now: DateTime<Utc>) -> Session {
         user_agent: None,
         amr: vec!["pwd".into()],
         app_token_id: None,
+        device_id: None,
     }
 }
 
@@ -733,6 +734,108 @@ async fn guests(store: Arc<dyn Store>) {
     );
 }
 
+/// Licenses and devices: limits, expiry, slots freed, cascades to sessions.
+async fn licenses_and_devices(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let org = default_org(s).await;
+    let license = |max: Option<u32>, expires: Option<DateTime<Utc>>| License {
+        id: uuid::Uuid::now_v7(),
+        org_id: org.id,
+        prefix: "pcl_abc".into(),
+        max_devices: max,
+        device_count: 0,
+        created_at: t0(),
+        expires_at: expires,
+    };
+    let device = |name: &str| Device {
+        id: uuid::Uuid::now_v7(),
+        org_id: OrgId(uuid::Uuid::nil()),
+        license_id: uuid::Uuid::nil(),
+        name: name.into(),
+        device_type: None,
+        identifier: Some("serial-1".into()),
+        created_at: t0(),
+        last_seen_at: None,
+    };
+    let one = license(Some(1), None);
+    s.insert_license(&one, "k1").await.unwrap();
+    let Registration::Registered(d1) = s
+        .register_device("k1", &device("a"), "t1", t0())
+        .await
+        .unwrap()
+    else {
+        panic!("registered")
+    };
+    assert_eq!((d1.org_id, d1.license_id), (org.id, one.id));
+    assert_eq!(
+        s.register_device("k1", &device("b"), "t2", t0())
+            .await
+            .unwrap(),
+        Registration::Full
+    );
+    assert_eq!(
+        s.register_device("nope", &device("b"), "t2", t0())
+            .await
+            .unwrap(),
+        Registration::UnknownLicense
+    );
+    let (seen, expiry) = s
+        .use_device("t1", t0() + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (seen.id, expiry, seen.last_seen_at),
+        (d1.id, None, Some(t0() + Duration::hours(1)))
+    );
+    assert!(s.use_device("t9", t0()).await.unwrap().is_none());
+    // A session through the device goes with it; the slot comes back.
+    let ann = s
+        .insert_user(&new_user(&org, "dev@example.com"))
+        .await
+        .unwrap();
+    let mut sess = session(ann.id, t0());
+    sess.device_id = Some(d1.id);
+    s.create_session(&sess, "dh").await.unwrap();
+    assert!(s.delete_device(org.id, d1.id).await.unwrap());
+    assert!(!s.delete_device(org.id, d1.id).await.unwrap());
+    assert!(s.session_user(sess.id, live(t0())).await.unwrap().is_none());
+    assert_eq!(s.list_licenses(org.id).await.unwrap()[0].device_count, 0);
+    assert!(matches!(
+        s.register_device("k1", &device("b"), "t2", t0())
+            .await
+            .unwrap(),
+        Registration::Registered(_)
+    ));
+    // Expiry, and a license's deletion taking its devices.
+    let old = license(None, Some(t0() + Duration::minutes(5)));
+    s.insert_license(&old, "k2").await.unwrap();
+    assert_eq!(
+        s.register_device("k2", &device("c"), "t3", t0() + Duration::minutes(6))
+            .await
+            .unwrap(),
+        Registration::Expired
+    );
+    assert!(matches!(
+        s.register_device("k2", &device("c"), "t3", t0())
+            .await
+            .unwrap(),
+        Registration::Registered(_)
+    ));
+    assert_eq!(
+        s.use_device("t3", t0()).await.unwrap().unwrap().1,
+        Some(t0() + Duration::minutes(5))
+    );
+    assert_eq!(s.list_devices(org.id).await.unwrap().len(), 2);
+    assert!(s.delete_license(org.id, old.id).await.unwrap());
+    assert!(s.use_device("t3", t0()).await.unwrap().is_none());
+    assert_eq!(s.list_devices(org.id).await.unwrap().len(), 1);
+    assert!(
+        !s.delete_license(OrgId::new(), one.id).await.unwrap(),
+        "only within its organization"
+    );
+}
+
 /// Workers racing for the outbox never take the same message.
 async fn outbox_race(store: Arc<dyn Store>) {
     let org = default_org(store.as_ref()).await;
@@ -867,6 +970,7 @@ async fn sqlite_codes_and_outbox() {
     outbox_race(db.store()).await;
     organizations(db.store()).await;
     guests(db.store()).await;
+    licenses_and_devices(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -878,6 +982,7 @@ async fn postgres_codes_and_outbox() {
     outbox_race(db.store()).await;
     organizations(db.store()).await;
     guests(db.store()).await;
+    licenses_and_devices(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }

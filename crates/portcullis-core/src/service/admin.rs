@@ -136,7 +136,7 @@ impl Services {
     }
 
     /// The organization an admin names, within reach.
-    async fn admin_org(
+    pub(super) async fn admin_org(
         &self,
         admin: &OrgAdmin,
         slug: Option<&str>,

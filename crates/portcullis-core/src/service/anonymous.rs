@@ -60,7 +60,7 @@ impl Services {
                 .actor(user.id),
         )
         .await;
-        self.start_session(user, vec!["anon".to_owned()], client)
+        self.start_session(user, vec!["anon".to_owned()], client, None)
             .await
     }
 

@@ -184,6 +184,7 @@ impl Services {
             user_agent: client.user_agent.clone(),
             amr: vec!["app_token".to_owned()],
             app_token_id: Some(token.id),
+            device_id: None,
         };
         // The session's refresh token is never handed out: this hash matches no secret.
         self.store

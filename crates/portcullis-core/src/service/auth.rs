@@ -45,6 +45,8 @@ pub struct LoginInput {
     pub password: String,
     /// Organization slug.
     pub organization: Option<String>,
+    /// A device token from `Authorization: Bearer`, which names the organization.
+    pub device_token: Option<String>,
     /// Where the request came from.
     pub client: ClientInfo,
 }
@@ -195,7 +197,9 @@ impl Services {
     /// Password sign-in. Unknown identifiers and wrong passwords answer alike and take as long.
     #[instrument(skip_all)]
     pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
-        let org = self.org(input.organization.as_deref()).await?;
+        let (org, device) = self
+            .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
+            .await?;
         let identifier = Identifier::parse(&input.identifier, "identifier")
             .map_err(|e| AuthError::Validation(vec![e]))?;
         if input.password.is_empty() {
@@ -251,7 +255,12 @@ impl Services {
             self.store.upgrade_password_hash(user.id, &hash).await?;
         }
         let tokens = self
-            .start_session(user, vec!["pwd".to_owned()], &input.client)
+            .start_session(
+                user,
+                vec!["pwd".to_owned()],
+                &input.client,
+                device.map(|d| d.id),
+            )
             .await?;
         self.audit(
             self.event(AuditKind::LoginSucceeded, org.id, &input.client)
@@ -269,6 +278,7 @@ impl Services {
         mut user: User,
         amr: Vec<String>,
         client: &ClientInfo,
+        device: Option<uuid::Uuid>,
     ) -> Result<Tokens, AuthError> {
         let now = self.now();
         // The organization may shorten (or lengthen) sessions.
@@ -287,6 +297,7 @@ impl Services {
             user_agent: client.user_agent.clone(),
             amr,
             app_token_id: None,
+            device_id: device,
         };
         let refresh_token = random_token(self.rng.as_ref());
         self.store

@@ -76,6 +76,8 @@ pub struct CodeSubmission {
     pub token: Option<String>,
     /// Organization slug.
     pub organization: Option<String>,
+    /// A device token (for `code/login`), which names the organization.
+    pub device_token: Option<String>,
     /// Where the request came from.
     pub client: ClientInfo,
 }
@@ -503,6 +505,13 @@ impl Services {
     /// `code/login`: signs in with the code sent to an address (which proves it).
     #[instrument(skip_all)]
     pub async fn login_with_code(&self, input: CodeSubmission) -> Result<Tokens, AuthError> {
+        let (org, device) = self
+            .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
+            .await?;
+        let input = CodeSubmission {
+            organization: Some(org.slug),
+            ..input
+        };
         let (user, to, code) = self.submitted(&input).await?;
         self.check_code(&user, Purpose::Login, &to, &code, true, &input.client)
             .await?;
@@ -518,7 +527,9 @@ impl Services {
             .await?
             .ok_or(AuthError::CodeInvalid)?;
         let amr = vec!["otp".to_owned(), to.channel().to_owned()];
-        let tokens = self.start_session(user, amr, &input.client).await?;
+        let tokens = self
+            .start_session(user, amr, &input.client, device.map(|d| d.id))
+            .await?;
         self.audit(
             self.event(AuditKind::LoginSucceeded, tokens.user.org_id, &input.client)
                 .user(tokens.user.id)

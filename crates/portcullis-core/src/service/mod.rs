@@ -8,6 +8,7 @@ mod app_tokens;
 mod auth;
 mod codes;
 mod courier;
+mod devices;
 mod input;
 mod messages;
 mod orgs;
@@ -23,6 +24,7 @@ pub use app_tokens::{AppAccess, NewAppToken, APP_TOKEN_PREFIX};
 pub use auth::{LoginInput, RegisterInput, Tokens};
 pub use codes::{CodeRequest, CodeSubmission};
 pub use courier::Courier;
+pub use devices::{DeviceInput, DEVICE_PREFIX, LICENSE_PREFIX};
 pub use input::Patch;
 pub use orgs::OrgInput;
 

@@ -9,7 +9,7 @@ use portcullis_api::{
 use portcullis_core::service::{LoginInput, RegisterInput};
 
 use crate::convert;
-use crate::extract::{ApiJson, Auth, Client};
+use crate::extract::{ApiJson, Auth, Client, DeviceToken};
 use crate::{AppState, Problem};
 
 /// Register with email and password, or with a phone number.
@@ -40,24 +40,27 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(convert::user(user))))
 }
 
-/// Sign in with an identifier (email, username or phone) and a password.
+/// Sign in with an identifier (email, username or phone) and a password. A device token in
+/// `Authorization: Bearer pcd_...` names the organization and binds the session to the device.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokenPair),
         (status = 400, description = "`validation_failed`", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody),
-        (status = 403, description = "`account_inactive`", body = ProblemBody),
+        (status = 403, description = "`account_inactive`, or `forbidden`: the organization requires a device token", body = ProblemBody),
         (status = 503, description = "`overloaded`", body = ProblemBody),
     ))]
 pub(crate) async fn login(
     State(app): State<AppState>,
     Client(client): Client,
+    DeviceToken(device_token): DeviceToken,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, Problem> {
     let input = LoginInput {
         identifier: body.identifier,
         password: body.password,
         organization: body.organization,
+        device_token,
         client,
     };
     let tokens = app.services.login(input).await?;

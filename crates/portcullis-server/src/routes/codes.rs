@@ -12,7 +12,7 @@ use portcullis_core::{ClientInfo, UserId};
 use uuid::Uuid;
 
 use crate::convert;
-use crate::extract::{Admin, ApiJson, ApiPath, Client, OptionalJson};
+use crate::extract::{Admin, ApiJson, ApiPath, Client, DeviceToken, OptionalJson};
 use crate::{AppState, Problem};
 
 fn request(body: CodeRequest, client: ClientInfo) -> CoreRequest {
@@ -31,6 +31,7 @@ fn submission(body: CodeSubmission, client: ClientInfo) -> CoreSubmission {
         code: body.code,
         token: body.token,
         organization: body.organization,
+        device_token: None,
         client,
     }
 }
@@ -105,12 +106,14 @@ pub(crate) async fn request_login_code(
 pub(crate) async fn login_with_code(
     State(app): State<AppState>,
     Client(client): Client,
+    DeviceToken(device_token): DeviceToken,
     ApiJson(body): ApiJson<CodeSubmission>,
 ) -> Result<Json<TokenPair>, Problem> {
-    let tokens = app
-        .services
-        .login_with_code(submission(body, client))
-        .await?;
+    let submission = CoreSubmission {
+        device_token,
+        ..submission(body, client)
+    };
+    let tokens = app.services.login_with_code(submission).await?;
     Ok(Json(convert::token_pair(tokens)))
 }
 

@@ -4,6 +4,7 @@ mod admin;
 mod app_tokens;
 mod auth;
 mod codes;
+mod devices;
 mod guests;
 mod me;
 mod meta;
@@ -75,6 +76,11 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list_audit_events))
         .routes(routes!(orgs::create_org, orgs::list_orgs))
         .routes(routes!(orgs::get_org, orgs::update_org))
+        .routes(routes!(devices::create_license, devices::list_licenses))
+        .routes(routes!(devices::delete_license))
+        .routes(routes!(devices::register_device))
+        .routes(routes!(devices::list_devices))
+        .routes(routes!(devices::delete_device))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))

@@ -10,6 +10,7 @@ mod admin;
 mod app_tokens;
 mod auth;
 mod codes;
+mod devices;
 mod errors;
 mod guests;
 mod me;

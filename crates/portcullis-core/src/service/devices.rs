@@ -1,0 +1,261 @@
+//! Licenses and devices: an admin makes a license (its key shown once); a device registers
+//! with the key and gets a device token naming its organization; users then sign in through
+//! the device, and their sessions end with it. Where an organization requires it, sign-in
+//! without a device token is refused.
+
+use chrono::{DateTime, Utc};
+use tracing::instrument;
+
+use super::admin::OrgAdmin;
+use super::Services;
+use crate::audit::{AuditKind, ClientInfo};
+use crate::crypto::{hash_token, random_token};
+use crate::error::AuthError;
+use crate::model::{Device, License, Organization};
+use crate::store::Registration;
+
+/// The start of every license key.
+pub const LICENSE_PREFIX: &str = "pcl_";
+/// The start of every device token.
+pub const DEVICE_PREFIX: &str = "pcd_";
+
+/// A device registration, as received.
+#[derive(Debug, Default, Clone)]
+pub struct DeviceInput {
+    /// The license key.
+    pub license_key: String,
+    /// Display name.
+    pub name: String,
+    /// Kind, free text.
+    pub device_type: Option<String>,
+    /// The application's own identifier for it.
+    pub identifier: Option<String>,
+    /// Where the request came from.
+    pub client: ClientInfo,
+}
+
+fn text(raw: Option<&str>, field: &str, required: bool) -> Result<Option<String>, AuthError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None if required => Err(AuthError::invalid(field, "is required")),
+        None => Ok(None),
+        Some(s) if s.chars().count() > 200 || s.chars().any(char::is_control) => {
+            Err(AuthError::invalid(field, "must be at most 200 characters"))
+        }
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}
+
+impl Services {
+    /// Makes a license in an organization within the admin's reach; answers it and its key.
+    #[instrument(skip_all)]
+    pub async fn create_license(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+        max_devices: Option<u32>,
+        expires_at: Option<DateTime<Utc>>,
+        client: &ClientInfo,
+    ) -> Result<(License, String), AuthError> {
+        let org = self.admin_org(admin, Some(org_slug)).await?;
+        if max_devices == Some(0) {
+            return Err(AuthError::invalid(
+                "max_devices",
+                "must be at least 1 (or absent for no limit)",
+            ));
+        }
+        let now = self.now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(AuthError::invalid("expires_at", "must be in the future"));
+        }
+        let key = format!("{LICENSE_PREFIX}{}", random_token(self.rng.as_ref()));
+        let license = License {
+            id: uuid::Uuid::now_v7(),
+            org_id: org.id,
+            prefix: key.chars().take(LICENSE_PREFIX.len() + 6).collect(),
+            max_devices,
+            device_count: 0,
+            created_at: now,
+            expires_at,
+        };
+        self.store
+            .insert_license(&license, &hash_token(&key))
+            .await?;
+        self.audit(
+            self.event(AuditKind::LicenseCreated, org.id, client)
+                .actor(admin.actor().user.id)
+                .detail("license_id", license.id.to_string()),
+        )
+        .await;
+        Ok((license, key))
+    }
+
+    /// An organization's licenses.
+    pub async fn list_licenses(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+    ) -> Result<Vec<License>, AuthError> {
+        let org = self.admin_org(admin, Some(org_slug)).await?;
+        Ok(self.store.list_licenses(org.id).await?)
+    }
+
+    /// Revokes a license: its devices, their tokens and sessions go with it.
+    #[instrument(skip_all)]
+    pub async fn revoke_license(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+        id: uuid::Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let org = self.admin_org(admin, Some(org_slug)).await?;
+        if !self.store.delete_license(org.id, id).await? {
+            return Err(AuthError::NotFound);
+        }
+        self.audit(
+            self.event(AuditKind::LicenseRevoked, org.id, client)
+                .actor(admin.actor().user.id)
+                .detail("license_id", id.to_string()),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Registers a device with a license key; answers the device, its token (shown once) and
+    /// its organization.
+    #[instrument(skip_all)]
+    pub async fn register_device(
+        &self,
+        input: DeviceInput,
+    ) -> Result<(Device, String, Organization), AuthError> {
+        let name = text(Some(&input.name), "name", true)?.unwrap_or_default();
+        let device_type = text(input.device_type.as_deref(), "device_type", false)?;
+        let identifier = text(input.identifier.as_deref(), "identifier", false)?;
+        let key = input.license_key.trim();
+        if !key.starts_with(LICENSE_PREFIX) || key.len() > 128 {
+            return Err(AuthError::invalid("license_key", "is not a license key"));
+        }
+        let token = format!("{DEVICE_PREFIX}{}", random_token(self.rng.as_ref()));
+        let now = self.now();
+        // The organization and license are filled in by the store from the key.
+        let device = Device {
+            id: uuid::Uuid::now_v7(),
+            org_id: crate::ids::OrgId(uuid::Uuid::nil()),
+            license_id: uuid::Uuid::nil(),
+            name,
+            device_type,
+            identifier,
+            created_at: now,
+            last_seen_at: None,
+        };
+        let device = match self
+            .store
+            .register_device(&hash_token(key), &device, &hash_token(&token), now)
+            .await?
+        {
+            Registration::Registered(d) => d,
+            Registration::UnknownLicense => {
+                return Err(AuthError::invalid(
+                    "license_key",
+                    "is not a valid license key",
+                ))
+            }
+            Registration::Expired => return Err(AuthError::Forbidden("this license has expired")),
+            Registration::Full => {
+                return Err(AuthError::Forbidden(
+                    "this license has all the devices it allows",
+                ))
+            }
+        };
+        let org = self
+            .store
+            .org_by_id(device.org_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        self.audit(
+            self.event(AuditKind::DeviceRegistered, org.id, &input.client)
+                .detail("device_id", device.id.to_string())
+                .detail("license_id", device.license_id.to_string()),
+        )
+        .await;
+        Ok((device, token, org))
+    }
+
+    /// An organization's devices.
+    pub async fn list_devices(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+    ) -> Result<Vec<Device>, AuthError> {
+        let org = self.admin_org(admin, Some(org_slug)).await?;
+        Ok(self.store.list_devices(org.id).await?)
+    }
+
+    /// Revokes a device: its token and the sessions signed in through it end at once.
+    #[instrument(skip_all)]
+    pub async fn revoke_device(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+        id: uuid::Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let org = self.admin_org(admin, Some(org_slug)).await?;
+        if !self.store.delete_device(org.id, id).await? {
+            return Err(AuthError::NotFound);
+        }
+        self.audit(
+            self.event(AuditKind::DeviceRevoked, org.id, client)
+                .actor(admin.actor().user.id)
+                .detail("device_id", id.to_string()),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The organization a sign-in goes to, and the device it comes through: a device token
+    /// names its organization (and must agree with `organization` when both are given);
+    /// without one, an organization that requires devices refuses.
+    pub(super) async fn sign_in_org(
+        &self,
+        organization: Option<&str>,
+        device_token: Option<&str>,
+    ) -> Result<(Organization, Option<Device>), AuthError> {
+        let Some(token) = device_token else {
+            let org = self.org(organization).await?;
+            if org.policy.require_device_token {
+                return Err(AuthError::Forbidden(
+                    "this organization requires signing in from a registered device (Authorization: Bearer <device token>)",
+                ));
+            }
+            return Ok((org, None));
+        };
+        if !token.starts_with(DEVICE_PREFIX) || token.len() > 128 {
+            return Err(AuthError::TokenInvalid);
+        }
+        let now = self.now();
+        let (device, license_expiry) = self
+            .store
+            .use_device(&hash_token(token), now)
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
+        if license_expiry.is_some_and(|at| at <= now) {
+            return Err(AuthError::TokenInvalid);
+        }
+        let org = self
+            .store
+            .org_by_id(device.org_id)
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
+        if organization
+            .map(str::trim)
+            .is_some_and(|s| !s.is_empty() && s != org.slug)
+        {
+            return Err(AuthError::invalid(
+                "organization",
+                "the device belongs to another organization",
+            ));
+        }
+        Ok((org, Some(device)))
+    }
+}
