@@ -109,6 +109,33 @@ pub struct LoginRequest {
     /// Organization slug; `default` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// A TOTP code, or the code sent by `POST /v1/auth/login/otp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_code: Option<String>,
+    /// A recovery code, instead of `mfa_code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+    /// A token from an earlier sign-in with `remember_device`: skips the second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_device_token: Option<String>,
+    /// Trust this device after a successful second factor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remember_device: bool,
+}
+
+/// `POST /v1/auth/login/otp`: the password, then a one-time code by email or SMS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoginOtpRequest {
+    /// Email, username or phone number.
+    pub identifier: String,
+    /// Password.
+    pub password: String,
+    /// `email` or `sms`; default: the verified email, else the verified phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 /// `POST /v1/auth/token/refresh`.
@@ -131,6 +158,9 @@ pub struct TokenPair {
     pub expires_in: i64,
     /// The signed-in user.
     pub user: User,
+    /// With `remember_device`: send as `trusted_device_token` to skip the second factor later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_device_token: Option<String>,
 }
 
 /// `PATCH /v1/users/me` and the profile part of `PATCH /v1/users/{id}`. Absent fields are
@@ -385,6 +415,15 @@ pub struct CodeSubmission {
     /// Token from a reset link, instead of code and address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// `code/login` by a user with a second factor: a TOTP code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_code: Option<String>,
+    /// `code/login`: a recovery code instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+    /// `code/login`: a trusted-device token instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_device_token: Option<String>,
     /// Organization slug; `default` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
@@ -667,4 +706,125 @@ pub struct DeviceList {
     pub items: Vec<Device>,
     /// Always `null`: the list is complete.
     pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/users/me/mfa/keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateMfaKeyRequest {
+    /// `totp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The current password (re-authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A second-factor key (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MfaKey {
+    /// Identifier.
+    pub id: Uuid,
+    /// `totp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `activation_pending` or `active`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Activation time.
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// A new TOTP key: shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewMfaKey {
+    /// The key.
+    #[serde(flatten)]
+    pub key: MfaKey,
+    /// The secret, base32, for typing into an authenticator app.
+    pub secret_base32: String,
+    /// `otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...`
+    pub otpauth_uri: String,
+    /// The URI as a QR code, SVG.
+    pub qr_code_svg: String,
+    /// The URI as a QR code, `data:image/png;base64,...`.
+    pub qr_code_png: String,
+}
+
+/// `POST /v1/users/me/mfa/keys/{id}/activate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActivateMfaKeyRequest {
+    /// A current code from the authenticator app.
+    pub code: String,
+}
+
+/// An activated key and its recovery codes (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ActivatedMfaKey {
+    /// The key, now `active`.
+    pub key: MfaKey,
+    /// Ten one-time recovery codes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Second-factor keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MfaKeyList {
+    /// Oldest first.
+    pub items: Vec<MfaKey>,
+    /// Always `null`.
+    pub next_cursor: Option<String>,
+}
+
+/// Re-authentication for a change to second factors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Reauthentication {
+    /// The current password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Or a current TOTP code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_code: Option<String>,
+}
+
+/// New recovery codes (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten one-time codes; the previous ones no longer work.
+    pub recovery_codes: Vec<String>,
+}
+
+/// A device trusted to skip the second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrustedDevice {
+    /// Identifier.
+    pub id: Uuid,
+    /// The user agent it was trusted from.
+    pub name: Option<String>,
+    /// When it was trusted.
+    pub created_at: DateTime<Utc>,
+    /// When the trust ends.
+    pub expires_at: DateTime<Utc>,
+    /// Last sign-in that used it.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Trusted devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrustedDeviceList {
+    /// Newest first.
+    pub items: Vec<TrustedDevice>,
+    /// Always `null`.
+    pub next_cursor: Option<String>,
+}
+
+/// An entry of a look-up list (`/v1/mfa/types`, `/v1/mfa/statuses`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LookupItem {
+    /// Stable number.
+    pub id: u32,
+    /// Stable name.
+    pub name: String,
+    /// For people.
+    pub description: String,
 }

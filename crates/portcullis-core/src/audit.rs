@@ -88,11 +88,27 @@ pub enum AuditKind {
     DeviceRegistered,
     /// An admin revoked a device.
     DeviceRevoked,
+    /// A second-factor key was made (pending activation).
+    MfaKeyCreated,
+    /// A second-factor key was activated; MFA is on.
+    MfaEnabled,
+    /// A second-factor key was deleted (by the user or an admin).
+    MfaKeyDeleted,
+    /// Every second factor was turned off (by the user or an admin).
+    MfaDisabled,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed,
+    /// A device was trusted to skip the second factor.
+    TrustedDeviceAdded,
+    /// A trusted device was removed.
+    TrustedDeviceRemoved,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 36] = [
+    pub const ALL: [AuditKind; 44] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -129,6 +145,14 @@ impl AuditKind {
         Self::LicenseRevoked,
         Self::DeviceRegistered,
         Self::DeviceRevoked,
+        Self::MfaKeyCreated,
+        Self::MfaEnabled,
+        Self::MfaKeyDeleted,
+        Self::MfaDisabled,
+        Self::RecoveryCodesRegenerated,
+        Self::RecoveryCodeUsed,
+        Self::TrustedDeviceAdded,
+        Self::TrustedDeviceRemoved,
     ];
 
     /// The wire name.
@@ -170,6 +194,14 @@ impl AuditKind {
             Self::LicenseRevoked => "license.revoked",
             Self::DeviceRegistered => "device.registered",
             Self::DeviceRevoked => "device.revoked",
+            Self::MfaKeyCreated => "mfa.key_created",
+            Self::MfaEnabled => "mfa.enabled",
+            Self::MfaKeyDeleted => "mfa.key_deleted",
+            Self::MfaDisabled => "mfa.disabled",
+            Self::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Self::TrustedDeviceAdded => "trusted_device.added",
+            Self::TrustedDeviceRemoved => "trusted_device.removed",
         }
     }
 

@@ -49,6 +49,8 @@ pub struct CoreConfig {
     pub message_interval: Duration,
     /// At most this many messages per recipient and purpose per day.
     pub message_daily_cap: u64,
+    /// How long a trusted device skips the second factor.
+    pub trusted_device_ttl: Duration,
     /// Guest accounts idle this long are deleted.
     pub anonymous_retention: Duration,
     /// The page that password-reset links open, with `?token=` appended; the application's
@@ -76,6 +78,7 @@ impl CoreConfig {
             message_daily_cap: 10,
             reset_link_url,
             anonymous_retention: Duration::days(30),
+            trusted_device_ttl: Duration::days(30),
         }
     }
 }

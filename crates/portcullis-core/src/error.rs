@@ -42,6 +42,12 @@ pub enum AuthError {
     /// A retired refresh token was presented again; the session has been revoked.
     #[error("refresh token reused")]
     TokenReused,
+    /// A second factor is needed; these are the ones the user has.
+    #[error("second factor required")]
+    MfaRequired {
+        /// `totp`, `recovery_code`, `email`, `sms`.
+        methods: Vec<String>,
+    },
     /// The account is locked for a while.
     #[error("account locked")]
     Locked {

@@ -215,3 +215,37 @@ pub struct AppToken {
     /// Last exchange.
     pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// A second-factor key (TOTP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaKey {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// `totp`.
+    pub kind: String,
+    /// `activation_pending` until a first code proves it, then `active`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Activation time.
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// A device that may skip the second factor for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedDevice {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// The user agent it was trusted from.
+    pub name: Option<String>,
+    /// When it was trusted.
+    pub created_at: DateTime<Utc>,
+    /// When the trust ends.
+    pub expires_at: DateTime<Utc>,
+    /// Last sign-in that used it.
+    pub last_used_at: Option<DateTime<Utc>>,
+}

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEvent;
 use crate::identity::Attributes;
 use crate::ids::{AuditId, OrgId, SessionId, UserId};
-use crate::model::{AppToken, Credentials, Device, License, Organization, Role, Session, User};
+use crate::model::{
+    AppToken, Credentials, Device, License, MfaKey, Organization, Role, Session, TrustedDevice,
+    User,
+};
 use crate::tokens::StoredSigningKey;
 
 /// Storage failures, in the terms the use cases need.
@@ -410,6 +413,67 @@ pub trait Store: Send + Sync + 'static {
     async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError>;
     /// Deletes a device and its sessions, freeing its license slot; false when not the org's.
     async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
+
+    /// Stores a new, not yet active, second-factor key with its sealed secret.
+    async fn insert_mfa_key(&self, key: &MfaKey, secret_sealed: &str) -> Result<(), StoreError>;
+    /// A user's second-factor keys with their sealed secrets.
+    async fn mfa_keys(&self, user_id: UserId) -> Result<Vec<(MfaKey, String)>, StoreError>;
+    /// Activates a pending key at TOTP step `step`, turns MFA on and replaces the recovery
+    /// codes, in one transaction; false when there is no such pending key.
+    async fn activate_mfa_key(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+        step: i64,
+        recovery_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records the TOTP step a code was accepted for; false when that step (or a later one)
+    /// was used already: a replay.
+    async fn use_totp_step(&self, id: uuid::Uuid, step: i64) -> Result<bool, StoreError>;
+    /// Deletes a key; when no active key is left, MFA goes off with the recovery codes and
+    /// trusted devices. False when there was no such key.
+    async fn delete_mfa_key(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// Every second factor off: keys, recovery codes, trusted devices.
+    async fn disable_mfa(&self, user_id: UserId) -> Result<(), StoreError>;
+    /// Replaces the recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        hashes: &[String],
+    ) -> Result<(), StoreError>;
+    /// Uses an unused recovery code, once.
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Trusts a device by the hash of its token.
+    async fn insert_trusted_device(
+        &self,
+        device: &TrustedDevice,
+        token_hash: &str,
+    ) -> Result<(), StoreError>;
+    /// Whether this token is a live trusted device of the user (and marks it used).
+    async fn use_trusted_device(
+        &self,
+        user_id: UserId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// A user's trusted devices that have not expired.
+    async fn list_trusted_devices(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TrustedDevice>, StoreError>;
+    /// Deletes one; false when it was not the user's.
+    async fn delete_trusted_device(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+    ) -> Result<bool, StoreError>;
 
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;

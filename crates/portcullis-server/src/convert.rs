@@ -46,6 +46,7 @@ pub(crate) fn token_pair(t: Tokens) -> api::TokenPair {
         token_type: "Bearer".to_owned(),
         expires_in: t.expires_in,
         user: user(t.user),
+        trusted_device_token: t.trusted_device_token,
     }
 }
 
@@ -133,5 +134,32 @@ pub(crate) fn device(d: model::Device) -> api::Device {
         identifier: d.identifier,
         created_at: d.created_at,
         last_seen_at: d.last_seen_at,
+    }
+}
+
+pub(crate) fn mfa_key(k: model::MfaKey) -> api::MfaKey {
+    api::MfaKey {
+        id: k.id,
+        kind: k.kind,
+        status: k.status,
+        created_at: k.created_at,
+        activated_at: k.activated_at,
+    }
+}
+
+pub(crate) fn trusted_devices(ds: Vec<model::TrustedDevice>) -> api::TrustedDeviceList {
+    let items = ds
+        .into_iter()
+        .map(|d| api::TrustedDevice {
+            id: d.id,
+            name: d.name,
+            created_at: d.created_at,
+            expires_at: d.expires_at,
+            last_used_at: d.last_used_at,
+        })
+        .collect();
+    api::TrustedDeviceList {
+        items,
+        next_cursor: None,
     }
 }

@@ -125,9 +125,31 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        let principal = state.services.authenticate(token).await?;
+        let EnrolAuth(principal) = EnrolAuth::from_request_parts(parts, state).await?;
+        if principal.enrolment_only() {
+            return Err(portcullis_core::AuthError::Forbidden(
+                "the organization requires a second factor: enrol one (POST /v1/users/me/mfa/keys), then sign in again",
+            )
+            .into());
+        }
         Ok(Self(principal))
+    }
+}
+
+/// The signed-in caller, also when the session may only enrol a second factor: for the
+/// few endpoints such a session reaches (profile, enrolment, sign-out).
+#[derive(Debug, Clone)]
+pub(crate) struct EnrolAuth(pub(crate) Principal);
+
+impl FromRequestParts<AppState> for EnrolAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.services.authenticate(token).await?))
     }
 }
 

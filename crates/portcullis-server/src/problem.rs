@@ -21,6 +21,7 @@ pub struct Problem {
     errors: Vec<FieldProblem>,
     retry_after: Option<u64>,
     cause: Option<String>,
+    mfa_methods: Option<Vec<String>>,
 }
 
 impl Problem {
@@ -32,6 +33,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             cause: None,
+            mfa_methods: None,
         }
     }
 
@@ -151,6 +153,15 @@ impl From<AuthError> for Problem {
                 ProblemCode::InvalidCredentials,
                 "The identifier or password is wrong.",
             ),
+            AuthError::MfaRequired { methods } => {
+                let mut p = Self::new(
+                    S::UNAUTHORIZED,
+                    ProblemCode::MfaRequired,
+                    "A second factor is required.",
+                );
+                p.mfa_methods = Some(methods);
+                p
+            }
             AuthError::Unauthorized => {
                 Self::unauthorized("Send an access token as Authorization: Bearer <token>.")
             }
@@ -225,7 +236,7 @@ impl IntoResponse for Problem {
             detail: self.detail,
             code: self.code,
             errors: self.errors,
-            mfa_methods: None,
+            mfa_methods: self.mfa_methods,
             request_id: None,
         };
         let mut res = (self.status, axum::Json(body)).into_response();

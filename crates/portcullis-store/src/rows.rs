@@ -394,3 +394,58 @@ impl TryFrom<DeviceRow> for portcullis_core::model::Device {
         })
     }
 }
+
+#[derive(Debug, FromRow)]
+pub(crate) struct MfaKeyRow {
+    id: String,
+    user_id: String,
+    kind: String,
+    status: String,
+    created_at: i64,
+    activated_at: Option<i64>,
+    pub(crate) secret_sealed: String,
+}
+
+pub(crate) const MFA_KEY_COLUMNS: &str =
+    "id, user_id, kind, status, created_at, activated_at, secret_sealed FROM mfa_keys";
+
+impl MfaKeyRow {
+    pub(crate) fn into_key(self) -> Result<(portcullis_core::model::MfaKey, String), StoreError> {
+        let key = portcullis_core::model::MfaKey {
+            id: id(&self.id)?,
+            user_id: id(&self.user_id)?,
+            kind: self.kind,
+            status: self.status,
+            created_at: time(self.created_at)?,
+            activated_at: self.activated_at.map(time).transpose()?,
+        };
+        Ok((key, self.secret_sealed))
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct TrustedDeviceRow {
+    id: String,
+    user_id: String,
+    name: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: Option<i64>,
+}
+
+pub(crate) const TRUSTED_DEVICE_COLUMNS: &str =
+    "id, user_id, name, created_at, expires_at, last_used_at FROM trusted_devices";
+
+impl TryFrom<TrustedDeviceRow> for portcullis_core::model::TrustedDevice {
+    type Error = StoreError;
+    fn try_from(r: TrustedDeviceRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            user_id: id(&r.user_id)?,
+            name: r.name,
+            created_at: time(r.created_at)?,
+            expires_at: time(r.expires_at)?,
+            last_used_at: r.last_used_at.map(time).transpose()?,
+        })
+    }
+}

@@ -274,6 +274,7 @@ impl TestServer {
             identifier: identifier.to_owned(),
             password: password.to_owned(),
             organization: None,
+            ..Default::default()
         };
         self.client().login(&body).await
     }

@@ -121,7 +121,7 @@ impl Services {
     }
 
     /// Re-authentication for sensitive changes: the current password, when the account has one.
-    async fn reauthenticate(
+    pub(super) async fn reauthenticate(
         &self,
         user: &User,
         password: Option<&str>,

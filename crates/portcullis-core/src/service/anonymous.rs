@@ -10,7 +10,6 @@ use crate::crypto::random_token;
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::model::User;
-use crate::password::check_new_password;
 use crate::store::{NewUser, StoreError};
 
 impl Services {
@@ -81,19 +80,7 @@ impl Services {
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
-        let password_hash = match &account.password {
-            Some(pw) => {
-                check_new_password(
-                    pw,
-                    &org.policy,
-                    account.email.as_ref(),
-                    account.username.as_ref(),
-                    "password",
-                )?;
-                Some(self.hasher.hash(pw).await?)
-            }
-            None => None,
-        };
+        let password_hash = self.hash_new_password(&org, &account).await?;
         let mut profile = account.profile;
         // Keep the guest's name and data; a username given replaces the generated one.
         profile.username = profile.username.or_else(|| who.user.username.clone());

@@ -47,6 +47,8 @@ pub struct LoginInput {
     pub organization: Option<String>,
     /// A device token from `Authorization: Bearer`, which names the organization.
     pub device_token: Option<String>,
+    /// The second factor presented, if any.
+    pub second_factor: super::SecondFactor,
     /// Where the request came from.
     pub client: ClientInfo,
 }
@@ -62,6 +64,8 @@ pub struct Tokens {
     pub expires_in: i64,
     /// The user.
     pub user: User,
+    /// Present when the sign-in asked to trust this device: skips the second factor later.
+    pub trusted_device_token: Option<String>,
 }
 
 /// A parsed new account: the profile, the password (if any), and the organization.
@@ -131,6 +135,25 @@ impl Services {
         }
     }
 
+    /// Checks a new account's password against the organization's rules and hashes it.
+    pub(super) async fn hash_new_password(
+        &self,
+        org: &crate::model::Organization,
+        account: &NewAccount,
+    ) -> Result<Option<String>, AuthError> {
+        let Some(pw) = &account.password else {
+            return Ok(None);
+        };
+        check_new_password(
+            pw,
+            &org.policy,
+            account.email.as_ref(),
+            account.username.as_ref(),
+            "password",
+        )?;
+        Ok(Some(self.hasher.hash(pw).await?))
+    }
+
     /// Stores a parsed account: checks the password against the policy, hashes it, inserts.
     pub(super) async fn create_account(
         &self,
@@ -138,19 +161,7 @@ impl Services {
         account: NewAccount,
         roles: Vec<String>,
     ) -> Result<User, AuthError> {
-        let password_hash = match &account.password {
-            Some(pw) => {
-                check_new_password(
-                    pw,
-                    &org.policy,
-                    account.email.as_ref(),
-                    account.username.as_ref(),
-                    "password",
-                )?;
-                Some(self.hasher.hash(pw).await?)
-            }
-            None => None,
-        };
+        let password_hash = self.hash_new_password(org, &account).await?;
         let mut roles = roles;
         if !roles.iter().any(|r| r == RoleName::USER) {
             roles.push(RoleName::USER.to_owned());
@@ -194,9 +205,19 @@ impl Services {
         Ok(user)
     }
 
-    /// Password sign-in. Unknown identifiers and wrong passwords answer alike and take as long.
-    #[instrument(skip_all)]
-    pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
+    /// The first factor of a sign-in: organization (or device), identifier and password.
+    /// Unknown identifiers and wrong passwords answer alike and take as long.
+    async fn password_sign_in(
+        &self,
+        input: &LoginInput,
+    ) -> Result<
+        (
+            User,
+            crate::model::Organization,
+            Option<crate::model::Device>,
+        ),
+        AuthError,
+    > {
         let (org, device) = self
             .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
             .await?;
@@ -254,22 +275,90 @@ impl Services {
         if let Some(hash) = rehash {
             self.store.upgrade_password_hash(user.id, &hash).await?;
         }
-        let tokens = self
-            .start_session(
-                user,
-                vec!["pwd".to_owned()],
+        Ok((user, org, device))
+    }
+
+    /// Password sign-in, with a second factor when the user has one (or must enrol one).
+    #[instrument(skip_all)]
+    pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
+        let (user, org, device) = self.password_sign_in(&input).await?;
+        let amr = match self
+            .second_factor(
+                &user,
+                org.policy.mfa_required,
+                &input.second_factor,
                 &input.client,
-                device.map(|d| d.id),
             )
-            .await?;
+            .await
+        {
+            Ok(passed) => passed,
+            Err(AuthError::InvalidCredentials) => {
+                let event = self
+                    .event(AuditKind::LoginFailed, org.id, &input.client)
+                    .user(user.id)
+                    .detail("reason", "wrong_second_factor");
+                self.audit(event).await;
+                metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
+                return Err(AuthError::InvalidCredentials);
+            }
+            Err(e) => return Err(e),
+        };
+        self.finish_sign_in(
+            user,
+            vec!["pwd".to_owned()],
+            amr,
+            &input.second_factor,
+            &input.client,
+            device.map(|d| d.id),
+        )
+        .await
+    }
+
+    /// Opens the session once every factor passed: an enrolment-only one where the
+    /// organization requires a factor the user lacks, and a trusted device when asked for.
+    pub(super) async fn finish_sign_in(
+        &self,
+        user: User,
+        mut amr: Vec<String>,
+        passed: super::mfa::Passed,
+        proof: &super::SecondFactor,
+        client: &ClientInfo,
+        device: Option<uuid::Uuid>,
+    ) -> Result<Tokens, AuthError> {
+        use super::mfa::Passed;
+        let mut trust = false;
+        match passed {
+            Passed::NotNeeded => {}
+            Passed::EnrolOnly => amr.push(super::ENROLMENT_ONLY.to_owned()),
+            Passed::By(how) => {
+                amr.extend(["mfa".to_owned(), how.to_owned()]);
+                trust = proof.remember_device && how != "trusted_device";
+            }
+        }
+        let org_id = user.org_id;
+        let mut tokens = self.start_session(user, amr, client, device).await?;
+        if trust {
+            tokens.trusted_device_token = Some(self.trust_device(&tokens.user, client).await?);
+        }
         self.audit(
-            self.event(AuditKind::LoginSucceeded, org.id, &input.client)
+            self.event(AuditKind::LoginSucceeded, org_id, client)
                 .user(tokens.user.id)
                 .actor(tokens.user.id),
         )
         .await;
         metrics::counter!("portcullis_logins_total", "result" => "ok").increment(1);
         Ok(tokens)
+    }
+
+    /// `login/otp`: checks the password, then sends a one-time code as the second factor.
+    #[instrument(skip_all)]
+    pub async fn request_login_otp(
+        &self,
+        input: LoginInput,
+        channel: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let (user, _, _) = self.password_sign_in(&input).await?;
+        self.send_login_otp(&user, channel, &input.client).await
     }
 
     /// Opens a session for an authenticated user and issues its first token pair.
@@ -310,6 +399,7 @@ impl Services {
             refresh_token,
             expires_in: self.config.access_token_ttl.num_seconds(),
             user,
+            trusted_device_token: None,
         })
     }
 
@@ -342,6 +432,7 @@ impl Services {
                     refresh_token: next,
                     expires_in: self.config.access_token_ttl.num_seconds(),
                     user,
+                    trusted_device_token: None,
                 })
             }
             RotateOutcome::Reused {

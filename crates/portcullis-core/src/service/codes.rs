@@ -27,6 +27,8 @@ pub(crate) enum Purpose {
     VerifyPhone,
     Login,
     Reset,
+    /// A one-time code as the second factor of a password sign-in.
+    Mfa,
 }
 
 impl Purpose {
@@ -36,6 +38,7 @@ impl Purpose {
             Self::VerifyPhone => "verify_phone",
             Self::Login => "login",
             Self::Reset => "reset",
+            Self::Mfa => "mfa",
         }
     }
 
@@ -78,6 +81,8 @@ pub struct CodeSubmission {
     pub organization: Option<String>,
     /// A device token (for `code/login`), which names the organization.
     pub device_token: Option<String>,
+    /// The second factor (for `code/login` by users who have one).
+    pub second_factor: super::SecondFactor,
     /// Where the request came from.
     pub client: ClientInfo,
 }
@@ -90,7 +95,7 @@ fn lookup_key(address: &Address) -> LookupKey {
 }
 
 /// The code as typed: digits only, so that `123 456` and `123-456` work.
-fn code_digits(raw: Option<&str>) -> Result<String, AuthError> {
+pub(super) fn code_digits(raw: Option<&str>) -> Result<String, AuthError> {
     let raw = raw
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -104,7 +109,7 @@ fn code_digits(raw: Option<&str>) -> Result<String, AuthError> {
 }
 
 /// The user's proven address that notices go to: email first, else phone.
-fn notice_address(user: &User) -> Option<Address> {
+pub(super) fn notice_address(user: &User) -> Option<Address> {
     let email = user
         .email
         .as_deref()
@@ -232,7 +237,7 @@ impl Services {
             .map(|t| format!("{}?token={}", self.config.reset_link_url, t.as_str()));
         let template = match (purpose, &link) {
             (Purpose::Reset, Some(link)) => Template::Reset { code: &code, link },
-            (Purpose::Login, _) => Template::Login { code: &code },
+            (Purpose::Login | Purpose::Mfa, _) => Template::Login { code: &code },
             _ => Template::Verify { code: &code },
         };
         let message = self.queued(&org, purpose.as_str(), to, template)?;
@@ -336,11 +341,11 @@ impl Services {
 
     /// Checks a code against the user's live code of `purpose` sent to `to`. A wrong code
     /// counts a try; `consume` uses the code up (once, atomically).
-    async fn check_code(
+    pub(super) async fn check_code(
         &self,
         user: &User,
         purpose: Purpose,
-        to: &Address,
+        to: Option<&Address>,
         code: &str,
         consume: bool,
         client: &ClientInfo,
@@ -354,7 +359,8 @@ impl Services {
             self.code_hash(stored.id, code).as_bytes(),
             stored.code_hash.as_bytes(),
         );
-        let right_place = ct_eq(stored.destination.as_bytes(), to.as_str().as_bytes());
+        let right_place =
+            to.is_none_or(|to| ct_eq(stored.destination.as_bytes(), to.as_str().as_bytes()));
         if stored.attempts >= self.config.code_max_attempts {
             return Err(AuthError::CodeInvalid);
         }
@@ -487,8 +493,15 @@ impl Services {
     #[instrument(skip_all)]
     pub async fn verify_address(&self, input: CodeSubmission) -> Result<(), AuthError> {
         let (user, to, code) = self.submitted(&input).await?;
-        self.check_code(&user, Purpose::verify(&to), &to, &code, true, &input.client)
-            .await?;
+        self.check_code(
+            &user,
+            Purpose::verify(&to),
+            Some(&to),
+            &code,
+            true,
+            &input.client,
+        )
+        .await?;
         self.store
             .mark_verified(user.id, &lookup_key(&to), self.now())
             .await?;
@@ -513,10 +526,35 @@ impl Services {
             ..input
         };
         let (user, to, code) = self.submitted(&input).await?;
-        self.check_code(&user, Purpose::Login, &to, &code, true, &input.client)
+        // Check the code, then the second factor, and only then use the code up, so that a
+        // missing second factor does not burn it.
+        let stored = self
+            .check_code(
+                &user,
+                Purpose::Login,
+                Some(&to),
+                &code,
+                false,
+                &input.client,
+            )
             .await?;
         if !user.active {
             return Err(AuthError::Inactive);
+        }
+        let passed = self
+            .second_factor(
+                &user,
+                org.policy.mfa_required,
+                &input.second_factor,
+                &input.client,
+            )
+            .await?;
+        if !self
+            .store
+            .consume_code(stored.id, self.config.code_max_attempts, self.now())
+            .await?
+        {
+            return Err(AuthError::CodeInvalid);
         }
         self.store
             .mark_verified(user.id, &lookup_key(&to), self.now())
@@ -527,18 +565,15 @@ impl Services {
             .await?
             .ok_or(AuthError::CodeInvalid)?;
         let amr = vec!["otp".to_owned(), to.channel().to_owned()];
-        let tokens = self
-            .start_session(user, amr, &input.client, device.map(|d| d.id))
-            .await?;
-        self.audit(
-            self.event(AuditKind::LoginSucceeded, tokens.user.org_id, &input.client)
-                .user(tokens.user.id)
-                .actor(tokens.user.id)
-                .detail("method", "code")
-                .detail("channel", to.channel()),
+        self.finish_sign_in(
+            user,
+            amr,
+            passed,
+            &input.second_factor,
+            &input.client,
+            device.map(|d| d.id),
         )
-        .await;
-        Ok(tokens)
+        .await
     }
 
     /// The reset a submission names: by link token, or by code and address. With
@@ -583,8 +618,15 @@ impl Services {
             return Ok((user, to));
         }
         let (user, to, code) = self.submitted(input).await?;
-        self.check_code(&user, Purpose::Reset, &to, &code, consume, &input.client)
-            .await?;
+        self.check_code(
+            &user,
+            Purpose::Reset,
+            Some(&to),
+            &code,
+            consume,
+            &input.client,
+        )
+        .await?;
         Ok((user, Some(to)))
     }
 

@@ -11,6 +11,7 @@ mod courier;
 mod devices;
 mod input;
 mod messages;
+mod mfa;
 mod orgs;
 
 use std::sync::{Arc, RwLock};
@@ -26,6 +27,7 @@ pub use codes::{CodeRequest, CodeSubmission};
 pub use courier::Courier;
 pub use devices::{DeviceInput, DEVICE_PREFIX, LICENSE_PREFIX};
 pub use input::Patch;
+pub use mfa::{NewTotpKey, SecondFactor, ENROLMENT_ONLY};
 pub use orgs::OrgInput;
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
@@ -38,6 +40,13 @@ use crate::model::{OrgPolicy, Organization, User};
 use crate::password::PasswordHasher;
 use crate::store::{Liveness, Store, StoreError};
 use crate::tokens::{generate_signing_key, AccessClaims, KeyRing, PublicKey};
+
+impl Principal {
+    /// Whether this session may only enrol a second factor (its organization requires one).
+    pub fn enrolment_only(&self) -> bool {
+        self.claims.amr.iter().any(|a| a == ENROLMENT_ONLY)
+    }
+}
 
 /// The signed-in caller of a request: a live session of an active user.
 #[derive(Debug, Clone)]

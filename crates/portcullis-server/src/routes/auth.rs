@@ -4,12 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use portcullis_api::{
-    LoginRequest, Problem as ProblemBody, RefreshRequest, RegisterRequest, TokenPair, User,
+    LoginOtpRequest, LoginRequest, Problem as ProblemBody, RefreshRequest, RegisterRequest, Sent,
+    TokenPair, User,
 };
-use portcullis_core::service::{LoginInput, RegisterInput};
+use portcullis_core::service::{LoginInput, RegisterInput, SecondFactor};
 
 use crate::convert;
-use crate::extract::{ApiJson, Auth, Client, DeviceToken};
+use crate::extract::{ApiJson, Auth, Client, DeviceToken, EnrolAuth};
 use crate::{AppState, Problem};
 
 /// Register with email and password, or with a phone number.
@@ -61,6 +62,12 @@ pub(crate) async fn login(
         password: body.password,
         organization: body.organization,
         device_token,
+        second_factor: SecondFactor {
+            mfa_code: body.mfa_code,
+            recovery_code: body.recovery_code,
+            trusted_device_token: body.trusted_device_token,
+            remember_device: body.remember_device,
+        },
         client,
     };
     let tokens = app.services.login(input).await?;
@@ -91,7 +98,7 @@ pub(crate) async fn refresh_token(
     ))]
 pub(crate) async fn logout(
     State(app): State<AppState>,
-    Auth(who): Auth,
+    EnrolAuth(who): EnrolAuth,
     Client(client): Client,
 ) -> Result<StatusCode, Problem> {
     app.services.logout(&who, &client).await?;
@@ -111,4 +118,38 @@ pub(crate) async fn logout_all(
 ) -> Result<StatusCode, Problem> {
     app.services.logout_all(&who, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Check the password, then send a one-time code by email or SMS as the second factor;
+/// finish with `POST /v1/auth/login` and `mfa_code`.
+#[utoipa::path(post, path = "/v1/auth/login/otp", tag = "auth", request_body = LoginOtpRequest,
+    responses(
+        (status = 202, description = "The code is on its way", body = Sent),
+        (status = 400, description = "`validation_failed`: no verified address for the channel", body = ProblemBody),
+        (status = 401, description = "`invalid_credentials`", body = ProblemBody),
+        (status = 403, description = "`account_inactive` or `forbidden`", body = ProblemBody),
+    ))]
+pub(crate) async fn login_otp(
+    State(app): State<AppState>,
+    Client(client): Client,
+    DeviceToken(device_token): DeviceToken,
+    ApiJson(body): ApiJson<LoginOtpRequest>,
+) -> Result<(StatusCode, Json<Sent>), Problem> {
+    let input = LoginInput {
+        identifier: body.identifier,
+        password: body.password,
+        organization: body.organization,
+        device_token,
+        second_factor: SecondFactor::default(),
+        client,
+    };
+    app.services
+        .request_login_otp(input, body.channel.as_deref())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Sent {
+            status: "sent".to_owned(),
+        }),
+    ))
 }

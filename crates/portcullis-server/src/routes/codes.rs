@@ -7,7 +7,9 @@ use portcullis_api::{
     CodeRequest, CodeSubmission, Problem as ProblemBody, ResetPasswordRequest, Sent, TokenPair,
     Validity, VerificationCodeRequest,
 };
-use portcullis_core::service::{CodeRequest as CoreRequest, CodeSubmission as CoreSubmission};
+use portcullis_core::service::{
+    CodeRequest as CoreRequest, CodeSubmission as CoreSubmission, SecondFactor,
+};
 use portcullis_core::{ClientInfo, UserId};
 use uuid::Uuid;
 
@@ -32,6 +34,7 @@ fn submission(body: CodeSubmission, client: ClientInfo) -> CoreSubmission {
         token: body.token,
         organization: body.organization,
         device_token: None,
+        second_factor: SecondFactor::default(),
         client,
     }
 }
@@ -109,8 +112,15 @@ pub(crate) async fn login_with_code(
     DeviceToken(device_token): DeviceToken,
     ApiJson(body): ApiJson<CodeSubmission>,
 ) -> Result<Json<TokenPair>, Problem> {
+    let second_factor = SecondFactor {
+        mfa_code: body.mfa_code.clone(),
+        recovery_code: body.recovery_code.clone(),
+        trusted_device_token: body.trusted_device_token.clone(),
+        remember_device: false,
+    };
     let submission = CoreSubmission {
         device_token,
+        second_factor,
         ..submission(body, client)
     };
     let tokens = app.services.login_with_code(submission).await?;

@@ -12,7 +12,7 @@ use portcullis_core::{ClientInfo, SessionId};
 use uuid::Uuid;
 
 use crate::convert;
-use crate::extract::{ApiJson, ApiPath, Auth, Client, OptionalJson};
+use crate::extract::{ApiJson, ApiPath, Auth, Client, EnrolAuth, OptionalJson};
 use crate::{AppState, Problem};
 
 /// The profile part of an update; `roles` and `active` are refused (they are admin matters).
@@ -34,7 +34,7 @@ pub(crate) fn profile_input(body: UpdateUserRequest, client: ClientInfo) -> Upda
         (status = 200, body = User),
         (status = 401, description = "`unauthorized` or `token_invalid`", body = ProblemBody),
     ))]
-pub(crate) async fn get_me(Auth(who): Auth) -> Json<User> {
+pub(crate) async fn get_me(EnrolAuth(who): EnrolAuth) -> Json<User> {
     Json(convert::user(who.user))
 }
 

@@ -8,6 +8,7 @@ mod devices;
 mod guests;
 mod me;
 mod meta;
+mod mfa;
 mod orgs;
 
 use admin::{cursor, next_cursor};
@@ -81,6 +82,20 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::register_device))
         .routes(routes!(devices::list_devices))
         .routes(routes!(devices::delete_device))
+        .routes(routes!(mfa::mfa_types))
+        .routes(routes!(mfa::mfa_statuses))
+        .routes(routes!(mfa::create_mfa_key, mfa::list_mfa_keys))
+        .routes(routes!(mfa::activate_mfa_key))
+        .routes(routes!(mfa::delete_mfa_key))
+        .routes(routes!(mfa::disable_mfa))
+        .routes(routes!(mfa::regenerate_recovery_codes))
+        .routes(routes!(mfa::list_trusted_devices))
+        .routes(routes!(mfa::delete_trusted_device))
+        .routes(routes!(mfa::admin_disable_mfa))
+        .routes(routes!(mfa::admin_delete_mfa_key))
+        .routes(routes!(mfa::admin_list_trusted_devices))
+        .routes(routes!(mfa::admin_delete_trusted_device))
+        .routes(routes!(auth::login_otp))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))

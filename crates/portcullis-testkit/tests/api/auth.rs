@@ -18,6 +18,7 @@ fn login(identifier: &str, password: &str) -> LoginRequest {
         identifier: identifier.into(),
         password: password.into(),
         organization: None,
+        ..Default::default()
     }
 }
 

@@ -56,6 +56,7 @@ async fn through(
         identifier: "ann@acme.test".into(),
         password: USER_PASSWORD.into(),
         organization: None,
+        ..Default::default()
     };
     app.client().with_token(device_token).login(&body).await
 }
@@ -109,6 +110,7 @@ async fn a_device_registers_with_a_license_and_signs_users_in(app: TestServer) {
         identifier: "ann@acme.test".into(),
         password: USER_PASSWORD.into(),
         organization: Some("default".into()),
+        ..Default::default()
     };
     assert_eq!(
         fields(
@@ -131,6 +133,7 @@ async fn a_device_registers_with_a_license_and_signs_users_in(app: TestServer) {
         identifier: "ann@acme.test".into(),
         password: USER_PASSWORD.into(),
         organization: Some("acme".into()),
+        ..Default::default()
     };
     app.client()
         .with_token(&user.access_token)
@@ -237,6 +240,7 @@ async fn revoking_a_device_or_license_ends_its_sessions_at_once(app: TestServer)
             identifier: "ann@acme.test".into(),
             password: USER_PASSWORD.into(),
             organization: Some("acme".into()),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -316,6 +320,7 @@ async fn an_organization_can_require_device_tokens(app: TestServer) {
         identifier: "ann@acme.test".into(),
         password: USER_PASSWORD.into(),
         organization: Some("acme".into()),
+        ..Default::default()
     };
     let refused = app.client().login(&plain).await.unwrap_err();
     assert_eq!(refused.code(), Some(ProblemCode::Forbidden));
@@ -359,6 +364,7 @@ async fn licenses_and_devices_stay_inside_their_organization(app: TestServer) {
                 identifier: "boss@acme.test".into(),
                 password: USER_PASSWORD.into(),
                 organization: Some("acme".into()),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -176,6 +176,7 @@ async fn a_burst_of_logins_past_the_hash_queue_is_overloaded() {
                 identifier: "ann@example.com".into(),
                 password: portcullis_testkit::USER_PASSWORD.into(),
                 organization: None,
+                ..Default::default()
             };
             client.login(&body).await
         });

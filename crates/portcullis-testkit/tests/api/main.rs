@@ -15,6 +15,7 @@ mod errors;
 mod guests;
 mod me;
 mod meta;
+mod mfa;
 mod orgs;
 mod startup;
 

@@ -37,6 +37,7 @@ async fn login_in(app: &TestServer, org: &str, email: &str) -> Client {
             identifier: email.into(),
             password: USER_PASSWORD.into(),
             organization: Some(org.into()),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -291,6 +292,7 @@ async fn each_org_has_its_own_accounts(app: TestServer) {
             identifier: "ann@example.com".into(),
             password: "another good passphrase".into(),
             organization: Some("acme".into()),
+            ..Default::default()
         })
         .await
         .unwrap();
