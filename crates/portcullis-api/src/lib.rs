@@ -437,6 +437,45 @@ pub struct ResetPasswordRequest {
     pub proof: CodeSubmission,
     /// The new password.
     pub new_password: String,
+    /// Recovery by security questions (where the organization allows it): the account...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// ...and the answer to every one of its questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_answers: Option<Vec<SecurityQuestion>>,
+}
+
+/// A security question with its answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SecurityQuestion {
+    /// The question, 3 to 200 characters.
+    pub question: String,
+    /// The answer; case and spacing do not matter.
+    pub answer: String,
+}
+
+/// `PUT /v1/users/me/security-questions` and `PUT /v1/users/{id}/security-questions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SecurityQuestionsRequest {
+    /// 1 to 5 questions; they replace any earlier ones.
+    pub security_questions: Vec<SecurityQuestion>,
+}
+
+/// `POST /v1/auth/password/questions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct QuestionsRequest {
+    /// Email, username or phone number.
+    pub identifier: String,
+    /// Organization slug; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+/// The questions to answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QuestionsResponse {
+    /// In order.
+    pub questions: Vec<String>,
 }
 
 /// The answer of requests that send something: always the same, whether or not an account exists.

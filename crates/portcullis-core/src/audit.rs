@@ -104,11 +104,15 @@ pub enum AuditKind {
     TrustedDeviceAdded,
     /// A trusted device was removed.
     TrustedDeviceRemoved,
+    /// Security questions were set (by the user or an admin).
+    QuestionsSet,
+    /// A password recovery by security questions failed.
+    QuestionsFailed,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 44] = [
+    pub const ALL: [AuditKind; 46] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -153,6 +157,8 @@ impl AuditKind {
         Self::RecoveryCodeUsed,
         Self::TrustedDeviceAdded,
         Self::TrustedDeviceRemoved,
+        Self::QuestionsSet,
+        Self::QuestionsFailed,
     ];
 
     /// The wire name.
@@ -202,6 +208,8 @@ impl AuditKind {
             Self::RecoveryCodeUsed => "mfa.recovery_code_used",
             Self::TrustedDeviceAdded => "trusted_device.added",
             Self::TrustedDeviceRemoved => "trusted_device.removed",
+            Self::QuestionsSet => "security_questions.set",
+            Self::QuestionsFailed => "security_questions.failed",
         }
     }
 

@@ -475,6 +475,19 @@ pub trait Store: Send + Sync + 'static {
         id: uuid::Uuid,
     ) -> Result<bool, StoreError>;
 
+    /// Replaces a user's security questions with `(question, answer hash)` pairs, in order.
+    async fn set_security_questions(
+        &self,
+        user_id: UserId,
+        questions: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A user's security questions with their answer hashes, in order.
+    async fn security_questions(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Adds a signing key.

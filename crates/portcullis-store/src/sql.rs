@@ -1165,6 +1165,46 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn set_security_questions(
+                &self,
+                user_id: UserId,
+                questions: &[(String, String)],
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let uid = user_id.to_string();
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query("DELETE FROM security_questions WHERE user_id = $1")
+                    .bind(&uid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                for (i, (question, hash)) in questions.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO security_questions (user_id, position, question, answer_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&uid)
+                    .bind(count(i as u64))
+                    .bind(question)
+                    .bind(hash)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn security_questions(&self, user_id: UserId) -> Result<Vec<(String, String)>, StoreError> {
+                sqlx::query_as::<_, (String, String)>(
+                    "SELECT question, answer_hash FROM security_questions WHERE user_id = $1 ORDER BY position",
+                )
+                .bind(user_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
             async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
                 sqlx::query_as::<_, KeyRow>(
                     "SELECT kid, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",

@@ -13,6 +13,7 @@ mod input;
 mod messages;
 mod mfa;
 mod orgs;
+mod questions;
 
 use std::sync::{Arc, RwLock};
 
@@ -29,6 +30,7 @@ pub use devices::{DeviceInput, DEVICE_PREFIX, LICENSE_PREFIX};
 pub use input::Patch;
 pub use mfa::{NewTotpKey, SecondFactor, ENROLMENT_ONLY};
 pub use orgs::OrgInput;
+pub use questions::QuestionAnswer;
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::clock::Clock;

@@ -157,20 +157,40 @@ pub(crate) async fn check_reset(
     Ok(Json(Validity { valid: true }))
 }
 
-/// Set a new password with a reset code or link token; every session of the user ends.
+/// Set a new password with a reset code or link token, or (where the organization allows
+/// it) `identifier` and `security_answers`; every session of the user ends.
 #[utoipa::path(post, path = "/v1/auth/password/reset", tag = "codes", request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "The password is set"),
         (status = 400, description = "`validation_failed`, `weak_password`, `code_invalid` or `code_expired`", body = ProblemBody),
+        (status = 401, description = "`invalid_credentials`: wrong security answers", body = ProblemBody),
+        (status = 403, description = "`forbidden`: recovery by questions is off", body = ProblemBody),
     ))]
 pub(crate) async fn reset_password(
     State(app): State<AppState>,
     Client(client): Client,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    app.services
-        .reset_password(submission(body.proof, client), &body.new_password)
-        .await?;
+    match (body.identifier, body.security_answers) {
+        (Some(identifier), Some(answers)) => {
+            let answers = super::questions::answers(answers);
+            let org = body.proof.organization.as_deref();
+            app.services
+                .reset_password_by_questions(
+                    &identifier,
+                    org,
+                    &answers,
+                    &body.new_password,
+                    &client,
+                )
+                .await?;
+        }
+        _ => {
+            app.services
+                .reset_password(submission(body.proof, client), &body.new_password)
+                .await?;
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

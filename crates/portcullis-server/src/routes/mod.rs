@@ -10,6 +10,7 @@ mod me;
 mod meta;
 mod mfa;
 mod orgs;
+mod questions;
 
 use admin::{cursor, next_cursor};
 
@@ -96,6 +97,9 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa::admin_list_trusted_devices))
         .routes(routes!(mfa::admin_delete_trusted_device))
         .routes(routes!(auth::login_otp))
+        .routes(routes!(questions::set_my_questions))
+        .routes(routes!(questions::set_user_questions))
+        .routes(routes!(questions::recovery_questions))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))

@@ -507,6 +507,7 @@ async fn a_forgotten_password_is_reset_by_code(app: TestServer) {
     let weak = ResetPasswordRequest {
         proof: with_code(ANN, &sent),
         new_password: "password".into(),
+        ..Default::default()
     };
     assert_eq!(
         code(post(&c, "/v1/auth/password/reset", &weak).await),
@@ -515,6 +516,7 @@ async fn a_forgotten_password_is_reset_by_code(app: TestServer) {
     let missing = ResetPasswordRequest {
         proof: with_code(ANN, &sent),
         new_password: String::new(),
+        ..Default::default()
     };
     assert_eq!(
         fields(post(&c, "/v1/auth/password/reset", &missing).await),
@@ -523,6 +525,7 @@ async fn a_forgotten_password_is_reset_by_code(app: TestServer) {
     let good = ResetPasswordRequest {
         proof: with_code(ANN, &sent),
         new_password: "a brand new passphrase".into(),
+        ..Default::default()
     };
     post(&c, "/v1/auth/password/reset", &good)
         .await
@@ -577,6 +580,7 @@ async fn a_forgotten_password_is_reset_by_link(app: TestServer) {
     let reset = ResetPasswordRequest {
         proof: by_token(&token),
         new_password: "a brand new passphrase".into(),
+        ..Default::default()
     };
     post(&c, "/v1/auth/password/reset", &reset).await.unwrap();
     assert_eq!(

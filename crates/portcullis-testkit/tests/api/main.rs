@@ -17,6 +17,7 @@ mod me;
 mod meta;
 mod mfa;
 mod orgs;
+mod questions;
 mod startup;
 
 use portcullis_testkit::api::ProblemCode;

@@ -661,6 +661,7 @@ async fn neither_a_reset_nor_a_sign_in_code_skips_the_second_factor(app: TestSer
             ..Default::default()
         },
         new_password: "a brand new passphrase".into(),
+        ..Default::default()
     };
     let res = c
         .request(reqwest::Method::POST, "/v1/auth/password/reset")
