@@ -520,6 +520,12 @@ pub struct OrgPolicy {
     pub password_max_length: usize,
     /// Absolute session lifetime in seconds; `null` is the server's setting.
     pub session_ttl_secs: Option<i64>,
+    /// Failed sign-ins within 15 minutes that lock an account (3 to 100).
+    pub lockout_threshold: u32,
+    /// The first lock's length in seconds; each further lock within a day doubles it.
+    pub lockout_base_secs: i64,
+    /// The longest lock in seconds.
+    pub lockout_max_secs: i64,
 }
 
 /// A tenant.

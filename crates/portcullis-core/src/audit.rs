@@ -108,11 +108,13 @@ pub enum AuditKind {
     QuestionsSet,
     /// A password recovery by security questions failed.
     QuestionsFailed,
+    /// Too many failed sign-ins locked an account (or an identifier) for a while.
+    AccountLocked,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 46] = [
+    pub const ALL: [AuditKind; 47] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -159,6 +161,7 @@ impl AuditKind {
         Self::TrustedDeviceRemoved,
         Self::QuestionsSet,
         Self::QuestionsFailed,
+        Self::AccountLocked,
     ];
 
     /// The wire name.
@@ -210,6 +213,7 @@ impl AuditKind {
             Self::TrustedDeviceRemoved => "trusted_device.removed",
             Self::QuestionsSet => "security_questions.set",
             Self::QuestionsFailed => "security_questions.failed",
+            Self::AccountLocked => "account.locked",
         }
     }
 

@@ -49,6 +49,12 @@ pub struct OrgPolicy {
     pub password_max_length: usize,
     /// Absolute session lifetime in seconds; `None` is the server's setting.
     pub session_ttl_secs: Option<i64>,
+    /// Failed sign-ins (within 15 minutes) that lock an account.
+    pub lockout_threshold: u32,
+    /// The first lock's length in seconds; each further lock within a day doubles it.
+    pub lockout_base_secs: i64,
+    /// The longest lock in seconds.
+    pub lockout_max_secs: i64,
 }
 
 impl Default for OrgPolicy {
@@ -62,6 +68,9 @@ impl Default for OrgPolicy {
             password_min_length: 8,
             password_max_length: 128,
             session_ttl_secs: None,
+            lockout_threshold: 5,
+            lockout_base_secs: 60,
+            lockout_max_secs: 3600,
         }
     }
 }

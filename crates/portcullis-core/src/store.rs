@@ -249,6 +249,19 @@ pub enum Registration {
     Full,
 }
 
+/// How failures turn into locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutRule {
+    /// Failures (within `window`) that lock.
+    pub threshold: u32,
+    /// Failures older than this no longer count; locks older than a day are forgotten.
+    pub window: chrono::Duration,
+    /// The first lock's length; each further lock (within a day) doubles it...
+    pub base: chrono::Duration,
+    /// ...up to this.
+    pub max: chrono::Duration,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -487,6 +500,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user_id: UserId,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// When the key is locked at `now`, the end of the lock.
+    async fn locked_until(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Counts a failure atomically; when it reaches the threshold, locks and answers the end.
+    async fn record_failure(
+        &self,
+        key: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Forgets the failures and locks of a key (a success, or a password reset).
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
 
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;

@@ -12,8 +12,8 @@ use portcullis_core::model::{
     User,
 };
 use portcullis_core::store::{
-    AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
-    Registration, RotateOutcome, Store, StoreError, StoredCode, UserFilter,
+    AuditFilter, Liveness, LockoutRule, LookupKey, NewCode, NewUser, OutboxStats, Profile,
+    QueuedMessage, Registration, RotateOutcome, Store, StoreError, StoredCode, UserFilter,
 };
 use portcullis_core::tokens::StoredSigningKey;
 use portcullis_core::OrgId;
@@ -1203,6 +1203,67 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)
+            }
+
+            async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let until = sqlx::query_scalar::<_, Option<i64>>("SELECT locked_until FROM lockouts WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .flatten()
+                    .filter(|t| *t > ms(now));
+                until.map(crate::rows::time).transpose()
+            }
+
+            async fn record_failure(
+                &self,
+                key: &str,
+                rule: &LockoutRule,
+                now: DateTime<Utc>,
+            ) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                // One statement counts the failure, forgetting stale ones: nodes racing on the
+                // same account each add theirs.
+                let (failures, locks) = sqlx::query_as::<_, (i64, i64)>(
+                    "INSERT INTO lockouts (key, failures, locks, updated_at) VALUES ($1, 1, 0, $2) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN lockouts.updated_at < $3 THEN 1 ELSE lockouts.failures + 1 END, \
+                     locks = CASE WHEN lockouts.updated_at < $4 THEN 0 ELSE lockouts.locks END, \
+                     updated_at = $2 \
+                     RETURNING failures, locks",
+                )
+                .bind(key)
+                .bind(ms(now))
+                .bind(ms(now - rule.window))
+                .bind(ms(now - chrono::Duration::days(1)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if failures < i64::from(rule.threshold) {
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(None);
+                }
+                let factor = 2_i64.saturating_pow(u32::try_from(locks.clamp(0, 20)).unwrap_or(20));
+                let length = rule.base.num_milliseconds().saturating_mul(factor).min(rule.max.num_milliseconds());
+                let until = now + chrono::Duration::milliseconds(length);
+                sqlx::query("UPDATE lockouts SET failures = 0, locks = locks + 1, locked_until = $1 WHERE key = $2")
+                    .bind(ms(until))
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(until))
+            }
+
+            async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM lockouts WHERE key = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
             }
 
             async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {

@@ -16,8 +16,8 @@ use portcullis_core::model::{
     Device, License, MfaKey, OrgPolicy, Organization, Session, TrustedDevice,
 };
 use portcullis_core::store::{
-    AuditFilter, Liveness, LookupKey, NewCode, NewUser, OutboxStats, Profile, QueuedMessage,
-    Registration, RotateOutcome, Store, StoreError, UserFilter,
+    AuditFilter, Liveness, LockoutRule, LookupKey, NewCode, NewUser, OutboxStats, Profile,
+    QueuedMessage, Registration, RotateOutcome, Store, StoreError, UserFilter,
 };
 use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
@@ -948,6 +948,71 @@ async fn second_factors(store: Arc<dyn Store>) {
     );
 }
 
+/// Lockouts: counted atomically, locking at the threshold for growing times, stale failures
+/// forgotten, cleared on demand.
+async fn lockouts(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let rule = LockoutRule {
+        threshold: 3,
+        window: Duration::minutes(15),
+        base: Duration::seconds(60),
+        max: Duration::seconds(100),
+    };
+    let k = "user:x";
+    assert!(s.locked_until(k, t0()).await.unwrap().is_none());
+    assert!(s.record_failure(k, &rule, t0()).await.unwrap().is_none());
+    assert!(s.record_failure(k, &rule, t0()).await.unwrap().is_none());
+    assert_eq!(
+        s.record_failure(k, &rule, t0()).await.unwrap(),
+        Some(t0() + Duration::seconds(60))
+    );
+    assert_eq!(
+        s.locked_until(k, t0()).await.unwrap(),
+        Some(t0() + Duration::seconds(60))
+    );
+    assert!(
+        s.locked_until(k, t0() + Duration::seconds(61))
+            .await
+            .unwrap()
+            .is_none(),
+        "it ends by itself"
+    );
+    let later = t0() + Duration::seconds(61);
+    for _ in 0..2 {
+        s.record_failure(k, &rule, later).await.unwrap();
+    }
+    assert_eq!(
+        s.record_failure(k, &rule, later).await.unwrap(),
+        Some(later + Duration::seconds(100)),
+        "doubled, capped"
+    );
+    // Failures older than the window are forgotten.
+    let other = "identifier:y";
+    s.record_failure(other, &rule, t0()).await.unwrap();
+    s.record_failure(other, &rule, t0()).await.unwrap();
+    assert!(s
+        .record_failure(other, &rule, t0() + Duration::minutes(16))
+        .await
+        .unwrap()
+        .is_none());
+    s.clear_failures(k).await.unwrap();
+    assert!(s.locked_until(k, later).await.unwrap().is_none());
+    // Concurrent failures all count.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let st = Arc::clone(&store);
+            tokio::spawn(async move { st.record_failure("user:race", &rule, t0()).await.unwrap() })
+        })
+        .collect();
+    let mut locks = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            locks += 1;
+        }
+    }
+    assert_eq!(locks, 2, "six failures, threshold three: two locks");
+}
+
 /// Workers racing for the outbox never take the same message.
 async fn outbox_race(store: Arc<dyn Store>) {
     let org = default_org(store.as_ref()).await;
@@ -1084,6 +1149,7 @@ async fn sqlite_codes_and_outbox() {
     guests(db.store()).await;
     licenses_and_devices(db.store()).await;
     second_factors(db.store()).await;
+    lockouts(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1097,6 +1163,7 @@ async fn postgres_codes_and_outbox() {
     guests(db.store()).await;
     licenses_and_devices(db.store()).await;
     second_factors(db.store()).await;
+    lockouts(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }

@@ -232,6 +232,18 @@ impl Services {
             Identifier::Username(u) => LookupKey::Username(u.key()),
         };
         let creds = self.store.credentials(org.id, &key).await?;
+        let lock = match &creds {
+            Some(c) => super::lockout::LockKey::user(c.user.id),
+            None => super::lockout::LockKey::identifier(org.id, &key),
+        };
+        if let Err(locked) = self.check_lock(&lock).await {
+            self.audit(
+                self.event(AuditKind::LoginFailed, org.id, &input.client)
+                    .detail("reason", "locked"),
+            )
+            .await;
+            return Err(locked);
+        }
         let password = Password::new(&input.password);
         let verified = self
             .hasher
@@ -263,6 +275,8 @@ impl Services {
                     id,
                 ))
                 .await;
+                self.count_failure(&lock, &org.policy, org.id, id, &input.client)
+                    .await?;
                 metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
                 return Err(AuthError::InvalidCredentials);
             }
@@ -298,6 +312,9 @@ impl Services {
                     .user(user.id)
                     .detail("reason", "wrong_second_factor");
                 self.audit(event).await;
+                let lock = super::lockout::LockKey::user(user.id);
+                self.count_failure(&lock, &org.policy, org.id, Some(user.id), &input.client)
+                    .await?;
                 metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
                 return Err(AuthError::InvalidCredentials);
             }
@@ -336,6 +353,7 @@ impl Services {
             }
         }
         let org_id = user.org_id;
+        self.clear_lock(user.id).await?;
         let mut tokens = self.start_session(user, amr, client, device).await?;
         if trust {
             tokens.trusted_device_token = Some(self.trust_device(&tokens.user, client).await?);

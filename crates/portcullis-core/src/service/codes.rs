@@ -670,6 +670,8 @@ impl Services {
         self.store
             .change_password(user.id, &hash, None, self.now())
             .await?;
+        // A reset proves the owner: it lifts a lockout too.
+        self.clear_lock(user.id).await?;
         if let Some(to) = &proven {
             self.store
                 .mark_verified(user.id, &lookup_key(to), self.now())

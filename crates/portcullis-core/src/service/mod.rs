@@ -10,6 +10,7 @@ mod codes;
 mod courier;
 mod devices;
 mod input;
+mod lockout;
 mod messages;
 mod mfa;
 mod orgs;

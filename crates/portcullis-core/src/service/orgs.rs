@@ -111,6 +111,24 @@ fn patched_policy(
             "must be 300 seconds to 90 days",
         ));
     }
+    if !(3..=100).contains(&policy.lockout_threshold) {
+        f.push(FieldError::new(
+            "policy.lockout_threshold",
+            "must be 3 to 100",
+        ));
+    }
+    if !(1..=86_400).contains(&policy.lockout_base_secs) {
+        f.push(FieldError::new(
+            "policy.lockout_base_secs",
+            "must be 1 second to a day",
+        ));
+    }
+    if !(policy.lockout_base_secs..=7 * 86_400).contains(&policy.lockout_max_secs) {
+        f.push(FieldError::new(
+            "policy.lockout_max_secs",
+            "must be at least the base and at most 7 days",
+        ));
+    }
     if f.is_empty() {
         Ok(policy)
     } else {

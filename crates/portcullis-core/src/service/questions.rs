@@ -37,6 +37,14 @@ const DECOYS: [&str; 6] = [
     "What street did you grow up on?",
 ];
 
+fn lookup_of(id: &Identifier) -> LookupKey {
+    match id {
+        Identifier::Email(e) => LookupKey::Email(e.as_str().to_owned()),
+        Identifier::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
+        Identifier::Username(u) => LookupKey::Username(u.key()),
+    }
+}
+
 fn normalise_answer(raw: &str) -> String {
     raw.nfkc()
         .collect::<String>()
@@ -214,6 +222,16 @@ impl Services {
             return Err(AuthError::invalid("new_password", "is required"));
         }
         let user = self.questions_target(identifier, organization).await?;
+        let org = self.org(organization).await?;
+        let lock = match &user {
+            Some(u) => super::lockout::LockKey::user(u.id),
+            None => {
+                let id = Identifier::parse(identifier, "identifier")
+                    .map_err(|e| AuthError::Validation(vec![e]))?;
+                super::lockout::LockKey::identifier(org.id, &lookup_of(&id))
+            }
+        };
+        self.check_lock(&lock).await?;
         let stored = match &user {
             Some(u) => self.store.security_questions(u.id).await?,
             None => Vec::new(),
@@ -236,13 +254,20 @@ impl Services {
                 .verify(&Password::new(new_password), None)
                 .await?;
         }
-        let Some(user) = user.filter(|_| all_right) else {
-            let org = self.org(organization).await?;
+        let Some(user) = user.clone().filter(|_| all_right) else {
             let mut event = self.event(AuditKind::QuestionsFailed, org.id, client);
-            if let Some(u) = self.questions_target(identifier, organization).await? {
+            if let Some(u) = &user {
                 event = event.user(u.id);
             }
             self.audit(event).await;
+            self.count_failure(
+                &lock,
+                &org.policy,
+                org.id,
+                user.as_ref().map(|u| u.id),
+                client,
+            )
+            .await?;
             return Err(AuthError::InvalidCredentials);
         };
         let org = self.org(Some(&user.org_slug)).await?;
@@ -266,6 +291,8 @@ impl Services {
         self.store
             .change_password(user.id, &hash, None, self.now())
             .await?;
+        // A reset proves the owner: it lifts a lockout too.
+        self.clear_lock(user.id).await?;
         self.audit(
             self.event(AuditKind::PasswordReset, user.org_id, client)
                 .user(user.id)

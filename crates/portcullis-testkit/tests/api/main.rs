@@ -13,6 +13,7 @@ mod codes;
 mod devices;
 mod errors;
 mod guests;
+mod lockout;
 mod me;
 mod meta;
 mod mfa;

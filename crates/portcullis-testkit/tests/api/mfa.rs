@@ -734,6 +734,24 @@ async fn guests_cannot_enrol(app: TestServer) {
     );
 }
 
+async fn wrong_second_factors_count_toward_lockout(app: TestServer) {
+    let (_, secret, _) = enrolled(&app).await;
+    let now = app.now().timestamp();
+    let wrong = totp(&secret, now + 600, 6);
+    for _ in 0..5 {
+        assert_eq!(
+            code(sign_in(&app, &login_with(Some(wrong.clone()), None, None, false)).await),
+            ProblemCode::InvalidCredentials
+        );
+    }
+    app.advance(30);
+    let right = totp(&secret, app.now().timestamp(), 6);
+    assert_eq!(
+        code(sign_in(&app, &login_with(Some(right), None, None, false)).await),
+        ProblemCode::AccountLocked
+    );
+}
+
 both_backends!(
     a_totp_key_is_made_shown_once_and_activated_by_a_code,
     sign_in_asks_for_the_code_allows_one_step_of_skew_and_refuses_replays,
@@ -745,4 +763,5 @@ both_backends!(
     an_organization_can_require_a_second_factor,
     neither_a_reset_nor_a_sign_in_code_skips_the_second_factor,
     guests_cannot_enrol,
+    wrong_second_factors_count_toward_lockout,
 );
