@@ -49,6 +49,12 @@ pub struct CoreConfig {
     pub message_interval: Duration,
     /// At most this many messages per recipient and purpose per day.
     pub message_daily_cap: u64,
+    /// Rate limits and lockout on (`PORTCULLIS_RATE_LIMITS=off` turns both off).
+    pub abuse_limits: bool,
+    /// Credential- and code-checking requests per client address per minute.
+    pub rate_per_ip: u64,
+    /// Credential- and code-checking requests per account identifier per minute.
+    pub rate_per_identifier: u64,
     /// How long a trusted device skips the second factor.
     pub trusted_device_ttl: Duration,
     /// Guest accounts idle this long are deleted.
@@ -79,6 +85,9 @@ impl CoreConfig {
             reset_link_url,
             anonymous_retention: Duration::days(30),
             trusted_device_ttl: Duration::days(30),
+            abuse_limits: true,
+            rate_per_ip: 60,
+            rate_per_identifier: 20,
         }
     }
 }

@@ -48,6 +48,12 @@ pub enum AuthError {
         /// `totp`, `recovery_code`, `email`, `sms`.
         methods: Vec<String>,
     },
+    /// Too many requests from this client or for this account; try again later.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
     /// The account is locked for a while.
     #[error("account locked")]
     Locked {

@@ -517,6 +517,12 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the failures and locks of a key (a success, or a password reset).
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Counts a hit on `key` in the window starting at `window_start` (a new window starts
+    /// over); answers the hits in this window, this one included.
+    async fn hit(&self, key: &str, window_start: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes counters of windows that started before `before`.
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Adds a signing key.

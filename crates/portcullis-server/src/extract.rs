@@ -218,23 +218,90 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Where the request came from: the socket peer and the user agent.
+/// Where the request came from: the socket peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not one; and the user agent.
 #[derive(Debug, Clone)]
 pub(crate) struct Client(pub(crate) ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+/// The client address: `X-Forwarded-For` is read right to left, skipping trusted proxies,
+/// and only when the socket peer is one of them.
+fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let hops = forwarded.map(|f| {
+        f.split(',')
+            .rev()
+            .filter_map(|h| h.trim().parse::<std::net::IpAddr>().ok())
+            .collect::<Vec<_>>()
+    });
+    hops.unwrap_or_default()
+        .into_iter()
+        .find(|ip| !trusted.contains(ip))
+        .or(Some(peer))
+}
+
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip =
+            client_ip(peer, forwarded, &state.settings.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect::<String>());
         Ok(Self(ClientInfo { ip, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxy = [ip("10.0.0.1")];
+        assert_eq!(
+            client_ip(Some(ip("1.2.3.4")), Some("9.9.9.9"), &proxy),
+            Some(ip("1.2.3.4")),
+            "spoofed header ignored"
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("5.5.5.5, 9.9.9.9"), &proxy),
+            Some(ip("9.9.9.9")),
+            "nearest hop"
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("9.9.9.9, 10.0.0.1"), &proxy),
+            Some(ip("9.9.9.9")),
+            "proxies skipped"
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), None, &proxy),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("garbage"), &proxy),
+            Some(ip("10.0.0.1"))
+        );
     }
 }

@@ -25,9 +25,17 @@ pub use problem::Problem;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Proxies whose `X-Forwarded-For` is believed; anyone else's is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    settings: Arc<HttpSettings>,
     services: Arc<Services>,
     metrics: PrometheusHandle,
     openapi_json: Arc<String>,
@@ -35,10 +43,15 @@ pub struct AppState {
 }
 
 /// Builds the whole HTTP application.
-pub fn router(services: Arc<Services>, metrics: PrometheusHandle) -> Router {
+pub fn router(
+    services: Arc<Services>,
+    metrics: PrometheusHandle,
+    settings: HttpSettings,
+) -> Router {
     let (routes, doc) = routes::all().split_for_parts();
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {
+        settings: Arc::new(settings),
         services,
         metrics,
         openapi_json: Arc::new(openapi_json),

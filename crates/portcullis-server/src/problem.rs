@@ -162,6 +162,15 @@ impl From<AuthError> for Problem {
                 p.mfa_methods = Some(methods);
                 p
             }
+            AuthError::RateLimited { retry_after_secs } => {
+                let mut p = Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    ProblemCode::RateLimited,
+                    "Too many requests; try again later.",
+                );
+                p.retry_after = Some(retry_after_secs.max(1));
+                p
+            }
             AuthError::Unauthorized => {
                 Self::unauthorized("Send an access token as Authorization: Bearer <token>.")
             }

@@ -1266,6 +1266,30 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn hit(&self, key: &str, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
+                let hits = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
+                     window_start = $2 RETURNING hits",
+                )
+                .bind(key)
+                .bind(ms(window_start))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(u64::try_from(hits).unwrap_or(0))
+            }
+
+            async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                    .bind(ms(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
             async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
                 sqlx::query_as::<_, KeyRow>(
                     "SELECT kid, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",

@@ -1011,6 +1011,19 @@ async fn lockouts(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(locks, 2, "six failures, threshold three: two locks");
+
+    // Rate-limit counters: per window, starting over in a new one, purged when old.
+    let w1 = t0();
+    let w2 = t0() + Duration::seconds(60);
+    assert_eq!(s.hit("ip:1", w1).await.unwrap(), 1);
+    assert_eq!(s.hit("ip:1", w1).await.unwrap(), 2);
+    assert_eq!(s.hit("ip:2", w1).await.unwrap(), 1);
+    assert_eq!(s.hit("ip:1", w2).await.unwrap(), 1, "a new window");
+    assert_eq!(
+        s.purge_rate_limits(w2).await.unwrap(),
+        1,
+        "ip:2 was last counted before w2"
+    );
 }
 
 /// Workers racing for the outbox never take the same message.

@@ -177,6 +177,12 @@ impl App {
             parallelism: config.argon2_parallelism,
         };
         core.code_ttl = chrono::Duration::seconds(config.code_ttl_secs);
+        core.abuse_limits = config.rate_limits == "on";
+        core.rate_per_ip = config.rate_limit_ip_per_minute;
+        core.rate_per_identifier = config.rate_limit_identifier_per_minute;
+        if !core.abuse_limits {
+            warn!("PORTCULLIS_RATE_LIMITS=off: no rate limits and no lockout; use only on trusted networks or for benchmarks");
+        }
         core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
         core.message_daily_cap = config.message_daily_cap;
         if let Some(url) = &config.reset_link_url {
@@ -217,8 +223,13 @@ impl App {
         }
         let courier = config.outbox_worker.then(|| services.courier(mailer, sms));
         info!(%delivery, worker = config.outbox_worker, "message delivery");
-        let router =
-            portcullis_server::router(Arc::clone(&services), portcullis_server::metrics_handle());
+        let router = portcullis_server::router(
+            Arc::clone(&services),
+            portcullis_server::metrics_handle(),
+            portcullis_server::HttpSettings {
+                trusted_proxies: config.trusted_proxy_list()?,
+            },
+        );
         Ok(Self {
             listener,
             router,
@@ -281,6 +292,9 @@ impl App {
                     Ok(0) => {}
                     Ok(n) => info!(deleted = n, "deleted idle guest accounts"),
                     Err(e) => warn!(error = %e, "guest retention job failed"),
+                }
+                if let Err(e) = services.purge_rate_limits().await {
+                    warn!(error = %e, "rate-limit cleanup failed");
                 }
             }
         });

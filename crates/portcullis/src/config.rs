@@ -75,6 +75,14 @@ pub struct Config {
     pub anonymous_retention_days: i64,
     /// How often the housekeeping job (guest retention) runs, seconds.
     pub janitor_interval_secs: u64,
+    /// `on`, or `off` to turn every rate limit and lockout off (benchmarks, trusted networks).
+    pub rate_limits: String,
+    /// Credential- and code-checking requests per client address per minute.
+    pub rate_limit_ip_per_minute: u64,
+    /// Credential- and code-checking requests per account identifier per minute.
+    pub rate_limit_identifier_per_minute: u64,
+    /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
     /// Whether this node delivers the outbox (turn off on nodes that should only answer HTTP).
     pub outbox_worker: bool,
 }
@@ -124,6 +132,10 @@ impl Default for Config {
             message_daily_cap: core.message_daily_cap,
             reset_link_url: None,
             outbox_worker: true,
+            rate_limits: "on".to_owned(),
+            rate_limit_ip_per_minute: core.rate_per_ip,
+            rate_limit_identifier_per_minute: core.rate_per_identifier,
+            trusted_proxies: String::new(),
             anonymous_retention_days: 30,
             janitor_interval_secs: 3600,
         }
@@ -237,6 +249,56 @@ impl Config {
             "PORTCULLIS_DATABASE_MAX_CONNECTIONS",
             &env,
         )?;
+        set_opt(&mut c.smtp_url, "PORTCULLIS_SMTP_URL", &env)?;
+        set(&mut c.mail_from, "PORTCULLIS_MAIL_FROM", &env)?;
+        set_opt(&mut c.sms_webhook_url, "PORTCULLIS_SMS_WEBHOOK_URL", &env)?;
+        set_opt(
+            &mut c.sms_webhook_secret,
+            "PORTCULLIS_SMS_WEBHOOK_SECRET",
+            &env,
+        )?;
+        set_opt(
+            &mut c.twilio_account_sid,
+            "PORTCULLIS_TWILIO_ACCOUNT_SID",
+            &env,
+        )?;
+        set_opt(
+            &mut c.twilio_auth_token,
+            "PORTCULLIS_TWILIO_AUTH_TOKEN",
+            &env,
+        )?;
+        set_opt(&mut c.twilio_from, "PORTCULLIS_TWILIO_FROM", &env)?;
+        set(&mut c.twilio_base_url, "PORTCULLIS_TWILIO_BASE_URL", &env)?;
+        set(&mut c.code_ttl_secs, "PORTCULLIS_CODE_TTL_SECS", &env)?;
+        set(
+            &mut c.message_daily_cap,
+            "PORTCULLIS_MESSAGE_DAILY_CAP",
+            &env,
+        )?;
+        set_opt(&mut c.reset_link_url, "PORTCULLIS_RESET_LINK_URL", &env)?;
+        set(&mut c.outbox_worker, "PORTCULLIS_OUTBOX_WORKER", &env)?;
+        set(
+            &mut c.anonymous_retention_days,
+            "PORTCULLIS_ANONYMOUS_RETENTION_DAYS",
+            &env,
+        )?;
+        set(
+            &mut c.janitor_interval_secs,
+            "PORTCULLIS_JANITOR_INTERVAL_SECS",
+            &env,
+        )?;
+        set(&mut c.rate_limits, "PORTCULLIS_RATE_LIMITS", &env)?;
+        set(
+            &mut c.rate_limit_ip_per_minute,
+            "PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE",
+            &env,
+        )?;
+        set(
+            &mut c.rate_limit_identifier_per_minute,
+            "PORTCULLIS_RATE_LIMIT_IDENTIFIER_PER_MINUTE",
+            &env,
+        )?;
+        set(&mut c.trusted_proxies, "PORTCULLIS_TRUSTED_PROXIES", &env)?;
         c.validate()?;
         Ok(c)
     }
@@ -248,6 +310,13 @@ impl Config {
         {
             bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
         }
+        if !matches!(self.rate_limits.as_str(), "on" | "off") {
+            bail!("PORTCULLIS_RATE_LIMITS must be on or off");
+        }
+        if self.rate_limit_ip_per_minute == 0 || self.rate_limit_identifier_per_minute == 0 {
+            bail!("rate limits must allow at least one request a minute (or set PORTCULLIS_RATE_LIMITS=off)");
+        }
+        self.trusted_proxy_list()?;
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
         }
@@ -269,6 +338,20 @@ impl Config {
             bail!("set both PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL and PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD, or neither");
         }
         Ok(())
+    }
+
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxy_list(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    anyhow::anyhow!("PORTCULLIS_TRUSTED_PROXIES: {s} is not an IP address")
+                })
+            })
+            .collect()
     }
 
     /// The database URL in force.
@@ -330,6 +413,69 @@ mod tests {
         assert_eq!(c.access_token_ttl_secs, 600);
         assert_eq!(c.database_url(), "sqlite:///tmp/x/portcullis.db");
         assert_eq!(Config::default().listen_addr(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_documented_variable_is_read() {
+        let env: HashMap<&str, &str> = [
+            ("PORTCULLIS_LISTEN", ":0"),
+            ("PORTCULLIS_DATA_DIR", "/tmp/pc"),
+            ("PORTCULLIS_DATABASE_URL", "postgres://u@h/db"),
+            ("PORTCULLIS_ISSUER", "https://id.example"),
+            ("PORTCULLIS_MASTER_KEY", "k"),
+            ("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+            ("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "a long passphrase"),
+            ("PORTCULLIS_LOG", "debug"),
+            ("PORTCULLIS_LOG_FORMAT", "json"),
+            ("PORTCULLIS_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("PORTCULLIS_MAIL_FROM", "Me <me@example.com>"),
+            ("PORTCULLIS_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"),
+            ("PORTCULLIS_SMS_WEBHOOK_SECRET", "s"),
+            ("PORTCULLIS_CODE_TTL_SECS", "300"),
+            ("PORTCULLIS_MESSAGE_DAILY_CAP", "3"),
+            ("PORTCULLIS_RESET_LINK_URL", "https://app/reset"),
+            ("PORTCULLIS_OUTBOX_WORKER", "false"),
+            ("PORTCULLIS_ANONYMOUS_RETENTION_DAYS", "7"),
+            ("PORTCULLIS_JANITOR_INTERVAL_SECS", "60"),
+            ("PORTCULLIS_RATE_LIMITS", "off"),
+            ("PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE", "5"),
+            ("PORTCULLIS_RATE_LIMIT_IDENTIFIER_PER_MINUTE", "2"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ("PORTCULLIS_HASH_CONCURRENCY", "3"),
+            ("PORTCULLIS_HASH_QUEUE", "7"),
+        ]
+        .into();
+        let c = Config::load_with(None, |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(c.listen_addr(), "127.0.0.1:0");
+        assert_eq!(c.database_url(), "postgres://u@h/db");
+        assert_eq!(c.issuer.as_deref(), Some("https://id.example"));
+        assert_eq!(c.log_format, "json");
+        assert_eq!(c.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(c.mail_from, "Me <me@example.com>");
+        assert_eq!(c.sms_webhook_url.as_deref(), Some("http://127.0.0.1:9/sms"));
+        assert_eq!(c.sms_webhook_secret.as_deref(), Some("s"));
+        assert_eq!((c.code_ttl_secs, c.message_daily_cap), (300, 3));
+        assert_eq!(c.reset_link_url.as_deref(), Some("https://app/reset"));
+        assert!(!c.outbox_worker);
+        assert_eq!(
+            (c.anonymous_retention_days, c.janitor_interval_secs),
+            (7, 60)
+        );
+        assert_eq!(c.rate_limits, "off");
+        assert_eq!(
+            (
+                c.rate_limit_ip_per_minute,
+                c.rate_limit_identifier_per_minute
+            ),
+            (5, 2)
+        );
+        assert_eq!(c.trusted_proxy_list().unwrap().len(), 2);
+        assert_eq!((c.hash_concurrency, c.hash_queue), (Some(3), Some(7)));
+        assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
+        let bad = Config::load_with(None, |k| {
+            (k == "PORTCULLIS_RATE_LIMITS").then(|| "maybe".to_owned())
+        });
+        assert!(bad.is_err());
     }
 
     #[test]

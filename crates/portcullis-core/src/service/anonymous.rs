@@ -20,6 +20,8 @@ impl Services {
         organization: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
+        self.rate_limit(client, super::lockout::Limit::Client)
+            .await?;
         let org = self.org(organization).await?;
         if !org.policy.allow_anonymous {
             return Err(AuthError::Forbidden(

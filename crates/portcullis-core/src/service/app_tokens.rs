@@ -153,6 +153,8 @@ impl Services {
         secret: &str,
         client: &ClientInfo,
     ) -> Result<AppAccess, AuthError> {
+        self.rate_limit(client, super::lockout::Limit::Client)
+            .await?;
         if !secret.starts_with(APP_TOKEN_PREFIX) || secret.len() > 128 {
             return Err(AuthError::TokenInvalid);
         }

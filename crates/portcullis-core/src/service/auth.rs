@@ -185,6 +185,13 @@ impl Services {
     /// Self-registration with email and password, or with a phone number.
     #[instrument(skip_all)]
     pub async fn register(&self, input: RegisterInput) -> Result<User, AuthError> {
+        let who = input
+            .email
+            .as_deref()
+            .or(input.phone.as_deref())
+            .unwrap_or("");
+        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(who))
+            .await?;
         let org = self.org(input.organization.as_deref()).await?;
         if !org.policy.allow_self_registration {
             return Err(AuthError::Forbidden(
@@ -218,6 +225,11 @@ impl Services {
         ),
         AuthError,
     > {
+        self.rate_limit(
+            &input.client,
+            super::lockout::Limit::ClientAnd(&input.identifier),
+        )
+        .await?;
         let (org, device) = self
             .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
             .await?;

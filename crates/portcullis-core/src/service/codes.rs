@@ -406,6 +406,8 @@ impl Services {
     ) -> Result<(), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
+        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
+            .await?;
         let org = self.org(input.organization.as_deref()).await?;
         let fut = work(Arc::clone(self), org, to, input.client);
         tokio::spawn(async move {
@@ -480,6 +482,8 @@ impl Services {
     ) -> Result<(User, Address, String), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
+        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
+            .await?;
         let code = code_digits(input.code.as_deref())?;
         let org = self.org(input.organization.as_deref()).await?;
         let user = self
@@ -584,6 +588,8 @@ impl Services {
         consume: bool,
     ) -> Result<(User, Option<Address>), AuthError> {
         if let Some(token) = input.token.as_deref().filter(|t| !t.is_empty()) {
+            self.rate_limit(&input.client, super::lockout::Limit::Client)
+                .await?;
             let stored = self
                 .store
                 .code_by_token(&hash_token(token))

@@ -128,6 +128,8 @@ impl Services {
         &self,
         input: DeviceInput,
     ) -> Result<(Device, String, Organization), AuthError> {
+        self.rate_limit(&input.client, super::lockout::Limit::Client)
+            .await?;
         let name = text(Some(&input.name), "name", true)?.unwrap_or_default();
         let device_type = text(input.device_type.as_deref(), "device_type", false)?;
         let identifier = text(input.identifier.as_deref(), "identifier", false)?;

@@ -45,6 +45,9 @@ fn rule(policy: &OrgPolicy) -> LockoutRule {
 impl Services {
     /// Refuses while the key is locked.
     pub(super) async fn check_lock(&self, key: &LockKey) -> Result<(), AuthError> {
+        if !self.config.abuse_limits {
+            return Ok(());
+        }
         match self.store.locked_until(&key.0, self.now()).await? {
             Some(until) => {
                 let secs = (until - self.now()).num_seconds().max(1);
@@ -85,5 +88,64 @@ impl Services {
     /// Forgets the failures of an account (a full sign-in, or a password reset).
     pub(super) async fn clear_lock(&self, user: UserId) -> Result<(), AuthError> {
         Ok(self.store.clear_failures(&LockKey::user(user).0).await?)
+    }
+}
+
+/// What a rate limit counts: the client address, and the account identifier when known.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Limit<'a> {
+    /// The client address only.
+    Client,
+    /// The client address and this identifier (an email, phone or username, normalised).
+    ClientAnd(&'a str),
+}
+
+impl Services {
+    /// Counts a credential- or code-checking request against the client's budget, and the
+    /// identifier's; past either, `rate_limited` until the minute is over.
+    pub(super) async fn rate_limit(
+        &self,
+        client: &ClientInfo,
+        what: Limit<'_>,
+    ) -> Result<(), AuthError> {
+        if !self.config.abuse_limits {
+            return Ok(());
+        }
+        let now = self.now();
+        let minute = now.timestamp().div_euclid(60) * 60;
+        let window = chrono::DateTime::from_timestamp(minute, 0).unwrap_or(now);
+        let retry = u64::try_from(minute + 60 - now.timestamp())
+            .unwrap_or(60)
+            .max(1);
+        if let Some(ip) = &client.ip {
+            if self.store.hit(&format!("ip:{ip}"), window).await? > self.config.rate_per_ip {
+                metrics::counter!("portcullis_rate_limited_total", "by" => "ip").increment(1);
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: retry,
+                });
+            }
+        }
+        if let Limit::ClientAnd(identifier) = what {
+            let key = format!(
+                "identifier:{}",
+                hash_token(&identifier.trim().to_lowercase())
+            );
+            if self.store.hit(&key, window).await? > self.config.rate_per_identifier {
+                metrics::counter!("portcullis_rate_limited_total", "by" => "identifier")
+                    .increment(1);
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: retry,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes rate-limit counters older than an hour (housekeeping).
+    pub async fn purge_rate_limits(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .purge_rate_limits(self.now() - Duration::hours(1))
+            .await?)
     }
 }

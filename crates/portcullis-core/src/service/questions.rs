@@ -221,6 +221,8 @@ impl Services {
         if new_password.is_empty() {
             return Err(AuthError::invalid("new_password", "is required"));
         }
+        self.rate_limit(client, super::lockout::Limit::ClientAnd(identifier))
+            .await?;
         let user = self.questions_target(identifier, organization).await?;
         let org = self.org(organization).await?;
         let lock = match &user {

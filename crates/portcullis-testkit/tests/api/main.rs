@@ -19,6 +19,7 @@ mod meta;
 mod mfa;
 mod orgs;
 mod questions;
+mod rate_limits;
 mod startup;
 
 use portcullis_testkit::api::ProblemCode;

@@ -227,6 +227,37 @@ async fn an_org_admin_cannot_see_or_touch_another_org(app: TestServer) {
         .exchange_app_token(&ann_token.token)
         .await
         .expect("still works");
+    let other = uuid::Uuid::now_v7();
+    for (method, path) in [
+        (reqwest::Method::DELETE, format!("/v1/users/{id}/mfa")),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/users/{id}/mfa/keys/{other}"),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/users/{id}/trusted-devices"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/users/{id}/trusted-devices/{other}"),
+        ),
+    ] {
+        let res = boss.request(method.clone(), &path).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{method} {path}");
+    }
+    let questions =
+        serde_json::json!({"security_questions": [{"question": "Pet?", "answer": "Rex"}]});
+    let res = boss
+        .request(
+            reqwest::Method::PUT,
+            &format!("/v1/users/{id}/security-questions"),
+        )
+        .json(&questions)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
     assert_eq!(code(boss.delete_user(id).await), ProblemCode::NotFound);
     assert_eq!(
         code(
