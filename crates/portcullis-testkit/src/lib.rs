@@ -292,6 +292,34 @@ impl TestServer {
         (pair, client)
     }
 
+    /// A member of organization `org`, made by the system admin (verified), signed in:
+    /// `roles` beyond `user`, such as `org_admin`.
+    pub async fn member_of(&self, org: &str, email: &str, roles: &[&str]) -> Client {
+        let body = api::CreateUserRequest {
+            account: RegisterRequest {
+                email: Some(email.to_owned()),
+                password: Some(USER_PASSWORD.to_owned()),
+                organization: Some(org.to_owned()),
+                ..RegisterRequest::default()
+            },
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            verified: true,
+        };
+        self.admin()
+            .await
+            .create_user(&body)
+            .await
+            .expect("member created");
+        let login = LoginRequest {
+            identifier: email.to_owned(),
+            password: USER_PASSWORD.to_owned(),
+            organization: Some(org.to_owned()),
+            ..LoginRequest::default()
+        };
+        let pair = self.client().login(&login).await.expect("member signs in");
+        self.client().with_token(&pair.access_token)
+    }
+
     /// A client signed in as the bootstrap `system_admin`.
     pub async fn admin(&self) -> Client {
         let pair = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;

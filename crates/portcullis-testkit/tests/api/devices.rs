@@ -347,29 +347,9 @@ async fn an_organization_can_require_device_tokens(app: TestServer) {
 
 async fn licenses_and_devices_stay_inside_their_organization(app: TestServer) {
     let admin = acme(&app).await;
-    let boss = CreateUserRequest {
-        account: RegisterRequest {
-            email: Some("boss@acme.test".into()),
-            password: Some(USER_PASSWORD.into()),
-            organization: Some("acme".into()),
-            ..Default::default()
-        },
-        roles: vec!["org_admin".into()],
-        verified: true,
-    };
-    admin.create_user(&boss).await.unwrap();
-    let boss = app.client().with_token(
-        &app.client()
-            .login(&LoginRequest {
-                identifier: "boss@acme.test".into(),
-                password: USER_PASSWORD.into(),
-                organization: Some("acme".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .access_token,
-    );
+    let boss = app
+        .member_of("acme", "boss@acme.test", &["org_admin"])
+        .await;
     let theirs = admin.create_license("default", &limited(1)).await.unwrap();
     let their_dev = register(&app, &theirs.license_key, "x").await.unwrap();
     boss.create_license("acme", &limited(1))

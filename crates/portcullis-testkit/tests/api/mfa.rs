@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use portcullis_testkit::api::{
     CodeSubmission, CreateOrgRequest, LoginOtpRequest, LoginRequest, ProblemCode, Reauthentication,
-    RegisterRequest, ResetPasswordRequest, TokenPair, UpdateOrgRequest,
+    ResetPasswordRequest, TokenPair, UpdateOrgRequest,
 };
 use portcullis_testkit::client::{Client, Error};
 use portcullis_testkit::{both_backends, code_in, TestServer, USER_PASSWORD};
@@ -508,29 +508,9 @@ async fn admins_take_a_users_factors_off(app: TestServer) {
         })
         .await
         .unwrap();
-    let boss = portcullis_testkit::api::CreateUserRequest {
-        account: RegisterRequest {
-            email: Some("boss@acme.test".into()),
-            password: Some(USER_PASSWORD.into()),
-            organization: Some("acme".into()),
-            ..Default::default()
-        },
-        roles: vec!["org_admin".into()],
-        verified: true,
-    };
-    admin.create_user(&boss).await.unwrap();
-    let boss = app.client().with_token(
-        &app.client()
-            .login(&LoginRequest {
-                identifier: "boss@acme.test".into(),
-                password: USER_PASSWORD.into(),
-                organization: Some("acme".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .access_token,
-    );
+    let boss = app
+        .member_of("acme", "boss@acme.test", &["org_admin"])
+        .await;
     let other_org = boss
         .request(reqwest::Method::DELETE, &format!("/v1/users/{id}/mfa"))
         .send()

@@ -130,11 +130,9 @@ async fn system_admins_create_list_read_and_change_orgs(app: TestServer) {
 async fn org_admins_read_their_own_org_only(app: TestServer) {
     let admin = app.admin().await;
     admin.create_org(&acme()).await.unwrap();
-    admin
-        .create_user(&member("boss@acme.test", "acme", &["org_admin"]))
-        .await
-        .unwrap();
-    let boss = login_in(&app, "acme", "boss@acme.test").await;
+    let boss = app
+        .member_of("acme", "boss@acme.test", &["org_admin"])
+        .await;
     assert_eq!(boss.get_org("acme").await.unwrap().slug, "acme");
     assert_eq!(code(boss.get_org("default").await), ProblemCode::NotFound);
     assert_eq!(
