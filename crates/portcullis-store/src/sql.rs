@@ -168,6 +168,35 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Rows of `columns` (a `... FROM table` list) owned by `owner`, newest first.
+            async fn list_owned<R, T>(&self, columns: &str, owner_column: &str, owner: String) -> Result<Vec<T>, StoreError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                T: TryFrom<R, Error = StoreError>,
+            {
+                let sql = format!("SELECT {columns} WHERE {owner_column} = $1 ORDER BY id DESC");
+                sqlx::query_as::<_, R>(&sql)
+                    .bind(owner)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(T::try_from)
+                    .collect()
+            }
+
+            /// Deletes the row `id` of `table` if `owner` owns it; false otherwise.
+            async fn delete_owned(&self, table: &str, owner_column: &str, id: uuid::Uuid, owner: String) -> Result<bool, StoreError> {
+                let sql = format!("DELETE FROM {table} WHERE id = $1 AND {owner_column} = $2");
+                let done = sqlx::query(&sql)
+                    .bind(id.to_string())
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn org_where(&self, clause: &str, bind: String) -> Result<Option<Organization>, StoreError> {
                 let sql = format!("SELECT {ORG_COLUMNS} WHERE {clause}");
                 sqlx::query_as::<_, OrgRow>(&sql)
@@ -782,25 +811,11 @@ macro_rules! sql_store {
             }
 
             async fn list_app_tokens(&self, user_id: UserId) -> Result<Vec<AppToken>, StoreError> {
-                let sql = format!("SELECT {APP_TOKEN_COLUMNS} WHERE user_id = $1 ORDER BY id DESC");
-                sqlx::query_as::<_, AppTokenRow>(&sql)
-                    .bind(user_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .into_iter()
-                    .map(AppToken::try_from)
-                    .collect()
+                self.list_owned::<AppTokenRow, AppToken>(APP_TOKEN_COLUMNS, "user_id", user_id.to_string()).await
             }
 
             async fn delete_app_token(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError> {
-                let done = sqlx::query("DELETE FROM app_tokens WHERE id = $1 AND user_id = $2")
-                    .bind(id.to_string())
-                    .bind(user_id.to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() == 1)
+                self.delete_owned("app_tokens", "user_id", id, user_id.to_string()).await
             }
 
             async fn use_app_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<AppToken>, StoreError> {
@@ -837,25 +852,11 @@ macro_rules! sql_store {
             }
 
             async fn list_licenses(&self, org_id: OrgId) -> Result<Vec<License>, StoreError> {
-                let sql = format!("SELECT {LICENSE_COLUMNS} WHERE org_id = $1 ORDER BY id DESC");
-                sqlx::query_as::<_, LicenseRow>(&sql)
-                    .bind(org_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .into_iter()
-                    .map(License::try_from)
-                    .collect()
+                self.list_owned::<LicenseRow, License>(LICENSE_COLUMNS, "org_id", org_id.to_string()).await
             }
 
             async fn delete_license(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
-                let done = sqlx::query("DELETE FROM licenses WHERE id = $1 AND org_id = $2")
-                    .bind(id.to_string())
-                    .bind(org_id.to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() == 1)
+                self.delete_owned("licenses", "org_id", id, org_id.to_string()).await
             }
 
             async fn register_device(
@@ -950,15 +951,7 @@ macro_rules! sql_store {
             }
 
             async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError> {
-                let sql = format!("SELECT {DEVICE_COLUMNS} WHERE d.org_id = $1 ORDER BY d.id DESC");
-                sqlx::query_as::<_, DeviceRow>(&sql)
-                    .bind(org_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .into_iter()
-                    .map(Device::try_from)
-                    .collect()
+                self.list_owned::<DeviceRow, Device>(DEVICE_COLUMNS, "d.org_id", org_id.to_string()).await
             }
 
             async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
@@ -1156,13 +1149,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_trusted_device(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError> {
-                let done = sqlx::query("DELETE FROM trusted_devices WHERE id = $1 AND user_id = $2")
-                    .bind(id.to_string())
-                    .bind(user_id.to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() == 1)
+                self.delete_owned("trusted_devices", "user_id", id, user_id.to_string()).await
             }
 
             async fn set_security_questions(
