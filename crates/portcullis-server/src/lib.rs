@@ -12,13 +12,14 @@ mod routes;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderName};
 use metrics_exporter_prometheus::PrometheusHandle;
 use portcullis_core::Services;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use axum::http::HeaderValue;
 pub use axum::Router;
 pub use problem::Problem;
 
@@ -30,6 +31,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct HttpSettings {
     /// Proxies whose `X-Forwarded-For` is believed; anyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browser origins allowed to call the API (CORS); none when empty.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 /// What every handler can reach.
@@ -58,11 +61,13 @@ pub fn router(
         docs_html: Arc::new(openapi::docs_page(&doc)),
     };
     let request_id = HeaderName::from_static(middleware::REQUEST_ID);
+    let cors = cors_layer(&state.settings.cors_origins);
     routes
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -75,6 +80,27 @@ pub fn router(
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// CORS for the listed origins only: bearer tokens (no cookies), the API's methods, and the
+/// request and problem headers a browser application needs to read.
+fn cors_layer(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins.to_vec())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static(middleware::REQUEST_ID),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The process-wide Prometheus recorder (metrics are global to a process, so every server

@@ -228,6 +228,11 @@ impl App {
             portcullis_server::metrics_handle(),
             portcullis_server::HttpSettings {
                 trusted_proxies: config.trusted_proxy_list()?,
+                cors_origins: config
+                    .cors_origin_list()?
+                    .iter()
+                    .filter_map(|o| portcullis_server::HeaderValue::from_str(o).ok())
+                    .collect(),
             },
         );
         Ok(Self {

@@ -83,6 +83,8 @@ pub struct Config {
     pub rate_limit_identifier_per_minute: u64,
     /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
+    /// Comma-separated browser origins allowed to call the API, such as `https://app.example.com`.
+    pub cors_origins: String,
     /// Whether this node delivers the outbox (turn off on nodes that should only answer HTTP).
     pub outbox_worker: bool,
 }
@@ -136,6 +138,7 @@ impl Default for Config {
             rate_limit_ip_per_minute: core.rate_per_ip,
             rate_limit_identifier_per_minute: core.rate_per_identifier,
             trusted_proxies: String::new(),
+            cors_origins: String::new(),
             anonymous_retention_days: 30,
             janitor_interval_secs: 3600,
         }
@@ -299,6 +302,7 @@ impl Config {
             &env,
         )?;
         set(&mut c.trusted_proxies, "PORTCULLIS_TRUSTED_PROXIES", &env)?;
+        set(&mut c.cors_origins, "PORTCULLIS_CORS_ORIGINS", &env)?;
         c.validate()?;
         Ok(c)
     }
@@ -317,6 +321,7 @@ impl Config {
             bail!("rate limits must allow at least one request a minute (or set PORTCULLIS_RATE_LIMITS=off)");
         }
         self.trusted_proxy_list()?;
+        self.cors_origin_list()?;
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
         }
@@ -350,6 +355,25 @@ impl Config {
                 s.parse().map_err(|_| {
                     anyhow::anyhow!("PORTCULLIS_TRUSTED_PROXIES: {s} is not an IP address")
                 })
+            })
+            .collect()
+    }
+
+    /// The CORS origins, checked: `scheme://host[:port]`, no path.
+    pub fn cors_origin_list(&self) -> anyhow::Result<Vec<String>> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let ok = (s.starts_with("https://") || s.starts_with("http://"))
+                    && !s.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'))
+                    && s.is_ascii();
+                if ok {
+                    Ok(s.to_owned())
+                } else {
+                    Err(anyhow::anyhow!("PORTCULLIS_CORS_ORIGINS: {s} is not an origin such as https://app.example.com"))
+                }
             })
             .collect()
     }
@@ -441,6 +465,10 @@ mod tests {
             ("PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE", "5"),
             ("PORTCULLIS_RATE_LIMIT_IDENTIFIER_PER_MINUTE", "2"),
             ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            (
+                "PORTCULLIS_CORS_ORIGINS",
+                "https://app.example, http://localhost:3000",
+            ),
             ("PORTCULLIS_HASH_CONCURRENCY", "3"),
             ("PORTCULLIS_HASH_QUEUE", "7"),
         ]
@@ -470,6 +498,16 @@ mod tests {
             (5, 2)
         );
         assert_eq!(c.trusted_proxy_list().unwrap().len(), 2);
+        assert_eq!(
+            c.cors_origin_list().unwrap(),
+            ["https://app.example", "http://localhost:3000"]
+        );
+        for bad in ["app.example", "https://app.example/path", "https://"] {
+            let e = Config::load_with(None, |k| {
+                (k == "PORTCULLIS_CORS_ORIGINS").then(|| bad.to_owned())
+            });
+            assert!(e.is_err(), "{bad}");
+        }
         assert_eq!((c.hash_concurrency, c.hash_queue), (Some(3), Some(7)));
         assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
         let bad = Config::load_with(None, |k| {

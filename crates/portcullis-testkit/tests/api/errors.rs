@@ -200,3 +200,69 @@ async fn a_burst_of_logins_past_the_hash_queue_is_overloaded() {
     app.login("ann@example.com", portcullis_testkit::USER_PASSWORD)
         .await;
 }
+
+/// Browsers may call the API only from the configured origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_listed_origins() {
+    let app =
+        portcullis_testkit::TestServer::spawn_with(portcullis_testkit::Backend::Sqlite, |c| {
+            c.cors_origins = "https://app.example, http://localhost:3000".into();
+        })
+        .await
+        .unwrap();
+    let preflight = |origin: &'static str| {
+        app.client()
+            .request(reqwest::Method::OPTIONS, "/v1/auth/login")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let methods = ok.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    let evil = preflight("https://evil.example").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let real = app
+        .client()
+        .request(reqwest::Method::GET, "/healthz")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        real.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert!(real.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("retry-after"));
+    let plain = portcullis_testkit::TestServer::spawn(portcullis_testkit::Backend::Sqlite)
+        .await
+        .unwrap();
+    let none = plain
+        .client()
+        .request(reqwest::Method::GET, "/healthz")
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        none.headers().get("access-control-allow-origin").is_none(),
+        "no origins by default"
+    );
+}
