@@ -61,7 +61,7 @@ impl Services {
                 .actor(user.id),
         )
         .await;
-        self.start_session(user, vec!["anon".to_owned()], client, None)
+        self.start_session(&org, user, vec!["anon".to_owned()], client, None)
             .await
     }
 

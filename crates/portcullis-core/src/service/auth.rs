@@ -333,26 +333,38 @@ impl Services {
             Err(e) => return Err(e),
         };
         self.finish_sign_in(
+            SignInPlace {
+                org: &org,
+                device: device.map(|d| d.id),
+            },
             user,
             vec!["pwd".to_owned()],
             amr,
             &input.second_factor,
             &input.client,
-            device.map(|d| d.id),
         )
         .await
     }
+}
 
+/// Where a sign-in happens: the organization, and the registered device it came through.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SignInPlace<'a> {
+    pub(super) org: &'a crate::model::Organization,
+    pub(super) device: Option<uuid::Uuid>,
+}
+
+impl Services {
     /// Opens the session once every factor passed: an enrolment-only one where the
     /// organization requires a factor the user lacks, and a trusted device when asked for.
     pub(super) async fn finish_sign_in(
         &self,
+        place: SignInPlace<'_>,
         user: User,
         mut amr: Vec<String>,
         passed: super::mfa::Passed,
         proof: &super::SecondFactor,
         client: &ClientInfo,
-        device: Option<uuid::Uuid>,
     ) -> Result<Tokens, AuthError> {
         use super::mfa::Passed;
         let mut trust = false;
@@ -366,7 +378,9 @@ impl Services {
         }
         let org_id = user.org_id;
         self.clear_lock(user.id).await?;
-        let mut tokens = self.start_session(user, amr, client, device).await?;
+        let mut tokens = self
+            .start_session(place.org, user, amr, client, place.device)
+            .await?;
         if trust {
             tokens.trusted_device_token = Some(self.trust_device(&tokens.user, client).await?);
         }
@@ -394,14 +408,15 @@ impl Services {
     /// Opens a session for an authenticated user and issues its first token pair.
     pub(super) async fn start_session(
         &self,
+        org: &crate::model::Organization,
         mut user: User,
         amr: Vec<String>,
         client: &ClientInfo,
         device: Option<uuid::Uuid>,
     ) -> Result<Tokens, AuthError> {
         let now = self.now();
-        // The organization may shorten (or lengthen) sessions.
-        let org = self.org(Some(&user.org_slug)).await?;
+        // The organization (the user's, already loaded by the caller) may shorten or
+        // lengthen sessions.
         let lifetime = org.policy.session_ttl_secs.map_or(
             self.config.session_absolute_lifetime,
             chrono::Duration::seconds,

@@ -526,7 +526,7 @@ impl Services {
             .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
             .await?;
         let input = CodeSubmission {
-            organization: Some(org.slug),
+            organization: Some(org.slug.clone()),
             ..input
         };
         let (user, to, code) = self.submitted(&input).await?;
@@ -570,12 +570,15 @@ impl Services {
             .ok_or(AuthError::CodeInvalid)?;
         let amr = vec!["otp".to_owned(), to.channel().to_owned()];
         self.finish_sign_in(
+            super::auth::SignInPlace {
+                org: &org,
+                device: device.map(|d| d.id),
+            },
             user,
             amr,
             passed,
             &input.second_factor,
             &input.client,
-            device.map(|d| d.id),
         )
         .await
     }
