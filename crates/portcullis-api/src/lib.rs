@@ -526,6 +526,9 @@ pub struct OrgPolicy {
     pub lockout_base_secs: i64,
     /// The longest lock in seconds.
     pub lockout_max_secs: i64,
+    /// Registration with an address that already has an account answers 201 exactly as for
+    /// a new one and mails the owner a notice, instead of answering 409 `duplicate`.
+    pub conceal_existing_accounts: bool,
 }
 
 /// A tenant.

@@ -110,11 +110,14 @@ pub enum AuditKind {
     QuestionsFailed,
     /// Too many failed sign-ins locked an account (or an identifier) for a while.
     AccountLocked,
+    /// Someone registered with an address that has an account; the organization conceals
+    /// accounts, so the answer looked like success and the owner was told.
+    RegistrationConcealed,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 47] = [
+    pub const ALL: [AuditKind; 48] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -162,6 +165,7 @@ impl AuditKind {
         Self::QuestionsSet,
         Self::QuestionsFailed,
         Self::AccountLocked,
+        Self::RegistrationConcealed,
     ];
 
     /// The wire name.
@@ -214,6 +218,7 @@ impl AuditKind {
             Self::QuestionsSet => "security_questions.set",
             Self::QuestionsFailed => "security_questions.failed",
             Self::AccountLocked => "account.locked",
+            Self::RegistrationConcealed => "user.registration_concealed",
         }
     }
 

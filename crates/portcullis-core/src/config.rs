@@ -59,6 +59,8 @@ pub struct CoreConfig {
     pub trusted_device_ttl: Duration,
     /// Guest accounts idle this long are deleted.
     pub anonymous_retention: Duration,
+    /// Audit events older than this are deleted by the housekeeping job.
+    pub audit_retention: Duration,
     /// The page that password-reset links open, with `?token=` appended; the application's
     /// own page, which then calls `POST /v1/auth/password/reset` with the token.
     pub reset_link_url: String,
@@ -84,6 +86,7 @@ impl CoreConfig {
             message_daily_cap: 10,
             reset_link_url,
             anonymous_retention: Duration::days(30),
+            audit_retention: Duration::days(365),
             trusted_device_ttl: Duration::days(30),
             abuse_limits: true,
             rate_per_ip: 60,

@@ -55,6 +55,9 @@ pub struct OrgPolicy {
     pub lockout_base_secs: i64,
     /// The longest lock in seconds.
     pub lockout_max_secs: i64,
+    /// Registration with an address that already has an account answers exactly as for a
+    /// new one and mails the owner, instead of answering 409.
+    pub conceal_existing_accounts: bool,
 }
 
 impl Default for OrgPolicy {
@@ -71,6 +74,7 @@ impl Default for OrgPolicy {
             lockout_threshold: 5,
             lockout_base_secs: 60,
             lockout_max_secs: 3600,
+            conceal_existing_accounts: false,
         }
     }
 }

@@ -128,6 +128,8 @@ pub struct AuditFilter {
     pub kind: Option<String>,
     /// At or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Strictly before this time.
+    pub until: Option<DateTime<Utc>>,
     /// Ids strictly before this one (newest first; the cursor).
     pub before: Option<AuditId>,
     /// At most this many.
@@ -591,4 +593,6 @@ pub trait Store: Send + Sync + 'static {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Lists audit events, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes audit events recorded before `before`; answers how many.
+    async fn purge_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

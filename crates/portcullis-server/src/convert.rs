@@ -93,6 +93,7 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
             lockout_threshold: p.lockout_threshold,
             lockout_base_secs: p.lockout_base_secs,
             lockout_max_secs: p.lockout_max_secs,
+            conceal_existing_accounts: p.conceal_existing_accounts,
         },
         created_at: o.created_at,
         updated_at: o.updated_at,

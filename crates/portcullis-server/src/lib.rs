@@ -27,12 +27,27 @@ pub use problem::Problem;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Proxies whose `X-Forwarded-For` is believed; anyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser origins allowed to call the API (CORS); none when empty.
     pub cors_origins: Vec<HeaderValue>,
+    /// A request still unanswered after this long is abandoned with 503 `overloaded`.
+    pub request_timeout: std::time::Duration,
+    /// Requests handled at once; more are refused at once with 503 `overloaded`.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            request_timeout: std::time::Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+        }
+    }
 }
 
 /// What every handler can reach.
@@ -62,6 +77,10 @@ pub fn router(
     };
     let request_id = HeaderName::from_static(middleware::REQUEST_ID);
     let cors = cors_layer(&state.settings.cors_origins);
+    let guard = middleware::Guard::new(
+        state.settings.request_timeout,
+        state.settings.max_concurrent_requests,
+    );
     routes
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
@@ -76,7 +95,31 @@ pub fn router(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(middleware::API_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            middleware::Guard::run,
+        ))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -14,6 +14,48 @@ use crate::problem::InternalCause;
 /// The header that carries the request id, set by the outer layer when the client sent none.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
+/// The Content-Security-Policy of API answers: JSON needs nothing, so nothing is allowed
+/// (pages that need more, like `/docs`, set their own).
+pub(crate) const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Protects the process from requests it cannot serve well: at most `permits` at once (the
+/// rest are refused at once, not queued) and none longer than `timeout`. Both answer 503
+/// `overloaded` with `Retry-After`, so a client or load balancer backs off or goes elsewhere.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    timeout: std::time::Duration,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Guard {
+    pub(crate) fn new(timeout: std::time::Duration, max_concurrent: usize) -> Self {
+        Self {
+            timeout,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+        }
+    }
+
+    pub(crate) async fn run(
+        axum::extract::State(guard): axum::extract::State<Self>,
+        req: Request,
+        next: Next,
+    ) -> Response {
+        let Ok(_permit) = guard.permits.try_acquire() else {
+            metrics::counter!("portcullis_http_shed_total", "why" => "concurrency").increment(1);
+            return crate::problem::Problem::overloaded("too many requests in flight")
+                .into_response();
+        };
+        match tokio::time::timeout(guard.timeout, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => {
+                metrics::counter!("portcullis_http_shed_total", "why" => "timeout").increment(1);
+                crate::problem::Problem::overloaded("the request timed out").into_response()
+            }
+        }
+    }
+}
+
 /// Logs and counts each request; replaces the body of a 500 with the generic one.
 pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();

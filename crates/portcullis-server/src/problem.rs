@@ -120,6 +120,18 @@ impl Problem {
         p
     }
 
+    /// 503 `overloaded`, for a request the server would not or could not finish in time.
+    pub fn overloaded(cause: impl Into<String>) -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::Overloaded,
+            "The server is busy; try again shortly.",
+        );
+        p.retry_after = Some(1);
+        p.cause = Some(cause.into());
+        p
+    }
+
     /// 500: a bug. `cause` is logged, not sent.
     pub fn internal(cause: impl Into<String>) -> Self {
         let mut p = Self::new(

@@ -78,7 +78,10 @@ impl Database {
                     .map_err(unavailable)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    // FULL: a commit is on disk before its answer leaves. NORMAL would survive
+                    // a process crash but not a power cut, which could bring back a rotated
+                    // refresh token or an old password hash; an identity server cannot.
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
                 if let Some(dir) = opts

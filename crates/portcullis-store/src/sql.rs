@@ -1527,6 +1527,9 @@ macro_rules! sql_store {
                 if let Some(since) = f.since {
                     qb.push(" AND at >= ").push_bind(ms(since));
                 }
+                if let Some(until) = f.until {
+                    qb.push(" AND at < ").push_bind(ms(until));
+                }
                 if let Some(before) = f.before {
                     qb.push(" AND id < ").push_bind(before.to_string());
                 }
@@ -1538,6 +1541,15 @@ macro_rules! sql_store {
                     .into_iter()
                     .map(AuditEvent::try_from)
                     .collect()
+            }
+
+            async fn purge_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                    .bind(ms(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
             }
         }
     };

@@ -442,6 +442,18 @@ async fn story(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+    let before_t0 = |until| AuditFilter {
+        org_id: Some(org.id),
+        until: Some(until),
+        limit: 5,
+        ..Default::default()
+    };
+    assert!(s.list_audit(&before_t0(t0())).await.unwrap().is_empty());
+    assert_eq!(s.list_audit(&before_t0(later)).await.unwrap().len(), 3);
+    // Retention: events before a time go, later ones stay.
+    assert_eq!(s.purge_audit(t0()).await.unwrap(), 0);
+    assert!(s.purge_audit(later).await.unwrap() >= 3);
+    assert!(s.list_audit(&before_t0(later)).await.unwrap().is_empty());
 
     // Deleting a user removes their sessions and roles by cascade.
     assert!(s.delete_user(ann.id).await.unwrap());

@@ -184,6 +184,7 @@ impl App {
             warn!("PORTCULLIS_RATE_LIMITS=off: no rate limits and no lockout; use only on trusted networks or for benchmarks");
         }
         core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
+        core.audit_retention = chrono::Duration::days(config.audit_retention_days);
         core.message_daily_cap = config.message_daily_cap;
         if let Some(url) = &config.reset_link_url {
             core.reset_link_url = url.clone();
@@ -233,6 +234,8 @@ impl App {
                     .iter()
                     .filter_map(|o| portcullis_server::HeaderValue::from_str(o).ok())
                     .collect(),
+                request_timeout: Duration::from_secs(config.request_timeout_secs),
+                max_concurrent_requests: config.max_concurrent_requests,
             },
         );
         Ok(Self {
@@ -300,6 +303,11 @@ impl App {
                 }
                 if let Err(e) = services.purge_rate_limits().await {
                     warn!(error = %e, "rate-limit cleanup failed");
+                }
+                match services.purge_audit().await {
+                    Ok(0) => {}
+                    Ok(n) => info!(deleted = n, "deleted audit events past retention"),
+                    Err(e) => warn!(error = %e, "audit retention job failed"),
                 }
             }
         });

@@ -73,6 +73,12 @@ pub struct Config {
     pub reset_link_url: Option<String>,
     /// Guest accounts idle this many days are deleted.
     pub anonymous_retention_days: i64,
+    /// Audit events older than this many days are deleted.
+    pub audit_retention_days: i64,
+    /// A request unanswered after this many seconds is abandoned with 503 `overloaded`.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once per node; more are refused with 503 `overloaded`.
+    pub max_concurrent_requests: usize,
     /// How often the housekeeping job (guest retention) runs, seconds.
     pub janitor_interval_secs: u64,
     /// `on`, or `off` to turn every rate limit and lockout off (benchmarks, trusted networks).
@@ -140,6 +146,9 @@ impl Default for Config {
             trusted_proxies: String::new(),
             cors_origins: String::new(),
             anonymous_retention_days: 30,
+            audit_retention_days: 365,
+            request_timeout_secs: 30,
+            max_concurrent_requests: 1024,
             janitor_interval_secs: 3600,
         }
     }
@@ -290,6 +299,21 @@ impl Config {
             "PORTCULLIS_JANITOR_INTERVAL_SECS",
             &env,
         )?;
+        set(
+            &mut c.audit_retention_days,
+            "PORTCULLIS_AUDIT_RETENTION_DAYS",
+            &env,
+        )?;
+        set(
+            &mut c.request_timeout_secs,
+            "PORTCULLIS_REQUEST_TIMEOUT_SECS",
+            &env,
+        )?;
+        set(
+            &mut c.max_concurrent_requests,
+            "PORTCULLIS_MAX_CONCURRENT_REQUESTS",
+            &env,
+        )?;
         set(&mut c.rate_limits, "PORTCULLIS_RATE_LIMITS", &env)?;
         set(
             &mut c.rate_limit_ip_per_minute,
@@ -324,6 +348,12 @@ impl Config {
         self.cors_origin_list()?;
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
+        }
+        if self.audit_retention_days < 1
+            || self.request_timeout_secs < 1
+            || self.max_concurrent_requests < 1
+        {
+            bail!("PORTCULLIS_AUDIT_RETENTION_DAYS, PORTCULLIS_REQUEST_TIMEOUT_SECS and PORTCULLIS_MAX_CONCURRENT_REQUESTS must be at least 1");
         }
         if self.code_ttl_secs < 60 || self.message_daily_cap == 0 {
             bail!("PORTCULLIS_CODE_TTL_SECS must be at least 60 and PORTCULLIS_MESSAGE_DAILY_CAP at least 1");
@@ -471,6 +501,9 @@ mod tests {
             ),
             ("PORTCULLIS_HASH_CONCURRENCY", "3"),
             ("PORTCULLIS_HASH_QUEUE", "7"),
+            ("PORTCULLIS_AUDIT_RETENTION_DAYS", "90"),
+            ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "5"),
+            ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "64"),
         ]
         .into();
         let c = Config::load_with(None, |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
@@ -509,6 +542,14 @@ mod tests {
             assert!(e.is_err(), "{bad}");
         }
         assert_eq!((c.hash_concurrency, c.hash_queue), (Some(3), Some(7)));
+        assert_eq!(
+            (
+                c.audit_retention_days,
+                c.request_timeout_secs,
+                c.max_concurrent_requests
+            ),
+            (90, 5, 64)
+        );
         assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
         let bad = Config::load_with(None, |k| {
             (k == "PORTCULLIS_RATE_LIMITS").then(|| "maybe".to_owned())

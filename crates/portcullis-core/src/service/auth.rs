@@ -7,7 +7,9 @@ use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
 use crate::error::AuthError;
-use crate::identity::{Attributes, Email, Identifier, PersonName, Phone, RoleName, Username};
+use crate::identity::{
+    Address, Attributes, Email, Identifier, PersonName, Phone, RoleName, Username,
+};
 use crate::ids::{SessionId, UserId};
 use crate::model::{Session, User};
 use crate::password::{check_new_password, Password, Verified};
@@ -201,7 +203,17 @@ impl Services {
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
-        let user = self.create_account(&org, account, Vec::new()).await?;
+        let profile = account.profile.clone();
+        let user = match self.create_account(&org, account, Vec::new()).await {
+            Err(AuthError::Duplicate(what @ ("email" | "phone")))
+                if org.policy.conceal_existing_accounts =>
+            {
+                return self
+                    .conceal_existing(&org, profile, what, &input.client)
+                    .await;
+            }
+            result => result?,
+        };
         self.audit(
             self.event(AuditKind::UserRegistered, org.id, &input.client)
                 .user(user.id)
@@ -210,6 +222,80 @@ impl Services {
         .await;
         self.send_verifications(&user, &input.client, None).await;
         Ok(user)
+    }
+
+    /// Registration with an address that has an account, where the organization conceals
+    /// accounts: the owner gets a notice, and the caller the answer a new account gets (the
+    /// password was hashed either way, so the timing matches too). The returned user exists
+    /// nowhere.
+    async fn conceal_existing(
+        &self,
+        org: &crate::model::Organization,
+        profile: Profile,
+        what: &str,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        // The notice goes to the address given, proven or not: whoever reads it there is
+        // the one a verification code would have reached.
+        let to = if what == "email" {
+            profile
+                .email
+                .as_deref()
+                .and_then(|e| Email::parse(e, "email").ok())
+                .map(Address::Email)
+        } else {
+            profile
+                .phone
+                .as_deref()
+                .and_then(|p| Phone::parse(p, "phone").ok())
+                .map(Address::Phone)
+        };
+        let owner = match &to {
+            Some(to) => self
+                .store
+                .credentials(org.id, &super::codes::lookup_key(to))
+                .await?
+                .map(|c| c.user),
+            None => None,
+        };
+        if let (Some(owner), Some(to)) = (&owner, &to) {
+            self.audit(
+                self.event(AuditKind::RegistrationConcealed, org.id, client)
+                    .user(owner.id),
+            )
+            .await;
+            self.send_notice_to(
+                owner,
+                to,
+                "Someone tried to create an account with this address, which already has one. \
+                 If it was you, sign in or reset your password; otherwise you need do nothing.",
+            )
+            .await;
+        }
+        let now = self.now();
+        Ok(User {
+            id: UserId::new(),
+            org_id: org.id,
+            org_slug: org.slug.clone(),
+            email: profile.email,
+            email_verified: false,
+            phone: profile.phone,
+            phone_verified: false,
+            username: profile.username,
+            first_name: profile.first_name,
+            last_name: profile.last_name,
+            anonymous: false,
+            active: true,
+            roles: vec![crate::model::Role {
+                name: RoleName::USER.to_owned(),
+                added_at: now,
+            }],
+            mfa_enabled: false,
+            attributes: profile.attributes,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        })
     }
 
     /// The first factor of a sign-in: organization (or device), identifier and password.

@@ -87,7 +87,7 @@ pub struct CodeSubmission {
     pub client: ClientInfo,
 }
 
-fn lookup_key(address: &Address) -> LookupKey {
+pub(super) fn lookup_key(address: &Address) -> LookupKey {
     match address {
         Address::Email(e) => LookupKey::Email(e.as_str().to_owned()),
         Address::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
@@ -268,12 +268,16 @@ impl Services {
 
     /// Queues a security notice to the user's proven address, if any.
     pub(super) async fn send_notice(&self, user: &User, what: &str) {
-        let Some(to) = notice_address(user) else {
-            return;
-        };
+        if let Some(to) = notice_address(user) {
+            self.send_notice_to(user, &to, what).await;
+        }
+    }
+
+    /// Queues a security notice about `user` to `to`, proven or not.
+    pub(super) async fn send_notice_to(&self, user: &User, to: &Address, what: &str) {
         let result = async {
             let org = self.org(Some(&user.org_slug)).await?;
-            let message = self.queued(&org, NOTICE, &to, Template::Notice { what })?;
+            let message = self.queued(&org, NOTICE, to, Template::Notice { what })?;
             self.store.enqueue(&message).await?;
             self.wake.notify_one();
             Ok::<_, AuthError>(())

@@ -141,6 +141,14 @@ impl Services {
         Ok(())
     }
 
+    /// Deletes audit events past the retention time (housekeeping); answers how many.
+    pub async fn purge_audit(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .purge_audit(self.now() - self.config.audit_retention)
+            .await?)
+    }
+
     /// Deletes rate-limit counters older than an hour (housekeeping).
     pub async fn purge_rate_limits(&self) -> Result<u64, AuthError> {
         Ok(self

@@ -50,6 +50,8 @@ pub(crate) struct AuditQuery {
     kind: Option<String>,
     /// Events at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    until: Option<DateTime<Utc>>,
     /// Page size, 1 to 200 (default 50).
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
@@ -274,6 +276,7 @@ pub(crate) async fn list_audit_events(
         user_id: q.user_id.map(UserId),
         kind: q.kind.filter(|k| !k.is_empty()),
         since: q.since,
+        until: q.until,
         before: cursor::<Uuid>(q.cursor.as_deref())?.map(AuditId),
         limit,
     };

@@ -1,0 +1,159 @@
+//! Nothing public tells whether an account exists: not the status, not the body. (That the
+//! work behind each answer is the same, so timing does not tell either, is shown by
+//! counting password hashes in the process tests of the `portcullis` crate.)
+
+use portcullis_testkit::api::{ProblemCode, RegisterRequest, UpdateOrgRequest};
+use portcullis_testkit::client::AuditQuery;
+use portcullis_testkit::client::Client;
+use portcullis_testkit::{both_backends, TestServer, USER_PASSWORD};
+use reqwest::Method;
+
+use crate::code;
+
+const ANN: &str = "ann@example.com";
+const NOBODY: &str = "nobody@example.com";
+
+/// Status and body of a POST, with the parts that differ by nature (ids, times) removed.
+async fn answer(c: &Client, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let res = c
+        .request(Method::POST, path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let mut json: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);
+    if let Some(o) = json.as_object_mut() {
+        for volatile in ["id", "created_at", "updated_at", "request_id"] {
+            o.remove(volatile);
+        }
+        if let Some(roles) = o.get_mut("roles").and_then(|r| r.as_array_mut()) {
+            for r in roles {
+                r.as_object_mut().map(|r| r.remove("added_at"));
+            }
+        }
+    }
+    (status, json)
+}
+
+async fn public_endpoints_answer_alike_for_known_and_unknown_addresses(app: TestServer) {
+    app.user(ANN).await;
+    let c = app.client();
+    let cases = [
+        (
+            "/v1/auth/login",
+            serde_json::json!({"password": "not the password"}),
+            "identifier",
+        ),
+        (
+            "/v1/auth/login/otp",
+            serde_json::json!({"password": "not the password"}),
+            "identifier",
+        ),
+        ("/v1/auth/code/request", serde_json::json!({}), "email"),
+        ("/v1/auth/password/forgot", serde_json::json!({}), "email"),
+        ("/v1/auth/verify/resend", serde_json::json!({}), "email"),
+        (
+            "/v1/auth/password/verify",
+            serde_json::json!({"code": "000000"}),
+            "email",
+        ),
+        (
+            "/v1/auth/code/login",
+            serde_json::json!({"code": "000000"}),
+            "email",
+        ),
+    ];
+    for (path, base, field) in cases {
+        let with = |who: &str| {
+            let mut b = base.clone();
+            b[field] = who.into();
+            b
+        };
+        let known = answer(&c, path, with(ANN)).await;
+        let unknown = answer(&c, path, with(NOBODY)).await;
+        assert_eq!(known, unknown, "{path} tells the accounts apart");
+        assert!(known.0 < 500, "{path}: {known:?}");
+    }
+}
+
+async fn conceal(app: &TestServer) {
+    let policy = serde_json::json!({"conceal_existing_accounts": true});
+    let org = app
+        .admin()
+        .await
+        .update_org(
+            "default",
+            &UpdateOrgRequest {
+                policy: Some(policy),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(org.policy.conceal_existing_accounts);
+}
+
+/// By default a taken address answers 409 (API.md); under the policy it answers as a new one
+/// would, and the owner, not the caller, hears of it.
+async fn concealing_organizations_answer_registration_as_for_a_new_address(app: TestServer) {
+    let owner = app.user(ANN).await;
+    let c = app.client();
+    let again = serde_json::json!({"email": ANN, "password": "another long passphrase", "first_name": "Eve"});
+    assert_eq!(answer(&c, "/v1/auth/register", again.clone()).await.0, 409);
+
+    conceal(&app).await;
+    let taken = answer(&c, "/v1/auth/register", again.clone()).await;
+    let fresh = answer(
+        &c,
+        "/v1/auth/register",
+        serde_json::json!({"email": "new@example.com", "password": "another long passphrase", "first_name": "Eve"}),
+    )
+    .await;
+    assert_eq!(taken.0, 201);
+    let mut fresh_as_taken = fresh.1.clone();
+    fresh_as_taken["email"] = ANN.into();
+    assert_eq!(
+        taken.1, fresh_as_taken,
+        "the bodies differ only by the address"
+    );
+
+    // The owner is told by mail; their account and password are untouched.
+    let notice = app.nth_mail(ANN, 2).await;
+    assert!(
+        notice.text.contains("tried to create an account"),
+        "{notice:?}"
+    );
+    app.login(ANN, USER_PASSWORD).await;
+    assert_eq!(
+        code(app.try_login(ANN, "another long passphrase").await),
+        ProblemCode::InvalidCredentials
+    );
+    let admin = app.admin().await;
+    let events = admin
+        .audit_events(&AuditQuery {
+            kind: Some("user.registration_concealed".into()),
+            user_id: Some(owner.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 1);
+    // Usernames are not secret addresses: a taken one still answers 409.
+    let named = |email: &str| RegisterRequest {
+        email: Some(email.into()),
+        password: Some("another long passphrase".into()),
+        username: Some("eve_taken".into()),
+        ..Default::default()
+    };
+    c.register(&named("third@example.com")).await.unwrap();
+    assert_eq!(
+        code(c.register(&named("fourth@example.com")).await),
+        ProblemCode::Duplicate
+    );
+}
+
+both_backends!(
+    public_endpoints_answer_alike_for_known_and_unknown_addresses,
+    concealing_organizations_answer_registration_as_for_a_new_address,
+);
