@@ -66,7 +66,8 @@ pub fn router(
     metrics: PrometheusHandle,
     settings: HttpSettings,
 ) -> Router {
-    let (routes, doc) = routes::all().split_for_parts();
+    let (routes, mut doc) = routes::all().split_for_parts();
+    openapi::complete_answers(&mut doc);
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {
         settings: Arc::new(settings),

@@ -41,6 +41,76 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Completes every operation's list of answers with those the shared layers give, so that
+/// the document states every status a client can see: errors are `application/problem+json`;
+/// an operation with a bearer token can answer 401, one with a body 400, 413 and 415, one
+/// with parameters 400, and every one 503 (`overloaded`: the in-flight limit, the request
+/// timeout, or the hashing queue).
+pub(crate) fn complete_answers(doc: &mut Doc) {
+    use utoipa::openapi::{path::Operation, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+    let problem = |description: &str| -> RefOr<Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let is_problem = |schema: &Option<RefOr<utoipa::openapi::schema::Schema>>| matches!(schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+    for item in doc.paths.paths.values_mut() {
+        let ops: [&mut Option<Operation>; 5] = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let answers = &mut op.responses.responses;
+            for answer in answers.values_mut() {
+                if let RefOr::T(r) = answer {
+                    if r.content
+                        .get("application/json")
+                        .is_some_and(|c| is_problem(&c.schema))
+                    {
+                        if let Some(c) = r.content.shift_remove("application/json") {
+                            r.content.insert("application/problem+json".to_owned(), c);
+                        }
+                    }
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                answers
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add("401", "`unauthorized` or `token_invalid`: no valid token");
+            }
+            if op.request_body.is_some() {
+                add(
+                    "400",
+                    "`validation_failed`: the body is not the JSON expected",
+                );
+                add("413", "`payload_too_large`: the body is over 64 KiB");
+                add("415", "`unsupported_media_type`: the body is not JSON");
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                add("400", "`validation_failed`: a parameter is malformed");
+            }
+            add(
+                "503",
+                "`overloaded`: the server is busy; try again after `Retry-After`",
+            );
+        }
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

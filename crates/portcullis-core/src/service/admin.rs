@@ -270,6 +270,17 @@ impl Services {
         let mut roles = parse_roles(&mut f, roles);
         f.finish()?;
         admin.may_grant(&roles)?;
+        let drops_own_admin = target.id == admin.actor.user.id
+            && [RoleName::ORG_ADMIN, RoleName::SYSTEM_ADMIN]
+                .into_iter()
+                .any(|r| target.has_role(r) && !roles.iter().any(|n| n == r));
+        if drops_own_admin {
+            // As with deactivating or deleting oneself: another administrator must do it,
+            // so that an organization cannot lose its last administrator by a slip.
+            return Err(AuthError::Forbidden(
+                "you cannot remove your own administrator role",
+            ));
+        }
         if !roles.iter().any(|r| r == RoleName::USER) {
             roles.push(RoleName::USER.to_owned());
             roles.sort();

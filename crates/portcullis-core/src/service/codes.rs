@@ -174,6 +174,20 @@ impl Services {
         })
     }
 
+    /// Claims this interval's one message to `to` for `purpose`, atomically (a counter in
+    /// the database), so that concurrent requests on any node cannot both pass the count.
+    async fn claim_send(&self, to: &Address, purpose: Purpose) -> Result<bool, AuthError> {
+        let step = self.config.message_interval.num_seconds().max(1);
+        let start = self.now().timestamp().div_euclid(step) * step;
+        let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
+        let key = format!(
+            "message:{}:{}",
+            purpose.as_str(),
+            crate::crypto::hash_token(to.as_str())
+        );
+        Ok(self.store.hit(&key, window).await? == 1)
+    }
+
     /// Whether the recipient may get another message of this purpose now (one a minute,
     /// a daily cap); a refusal is audited and otherwise silent.
     async fn may_send(
@@ -200,10 +214,15 @@ impl Services {
                 now - chrono::Duration::days(1),
             )
             .await?;
-        if recent == 0 && today < self.config.message_daily_cap {
+        let why = if recent > 0 {
+            "too_soon"
+        } else if today >= self.config.message_daily_cap {
+            "daily_cap"
+        } else if self.claim_send(to, purpose).await? {
             return Ok(true);
-        }
-        let why = if recent > 0 { "too_soon" } else { "daily_cap" };
+        } else {
+            "too_soon"
+        };
         self.audit(
             self.event(AuditKind::MessageSuppressed, user.org_id, client)
                 .user(user.id)

@@ -207,6 +207,36 @@ async fn admins_create_users_with_roles_and_verified_addresses(app: TestServer) 
     );
 }
 
+/// An administrator cannot demote, deactivate or delete themselves through the admin
+/// endpoints: another administrator must, so no organization loses its last one by a slip.
+async fn admins_cannot_lock_themselves_out(app: TestServer) {
+    let admin = app.admin().await;
+    let me = admin.me().await.unwrap();
+    assert_eq!(
+        code(admin.set_roles(me.id, &["user"]).await),
+        ProblemCode::Forbidden
+    );
+    let deactivate = UpdateUserRequest {
+        active: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(admin.update_user(me.id, &deactivate).await),
+        ProblemCode::Forbidden
+    );
+    assert_eq!(code(admin.delete_user(me.id).await), ProblemCode::Forbidden);
+    // Adding a role to oneself is fine, and the admin role is still there.
+    let roles = admin
+        .set_roles(me.id, &["system_admin", "auditor"])
+        .await
+        .unwrap();
+    assert!(roles.roles.iter().any(|r| r.name == "system_admin"));
+    // Another org_admin may be demoted by the system admin.
+    let ann = app.user("ann@example.com").await;
+    admin.set_roles(ann.id, &["org_admin"]).await.unwrap();
+    admin.set_roles(ann.id, &["user"]).await.unwrap();
+}
+
 async fn org_admins_cannot_reach_above_themselves(app: TestServer) {
     let admin = app.admin().await;
     admin
@@ -613,6 +643,7 @@ both_backends!(
     admins_list_search_and_page_users,
     admins_create_users_with_roles_and_verified_addresses,
     org_admins_cannot_reach_above_themselves,
+    admins_cannot_lock_themselves_out,
     admins_read_and_change_a_user,
     deactivation_ends_sessions_at_once_and_blocks_login,
     deleting_a_user_ends_their_sessions_and_data,

@@ -232,6 +232,28 @@ async fn a_code_works_once(app: TestServer) {
     );
 }
 
+/// Concurrent requests for one address cannot all pass the one-a-minute rule: the claim is
+/// atomic in the database.
+async fn concurrent_code_requests_send_one_message(app: TestServer) {
+    app.user(ANN).await;
+    app.nth_mail(ANN, 1).await;
+    app.advance(61);
+    let requests = (0..8).map(|_| {
+        let c = app.client();
+        tokio::spawn(async move { post(&c, "/v1/auth/code/request", &by_email(ANN)).await })
+    });
+    for r in requests.collect::<Vec<_>>() {
+        r.await.unwrap().unwrap();
+    }
+    wait_for_audit(&app, "message.suppressed", 7).await;
+    app.nth_mail(ANN, 2).await;
+    assert_eq!(
+        app.mail.all(|m| m.to == ANN).len(),
+        2,
+        "one message, not more"
+    );
+}
+
 async fn a_new_code_retires_the_old_and_resends_are_rate_limited(app: TestServer) {
     app.user(ANN).await;
     let first = code_in(&app.nth_mail(ANN, 1).await.subject);
@@ -760,6 +782,7 @@ both_backends!(
     expired_codes_answer_code_expired,
     a_code_works_once,
     a_new_code_retires_the_old_and_resends_are_rate_limited,
+    concurrent_code_requests_send_one_message,
     the_daily_cap_holds,
     unknown_addresses_get_the_same_answers,
     passwordless_sign_in_by_email,
