@@ -61,6 +61,9 @@ pub struct CoreConfig {
     pub anonymous_retention: Duration,
     /// Audit events older than this are deleted by the housekeeping job.
     pub audit_retention: Duration,
+    /// A new signing key verifies at once but signs only after this long, by which time
+    /// every node has loaded it (twice the key reload interval).
+    pub key_activation: Duration,
     /// The page that password-reset links open, with `?token=` appended; the application's
     /// own page, which then calls `POST /v1/auth/password/reset` with the token.
     pub reset_link_url: String,
@@ -87,6 +90,7 @@ impl CoreConfig {
             reset_link_url,
             anonymous_retention: Duration::days(30),
             audit_retention: Duration::days(365),
+            key_activation: Duration::seconds(40),
             trusted_device_ttl: Duration::days(30),
             abuse_limits: true,
             rate_per_ip: 60,

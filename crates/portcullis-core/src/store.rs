@@ -529,6 +529,9 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Adds a signing key.
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+    /// Adds the first signing key unless another process already did (nodes starting
+    /// together on a new database must agree on one); answers whether this one was added.
+    async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
 
     /// Stores a code and the message that carries it, retiring earlier live codes of the
     /// same user and purpose, in one transaction.

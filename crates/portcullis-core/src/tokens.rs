@@ -29,6 +29,7 @@ pub struct StoredSigningKey {
 /// One usable key.
 struct LiveKey {
     kid: String,
+    created_at: DateTime<Utc>,
     public_x: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -58,10 +59,43 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
-/// The set of signing keys, newest first.
+/// The set of signing keys, newest first. Every key verifies; the one that signs is the
+/// newest that has been published for `activation` (so that every node, and every relying
+/// party that caches the JWKS, has seen it before a token signed with it arrives), else the
+/// oldest.
 pub struct KeyRing {
     issuer: String,
     keys: Vec<LiveKey>,
+    activation: chrono::Duration,
+}
+
+/// The index, in a newest-first list of creation times, of the key that signs at `now`.
+fn signing_index(
+    created: impl ExactSizeIterator<Item = DateTime<Utc>>,
+    now: DateTime<Utc>,
+    activation: chrono::Duration,
+) -> Option<usize> {
+    let n = created.len();
+    let mut created = created;
+    created
+        .position(|at| at <= now - activation)
+        .or(n.checked_sub(1))
+}
+
+/// The key id that signs at `now`, among stored keys (any order).
+pub fn signing_kid(
+    stored: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    activation: chrono::Duration,
+) -> Option<String> {
+    let mut sorted: Vec<&StoredSigningKey> = stored.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.kid.cmp(&a.kid))
+    });
+    signing_index(sorted.iter().map(|k| k.created_at), now, activation)
+        .map(|i| sorted[i].kid.clone())
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -110,6 +144,7 @@ impl KeyRing {
         issuer: &str,
         master: &MasterKey,
         stored: &[StoredSigningKey],
+        activation: chrono::Duration,
     ) -> Result<Self, MasterKeyError> {
         let mut sorted: Vec<&StoredSigningKey> = stored.iter().collect();
         sorted.sort_by(|a, b| {
@@ -130,6 +165,7 @@ impl KeyRing {
                 .map_err(|_| MasterKeyError::Decrypt)?;
             keys.push(LiveKey {
                 kid: s.kid.clone(),
+                created_at: s.created_at,
                 public_x: s.public_x.clone(),
                 encoding: EncodingKey::from_ed_der(der.as_bytes()),
                 decoding,
@@ -138,6 +174,7 @@ impl KeyRing {
         Ok(Self {
             issuer: issuer.to_owned(),
             keys,
+            activation,
         })
     }
 
@@ -157,11 +194,11 @@ impl KeyRing {
             .collect()
     }
 
-    /// Signs claims with the newest key.
+    /// Signs claims with the key active at their `iat`.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, AuthError> {
-        let key = self
-            .keys
-            .first()
+        let at = DateTime::from_timestamp(claims.iat, 0).unwrap_or_default();
+        let key = signing_index(self.keys.iter().map(|k| k.created_at), at, self.activation)
+            .and_then(|i| self.keys.get(i))
             .ok_or_else(|| AuthError::Internal("no signing key".into()))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
@@ -201,6 +238,8 @@ mod tests {
     use crate::crypto::OsRng;
     use chrono::TimeZone;
 
+    const ACT: chrono::Duration = chrono::Duration::seconds(40);
+
     fn claims(now: DateTime<Utc>) -> AccessClaims {
         AccessClaims {
             iss: "http://issuer".into(),
@@ -220,16 +259,29 @@ mod tests {
         let master = MasterKey::generate(&OsRng);
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let old = generate_signing_key(&OsRng, &master, t0);
-        let old_ring = KeyRing::open("http://issuer", &master, std::slice::from_ref(&old)).unwrap();
+        let old_ring =
+            KeyRing::open("http://issuer", &master, std::slice::from_ref(&old), ACT).unwrap();
         let old_token = old_ring.sign(&claims(t0)).unwrap();
 
-        let new = generate_signing_key(&OsRng, &master, t0 + chrono::Duration::hours(1));
-        let ring = KeyRing::open("http://issuer", &master, &[old.clone(), new.clone()]).unwrap();
-        let token = ring.sign(&claims(t0)).unwrap();
+        let t1 = t0 + chrono::Duration::hours(1);
+        let new = generate_signing_key(&OsRng, &master, t1);
+        let ring =
+            KeyRing::open("http://issuer", &master, &[old.clone(), new.clone()], ACT).unwrap();
+        let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        // Published but not yet active: the old key still signs, the new one already verifies.
+        assert_eq!(kid(&ring.sign(&claims(t1)).unwrap()), old.kid);
         assert_eq!(
-            jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
-            Some(new.kid.as_str())
+            signing_kid(&[new.clone(), old.clone()], t1, ACT),
+            Some(old.kid.clone())
         );
+        let later = t1 + ACT;
+        let token = ring.sign(&claims(later)).unwrap();
+        assert_eq!(kid(&token), new.kid);
+        assert_eq!(
+            signing_kid(&[old.clone(), new.clone()], later, ACT),
+            Some(new.kid.clone())
+        );
+        let t0 = later;
         assert_eq!(ring.verify(&token, t0).unwrap().sub, "u");
         assert_eq!(ring.verify(&old_token, t0).unwrap().sub, "u");
         assert!(
@@ -237,12 +289,13 @@ mod tests {
                 .is_err(),
             "expired"
         );
-        let other_issuer = KeyRing::open("http://other", &master, &[old, new]).unwrap();
+        let other_issuer = KeyRing::open("http://other", &master, &[old, new], ACT).unwrap();
         assert!(other_issuer.verify(&token, t0).is_err());
         assert!(KeyRing::open(
             "x",
             &MasterKey::generate(&OsRng),
-            &[generate_signing_key(&OsRng, &master, t0)]
+            &[generate_signing_key(&OsRng, &master, t0)],
+            ACT
         )
         .is_err());
     }
@@ -255,6 +308,7 @@ mod tests {
             "http://issuer",
             &master,
             &[generate_signing_key(&OsRng, &master, t0)],
+            ACT,
         )
         .unwrap();
         let token = ring.sign(&claims(t0)).unwrap();

@@ -61,6 +61,31 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Stores one signing key (shared by both backends' stores).
+async fn insert_key<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    key: &StoredSigningKey,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO signing_keys (kid, algorithm, public_x, private_sealed, created_at) \
+         VALUES ($1, 'EdDSA', $2, $3, $4)",
+    )
+    .bind(key.kid.clone())
+    .bind(key.public_x.clone())
+    .bind(key.private_sealed.clone())
+    .bind(ms(key.created_at))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 macro_rules! sql_store {
     // `$claim_lock` ends the sub-select that picks outbox rows to lease: PostgreSQL needs
     // `FOR UPDATE SKIP LOCKED` so that nodes do not take the same rows; SQLite has one
@@ -1290,18 +1315,28 @@ macro_rules! sql_store {
             }
 
             async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, algorithm, public_x, private_sealed, created_at) \
-                     VALUES ($1, 'EdDSA', $2, $3, $4)",
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                insert_key::<$db>(&mut conn, key).await
+            }
+
+            async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+                // The claim and the key commit together; a concurrent claimant's INSERT waits
+                // for this transaction, so when it finds the claim taken the key is there.
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let claimed = sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('first_signing_key', $1) ON CONFLICT (key) DO NOTHING",
                 )
                 .bind(&key.kid)
-                .bind(&key.public_x)
-                .bind(&key.private_sealed)
-                .bind(ms(key.created_at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
-                .map_err(db_err)?;
-                Ok(())
+                .map_err(db_err)?
+                .rows_affected()
+                    == 1;
+                if claimed {
+                    insert_key::<$db>(&mut tx, key).await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(claimed)
             }
 
             async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError> {

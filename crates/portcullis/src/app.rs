@@ -26,6 +26,7 @@ pub struct App {
     database: String,
     courier: Option<portcullis_core::service::Courier>,
     janitor_interval: Duration,
+    key_reload: Duration,
 }
 
 /// How messages leave this node.
@@ -89,7 +90,7 @@ impl std::fmt::Debug for App {
 /// Reads the master key: from configuration, else from `<data_dir>/master.key`, which is
 /// made on first start. PostgreSQL means several nodes, which must share one key, so
 /// there it has to be given.
-fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
+pub(crate) fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
     if let Some(text) = config.master_key_text() {
         return MasterKey::from_base64(&text).context("PORTCULLIS_MASTER_KEY");
     }
@@ -136,7 +137,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database_url();
     let settings = PoolSettings {
         max_connections: config.database_max_connections.max(1),
-        ..PoolSettings::default()
+        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
     };
     let db = Database::connect(&url, &settings)
         .await
@@ -162,6 +163,9 @@ impl App {
             .await
             .with_context(|| format!("listening on {}", config.listen_addr()))?;
         let addr = listener.local_addr()?;
+        if config.issuer.is_none() && backend == Backend::Postgres {
+            warn!("PORTCULLIS_ISSUER is not set: this node's tokens carry its own address as issuer, which other nodes refuse; set the public URL on every node");
+        }
         let issuer = config
             .issuer
             .clone()
@@ -185,6 +189,9 @@ impl App {
         }
         core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
         core.audit_retention = chrono::Duration::days(config.audit_retention_days);
+        core.key_activation = chrono::Duration::seconds(
+            i64::try_from(config.key_reload_secs.saturating_mul(2)).unwrap_or(i64::MAX),
+        );
         core.message_daily_cap = config.message_daily_cap;
         if let Some(url) = &config.reset_link_url {
             core.reset_link_url = url.clone();
@@ -246,6 +253,7 @@ impl App {
             database: redact_url(&url),
             courier,
             janitor_interval: Duration::from_secs(config.janitor_interval_secs),
+            key_reload: Duration::from_secs(config.key_reload_secs),
         })
     }
 
@@ -279,9 +287,10 @@ impl App {
             .courier
             .map(|c| tokio::spawn(c.run(until_stopped(stopped.clone()))));
         let services = Arc::clone(&self.services);
+        let key_reload = self.key_reload;
         let refresher = tokio::spawn(async move {
             // Pick up signing keys rotated by another process or node.
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(key_reload);
             loop {
                 tick.tick().await;
                 if let Err(e) = services.reload_keys().await {

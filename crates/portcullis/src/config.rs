@@ -49,6 +49,12 @@ pub struct Config {
     pub hash_queue: Option<usize>,
     /// Database connections per node.
     pub database_max_connections: u32,
+    /// How long a request waits for a free database connection (or for the database to
+    /// answer a new connection) before it fails with 503, seconds.
+    pub database_acquire_timeout_secs: u64,
+    /// How often each node re-reads the signing keys, seconds; a new key signs after twice
+    /// this, once every node has it.
+    pub key_reload_secs: u64,
     /// SMTP server, lettre URL form; unset: messages go to `<data_dir>/outbox` as `.eml` files.
     pub smtp_url: Option<String>,
     /// Sender of email.
@@ -128,6 +134,8 @@ impl Default for Config {
             hash_concurrency: None,
             hash_queue: None,
             database_max_connections: 16,
+            database_acquire_timeout_secs: 5,
+            key_reload_secs: 20,
             smtp_url: None,
             mail_from: "Portcullis <no-reply@localhost>".to_owned(),
             sms_webhook_url: None,
@@ -261,6 +269,12 @@ impl Config {
             "PORTCULLIS_DATABASE_MAX_CONNECTIONS",
             &env,
         )?;
+        set(
+            &mut c.database_acquire_timeout_secs,
+            "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS",
+            &env,
+        )?;
+        set(&mut c.key_reload_secs, "PORTCULLIS_KEY_RELOAD_SECS", &env)?;
         set_opt(&mut c.smtp_url, "PORTCULLIS_SMTP_URL", &env)?;
         set(&mut c.mail_from, "PORTCULLIS_MAIL_FROM", &env)?;
         set_opt(&mut c.sms_webhook_url, "PORTCULLIS_SMS_WEBHOOK_URL", &env)?;
@@ -348,6 +362,9 @@ impl Config {
         self.cors_origin_list()?;
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
+        }
+        if self.database_acquire_timeout_secs < 1 || !(1..=3600).contains(&self.key_reload_secs) {
+            bail!("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS must be at least 1 and PORTCULLIS_KEY_RELOAD_SECS 1 to 3600");
         }
         if self.audit_retention_days < 1
             || self.request_timeout_secs < 1
@@ -502,6 +519,9 @@ mod tests {
             ("PORTCULLIS_HASH_CONCURRENCY", "3"),
             ("PORTCULLIS_HASH_QUEUE", "7"),
             ("PORTCULLIS_AUDIT_RETENTION_DAYS", "90"),
+            ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "8"),
+            ("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS", "2"),
+            ("PORTCULLIS_KEY_RELOAD_SECS", "3"),
             ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "5"),
             ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "64"),
         ]
@@ -549,6 +569,14 @@ mod tests {
                 c.max_concurrent_requests
             ),
             (90, 5, 64)
+        );
+        assert_eq!(
+            (
+                c.database_max_connections,
+                c.database_acquire_timeout_secs,
+                c.key_reload_secs
+            ),
+            (8, 2, 3)
         );
         assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
         let bad = Config::load_with(None, |k| {

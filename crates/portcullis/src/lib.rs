@@ -3,6 +3,7 @@
 
 mod app;
 pub mod config;
+pub mod keys;
 pub mod telemetry;
 
 pub use app::{open_database, App};

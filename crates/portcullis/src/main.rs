@@ -22,6 +22,42 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Signing keys (on the database directly, beside running nodes).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key: published at once, signing after twice PORTCULLIS_KEY_RELOAD_SECS.
+    Rotate,
+    /// List the keys and which one signs.
+    List,
+}
+
+fn print_keys(keys: &[portcullis::keys::KeyInfo], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(keys)?);
+        return Ok(());
+    }
+    println!("{:<18} {:<10} {:<26} SIGNS FROM", "KID", "STATE", "CREATED");
+    for k in keys {
+        println!(
+            "{:<18} {:<10} {:<26} {}",
+            k.kid,
+            k.state,
+            k.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            k.signs_from
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -56,6 +92,13 @@ async fn main() -> anyhow::Result<()> {
             portcullis::open_database(&config).await?.close().await;
             tracing::info!(database = %portcullis::config::redact_url(&config.database_url()), "migrations applied");
             Ok(())
+        }
+        Command::Keys { command, json } => {
+            let keys = match command {
+                KeysCommand::Rotate => portcullis::keys::rotate(&config).await?,
+                KeysCommand::List => portcullis::keys::list(&config).await?,
+            };
+            print_keys(&keys, json)
         }
     }
 }

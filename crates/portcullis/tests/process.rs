@@ -7,172 +7,12 @@
     reason = "a test fails loudly at the first unexpected answer"
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const ADMIN: &str = "root@example.com";
-const PASSWORD: &str = "a long enough passphrase";
-const MASTER_KEY: &str = "cHJvY2Vzcy10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM=";
-
-/// A database that outlives the processes using it.
-struct Db {
-    dir: tempfile::TempDir,
-    url: String,
-    pg: Option<(String, String)>,
-}
-
-impl Db {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/portcullis.db", dir.path().display());
-        Self { dir, url, pg: None }
-    }
-
-    async fn postgres() -> Option<Self> {
-        let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty());
-        let Some(base) = base else {
-            eprintln!("SKIPPED: PostgreSQL test (set PORTCULLIS_TEST_POSTGRES_URL to run it)");
-            return None;
-        };
-        let schema = format!("pp_{}", uuid::Uuid::new_v4().simple());
-        let url = portcullis_store::pg_schema::create(&base, &schema)
-            .await
-            .unwrap();
-        Some(Self {
-            dir: tempfile::tempdir().unwrap(),
-            url,
-            pg: Some((base, schema)),
-        })
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = self.pg.take() {
-            // Best effort, on a runtime of its own: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map(|rt| rt.block_on(portcullis_store::pg_schema::drop(&base, &schema)))
-            })
-            .join();
-        }
-    }
-}
-
-/// One `portcullis serve` process.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    /// Starts the binary on a free port and waits for its "listening" line.
-    fn start(db: &Db, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-        cmd.arg("serve")
-            .env_clear()
-            .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
-            .env("PORTCULLIS_DATA_DIR", db.dir.path())
-            .env("PORTCULLIS_DATABASE_URL", &db.url)
-            .env("PORTCULLIS_MASTER_KEY", MASTER_KEY)
-            .env("PORTCULLIS_LOG_FORMAT", "json")
-            .env("PORTCULLIS_LOG", "info")
-            .env("PORTCULLIS_RATE_LIMITS", "off")
-            .env("PORTCULLIS_ARGON2_MEMORY_KIB", "8192")
-            .env("PORTCULLIS_ARGON2_ITERATIONS", "1")
-            .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", ADMIN)
-            .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .unwrap();
-            if line.contains("Portcullis listening") {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                break v["address"].as_str().unwrap().to_owned();
-            }
-        };
-        // Keep draining the log so that the process never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// A field of `/proc/<pid>/status`, in KiB.
-    fn memory_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
-    async fn post(
-        &self,
-        http: &reqwest::Client,
-        path: &str,
-        body: serde_json::Value,
-    ) -> reqwest::Response {
-        http.post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn login(&self, http: &reqwest::Client, who: &str) -> serde_json::Value {
-        let res = self
-            .post(
-                http,
-                "/v1/auth/login",
-                serde_json::json!({"identifier": who, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "{who}");
-        res.json().await.unwrap()
-    }
-
-    /// A counter from `/metrics` (0 when not yet counted).
-    async fn counter(&self, http: &reqwest::Client, series: &str) -> f64 {
-        let text = http
-            .get(format!("{}/metrics", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Db, Node, ADMIN, PASSWORD};
 
 /// What the server answered 2xx before it died.
 #[derive(Default)]
@@ -410,5 +250,55 @@ async fn known_and_unknown_accounts_cost_the_same_password_work() {
             .await;
         assert_eq!(res.status(), status);
         assert_eq!(node.counter(&http, hash).await - before, 1.0, "{who}");
+    }
+}
+
+/// `portcullis keys` on a SQLite node's database: rotation adds a published key that the
+/// running node picks up; a wrong master key is refused, not stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_and_list_on_sqlite() {
+    let db = Db::sqlite().await;
+    let node = Node::start(&db, &[("PORTCULLIS_KEY_RELOAD_SECS", "1")]);
+    let keys = |what: &str, master: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["keys", what])
+            .env("PORTCULLIS_DATABASE_URL", &db.url)
+            .env("PORTCULLIS_MASTER_KEY", master)
+            .env("PORTCULLIS_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let listed = keys("list", common::MASTER_KEY);
+    assert!(listed.status.success());
+    let table = String::from_utf8(listed.stdout).unwrap();
+    assert!(table.starts_with("KID"), "{table}");
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(table.contains("signing"));
+
+    let wrong = keys("rotate", "d3JvbmctbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nISE=");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("PORTCULLIS_MASTER_KEY"));
+
+    let rotated = keys("rotate", common::MASTER_KEY);
+    assert!(rotated.status.success(), "{rotated:?}");
+    let table = String::from_utf8(rotated.stdout).unwrap();
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.lines().nth(1).unwrap().contains("next"), "{table}");
+    // The running node publishes it within a reload.
+    let http = reqwest::Client::new();
+    for attempt in 0.. {
+        let jwks: serde_json::Value = http
+            .get(format!("{}/.well-known/jwks.json", node.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if jwks["keys"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(attempt < 50, "the node did not publish the new key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

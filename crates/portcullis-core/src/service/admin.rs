@@ -360,9 +360,15 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, true, true);
         f.finish()?;
         let org = self.default_org.clone();
-        let user = self
+        let user = match self
             .create_account(&org, account, vec![RoleName::SYSTEM_ADMIN.to_owned()])
-            .await?;
+            .await
+        {
+            Ok(user) => user,
+            // Another node starting at the same time made it.
+            Err(AuthError::Duplicate(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         self.audit(
             self.event(
                 AuditKind::BootstrapAdminCreated,

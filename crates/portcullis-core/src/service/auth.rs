@@ -552,9 +552,13 @@ impl Services {
             .await?
         {
             RotateOutcome::Rotated { session } => {
+                // The rotation checked the session and the user, atomically. Reading the
+                // user without the session check again keeps "exactly one success": a
+                // concurrent presentation of the same token, seen as reuse, may revoke the
+                // session a moment later, and the new tokens die with it on first use.
                 let user = self
                     .store
-                    .session_user(session.id, live)
+                    .user_by_id(session.user_id)
                     .await?
                     .ok_or(AuthError::TokenInvalid)?;
                 let access_token = self.access_token(&user, session.id, &session.amr)?;

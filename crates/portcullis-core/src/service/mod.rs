@@ -137,10 +137,11 @@ impl Services {
                 updated_at: now,
             })
             .await?;
-        if store.signing_keys().await?.is_empty() {
-            store
-                .insert_signing_key(&generate_signing_key(rng.as_ref(), &master, now))
-                .await?;
+        if store.signing_keys().await?.is_empty()
+            && store
+                .insert_first_signing_key(&generate_signing_key(rng.as_ref(), &master, now))
+                .await?
+        {
             info!("generated the first signing key");
         }
         let hasher = PasswordHasher::new(
@@ -149,8 +150,13 @@ impl Services {
             config.hash_queue,
             Arc::clone(&rng),
         )?;
-        let keys = KeyRing::open(&config.issuer, &master, &store.signing_keys().await?)
-            .map_err(|_| StartError::WrongMasterKey)?;
+        let keys = KeyRing::open(
+            &config.issuer,
+            &master,
+            &store.signing_keys().await?,
+            config.key_activation,
+        )
+        .map_err(|_| StartError::WrongMasterKey)?;
         Ok(Self {
             store,
             clock,
@@ -170,6 +176,7 @@ impl Services {
             &self.config.issuer,
             &self.master,
             &self.store.signing_keys().await?,
+            self.config.key_activation,
         )
         .map_err(|_| StartError::WrongMasterKey)?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);

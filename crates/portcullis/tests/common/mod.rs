@@ -1,0 +1,169 @@
+//! Helpers for tests that run the real `portcullis` binary: a database that outlives the
+//! processes (a SQLite file, or a fresh PostgreSQL schema), and nodes started on free ports.
+
+#![allow(dead_code, reason = "each test binary uses a part")]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub(crate) const ADMIN: &str = "root@example.com";
+pub(crate) const PASSWORD: &str = "a long enough passphrase";
+pub(crate) const MASTER_KEY: &str = "cHJvY2Vzcy10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM=";
+
+/// A database that outlives the processes using it.
+pub(crate) struct Db {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
+    pub(crate) pg: Option<(String, String)>,
+}
+
+impl Db {
+    pub(crate) async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/portcullis.db", dir.path().display());
+        Self { dir, url, pg: None }
+    }
+
+    pub(crate) async fn postgres() -> Option<Self> {
+        let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let Some(base) = base else {
+            eprintln!("SKIPPED: PostgreSQL test (set PORTCULLIS_TEST_POSTGRES_URL to run it)");
+            return None;
+        };
+        let schema = format!("pp_{}", uuid::Uuid::new_v4().simple());
+        let url = portcullis_store::pg_schema::create(&base, &schema)
+            .await
+            .unwrap();
+        Some(Self {
+            dir: tempfile::tempdir().unwrap(),
+            url,
+            pg: Some((base, schema)),
+        })
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg.take() {
+            // Best effort, on a runtime of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|rt| rt.block_on(portcullis_store::pg_schema::drop(&base, &schema)))
+            })
+            .join();
+        }
+    }
+}
+
+/// One `portcullis serve` process.
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+}
+
+impl Node {
+    /// Starts the binary on a free port and waits for its "listening" line.
+    pub(crate) fn start(db: &Db, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
+            .env("PORTCULLIS_DATA_DIR", db.dir.path())
+            .env("PORTCULLIS_DATABASE_URL", &db.url)
+            .env("PORTCULLIS_MASTER_KEY", MASTER_KEY)
+            .env("PORTCULLIS_LOG_FORMAT", "json")
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_RATE_LIMITS", "off")
+            .env("PORTCULLIS_ARGON2_MEMORY_KIB", "8192")
+            .env("PORTCULLIS_ARGON2_ITERATIONS", "1")
+            .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", ADMIN)
+            .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the server exited before listening")
+                .unwrap();
+            if line.contains("Portcullis listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                break v["address"].as_str().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so that the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub(crate) fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// A field of `/proc/<pid>/status`, in KiB.
+    pub(crate) fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    pub(crate) async fn post(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        http.post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn login(&self, http: &reqwest::Client, who: &str) -> serde_json::Value {
+        let res = self
+            .post(
+                http,
+                "/v1/auth/login",
+                serde_json::json!({"identifier": who, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{who}");
+        res.json().await.unwrap()
+    }
+
+    /// A counter from `/metrics` (0 when not yet counted).
+    pub(crate) async fn counter(&self, http: &reqwest::Client, series: &str) -> f64 {
+        let text = http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

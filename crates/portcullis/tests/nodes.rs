@@ -1,0 +1,392 @@
+//! Several `portcullis serve` processes on one PostgreSQL, as behind a load balancer: they
+//! share every piece of state, revoke at once everywhere, keep single-use things single-use,
+//! count lockouts together, pick up rotated keys, and survive each other's death. Needs
+//! `PORTCULLIS_TEST_POSTGRES_URL` (skipped, saying so, without it).
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first unexpected answer"
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Db, Node, ADMIN, MASTER_KEY, PASSWORD};
+
+/// Rate limits stay on (lockout with them) with budgets no test here reaches; keys reload
+/// every second, so a rotated key signs after two.
+const NODE_ENV: &[(&str, &str)] = &[
+    ("PORTCULLIS_RATE_LIMITS", "on"),
+    ("PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE", "1000000"),
+    ("PORTCULLIS_RATE_LIMIT_IDENTIFIER_PER_MINUTE", "1000000"),
+    ("PORTCULLIS_KEY_RELOAD_SECS", "1"),
+    // One issuer for all, as behind a load balancer (each would default to its own address).
+    ("PORTCULLIS_ISSUER", "https://id.example.test"),
+];
+
+fn three_nodes(db: &Db) -> Vec<Node> {
+    (0..3).map(|_| Node::start(db, NODE_ENV)).collect()
+}
+
+async fn register(node: &Node, http: &reqwest::Client, email: &str) {
+    let res = node
+        .post(
+            http,
+            "/v1/auth/register",
+            serde_json::json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{email}");
+}
+
+async fn me_status(node: &Node, http: &reqwest::Client, access: &str) -> u16 {
+    http.get(format!("{}/v1/users/me", node.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    v["kid"].as_str().unwrap().to_owned()
+}
+
+/// `portcullis keys <what> --json` against the nodes' database.
+fn keys_command(db: &Db, what: &str) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["keys", what, "--json"])
+        .env("PORTCULLIS_DATABASE_URL", &db.url)
+        .env("PORTCULLIS_MASTER_KEY", MASTER_KEY)
+        .env("PORTCULLIS_KEY_RELOAD_SECS", "1")
+        .env("PORTCULLIS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn median_and_max(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    (v[v.len() / 2], v[v.len() - 1])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let mut nodes = three_nodes(&db);
+    let http = reqwest::Client::new();
+
+    // Register on one, sign in on a second, use the token on the third.
+    register(&nodes[0], &http, "ann@example.com").await;
+    let pair = nodes[1].login(&http, "ann@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(me_status(&nodes[2], &http, access).await, 200);
+
+    // Logout on one node is refused on another: measured over 50 trials.
+    let mut delays = Vec::new();
+    for i in 0..50 {
+        let pair = nodes[i % 3].login(&http, "ann@example.com").await;
+        let access = pair["access_token"].as_str().unwrap();
+        let on = &nodes[(i + 2) % 3];
+        assert_eq!(me_status(on, &http, access).await, 200);
+        let out = http
+            .post(format!("{}/v1/auth/logout", nodes[(i + 1) % 3].url))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 204);
+        let answered = Instant::now();
+        loop {
+            if me_status(on, &http, access).await == 401 {
+                break;
+            }
+            assert!(
+                answered.elapsed() < Duration::from_secs(1),
+                "still accepted 1 s after logout"
+            );
+        }
+        delays.push(answered.elapsed());
+    }
+    let (median, max) = median_and_max(delays);
+    eprintln!("revocation across nodes over 50 trials: median {median:?}, max {max:?}");
+
+    // One refresh token presented to two nodes at once, 50 times: one success each.
+    let pairs: Vec<serde_json::Value> = {
+        let mut v = Vec::new();
+        for _ in 0..50 {
+            v.push(nodes[0].login(&http, "ann@example.com").await);
+        }
+        v
+    };
+    let races = pairs.iter().map(|pair| {
+        let token = pair["refresh_token"].as_str().unwrap().to_owned();
+        let (a, b) = (nodes[1].url.clone(), nodes[2].url.clone());
+        let http = http.clone();
+        tokio::spawn(async move {
+            let present = |url: String| {
+                let (http, token) = (http.clone(), token.clone());
+                async move {
+                    http.post(format!("{url}/v1/auth/token/refresh"))
+                        .json(&serde_json::json!({"refresh_token": token}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            let (x, y) = tokio::join!(present(a), present(b));
+            (x, y)
+        })
+    });
+    let mut wins = Vec::new();
+    for race in races.collect::<Vec<_>>() {
+        let (x, y) = race.await.unwrap();
+        assert!(
+            matches!((x, y), (200, 401) | (401, 200)),
+            "one success per token, got {x} and {y}"
+        );
+        wins.push(x == 200);
+    }
+    eprintln!(
+        "50 double presentations: 50 single successes ({} on the first node, {} on the second)",
+        wins.iter().filter(|w| **w).count(),
+        wins.iter().filter(|w| !**w).count()
+    );
+
+    // Failed sign-ins count toward one lockout whichever node sees them.
+    register(&nodes[2], &http, "locky@example.com").await;
+    for i in 0..5 {
+        let res = nodes[i % 3]
+            .post(
+                &http,
+                "/v1/auth/login",
+                serde_json::json!({"identifier": "locky@example.com", "password": "not the passphrase"}),
+            )
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let locked = nodes[2]
+        .post(
+            &http,
+            "/v1/auth/login",
+            serde_json::json!({"identifier": "locky@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(locked.status(), 403);
+    assert!(locked.headers().contains_key("retry-after"));
+
+    // Key rotation: published to every node's JWKS, then signing on every node; tokens
+    // signed with the old key keep working.
+    let old = nodes[0].login(&http, ADMIN).await;
+    let old_access = old["access_token"].as_str().unwrap().to_owned();
+    let keys = keys_command(&db, "rotate");
+    let new_kid = keys[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(keys[0]["state"], "next");
+    assert_ne!(new_kid, kid(&old_access));
+    let rotated_at = Instant::now();
+    for node in &nodes {
+        loop {
+            let token = node.login(&http, ADMIN).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            if kid(&token) == new_kid {
+                let jwks: serde_json::Value = http
+                    .get(format!("{}/.well-known/jwks.json", node.url))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+                break;
+            }
+            assert!(
+                rotated_at.elapsed() < Duration::from_secs(60),
+                "{} does not sign with the new key after a minute",
+                node.url
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(me_status(node, &http, &old_access).await, 200);
+    }
+    eprintln!(
+        "key rotation: every node signs with the new key {:?} after `keys rotate`",
+        rotated_at.elapsed()
+    );
+    let listed = keys_command(&db, "list");
+    assert_eq!(listed[0]["kid"], new_kid.as_str());
+    assert_eq!(listed[0]["state"], "signing");
+    assert_eq!(listed[1]["state"], "verifying");
+
+    // One node SIGKILLed under steady load: the other two answer every request.
+    let user = nodes[1].login(&http, "ann@example.com").await;
+    let access = user["access_token"].as_str().unwrap().to_owned();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = [nodes[1].url.clone(), nodes[2].url.clone()]
+        .into_iter()
+        .flat_map(|url| (0..4).map(move |_| url.clone()))
+        .map(|url| {
+            let (http, access, stop) = (http.clone(), access.clone(), std::sync::Arc::clone(&stop));
+            tokio::spawn(async move {
+                let (mut ok, mut bad) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = http
+                        .get(format!("{url}/v1/users/me"))
+                        .bearer_auth(&access)
+                        .send()
+                        .await;
+                    match res.map(|r| r.status().as_u16()) {
+                        Ok(200) => ok += 1,
+                        other => bad.push(format!("{other:?}")),
+                    }
+                }
+                (ok, bad)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    nodes[0].kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for task in load {
+        let (ok, bad) = task.await.unwrap();
+        assert!(bad.is_empty(), "failures on the surviving nodes: {bad:?}");
+        answered += ok;
+    }
+    eprintln!("one node killed under load: the other two answered all {answered} requests");
+    // And the survivors still take writes.
+    register(&nodes[2], &http, "after@example.com").await;
+    nodes[1].login(&http, "after@example.com").await;
+}
+
+/// A tiny TCP forwarder standing in for the network between a node and PostgreSQL, so the
+/// test can cut the database off and bring it back.
+struct Link {
+    port: u16,
+    accept: tokio::task::JoinHandle<()>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Link {
+    async fn up(port: u16) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .unwrap();
+        let listener = socket.listen(64).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = {
+            let conns = std::sync::Arc::clone(&conns);
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut outbound) =
+                            tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                        {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    conns.lock().unwrap().push(task);
+                }
+            })
+        };
+        Self {
+            port,
+            accept,
+            conns,
+        }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    fn down(self) -> u16 {
+        self.accept.abort();
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+        self.port
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let link = Link::up(0).await;
+    let url = db
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port));
+    assert_ne!(
+        url, db.url,
+        "the test database is expected at 127.0.0.1:5432"
+    );
+    let node = Node::start(
+        &db,
+        &[
+            ("PORTCULLIS_DATABASE_URL", url.as_str()),
+            ("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let ready = |http: reqwest::Client, url: String| async move {
+        http.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready(http.clone(), node.url.clone()).await, 200);
+    let port = link.down();
+    // Connections in the pool are dead; within the acquire timeout readyz says so.
+    let mut down_seen = false;
+    for _ in 0..50 {
+        if ready(http.clone(), node.url.clone()).await == 503 {
+            down_seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(down_seen, "readyz still 200 with the database cut off");
+    let login = node
+        .post(
+            &http,
+            "/v1/auth/login",
+            serde_json::json!({"identifier": ADMIN, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status(), 503, "no database: overloaded, not 500");
+    let _link = Link::up(port).await;
+    let back = Instant::now();
+    while ready(http.clone(), node.url.clone()).await != 200 {
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "the node did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.login(&http, ADMIN).await;
+    eprintln!(
+        "readyz recovered {:?} after the database came back",
+        back.elapsed()
+    );
+}
