@@ -18,6 +18,22 @@
 //! assert_eq!(me.email.as_deref(), Some("ann@example.com"));
 //! # Ok(()) }
 //! ```
+//!
+//! A long-running program signs in once and lets the client refresh the access token
+//! before it expires (the refresh token rotates each time, as the server requires):
+//!
+//! ```no_run
+//! # async fn demo(pair: portcullis_api::TokenPair) -> Result<(), portcullis_client::Error> {
+//! let client = portcullis_client::Client::new("http://127.0.0.1:8080").with_session(&pair);
+//! loop {
+//!     let me = client.me().await?; // refreshed first when within a minute of expiry
+//!     println!("{}", me.id);
+//!     # break;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every error from the server carries its stable problem code: [`Error::code`].
 
 use portcullis_api::{
     AuditEventList, ChangePasswordRequest, CreateUserRequest, DeleteAccountRequest, Health, Jwks,
@@ -131,8 +147,28 @@ pub struct AuditQuery {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    auth: Auth,
 }
+
+/// How a client authenticates.
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    /// A fixed bearer token (access, application or device token).
+    Bearer(String),
+    /// A signed-in session whose access token is refreshed before it expires.
+    Session(std::sync::Arc<tokio::sync::Mutex<SessionTokens>>),
+}
+
+#[derive(Debug)]
+struct SessionTokens {
+    access: String,
+    refresh: String,
+    expires_at: std::time::Instant,
+}
+
+/// An access token this close to expiry is refreshed before use.
+const REFRESH_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn decode<T: DeserializeOwned>(res: Response) -> Result<T, Error> {
     let res = check(res).await?;
@@ -174,15 +210,64 @@ impl Client {
         Self {
             http: reqwest::Client::new(),
             base: base_url.trim_end_matches('/').to_owned(),
-            token: None,
+            auth: Auth::None,
         }
     }
 
     /// The same client, sending `token` as `Authorization: Bearer`.
     pub fn with_token(&self, token: &str) -> Self {
         Self {
-            token: Some(token.to_owned()),
+            auth: Auth::Bearer(token.to_owned()),
             ..self.clone()
+        }
+    }
+
+    /// The same client, acting for the session of `pair`: every call sends its access
+    /// token, refreshed through `POST /v1/auth/token/refresh` when it is within a minute
+    /// of expiry. Clones share the session.
+    pub fn with_session(&self, pair: &TokenPair) -> Self {
+        let expires_in =
+            std::time::Duration::from_secs(u64::try_from(pair.expires_in).unwrap_or(0));
+        Self {
+            auth: Auth::Session(std::sync::Arc::new(tokio::sync::Mutex::new(
+                SessionTokens {
+                    access: pair.access_token.clone(),
+                    refresh: pair.refresh_token.clone(),
+                    expires_at: std::time::Instant::now() + expires_in,
+                },
+            ))),
+            ..self.clone()
+        }
+    }
+
+    /// The session's current access token, refreshed first when it is about to expire.
+    pub async fn access_token(&self) -> Result<Option<String>, Error> {
+        match &self.auth {
+            Auth::None => Ok(None),
+            Auth::Bearer(t) => Ok(Some(t.clone())),
+            Auth::Session(s) => {
+                let mut s = s.lock().await;
+                if s.expires_at <= std::time::Instant::now() + REFRESH_MARGIN {
+                    let body = RefreshRequest {
+                        refresh_token: s.refresh.clone(),
+                    };
+                    let res = self
+                        .http
+                        .post(format!("{}/v1/auth/token/refresh", self.base))
+                        .json(&body)
+                        .send()
+                        .await?;
+                    let pair: TokenPair = decode(res).await?;
+                    let expires_in =
+                        std::time::Duration::from_secs(u64::try_from(pair.expires_in).unwrap_or(0));
+                    *s = SessionTokens {
+                        access: pair.access_token,
+                        refresh: pair.refresh_token,
+                        expires_at: std::time::Instant::now() + expires_in,
+                    };
+                }
+                Ok(Some(s.access.clone()))
+            }
         }
     }
 
@@ -194,18 +279,35 @@ impl Client {
     /// A request to `path`, with the token when set; for calls this client has no method for.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let req = self.http.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
+        match &self.auth {
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::None | Auth::Session(_) => req,
         }
     }
 
+    /// Sends a request from [`Client::request`], with a fresh session token when acting
+    /// for a session.
+    pub async fn execute(&self, req: RequestBuilder) -> Result<Response, Error> {
+        let mut req = req.build()?;
+        if let Auth::Session(_) = &self.auth {
+            if let Some(token) = self.access_token().await? {
+                if let Ok(value) =
+                    reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                {
+                    req.headers_mut()
+                        .insert(reqwest::header::AUTHORIZATION, value);
+                }
+            }
+        }
+        Ok(self.http.execute(req).await?)
+    }
+
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, Error> {
-        decode(req.send().await?).await
+        decode(self.execute(req).await?).await
     }
 
     async fn send_empty(&self, req: RequestBuilder) -> Result<(), Error> {
-        check(req.send().await?).await.map(|_| ())
+        check(self.execute(req).await?).await.map(|_| ())
     }
 
     /// `POST /v1/auth/register`.
@@ -613,6 +715,151 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/auth/verify`: proves an address with the code sent to it.
+    pub async fn verify(&self, body: &api::CodeSubmission) -> Result<(), Error> {
+        self.send_empty(self.request(Method::POST, "/v1/auth/verify").json(body))
+            .await
+    }
+
+    /// `POST /v1/auth/verify/resend`.
+    pub async fn resend_verification(&self, body: &api::CodeRequest) -> Result<api::Sent, Error> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/verify/resend")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/code/request`: a passwordless sign-in code.
+    pub async fn request_login_code(&self, body: &api::CodeRequest) -> Result<api::Sent, Error> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/code/request")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/code/login`.
+    pub async fn login_with_code(&self, body: &api::CodeSubmission) -> Result<TokenPair, Error> {
+        self.send(self.request(Method::POST, "/v1/auth/code/login").json(body))
+            .await
+    }
+
+    /// `POST /v1/auth/password/forgot`.
+    pub async fn forgot_password(&self, body: &api::CodeRequest) -> Result<api::Sent, Error> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/password/forgot")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/password/verify`: checks a reset code or link token without using it.
+    pub async fn check_reset(&self, body: &api::CodeSubmission) -> Result<api::Validity, Error> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/password/verify")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/password/reset`.
+    pub async fn reset_password(&self, body: &api::ResetPasswordRequest) -> Result<(), Error> {
+        self.send_empty(
+            self.request(Method::POST, "/v1/auth/password/reset")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/password/questions`.
+    pub async fn security_questions(
+        &self,
+        body: &api::QuestionsRequest,
+    ) -> Result<api::QuestionsResponse, Error> {
+        self.send(
+            self.request(Method::POST, "/v1/auth/password/questions")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/users/me/security-questions`.
+    pub async fn set_my_security_questions(
+        &self,
+        body: &api::SecurityQuestionsRequest,
+    ) -> Result<(), Error> {
+        self.send_empty(
+            self.request(Method::PUT, "/v1/users/me/security-questions")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/users/{id}/security-questions` (admin).
+    pub async fn set_user_security_questions(
+        &self,
+        id: Uuid,
+        body: &api::SecurityQuestionsRequest,
+    ) -> Result<(), Error> {
+        self.send_empty(
+            self.request(Method::PUT, &format!("/v1/users/{id}/security-questions"))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/users/{id}/verification-code` (admin).
+    pub async fn send_verification_code(
+        &self,
+        id: Uuid,
+        body: &api::VerificationCodeRequest,
+    ) -> Result<api::Sent, Error> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/users/{id}/verification-code"))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/users/{id}/mfa` (admin): every second factor of the user off.
+    pub async fn reset_user_mfa(&self, id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(Method::DELETE, &format!("/v1/users/{id}/mfa")))
+            .await
+    }
+
+    /// `DELETE /v1/users/{id}/mfa/keys/{key_id}` (admin).
+    pub async fn delete_user_mfa_key(&self, id: Uuid, key_id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(Method::DELETE, &format!("/v1/users/{id}/mfa/keys/{key_id}")))
+            .await
+    }
+
+    /// `GET /v1/users/{id}/trusted-devices` (admin).
+    pub async fn user_trusted_devices(&self, id: Uuid) -> Result<api::TrustedDeviceList, Error> {
+        self.send(self.request(Method::GET, &format!("/v1/users/{id}/trusted-devices")))
+            .await
+    }
+
+    /// `DELETE /v1/users/{id}/trusted-devices/{device_id}` (admin).
+    pub async fn delete_user_trusted_device(&self, id: Uuid, device_id: Uuid) -> Result<(), Error> {
+        self.send_empty(self.request(
+            Method::DELETE,
+            &format!("/v1/users/{id}/trusted-devices/{device_id}"),
+        ))
+        .await
+    }
+
+    /// `GET /v1/mfa/types`.
+    pub async fn mfa_types(&self) -> Result<Vec<api::LookupItem>, Error> {
+        self.send(self.request(Method::GET, "/v1/mfa/types")).await
+    }
+
+    /// `GET /v1/mfa/statuses`.
+    pub async fn mfa_statuses(&self) -> Result<Vec<api::LookupItem>, Error> {
+        self.send(self.request(Method::GET, "/v1/mfa/statuses"))
+            .await
+    }
+
     /// `GET /.well-known/jwks.json`.
     pub async fn jwks(&self) -> Result<Jwks, Error> {
         self.send(self.request(Method::GET, "/.well-known/jwks.json"))
@@ -637,10 +884,12 @@ impl Client {
 
     /// `GET /metrics`, as text.
     pub async fn metrics(&self) -> Result<String, Error> {
-        Ok(check(self.request(Method::GET, "/metrics").send().await?)
-            .await?
-            .text()
-            .await?)
+        Ok(
+            check(self.execute(self.request(Method::GET, "/metrics")).await?)
+                .await?
+                .text()
+                .await?,
+        )
     }
 
     /// `GET /v1/openapi.json`.

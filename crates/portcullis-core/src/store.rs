@@ -294,6 +294,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a user with roles.
     async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    /// Inserts many users (with their roles) in one transaction: all or none. For imports.
+    async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError>;
     /// A user by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// A user and password hash by sign-in identifier within an organization.

@@ -652,6 +652,31 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
 }
 
 /// Organizations: unique slugs, listing by creation, name and policy changes.
+/// Bulk insert: all rows with their roles, or none when one conflicts.
+async fn bulk_users(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let org = default_org(s).await;
+    let many: Vec<NewUser> = (0..1203)
+        .map(|i| new_user(&org, &format!("bulk{i}@example.com")))
+        .collect();
+    assert_eq!(s.insert_users(&many).await.unwrap(), 1203);
+    let last = s.user_by_id(many[1202].id).await.unwrap().unwrap();
+    assert_eq!(last.email.as_deref(), Some("bulk1202@example.com"));
+    assert_eq!(last.roles.len(), many[1202].roles.len());
+    let clash = vec![
+        new_user(&org, "fresh@example.com"),
+        new_user(&org, "bulk7@example.com"),
+    ];
+    assert!(matches!(
+        s.insert_users(&clash).await.unwrap_err(),
+        StoreError::Conflict { what: "email" }
+    ));
+    assert!(
+        s.user_by_id(clash[0].id).await.unwrap().is_none(),
+        "all or none"
+    );
+}
+
 async fn organizations(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let default = default_org(s).await;
@@ -1168,6 +1193,7 @@ async fn postgres_refresh_race_has_one_winner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_codes_and_outbox() {
     let (_dir, db) = sqlite().await;
+    bulk_users(db.store()).await;
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
     organizations(db.store()).await;
@@ -1182,6 +1208,7 @@ async fn postgres_codes_and_outbox() {
     let Some((base, schema, db)) = postgres().await else {
         return;
     };
+    bulk_users(db.store()).await;
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
     organizations(db.store()).await;

@@ -4,6 +4,7 @@
 mod app;
 pub mod config;
 pub mod keys;
+pub mod remote;
 pub mod telemetry;
 
 pub use app::{open_database, App};

@@ -22,6 +22,34 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Users, through a running server (admin token).
+    Users {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Users,
+    },
+    /// Organizations, through a running server (system admin token).
+    Orgs {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Orgs,
+    },
+    /// Licenses, through a running server (admin token).
+    Licenses {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Licenses,
+    },
+    /// The audit log, through a running server (admin token).
+    Audit {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Audit,
+    },
     /// Signing keys (on the database directly, beside running nodes).
     Keys {
         #[command(subcommand)]
@@ -80,6 +108,22 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Commands that only talk to a server need no server configuration.
+    match cli.command {
+        Command::Users { remote, command } => {
+            return portcullis::remote::users(&remote, command).await
+        }
+        Command::Orgs { remote, command } => {
+            return portcullis::remote::orgs(&remote, command).await
+        }
+        Command::Licenses { remote, command } => {
+            return portcullis::remote::licenses(&remote, command).await
+        }
+        Command::Audit { remote, command } => {
+            return portcullis::remote::audit(&remote, command).await
+        }
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(&config);
     match cli.command {
@@ -99,6 +143,12 @@ async fn main() -> anyhow::Result<()> {
                 KeysCommand::List => portcullis::keys::list(&config).await?,
             };
             print_keys(&keys, json)
+        }
+        Command::Users { .. }
+        | Command::Orgs { .. }
+        | Command::Licenses { .. }
+        | Command::Audit { .. } => {
+            unreachable!("handled above")
         }
     }
 }

@@ -9,6 +9,7 @@
 mod admin;
 mod app_tokens;
 mod auth;
+mod client;
 mod codes;
 mod devices;
 mod enumeration;

@@ -1,0 +1,673 @@
+//! `cargo run --release -p portcullis-bench`: Portcullis measured side by side with the raw
+//! cost of what it must do, on the same machine in the same run, on SQLite and PostgreSQL.
+//! Every figure is taken in several interleaved rounds (min, median, max), and each ratio
+//! compares medians taken in those same rounds.
+
+mod load;
+mod memory;
+mod raw;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use portcullis_core::config::Argon2Params;
+use portcullis_core::store::{NewUser, Profile};
+use portcullis_core::{OrgId, UserId};
+use serde::Serialize;
+
+use stats::{spread, Sample};
+
+const PASSWORD: &str = "bench passphrase 42";
+
+/// Measures Portcullis against the raw rates of argon2id and Ed25519 on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis-bench")]
+struct Args {
+    /// Rounds of every measurement (min/median/max are over these).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 2.0)]
+    secs: f64,
+    /// Users in the large database (the small one has 1000).
+    #[arg(long, default_value_t = 1_000_000)]
+    large: usize,
+    /// PostgreSQL to use (a fresh schema is made and dropped); `none` to skip it.
+    #[arg(
+        long,
+        env = "PORTCULLIS_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Also write the table as JSON here.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+struct Figure {
+    backend: String,
+    figure: String,
+    unit: &'static str,
+    min: f64,
+    median: f64,
+    max: f64,
+    /// The ratio this figure is judged by, if any.
+    ratio: Option<f64>,
+    /// `>= x` or `<= x`.
+    goal: Option<String>,
+    met: Option<bool>,
+    /// argon2id parameters (and permits) in force.
+    params: String,
+}
+
+/// A running server on one backend, with what the bench needs to reach it.
+struct Target {
+    url: String,
+    store: Arc<dyn portcullis_core::Store>,
+    org: OrgId,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Target {
+    async fn start(pg_base: Option<&str>) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut config = portcullis::Config {
+            listen: "127.0.0.1:0".to_owned(),
+            data_dir: dir.path().join("data"),
+            rate_limits: "off".to_owned(),
+            log: "error".to_owned(),
+            ..portcullis::Config::default()
+        };
+        let pg = match pg_base {
+            Some(base) => {
+                let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+                let url = portcullis_store::pg_schema::create(base, &schema)
+                    .await
+                    .context("PostgreSQL")?;
+                config.database_url = Some(url);
+                config.master_key = Some("YmVuY2gtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=".to_owned());
+                Some((base.to_owned(), schema))
+            }
+            None => None,
+        };
+        let db = portcullis::open_database(&config).await?;
+        let app = portcullis::App::build(config).await?;
+        let url = format!("http://{}", app.local_addr());
+        let store = db.store();
+        let org = store
+            .org_by_slug("default")
+            .await?
+            .context("default organization")?
+            .id;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = app
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            url,
+            store,
+            org,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+            pg,
+        })
+    }
+
+    /// Adds users `from..to` (`bench{i}@bench.test`, all with `hash`) in bulk.
+    async fn seed(&self, from: usize, to: usize, hash: &str) -> anyhow::Result<()> {
+        let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let mut i = from;
+        while i < to {
+            let end = (i + 10_000).min(to);
+            let batch: Vec<NewUser> = (i..end)
+                .map(|n| NewUser {
+                    id: UserId::new(),
+                    org_id: self.org,
+                    profile: Profile {
+                        email: Some(format!("bench{n}@bench.test")),
+                        email_verified: true,
+                        phone: None,
+                        phone_verified: false,
+                        username: None,
+                        first_name: None,
+                        last_name: None,
+                        attributes: portcullis_core::identity::Attributes::default(),
+                    },
+                    password_hash: Some(hash.to_owned()),
+                    anonymous: false,
+                    active: true,
+                    roles: vec!["user".to_owned()],
+                    created_at: now,
+                })
+                .collect();
+            self.store.insert_users(&batch).await?;
+            i = end;
+        }
+        Ok(())
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+        if let Some((base, schema)) = &self.pg {
+            let _ = portcullis_store::pg_schema::drop(base, schema).await;
+        }
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap_or_default()
+}
+
+async fn post_ok(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> Option<serde_json::Value> {
+    let res = http.post(url).json(&body).send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    res.json().await.ok()
+}
+
+/// Logins of random seeded users among the first `users`, from `clients` clients.
+async fn logins(t: &Target, clients: usize, users: usize, d: Duration) -> Sample {
+    let (http, url) = (http(), format!("{}/v1/auth/login", t.url));
+    load::run(clients, d, move |c, n| {
+        let (http, url) = (http.clone(), url.clone());
+        let who = (c * 7919 + n as usize * 104_729) % users;
+        async move {
+            post_ok(&http, &url, serde_json::json!({"identifier": format!("bench{who}@bench.test"), "password": PASSWORD}))
+                .await
+                .is_some()
+        }
+    })
+    .await
+}
+
+/// Access tokens of `n` fresh sessions.
+async fn tokens(t: &Target, n: usize) -> Vec<(String, String)> {
+    let http = http();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        if let Some(pair) = post_ok(
+            &http,
+            &format!("{}/v1/auth/login", t.url),
+            serde_json::json!({"identifier": format!("bench{i}@bench.test"), "password": PASSWORD}),
+        )
+        .await
+        {
+            out.push((
+                pair["access_token"].as_str().unwrap_or_default().to_owned(),
+                pair["refresh_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// `GET path` with the bearer tokens, one per client.
+async fn gets(
+    url: String,
+    tokens: Arc<Vec<(String, String)>>,
+    clients: usize,
+    d: Duration,
+) -> Sample {
+    let http = http();
+    load::run(clients, d, move |c, _| {
+        let (http, url) = (http.clone(), url.clone());
+        let token = tokens[c % tokens.len()].0.clone();
+        async move {
+            http.get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await
+}
+
+/// A bare axum server whose one handler does only what the API's token check starts with:
+/// EdDSA JWT verification (with the server's public key, read from its JWKS).
+async fn bare_server(jwks_url: &str, issuer: &str) -> anyhow::Result<String> {
+    let jwks: serde_json::Value = reqwest::get(jwks_url).await?.json().await?;
+    let x = jwks["keys"][0]["x"].as_str().context("jwks")?.to_owned();
+    let key = Arc::new(jsonwebtoken::DecodingKey::from_ed_components(&x)?);
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
+    let validation = Arc::new(validation);
+    let app = axum::Router::new().route(
+        "/me",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (key, validation) = (Arc::clone(&key), Arc::clone(&validation));
+            async move {
+                let token = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                match jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation) {
+                    Ok(data) => Ok(axum::Json(data.claims)),
+                    Err(_) => Err(axum::http::StatusCode::UNAUTHORIZED),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/me", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}
+
+/// Collects every round's value of each figure.
+#[derive(Default)]
+struct Rounds(std::collections::BTreeMap<&'static str, Vec<f64>>);
+
+impl Rounds {
+    fn add(&mut self, name: &'static str, v: f64) {
+        self.0.entry(name).or_default().push(v);
+    }
+
+    fn median(&self, name: &str) -> f64 {
+        self.0.get(name).map_or(0.0, |v| spread(v).1)
+    }
+}
+
+async fn bench_backend(
+    args: &Args,
+    backend: &'static str,
+    pg: Option<&str>,
+) -> anyhow::Result<Vec<Figure>> {
+    let d = Duration::from_secs_f64(args.secs);
+    let core = portcullis_core::CoreConfig::new("");
+    let p: Argon2Params = core.argon2;
+    let permits = core.hash_concurrency;
+    let params = format!(
+        "argon2id m={} KiB t={} p={}, {} hashing permits",
+        p.memory_kib, p.iterations, p.parallelism, permits
+    );
+    eprintln!("[{backend}] starting; {params}");
+    let t = Target::start(pg).await?;
+    let phc = raw::hash(p, PASSWORD)?;
+    let small = 1000;
+    t.seed(0, small, &phc).await?;
+    let toks = Arc::new(tokens(&t, 64).await);
+    anyhow::ensure!(toks.len() == 64, "could not sign in the bench users");
+    let issuer = t.url.clone();
+    let bare = bare_server(&format!("{}/.well-known/jwks.json", t.url), &issuer).await?;
+    let me_url = format!("{}/v1/users/me", t.url);
+    let mut r = Rounds::default();
+    let mut register_failures = 0u64;
+    for round in 0..args.rounds {
+        eprintln!("[{backend}] round {}/{}", round + 1, args.rounds);
+        let verify = tokio::task::spawn_blocking(move || {
+            raw::verify_rate(p, &raw::hash(p, PASSWORD)?, PASSWORD, d)
+        })
+        .await??;
+        r.add("raw argon2id verify/s (all cores)", verify);
+        let login = logins(&t, 16, small, d).await;
+        r.add("login/s (16 clients)", login.rate());
+        r.add("login p99/p50", login.p99_ms() / login.p50_ms().max(1e-9));
+        r.add("login p99 ms (1k users)", login.p99_ms());
+
+        let hash = tokio::task::spawn_blocking(move || raw::hash_rate(p, PASSWORD, d)).await??;
+        r.add("raw argon2id hash/s (all cores)", hash);
+        let reg = {
+            let (http, url) = (http(), format!("{}/v1/auth/register", t.url));
+            load::run(16, d, move |c, n| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    post_ok(&http, &url, serde_json::json!({"email": format!("reg{round}-{c}-{n}@bench.test"), "password": PASSWORD}))
+                        .await
+                        .is_some()
+                }
+            })
+            .await
+        };
+        register_failures += reg.failed;
+        r.add("register/s (16 clients)", reg.rate());
+        r.add("register p99/p50", reg.p99_ms() / reg.p50_ms().max(1e-9));
+
+        let bare_s = gets(bare.clone(), Arc::clone(&toks), 64, d).await;
+        r.add(
+            "bare EdDSA-verify handler req/s (64 clients)",
+            bare_s.rate(),
+        );
+        let me = gets(me_url.clone(), Arc::clone(&toks), 64, d).await;
+        r.add("GET /v1/users/me req/s (64 clients)", me.rate());
+
+        let idle = gets(me_url.clone(), Arc::clone(&toks), 8, d).await;
+        r.add("GET /me p99 ms idle (8 clients)", idle.p99_ms());
+        r.add("GET /me p99 ms (1k users)", idle.p99_ms());
+        let (busy, _) = tokio::join!(
+            gets(me_url.clone(), Arc::clone(&toks), 8, d),
+            logins(&t, 16, small, d)
+        );
+        r.add("GET /me p99 ms under login saturation", busy.p99_ms());
+
+        let raw_sign = tokio::task::spawn_blocking(move || raw::ed25519_rate(d / 2)).await?;
+        r.add("raw Ed25519 sign/s (1 core)", raw_sign);
+        let path = tokio::task::spawn_blocking(move || signing_path_rate(d / 2)).await??;
+        r.add("token signing path/s (1 core)", path);
+        let refresh = {
+            let (http, url) = (http(), format!("{}/v1/auth/token/refresh", t.url));
+            let chains: Vec<Arc<tokio::sync::Mutex<String>>> = tokens(&t, 16)
+                .await
+                .into_iter()
+                .map(|(_, r)| Arc::new(tokio::sync::Mutex::new(r)))
+                .collect();
+            let chains = Arc::new(chains);
+            load::run(16, d, move |c, _| {
+                let (http, url, chain) = (
+                    http.clone(),
+                    url.clone(),
+                    Arc::clone(&chains[c % chains.len()]),
+                );
+                async move {
+                    let mut current = chain.lock().await;
+                    match post_ok(&http, &url, serde_json::json!({"refresh_token": *current})).await
+                    {
+                        Some(pair) => {
+                            *current = pair["refresh_token"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned();
+                            true
+                        }
+                        None => false,
+                    }
+                }
+            })
+            .await
+        };
+        r.add("refresh/s (16 clients)", refresh.rate());
+    }
+
+    // Memory under a flood of 10x the permits: the peak over the base must stay within the
+    // argon2 memory of the permits, plus one.
+    memory::reset_peak();
+    let base = memory::kib("VmRSS:").unwrap_or(0);
+    let flood = logins(&t, permits * 10, small, d).await;
+    let peak = memory::kib("VmHWM:").unwrap_or(0);
+    let over_mib = peak.saturating_sub(base) as f64 / 1024.0;
+    let bound_mib = (permits as f64 + 1.0) * f64::from(p.memory_kib) / 1024.0;
+    eprintln!(
+        "[{backend}] flood: {} ok, {} refused; RSS base {} MiB, peak {} MiB",
+        flood.ok,
+        flood.failed,
+        base / 1024,
+        peak / 1024
+    );
+
+    // The large database: the same sign-in and token check, with `large` users.
+    eprintln!("[{backend}] seeding {} users", args.large);
+    let seeding = std::time::Instant::now();
+    t.seed(small, args.large.max(small), &phc).await?;
+    eprintln!("[{backend}] seeded in {:.0?}", seeding.elapsed());
+    for _ in 0..args.rounds {
+        let login = logins(&t, 16, args.large.max(small), d).await;
+        r.add("login p99 ms (large)", login.p99_ms());
+        let idle = gets(me_url.clone(), Arc::clone(&toks), 8, d).await;
+        r.add("GET /me p99 ms (large)", idle.p99_ms());
+    }
+    t.stop().await;
+
+    let large = args.large;
+    let mut out = Vec::new();
+    let mut fig = |name: &str,
+                   unit: &'static str,
+                   values: Vec<f64>,
+                   ratio: Option<f64>,
+                   goal: Option<(bool, f64)>| {
+        let (min, median, max) = spread(&values);
+        let judged = ratio.unwrap_or(median);
+        out.push(Figure {
+            backend: backend.to_owned(),
+            figure: name.to_owned(),
+            unit,
+            min,
+            median,
+            max,
+            ratio,
+            goal: goal.map(|(at_least, x)| format!("{} {x}", if at_least { ">=" } else { "<=" })),
+            met: goal.map(|(at_least, x)| if at_least { judged >= x } else { judged <= x }),
+            params: params.clone(),
+        });
+    };
+    let v = |name: &str| r.0.get(name).cloned().unwrap_or_default();
+    let ratio = |a: &str, b: &str| r.median(a) / r.median(b).max(1e-9);
+    fig(
+        "raw argon2id verify/s (all cores)",
+        "1/s",
+        v("raw argon2id verify/s (all cores)"),
+        None,
+        None,
+    );
+    fig(
+        "login/s (16 clients)",
+        "1/s",
+        v("login/s (16 clients)"),
+        Some(ratio(
+            "login/s (16 clients)",
+            "raw argon2id verify/s (all cores)",
+        )),
+        Some((true, 0.85)),
+    );
+    fig(
+        "raw argon2id hash/s (all cores)",
+        "1/s",
+        v("raw argon2id hash/s (all cores)"),
+        None,
+        None,
+    );
+    fig(
+        "register/s (16 clients)",
+        "1/s",
+        v("register/s (16 clients)"),
+        Some(ratio(
+            "register/s (16 clients)",
+            "raw argon2id hash/s (all cores)",
+        )),
+        Some((true, 0.80)),
+    );
+    fig(
+        "register answers not 2xx",
+        "count",
+        vec![register_failures as f64],
+        None,
+        Some((false, 0.0)),
+    );
+    fig(
+        "login p99/p50",
+        "x",
+        v("login p99/p50"),
+        None,
+        Some((false, 2.0)),
+    );
+    fig(
+        "register p99/p50",
+        "x",
+        v("register p99/p50"),
+        None,
+        Some((false, 2.0)),
+    );
+    fig(
+        "bare EdDSA-verify handler req/s (64 clients)",
+        "1/s",
+        v("bare EdDSA-verify handler req/s (64 clients)"),
+        None,
+        None,
+    );
+    fig(
+        "GET /v1/users/me req/s (64 clients)",
+        "1/s",
+        v("GET /v1/users/me req/s (64 clients)"),
+        Some(ratio(
+            "GET /v1/users/me req/s (64 clients)",
+            "bare EdDSA-verify handler req/s (64 clients)",
+        )),
+        Some((true, 0.5)),
+    );
+    fig(
+        "GET /me p99 ms idle (8 clients)",
+        "ms",
+        v("GET /me p99 ms idle (8 clients)"),
+        None,
+        None,
+    );
+    fig(
+        "GET /me p99 ms under login saturation",
+        "ms",
+        v("GET /me p99 ms under login saturation"),
+        Some(ratio(
+            "GET /me p99 ms under login saturation",
+            "GET /me p99 ms idle (8 clients)",
+        )),
+        Some((false, 10.0)),
+    );
+    fig(
+        "raw Ed25519 sign/s (1 core)",
+        "1/s",
+        v("raw Ed25519 sign/s (1 core)"),
+        None,
+        None,
+    );
+    fig(
+        "token signing path/s (1 core)",
+        "1/s",
+        v("token signing path/s (1 core)"),
+        Some(ratio(
+            "token signing path/s (1 core)",
+            "raw Ed25519 sign/s (1 core)",
+        )),
+        Some((true, 0.9)),
+    );
+    fig(
+        "refresh/s (16 clients)",
+        "1/s",
+        v("refresh/s (16 clients)"),
+        None,
+        None,
+    );
+    fig(
+        &format!("login p99 ms, {large} users vs 1000"),
+        "ms",
+        v("login p99 ms (large)"),
+        Some(ratio("login p99 ms (large)", "login p99 ms (1k users)")),
+        Some((false, 1.3)),
+    );
+    fig(
+        &format!("GET /me p99 ms, {large} users vs 1000"),
+        "ms",
+        v("GET /me p99 ms (large)"),
+        Some(ratio("GET /me p99 ms (large)", "GET /me p99 ms (1k users)")),
+        Some((false, 1.3)),
+    );
+    fig(
+        "peak RSS over base, login flood of 10x permits (MiB)",
+        "MiB",
+        vec![over_mib],
+        None,
+        Some((false, bound_mib)),
+    );
+    Ok(out)
+}
+
+/// The server's own token signing (the key ring, as refresh and login use it), on one core.
+fn signing_path_rate(d: Duration) -> anyhow::Result<f64> {
+    use portcullis_core::tokens::{generate_signing_key, AccessClaims, KeyRing};
+    let master = portcullis_core::MasterKey::generate(&portcullis_core::OsRng);
+    let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+    let key = generate_signing_key(&portcullis_core::OsRng, &master, now);
+    let ring = KeyRing::open(
+        "http://127.0.0.1:8080",
+        &master,
+        &[key],
+        chrono::Duration::zero(),
+    )
+    .map_err(|_| anyhow::anyhow!("key ring"))?;
+    let claims = AccessClaims {
+        iss: "http://127.0.0.1:8080".into(),
+        sub: UserId::new().to_string(),
+        sid: UserId::new().to_string(),
+        org: "default".into(),
+        roles: vec!["user".into()],
+        iat: now.timestamp(),
+        exp: now.timestamp() + 900,
+        amr: vec!["pwd".into()],
+        jti: "0123456789abcdef0123456789abcdef".into(),
+    };
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < d {
+        ring.sign(&claims).map_err(|e| anyhow::anyhow!("{e}"))?;
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+fn print_table(figures: &[Figure]) {
+    println!(
+        "{:<9} {:<52} {:>10} {:>10} {:>10} {:>7} {:>8} {:>5}",
+        "backend", "figure", "min", "median", "max", "ratio", "goal", "met"
+    );
+    for f in figures {
+        println!(
+            "{:<9} {:<52} {:>10.1} {:>10.1} {:>10.1} {:>7} {:>8} {:>5}",
+            f.backend,
+            f.figure,
+            f.min,
+            f.median,
+            f.max,
+            f.ratio.map_or(String::new(), |r| format!("{r:.2}")),
+            f.goal.clone().unwrap_or_default(),
+            f.met.map_or("", |m| if m { "yes" } else { "NO" })
+        );
+    }
+    if let Some(f) = figures.first() {
+        println!("(every figure: {})", f.params);
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut figures = bench_backend(&args, "sqlite", None).await?;
+    if args.postgres != "none" {
+        match bench_backend(&args, "postgres", Some(&args.postgres)).await {
+            Ok(f) => figures.extend(f),
+            Err(e) => eprintln!("PostgreSQL skipped: {e:#}"),
+        }
+    }
+    print_table(&figures);
+    if let Some(path) = &args.out {
+        std::fs::write(path, serde_json::to_string_pretty(&figures)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
