@@ -113,11 +113,13 @@ pub enum AuditKind {
     /// Someone registered with an address that has an account; the organization conceals
     /// accounts, so the answer looked like success and the owner was told.
     RegistrationConcealed,
+    /// Users were imported from a file (`portcullis import`).
+    UsersImported,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 48] = [
+    pub const ALL: [AuditKind; 49] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -166,6 +168,7 @@ impl AuditKind {
         Self::QuestionsFailed,
         Self::AccountLocked,
         Self::RegistrationConcealed,
+        Self::UsersImported,
     ];
 
     /// The wire name.
@@ -219,6 +222,7 @@ impl AuditKind {
             Self::QuestionsFailed => "security_questions.failed",
             Self::AccountLocked => "account.locked",
             Self::RegistrationConcealed => "user.registration_concealed",
+            Self::UsersImported => "users.imported",
         }
     }
 

@@ -165,6 +165,77 @@ fn hash_blocking(
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
 }
 
+/// The password hash formats accepted from other systems (import), beside argon2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashFormat {
+    /// argon2id, argon2i or argon2d PHC string (`$argon2id$v=19$m=...`).
+    Argon2,
+    /// bcrypt (`$2a$`, `$2b$`, `$2y$`).
+    Bcrypt,
+    /// Django's PBKDF2-SHA256 (`pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`).
+    DjangoPbkdf2Sha256,
+    /// scrypt PHC string (`$scrypt$ln=..,r=..,p=..$salt$hash`).
+    Scrypt,
+}
+
+impl HashFormat {
+    /// Recognises a stored hash's format, or `None` for anything else.
+    pub fn of(hash: &str) -> Option<Self> {
+        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+            return hash.parse::<bcrypt::HashParts>().ok().map(|_| Self::Bcrypt);
+        }
+        if let Some(rest) = hash.strip_prefix("pbkdf2_sha256$") {
+            return django_parts(rest).map(|_| Self::DjangoPbkdf2Sha256);
+        }
+        let parsed = PasswordHash::new(hash).ok()?;
+        match parsed.algorithm.as_str() {
+            "argon2id" | "argon2i" | "argon2d" => Some(Self::Argon2),
+            "scrypt" => Some(Self::Scrypt),
+            _ => None,
+        }
+    }
+}
+
+/// Django's `<iterations>$<salt>$<base64 hash>`, after the algorithm name.
+fn django_parts(rest: &str) -> Option<(u32, &str, Vec<u8>)> {
+    use base64::Engine as _;
+    let mut parts = rest.splitn(3, '$');
+    let iterations = parts.next()?.parse().ok().filter(|n| *n > 0)?;
+    let salt = parts.next()?;
+    let expected = base64::engine::general_purpose::STANDARD
+        .decode(parts.next()?)
+        .ok()?;
+    Some((iterations, salt, expected))
+}
+
+/// Checks a password against a stored hash of any accepted format, in constant time where
+/// the format's own library does not already.
+fn verify_any(hash: &str, password: &[u8]) -> bool {
+    match HashFormat::of(hash) {
+        Some(HashFormat::Bcrypt) => bcrypt::verify(password, hash).unwrap_or(false),
+        Some(HashFormat::DjangoPbkdf2Sha256) => {
+            let Some((iterations, salt, expected)) =
+                hash.strip_prefix("pbkdf2_sha256$").and_then(django_parts)
+            else {
+                return false;
+            };
+            let mut derived = vec![0u8; expected.len()];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                password,
+                salt.as_bytes(),
+                iterations,
+                &mut derived,
+            );
+            crate::crypto::ct_eq(&derived, &expected)
+        }
+        Some(HashFormat::Scrypt) => PasswordHash::new(hash)
+            .is_ok_and(|p| scrypt::Scrypt.verify_password(password, &p).is_ok()),
+        Some(HashFormat::Argon2) => PasswordHash::new(hash)
+            .is_ok_and(|p| Argon2::default().verify_password(password, &p).is_ok()),
+        None => false,
+    }
+}
+
 /// Whether a stored PHC hash was made with exactly these parameters.
 fn has_params(hash: &PasswordHash<'_>, params: Argon2Params) -> bool {
     hash.algorithm == Algorithm::Argon2id.ident()
@@ -264,16 +335,14 @@ impl PasswordHasher {
         let mut salt = [0u8; 16];
         self.rng.fill(&mut salt);
         self.run("verify", move || {
-            let Ok(parsed) = PasswordHash::new(&hash) else {
-                return Ok(Verified::No);
-            };
-            let ok = Argon2::default().verify_password(&pw, &parsed).is_ok();
+            let ok = verify_any(&hash, &pw);
             if !ok || !real {
                 return Ok(Verified::No);
             }
-            if has_params(&parsed, params) {
+            if PasswordHash::new(&hash).is_ok_and(|parsed| has_params(&parsed, params)) {
                 Ok(Verified::Yes)
             } else {
+                // Older parameters, or a hash imported from another system: replace it.
                 hash_blocking(params, &salt, &pw).map(Verified::YesRehashed)
             }
         })
@@ -349,6 +418,75 @@ mod tests {
                 assert_eq!(new.verify(&pw, Some(&h)).await.unwrap(), Verified::Yes);
             }
             other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    /// Hashes from other systems verify and come back as argon2id with our parameters.
+    #[tokio::test]
+    async fn foreign_hashes_verify_and_are_upgraded() {
+        use scrypt::password_hash::PasswordHasher as _;
+        let pw = Password::new("correct horse battery");
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let scrypt_hash = scrypt::Scrypt
+            .hash_password_customized(
+                pw.bytes(),
+                None,
+                None,
+                scrypt::Params::new(10, 8, 1, 32).unwrap(),
+                &salt,
+            )
+            .unwrap()
+            .to_string();
+        let hashes = [
+            (
+                bcrypt::hash("correct horse battery", 4).unwrap(),
+                HashFormat::Bcrypt,
+            ),
+            (
+                // Django 5, made with Python's hashlib.pbkdf2_hmac.
+                "pbkdf2_sha256$1000$Ks9wBzZq1f1x$OovJpVOl9b8seOWyPNoDHE0imrL/Ho2ZoceS0u/Dr2s="
+                    .to_owned(),
+                HashFormat::DjangoPbkdf2Sha256,
+            ),
+            (scrypt_hash, HashFormat::Scrypt),
+            (
+                PasswordHasher::new(FAST, 1, 1, Arc::new(OsRng))
+                    .unwrap()
+                    .hash(&pw)
+                    .await
+                    .unwrap(),
+                HashFormat::Argon2,
+            ),
+        ];
+        let ours = Argon2Params {
+            memory_kib: 512,
+            ..FAST
+        };
+        let hasher = PasswordHasher::new(ours, 2, 4, Arc::new(OsRng)).unwrap();
+        for (hash, format) in hashes {
+            assert_eq!(HashFormat::of(&hash), Some(format), "{hash}");
+            assert_eq!(
+                hasher
+                    .verify(&Password::new("wrong horse"), Some(&hash))
+                    .await
+                    .unwrap(),
+                Verified::No,
+                "{format:?}"
+            );
+            match hasher.verify(&pw, Some(&hash)).await.unwrap() {
+                Verified::YesRehashed(h) => assert!(h.starts_with("$argon2id$v=19$m=512,t=1,p=1$")),
+                other => panic!("{format:?}: expected a rehash, got {other:?}"),
+            }
+        }
+        for junk in [
+            "",
+            "plain",
+            "$5$rounds=1000$salt$hash",
+            "pbkdf2_sha256$x$salt$hash",
+            "$2b$xx",
+        ] {
+            assert_eq!(HashFormat::of(junk), None, "{junk}");
+            assert_eq!(hasher.verify(&pw, Some(junk)).await.unwrap(), Verified::No);
         }
     }
 

@@ -347,8 +347,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(UserId, OrgId)>, StoreError>;
     /// Deletes the user and, by cascade, everything of theirs. False when absent.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+    /// Lists users by id order, with their password hashes.
+    async fn list_credentials(&self, filter: &UserFilter) -> Result<Vec<Credentials>, StoreError>;
     /// Lists users by id order.
-    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>, StoreError>;
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>, StoreError> {
+        Ok(self
+            .list_credentials(filter)
+            .await?
+            .into_iter()
+            .map(|c| c.user)
+            .collect())
+    }
     /// Replaces the roles, keeping `added_at` of roles already held.
     async fn set_roles(
         &self,

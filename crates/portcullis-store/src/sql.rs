@@ -566,7 +566,7 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn list_users(&self, f: &UserFilter) -> Result<Vec<User>, StoreError> {
+            async fn list_credentials(&self, f: &UserFilter) -> Result<Vec<Credentials>, StoreError> {
                 let mut qb = QueryBuilder::<$db>::new(format!("SELECT {USER_COLUMNS} WHERE 1 = 1"));
                 if let Some(org) = f.org_id {
                     qb.push(" AND u.org_id = ").push_bind(org.to_string());
@@ -598,7 +598,7 @@ macro_rules! sql_store {
                 }
                 qb.push(" ORDER BY u.id LIMIT ").push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
                 let rows = qb.build_query_as::<UserRow>().fetch_all(&self.pool).await.map_err(db_err)?;
-                Ok(self.users_from(rows).await?.into_iter().map(|c| c.user).collect())
+                self.users_from(rows).await
             }
 
             async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError> {

@@ -146,6 +146,65 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
+/// The use-case settings from the configuration.
+fn core_config(config: &Config, issuer: String) -> CoreConfig {
+    let mut core = CoreConfig::new(issuer);
+    core.access_token_ttl = chrono::Duration::seconds(config.access_token_ttl_secs);
+    core.session_idle_timeout = chrono::Duration::seconds(config.session_idle_timeout_secs);
+    core.session_absolute_lifetime =
+        chrono::Duration::seconds(config.session_absolute_lifetime_secs);
+    core.argon2 = Argon2Params {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    };
+    core.code_ttl = chrono::Duration::seconds(config.code_ttl_secs);
+    core.abuse_limits = config.rate_limits == "on";
+    core.rate_per_ip = config.rate_limit_ip_per_minute;
+    core.rate_per_identifier = config.rate_limit_identifier_per_minute;
+    if !core.abuse_limits {
+        warn!("PORTCULLIS_RATE_LIMITS=off: no rate limits and no lockout; use only on trusted networks or for benchmarks");
+    }
+    core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
+    core.audit_retention = chrono::Duration::days(config.audit_retention_days);
+    core.key_activation = chrono::Duration::seconds(
+        i64::try_from(config.key_reload_secs.saturating_mul(2)).unwrap_or(i64::MAX),
+    );
+    core.message_daily_cap = config.message_daily_cap;
+    if let Some(url) = &config.reset_link_url {
+        core.reset_link_url = url.clone();
+    }
+    if let Some(n) = config.hash_concurrency {
+        core.hash_concurrency = n.max(1);
+    }
+    core.hash_queue = config.hash_queue.unwrap_or(core.hash_concurrency * 32);
+    core
+}
+
+/// The use cases on the configured database, without HTTP: for the commands that work on
+/// the database directly (`admin create`, `export`, `import`).
+pub(crate) async fn open_services(config: &Config) -> anyhow::Result<(Database, Arc<Services>)> {
+    let url = config.database_url();
+    let backend = Backend::of(&url)
+        .context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
+    let master = master_key(config, backend)?;
+    let db = open_database(config).await?;
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen_addr()));
+    let services = Services::start(
+        db.store(),
+        Arc::new(SystemClock),
+        Arc::new(OsRng),
+        master,
+        core_config(config, issuer),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((db, Arc::new(services)))
+}
+
 impl App {
     /// Connects, migrates, checks the master key, bootstraps the admin and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -170,36 +229,7 @@ impl App {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let mut core = CoreConfig::new(issuer);
-        core.access_token_ttl = chrono::Duration::seconds(config.access_token_ttl_secs);
-        core.session_idle_timeout = chrono::Duration::seconds(config.session_idle_timeout_secs);
-        core.session_absolute_lifetime =
-            chrono::Duration::seconds(config.session_absolute_lifetime_secs);
-        core.argon2 = Argon2Params {
-            memory_kib: config.argon2_memory_kib,
-            iterations: config.argon2_iterations,
-            parallelism: config.argon2_parallelism,
-        };
-        core.code_ttl = chrono::Duration::seconds(config.code_ttl_secs);
-        core.abuse_limits = config.rate_limits == "on";
-        core.rate_per_ip = config.rate_limit_ip_per_minute;
-        core.rate_per_identifier = config.rate_limit_identifier_per_minute;
-        if !core.abuse_limits {
-            warn!("PORTCULLIS_RATE_LIMITS=off: no rate limits and no lockout; use only on trusted networks or for benchmarks");
-        }
-        core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
-        core.audit_retention = chrono::Duration::days(config.audit_retention_days);
-        core.key_activation = chrono::Duration::seconds(
-            i64::try_from(config.key_reload_secs.saturating_mul(2)).unwrap_or(i64::MAX),
-        );
-        core.message_daily_cap = config.message_daily_cap;
-        if let Some(url) = &config.reset_link_url {
-            core.reset_link_url = url.clone();
-        }
-        if let Some(n) = config.hash_concurrency {
-            core.hash_concurrency = n.max(1);
-        }
-        core.hash_queue = config.hash_queue.unwrap_or(core.hash_concurrency * 32);
+        let core = core_config(&config, issuer);
         let Senders {
             mailer,
             sms,

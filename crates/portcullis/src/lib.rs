@@ -6,6 +6,7 @@ pub mod config;
 pub mod keys;
 pub mod remote;
 pub mod telemetry;
+pub mod transfer;
 
 pub use app::{open_database, App};
 pub use config::Config;

@@ -22,6 +22,26 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Administrators, on the database directly.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Write every user (with password hashes) as JSON lines, from the database directly.
+    Export {
+        /// The file to write (created owner-readable only); standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import users from JSON lines (the export format; password hashes in argon2, scrypt,
+    /// bcrypt or Django PBKDF2-SHA256 form are kept and upgraded at each user's next sign-in).
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+        /// Users per transaction (each batch is stored whole or not at all).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Users, through a running server (admin token).
     Users {
         #[command(flatten)]
@@ -57,6 +77,24 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long, global = true)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator with a verified email.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The password (or set PORTCULLIS_ADMIN_PASSWORD, which keeps it out of the process list).
+        #[arg(long, env = "PORTCULLIS_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// `system_admin` (every organization) or `org_admin`.
+        #[arg(long, default_value = "system_admin")]
+        role: String,
+        /// The organization of an `org_admin`.
+        #[arg(long)]
+        organization: Option<String>,
     },
 }
 
@@ -143,6 +181,39 @@ async fn main() -> anyhow::Result<()> {
                 KeysCommand::List => portcullis::keys::list(&config).await?,
             };
             print_keys(&keys, json)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    role,
+                    organization,
+                },
+        } => {
+            let user = portcullis::transfer::create_admin(
+                &config,
+                &email,
+                &password,
+                &role,
+                organization.as_deref(),
+            )
+            .await?;
+            println!(
+                "created {} ({email}) with role {role} in {}",
+                user.id, user.org_slug
+            );
+            Ok(())
+        }
+        Command::Export { out } => {
+            let n = portcullis::transfer::export(&config, out.as_deref()).await?;
+            eprintln!("exported {n} users");
+            Ok(())
+        }
+        Command::Import { file, batch } => {
+            let n = portcullis::transfer::import(&config, &file, batch).await?;
+            eprintln!("imported {n} users");
+            Ok(())
         }
         Command::Users { .. }
         | Command::Orgs { .. }

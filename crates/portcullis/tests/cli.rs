@@ -270,3 +270,203 @@ async fn audit_tail_prints_then_follows_new_events_and_app_tokens_work() {
         .ok(&["users", "list"])
         .contains("second@example.com"));
 }
+
+/// A local command (on the database directly) with the node's database settings.
+fn local(db: &Db, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env_clear()
+        .env("PORTCULLIS_DATABASE_URL", &db.url)
+        .env("PORTCULLIS_DATA_DIR", db.dir.path())
+        .env("PORTCULLIS_MASTER_KEY", common::MASTER_KEY)
+        .env("PORTCULLIS_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const IMPORTED: &[(&str, &str, &str)] = &[
+    (
+        "bcrypt@example.com",
+        "imported passphrase one",
+        "$2b$04$xnsWlTRAtMp86.MGI88tBOtXbyJSfsW1RFj/v3EzGYFSDvCACmnG6",
+    ),
+    (
+        "django@example.com",
+        "imported passphrase two",
+        "pbkdf2_sha256$1000$UQ3kd82hZ0aA$FXQpy9DmKpxDPnZG7ToLxDO+rTy88zZ2J+wUASjL1V0=",
+    ),
+    (
+        "scrypt@example.com",
+        "imported passphrase three",
+        "$scrypt$ln=10,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$YLlJkG+EBkDF4grZyHWKZfsfZeSGSLK+1iyxyBAtOUA",
+    ),
+];
+
+/// `admin create`, `import` of hashes from other systems (upgraded at first sign-in), and
+/// `export` that imports again elsewhere with ids and hashes intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_import_and_export() {
+    let db = Db::sqlite().await;
+    let made = local(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "a long enough passphrase",
+            "--role",
+            "system_admin",
+        ],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("with role system_admin"));
+    let again = local(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "a long enough passphrase",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("duplicate") || stderr(&again).contains("exists"),
+        "{}",
+        stderr(&again)
+    );
+    let weak = local(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "weak@example.com",
+            "--password",
+            "password",
+        ],
+    );
+    assert!(
+        stderr(&weak).contains("refused: password"),
+        "{}",
+        stderr(&weak)
+    );
+
+    let file = db.dir.path().join("users.jsonl");
+    let lines: Vec<String> = IMPORTED
+        .iter()
+        .map(|(email, _, hash)| {
+            serde_json::json!({"email": email, "email_verified": true, "password_hash": hash, "roles": ["auditor"], "attributes": {"plan": "pro"}})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let imported = local(&db, &["import", file.to_str().unwrap(), "--batch", "2"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stderr(&imported).contains("imported 3 users"),
+        "{}",
+        stderr(&imported)
+    );
+
+    // Bad input names its line and stores nothing of its batch.
+    let bad = db.dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"email\": \"fine@example.com\"}\n{\"email\": \"odd@example.com\", \"password_hash\": \"md5$abc\"}\n",
+    )
+    .unwrap();
+    let refused = local(&db, &["import", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("line 2") && stderr(&refused).contains("password_hash"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let node = Node::start(&db, &[]);
+    let http = reqwest::Client::new();
+    for (email, password, _) in IMPORTED {
+        for _ in 0..2 {
+            let res = node
+                .post(
+                    &http,
+                    "/v1/auth/login",
+                    serde_json::json!({"identifier": email, "password": password}),
+                )
+                .await;
+            assert_eq!(res.status(), 200, "{email}");
+        }
+    }
+    let fine = node
+        .post(
+            &http,
+            "/v1/auth/login",
+            serde_json::json!({"identifier": "fine@example.com", "password": "x"}),
+        )
+        .await;
+    assert_eq!(fine.status(), 401, "the refused batch left nothing");
+
+    let out = db.dir.path().join("export.jsonl");
+    let exported = local(&db, &["export", "--out", out.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let emails: Vec<&str> = records
+        .iter()
+        .map(|r| r["email"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        records.len(),
+        5,
+        "two admins and the three imported: {emails:?}"
+    );
+    for (email, _, _) in IMPORTED {
+        let r = records.iter().find(|r| r["email"] == *email).unwrap();
+        assert!(
+            r["password_hash"]
+                .as_str()
+                .unwrap()
+                .starts_with("$argon2id$"),
+            "upgraded at sign-in: {r}"
+        );
+        assert_eq!(r["attributes"]["plan"], "pro");
+        assert_eq!(r["roles"], serde_json::json!(["auditor", "user"]));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // Into a second database: same ids, and the passwords still work.
+    let other = Db::sqlite().await;
+    let again = local(&other, &["import", out.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let second = Node::start(&other, &[]);
+    let res = second
+        .post(&http, "/v1/auth/login", serde_json::json!({"identifier": "bcrypt@example.com", "password": "imported passphrase one"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let id = records
+        .iter()
+        .find(|r| r["email"] == "bcrypt@example.com")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(body["user"]["id"], id);
+}

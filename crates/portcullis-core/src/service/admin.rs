@@ -86,7 +86,7 @@ pub struct AdminUpdateInput {
     pub active: Option<bool>,
 }
 
-fn parse_roles(f: &mut Fields, raw: &[String]) -> Vec<String> {
+pub(super) fn parse_roles(f: &mut Fields, raw: &[String]) -> Vec<String> {
     let mut roles: Vec<String> = raw
         .iter()
         .filter_map(|r| {
@@ -337,8 +337,8 @@ impl Services {
         Ok(self.store.list_audit(&filter).await?)
     }
 
-    /// Creates the configured bootstrap administrator in the default organization, unless
-    /// a user with that email exists there. Answers whether it created one.
+    /// Creates the bootstrap admin (`system_admin` in `default`) unless it exists; answers
+    /// whether it was made. Nodes starting together may race: the loser finds it made.
     pub async fn bootstrap_admin(&self, email: &str, password: &str) -> Result<bool, AuthError> {
         let parsed = Email::parse(email, "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL")
             .map_err(|e| AuthError::Validation(vec![e]))?;
@@ -351,33 +351,63 @@ impl Services {
         {
             return Ok(false);
         }
+        match self
+            .create_admin(email, password, RoleName::SYSTEM_ADMIN, None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(AuthError::Duplicate(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates an administrator (`org_admin` or `system_admin`) with a verified email, from
+    /// the operator's console (`portcullis admin create`); a `system_admin` belongs to
+    /// `default`. Answers 409 `duplicate` when the address is taken.
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        password: &str,
+        role: &str,
+        org: Option<&str>,
+    ) -> Result<User, AuthError> {
+        if ![RoleName::ORG_ADMIN, RoleName::SYSTEM_ADMIN].contains(&role) {
+            return Err(AuthError::invalid(
+                "role",
+                "must be org_admin or system_admin",
+            ));
+        }
+        if role == RoleName::SYSTEM_ADMIN
+            && org.is_some_and(|o| o != crate::model::Organization::DEFAULT_SLUG)
+        {
+            return Err(AuthError::invalid(
+                "organization",
+                "a system_admin belongs to default",
+            ));
+        }
         let input = RegisterInput {
-            email: Some(parsed.as_str().to_owned()),
+            email: Some(email.to_owned()),
             password: Some(password.to_owned()),
+            organization: org.map(str::to_owned),
             ..RegisterInput::default()
         };
+        let org = self.org(org).await?;
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input, true, true);
         f.finish()?;
-        let org = self.default_org.clone();
-        let user = match self
-            .create_account(&org, account, vec![RoleName::SYSTEM_ADMIN.to_owned()])
-            .await
-        {
-            Ok(user) => user,
-            // Another node starting at the same time made it.
-            Err(AuthError::Duplicate(_)) => return Ok(false),
-            Err(e) => return Err(e),
-        };
+        let user = self
+            .create_account(&org, account, vec![role.to_owned()])
+            .await?;
         self.audit(
             self.event(
                 AuditKind::BootstrapAdminCreated,
                 org.id,
                 &ClientInfo::default(),
             )
-            .user(user.id),
+            .user(user.id)
+            .detail("role", role),
         )
         .await;
-        Ok(true)
+        Ok(user)
     }
 }

@@ -60,6 +60,11 @@ impl Fields {
     }
 
     /// Records an error.
+    /// Drops the errors recorded for `field`.
+    pub(crate) fn forget(&mut self, field: &str) {
+        self.0.retain(|e| e.field != field);
+    }
+
     pub(crate) fn push(&mut self, field: &str, message: &str) {
         self.0.push(FieldError::new(field, message));
     }

@@ -15,6 +15,7 @@ mod messages;
 mod mfa;
 mod orgs;
 mod questions;
+mod transfer;
 
 use std::sync::{Arc, RwLock};
 
@@ -32,6 +33,7 @@ pub use input::Patch;
 pub use mfa::{NewTotpKey, SecondFactor, ENROLMENT_ONLY};
 pub use orgs::OrgInput;
 pub use questions::QuestionAnswer;
+pub use transfer::{ImportError, UserRecord};
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::clock::Clock;
