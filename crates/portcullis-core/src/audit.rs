@@ -226,6 +226,27 @@ impl AuditKind {
         }
     }
 
+    /// Whether the event records a change that a cached session may not reflect (most do);
+    /// the others observe without changing any account or session.
+    pub fn changes_accounts(self) -> bool {
+        !matches!(
+            self,
+            Self::LoginFailed
+                | Self::CodeSent
+                | Self::CodeFailed
+                | Self::MessageSuppressed
+                | Self::MessageDelivered
+                | Self::MessageFailed
+                | Self::QuestionsFailed
+                | Self::AccountLocked
+                | Self::UserRegistered
+                | Self::AnonymousRegistered
+                | Self::RegistrationConcealed
+                | Self::UsersImported
+                | Self::BootstrapAdminCreated
+        )
+    }
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

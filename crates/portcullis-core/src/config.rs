@@ -64,6 +64,9 @@ pub struct CoreConfig {
     /// A new signing key verifies at once but signs only after this long, by which time
     /// every node has loaded it (twice the key reload interval).
     pub key_activation: Duration,
+    /// How long a checked session is trusted without reading the database again (changes
+    /// forget it sooner); zero reads the database on every request.
+    pub session_cache_ttl: Duration,
     /// The page that password-reset links open, with `?token=` appended; the application's
     /// own page, which then calls `POST /v1/auth/password/reset` with the token.
     pub reset_link_url: String,
@@ -91,6 +94,7 @@ impl CoreConfig {
             anonymous_retention: Duration::days(30),
             audit_retention: Duration::days(365),
             key_activation: Duration::seconds(40),
+            session_cache_ttl: Duration::seconds(5),
             trusted_device_ttl: Duration::days(30),
             abuse_limits: true,
             rate_per_ip: 60,

@@ -163,6 +163,60 @@ async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
 }
 
 /// Fresh PostgreSQL schemas for tests: each test gets its own, so runs never collide.
+/// What the change feed reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The feed is (again) connected: what was cached before may have missed changes.
+    Connected,
+    /// The feed is lost: nothing can be trusted until it is back.
+    Lost,
+    /// Something about this user changed.
+    User(portcullis_core::UserId),
+    /// Something that may concern any user changed.
+    All,
+}
+
+impl Database {
+    /// Follows the database's change feed (PostgreSQL `LISTEN`; see migration 0010) until
+    /// the task is dropped, reconnecting after a second when the connection is lost. With
+    /// SQLite, one process is the only writer, so there is no feed and this returns at once.
+    pub async fn follow_changes(&self, mut on: impl FnMut(Change) + Send) {
+        let Self::Postgres(store) = self else {
+            return;
+        };
+        let pool = store.pool().clone();
+        loop {
+            match listen(&pool).await {
+                Ok(mut listener) => {
+                    on(Change::Connected);
+                    // `Ok(None)`: the connection dropped (notifications may be lost).
+                    while let Ok(Some(n)) = listener.try_recv().await {
+                        match n.payload() {
+                            "*" => on(Change::All),
+                            id => match id.parse() {
+                                Ok(user) => on(Change::User(user)),
+                                Err(_) => on(Change::All),
+                            },
+                        }
+                    }
+                    on(Change::Lost);
+                }
+                Err(e) => tracing::warn!(error = %e, "change feed unavailable; session cache off"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(pool)
+        .await?;
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(&format!("portcullis_{schema}")).await?;
+    Ok(listener)
+}
+
 pub mod pg_schema {
     use super::*;
     use sqlx::Executor;

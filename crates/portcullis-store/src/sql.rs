@@ -90,7 +90,10 @@ macro_rules! sql_store {
     // `$claim_lock` ends the sub-select that picks outbox rows to lease: PostgreSQL needs
     // `FOR UPDATE SKIP LOCKED` so that nodes do not take the same rows; SQLite has one
     // writer at a time, which makes the statement atomic as it is.
-    ($store:ident, $pool:ty, $db:ty, $claim_lock:literal) => {
+    // `$begin` starts a write transaction: SQLite's must be IMMEDIATE (take the write lock
+    // at once, waiting for it under the busy timeout), or a transaction that read first
+    // fails with SQLITE_BUSY when another connection wrote since.
+    ($store:ident, $pool:ty, $db:ty, $claim_lock:literal, $begin:literal) => {
         impl $store {
             /// Wraps a connected pool.
             pub fn new(pool: $pool) -> Self {
@@ -335,7 +338,7 @@ macro_rules! sql_store {
             async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError> {
                 // Multi-row statements in one transaction: all or nothing, and fast enough to
                 // import millions (500 rows x 15 values stays under SQLite's variable limit).
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 for chunk in users.chunks(500) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
@@ -434,7 +437,7 @@ macro_rules! sql_store {
             }
 
             async fn set_active(&self, id: UserId, active: bool, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let done = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
                     .bind(active)
                     .bind(ms(now))
@@ -477,7 +480,7 @@ macro_rules! sql_store {
                 keep: Option<SessionId>,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(hash)
                     .bind(ms(now))
@@ -603,7 +606,7 @@ macro_rules! sql_store {
 
             async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError> {
                 let uid = id.to_string();
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let exists = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
                     .bind(&uid)
                     .fetch_optional(&mut *tx)
@@ -645,7 +648,7 @@ macro_rules! sql_store {
             }
 
             async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
                      app_token_id, device_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
@@ -685,7 +688,7 @@ macro_rules! sql_store {
                 live: Liveness,
             ) -> Result<RotateOutcome, StoreError> {
                 let now = ms(live.now);
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 // The one statement that decides: only one caller can flip used_at from NULL.
                 let consumed = sqlx::query_scalar::<_, String>(
                     "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
@@ -901,7 +904,7 @@ macro_rules! sql_store {
                 token_hash: &str,
                 now: DateTime<Utc>,
             ) -> Result<Registration, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 // Takes a slot in one statement: the row lock (or SQLite's single writer)
                 // makes concurrent registrations queue, and each re-checks the limit.
                 let taken = sqlx::query_as::<_, (String, String)>(
@@ -990,7 +993,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let license = sqlx::query_scalar::<_, String>(
                     "DELETE FROM devices WHERE id = $1 AND org_id = $2 RETURNING license_id",
                 )
@@ -1046,7 +1049,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let done = sqlx::query(
                     "UPDATE mfa_keys SET status = 'active', activated_at = $1, last_step = $2 \
                      WHERE id = $3 AND user_id = $4 AND status = 'activation_pending'",
@@ -1087,7 +1090,7 @@ macro_rules! sql_store {
 
             async fn delete_mfa_key(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let done = sqlx::query("DELETE FROM mfa_keys WHERE id = $1 AND user_id = $2")
                     .bind(id.to_string())
                     .bind(&uid)
@@ -1111,7 +1114,7 @@ macro_rules! sql_store {
 
             async fn disable_mfa(&self, user_id: UserId) -> Result<(), StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 sqlx::query("DELETE FROM mfa_keys WHERE user_id = $1")
                     .bind(&uid)
                     .execute(&mut *tx)
@@ -1122,7 +1125,7 @@ macro_rules! sql_store {
             }
 
             async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 Self::write_recovery_codes(&mut tx, &user_id.to_string(), hashes).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -1194,7 +1197,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 sqlx::query("DELETE FROM security_questions WHERE user_id = $1")
                     .bind(&uid)
                     .execute(&mut *tx)
@@ -1244,7 +1247,7 @@ macro_rules! sql_store {
                 rule: &LockoutRule,
                 now: DateTime<Utc>,
             ) -> Result<Option<DateTime<Utc>>, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 // One statement counts the failure, forgetting stale ones: nodes racing on the
                 // same account each add theirs.
                 let (failures, locks) = sqlx::query_as::<_, (i64, i64)>(
@@ -1332,7 +1335,7 @@ macro_rules! sql_store {
             async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
                 // The claim and the key commit together; a concurrent claimant's INSERT waits
                 // for this transaction, so when it finds the claim taken the key is there.
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 let claimed = sqlx::query(
                     "INSERT INTO meta (key, value) VALUES ('first_signing_key', $1) ON CONFLICT (key) DO NOTHING",
                 )
@@ -1350,7 +1353,7 @@ macro_rules! sql_store {
             }
 
             async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
                 sqlx::query(
                     "UPDATE codes SET consumed_at = $1 WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
                 )
@@ -1600,5 +1603,11 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, SqlitePool, sqlx::Sqlite, "");
-sql_store!(PgStore, PgPool, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+sql_store!(SqliteStore, SqlitePool, sqlx::Sqlite, "", "BEGIN IMMEDIATE");
+sql_store!(
+    PgStore,
+    PgPool,
+    sqlx::Postgres,
+    "FOR UPDATE SKIP LOCKED",
+    "BEGIN"
+);

@@ -11,7 +11,7 @@ use portcullis_core::config::Argon2Params;
 use portcullis_core::notify::{Mailer, SmsSender};
 use portcullis_core::{Clock, CoreConfig, MasterKey, OsRng, Services, SystemClock};
 use portcullis_notify::{OutboxMailer, OutboxSms, SmtpMailer, TwilioSms, WebhookSms};
-use portcullis_store::{Backend, Database, PoolSettings};
+use portcullis_store::{Backend, Change, Database, PoolSettings};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -167,6 +167,8 @@ fn core_config(config: &Config, issuer: String) -> CoreConfig {
     }
     core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
     core.audit_retention = chrono::Duration::days(config.audit_retention_days);
+    core.session_cache_ttl =
+        chrono::Duration::seconds(i64::try_from(config.session_cache_secs).unwrap_or(i64::MAX));
     core.key_activation = chrono::Duration::seconds(
         i64::try_from(config.key_reload_secs.saturating_mul(2)).unwrap_or(i64::MAX),
     );
@@ -239,6 +241,10 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let services = Arc::new(services);
+        if backend == Backend::Postgres {
+            // Other nodes change sessions too: no cache until the change feed is connected.
+            services.session_cache().set_enabled(false);
+        }
         if let (Some(email), Some(password)) = (
             &config.bootstrap_admin_email,
             &config.bootstrap_admin_password,
@@ -316,6 +322,20 @@ impl App {
         let courier = self
             .courier
             .map(|c| tokio::spawn(c.run(until_stopped(stopped.clone()))));
+        // The change feed keeps this node's session cache true (PostgreSQL); until it
+        // connects, and whenever it is lost, the cache is off.
+        let services = Arc::clone(&self.services);
+        let db = self.db.clone();
+        let feed = tokio::spawn(async move {
+            let cache = services.session_cache();
+            db.follow_changes(|change| match change {
+                Change::Connected => cache.set_enabled(true),
+                Change::Lost => cache.set_enabled(false),
+                Change::User(user) => cache.forget_user(user),
+                Change::All => cache.forget_all(),
+            })
+            .await;
+        });
         let services = Arc::clone(&self.services);
         let key_reload = self.key_reload;
         let refresher = tokio::spawn(async move {
@@ -354,6 +374,7 @@ impl App {
             portcullis_server::serve(self.listener, self.router, until_stopped(stopped)).await;
         refresher.abort();
         janitor.abort();
+        feed.abort();
         if let Some(courier) = courier {
             let _ = courier.await;
         }

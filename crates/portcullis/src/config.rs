@@ -55,6 +55,9 @@ pub struct Config {
     /// How often each node re-reads the signing keys, seconds; a new key signs after twice
     /// this, once every node has it.
     pub key_reload_secs: u64,
+    /// How long a node trusts a session it checked without reading the database again,
+    /// seconds (changes anywhere forget it at once); 0 checks the database every time.
+    pub session_cache_secs: u64,
     /// SMTP server, lettre URL form; unset: messages go to `<data_dir>/outbox` as `.eml` files.
     pub smtp_url: Option<String>,
     /// Sender of email.
@@ -136,6 +139,7 @@ impl Default for Config {
             database_max_connections: 16,
             database_acquire_timeout_secs: 5,
             key_reload_secs: 20,
+            session_cache_secs: 5,
             smtp_url: None,
             mail_from: "Portcullis <no-reply@localhost>".to_owned(),
             sms_webhook_url: None,
@@ -275,6 +279,11 @@ impl Config {
             &env,
         )?;
         set(&mut c.key_reload_secs, "PORTCULLIS_KEY_RELOAD_SECS", &env)?;
+        set(
+            &mut c.session_cache_secs,
+            "PORTCULLIS_SESSION_CACHE_SECS",
+            &env,
+        )?;
         set_opt(&mut c.smtp_url, "PORTCULLIS_SMTP_URL", &env)?;
         set(&mut c.mail_from, "PORTCULLIS_MAIL_FROM", &env)?;
         set_opt(&mut c.sms_webhook_url, "PORTCULLIS_SMS_WEBHOOK_URL", &env)?;
@@ -522,6 +531,7 @@ mod tests {
             ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "8"),
             ("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS", "2"),
             ("PORTCULLIS_KEY_RELOAD_SECS", "3"),
+            ("PORTCULLIS_SESSION_CACHE_SECS", "0"),
             ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "5"),
             ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "64"),
         ]
@@ -578,6 +588,7 @@ mod tests {
             ),
             (8, 2, 3)
         );
+        assert_eq!(c.session_cache_secs, 0);
         assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
         let bad = Config::load_with(None, |k| {
             (k == "PORTCULLIS_RATE_LIMITS").then(|| "maybe".to_owned())

@@ -55,18 +55,10 @@ pub enum Users {
     Get { id: Uuid },
     /// Create a user.
     Create {
-        #[arg(long)]
-        email: Option<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         #[arg(long)]
         password: Option<String>,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        username: Option<String>,
-        #[arg(long)]
-        first_name: Option<String>,
-        #[arg(long)]
-        last_name: Option<String>,
         /// In this organization (system admins); default: the admin's own.
         #[arg(long)]
         organization: Option<String>,
@@ -80,16 +72,8 @@ pub enum Users {
     /// Change a user's profile or status.
     Update {
         id: Uuid,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        username: Option<String>,
-        #[arg(long)]
-        first_name: Option<String>,
-        #[arg(long)]
-        last_name: Option<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         /// `false` deactivates (and ends every session), `true` reactivates.
         #[arg(long)]
         active: Option<bool>,
@@ -102,6 +86,21 @@ pub enum Users {
     RevokeSessions { id: Uuid },
     /// Turn every second factor of a user off.
     ResetMfa { id: Uuid },
+}
+
+/// The profile fields of `users create` and `users update`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long)]
+    first_name: Option<String>,
+    #[arg(long)]
+    last_name: Option<String>,
 }
 
 /// `orgs ...` (system admin).
@@ -330,24 +329,20 @@ pub async fn users(remote: &Remote, cmd: Users) -> anyhow::Result<()> {
             users_table(std::slice::from_ref(u))
         }),
         Users::Create {
-            email,
+            profile: p,
             password,
-            phone,
-            username,
-            first_name,
-            last_name,
             organization,
             roles,
             verified,
         } => {
             let body = CreateUserRequest {
                 account: RegisterRequest {
-                    email,
+                    email: p.email,
                     password,
-                    phone,
-                    username,
-                    first_name,
-                    last_name,
+                    phone: p.phone,
+                    username: p.username,
+                    first_name: p.first_name,
+                    last_name: p.last_name,
                     organization,
                     ..Default::default()
                 },
@@ -360,19 +355,15 @@ pub async fn users(remote: &Remote, cmd: Users) -> anyhow::Result<()> {
         }
         Users::Update {
             id,
-            email,
-            phone,
-            username,
-            first_name,
-            last_name,
+            profile: p,
             active,
         } => {
             let body = UpdateUserRequest {
-                email: email.map(Some),
-                phone: phone.map(Some),
-                username: username.map(Some),
-                first_name: first_name.map(Some),
-                last_name: last_name.map(Some),
+                email: p.email.map(Some),
+                phone: p.phone.map(Some),
+                username: p.username.map(Some),
+                first_name: p.first_name.map(Some),
+                last_name: p.last_name.map(Some),
                 active,
                 ..Default::default()
             };

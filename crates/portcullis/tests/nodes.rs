@@ -99,6 +99,8 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
         let pair = nodes[i % 3].login(&http, "ann@example.com").await;
         let access = pair["access_token"].as_str().unwrap();
         let on = &nodes[(i + 2) % 3];
+        // Twice: the second answer comes from that node's session cache.
+        assert_eq!(me_status(on, &http, access).await, 200);
         assert_eq!(me_status(on, &http, access).await, 200);
         let out = http
             .post(format!("{}/v1/auth/logout", nodes[(i + 1) % 3].url))
@@ -118,6 +120,12 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
             );
         }
         delays.push(answered.elapsed());
+    }
+    for node in &nodes {
+        let hits = node
+            .counter(&http, r#"portcullis_session_cache_total{result="hit"}"#)
+            .await;
+        assert!(hits >= 16.0, "the session cache was not used ({hits} hits)");
     }
     let (median, max) = median_and_max(delays);
     eprintln!("revocation across nodes over 50 trials: median {median:?}, max {max:?}");
@@ -204,15 +212,7 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
                 .unwrap()
                 .to_owned();
             if kid(&token) == new_kid {
-                let jwks: serde_json::Value = http
-                    .get(format!("{}/.well-known/jwks.json", node.url))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+                assert_eq!(node.published_keys(&http).await, 2);
                 break;
             }
             assert!(
@@ -356,6 +356,25 @@ async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
             .as_u16()
     };
     assert_eq!(ready(http.clone(), node.url.clone()).await, 200);
+    let admin = node.login(&http, ADMIN).await;
+    let access = admin["access_token"].as_str().unwrap().to_owned();
+    let me = |http: reqwest::Client, url: String, access: String| async move {
+        http.get(format!("{url}/v1/users/me"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        me(http.clone(), node.url.clone(), access.clone()).await,
+        200
+    );
+    assert_eq!(
+        me(http.clone(), node.url.clone(), access.clone()).await,
+        200
+    );
     let port = link.down();
     // Connections in the pool are dead; within the acquire timeout readyz says so.
     let mut down_seen = false;
@@ -367,6 +386,12 @@ async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(down_seen, "readyz still 200 with the database cut off");
+    // The change feed is cut too: the session cache is off, so nothing is answered from it.
+    assert_eq!(
+        me(http.clone(), node.url.clone(), access.clone()).await,
+        503,
+        "a cached session must not be trusted without the change feed"
+    );
     let login = node
         .post(
             &http,

@@ -287,15 +287,7 @@ async fn keys_rotate_and_list_on_sqlite() {
     // The running node publishes it within a reload.
     let http = reqwest::Client::new();
     for attempt in 0.. {
-        let jwks: serde_json::Value = http
-            .get(format!("{}/.well-known/jwks.json", node.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if jwks["keys"].as_array().unwrap().len() == 2 {
+        if node.published_keys(&http).await == 2 {
             break;
         }
         assert!(attempt < 50, "the node did not publish the new key");

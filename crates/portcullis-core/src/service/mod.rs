@@ -15,6 +15,7 @@ mod messages;
 mod mfa;
 mod orgs;
 mod questions;
+mod session_cache;
 mod transfer;
 
 use std::sync::{Arc, RwLock};
@@ -33,6 +34,7 @@ pub use input::Patch;
 pub use mfa::{NewTotpKey, SecondFactor, ENROLMENT_ONLY};
 pub use orgs::OrgInput;
 pub use questions::QuestionAnswer;
+pub use session_cache::SessionCache;
 pub use transfer::{ImportError, UserRecord};
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
@@ -96,6 +98,8 @@ pub struct Services {
     default_org: Organization,
     /// Wakes this node's courier when a message is queued.
     wake: Arc<tokio::sync::Notify>,
+    /// Sessions checked lately, forgotten on every change.
+    sessions: SessionCache,
 }
 
 impl std::fmt::Debug for Services {
@@ -159,6 +163,7 @@ impl Services {
             config.key_activation,
         )
         .map_err(|_| StartError::WrongMasterKey)?;
+        let sessions = SessionCache::new(config.session_cache_ttl, true);
         Ok(Self {
             store,
             clock,
@@ -169,6 +174,7 @@ impl Services {
             config,
             default_org,
             wake: Arc::new(tokio::sync::Notify::new()),
+            sessions,
         })
     }
 
@@ -232,7 +238,15 @@ impl Services {
         }
     }
 
+    /// The session cache, for the change feed that keeps it true across nodes.
+    pub fn session_cache(&self) -> &SessionCache {
+        &self.sessions
+    }
+
     async fn audit(&self, event: AuditEvent) {
+        if let Some(kind) = AuditKind::parse(&event.kind) {
+            self.sessions.forget_for(kind, event.user_id);
+        }
         metrics::counter!("portcullis_audit_events_total", "type" => event.kind.clone())
             .increment(1);
         // An audit write failing must not undo what already happened; it is logged loudly.
@@ -263,11 +277,25 @@ impl Services {
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let claims = self.key_ring().verify(access_token, self.now())?;
         let sid: SessionId = claims.sid.parse().map_err(|_| AuthError::TokenInvalid)?;
-        let user = self
-            .store
-            .session_user(sid, self.liveness())
-            .await?
-            .ok_or(AuthError::TokenInvalid)?;
+        let now = self.now();
+        let user = match self.sessions.get(sid, now) {
+            Some(user) => {
+                metrics::counter!("portcullis_session_cache_total", "result" => "hit").increment(1);
+                user
+            }
+            None => {
+                metrics::counter!("portcullis_session_cache_total", "result" => "miss")
+                    .increment(1);
+                let generation = self.sessions.generation();
+                let user = self
+                    .store
+                    .session_user(sid, self.liveness())
+                    .await?
+                    .ok_or(AuthError::TokenInvalid)?;
+                self.sessions.put(sid, user.clone(), generation, now);
+                user
+            }
+        };
         if user.id.to_string() != claims.sub {
             return Err(AuthError::TokenInvalid);
         }

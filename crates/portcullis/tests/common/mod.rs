@@ -145,6 +145,24 @@ impl Node {
         res.json().await.unwrap()
     }
 
+    /// `GET path` as JSON.
+    pub(crate) async fn get_json(&self, http: &reqwest::Client, path: &str) -> serde_json::Value {
+        http.get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// How many keys the node publishes in its JWKS.
+    pub(crate) async fn published_keys(&self, http: &reqwest::Client) -> usize {
+        self.get_json(http, "/.well-known/jwks.json").await["keys"]
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
     /// A counter from `/metrics` (0 when not yet counted).
     pub(crate) async fn counter(&self, http: &reqwest::Client, series: &str) -> f64 {
         let text = http

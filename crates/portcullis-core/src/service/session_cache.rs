@@ -1,0 +1,192 @@
+//! A per-node cache of live sessions, so that a request with an access token does not read
+//! the database when nothing about its session or user has changed.
+//!
+//! It stays correct by forgetting: every change this node makes to an account forgets that
+//! user's entries at once (the use case records an audit event; see
+//! [`AuditKind::changes_accounts`]), and changes made anywhere else arrive from the
+//! database (PostgreSQL `NOTIFY` from triggers, see `portcullis-store`) and forget the same
+//! way. While that feed is down the cache is off. A generation counter keeps a read that
+//! raced with a change from being cached, and entries live only `ttl` in any case.
+//! Hand-written: the caches on crates.io (moka, quick_cache) do not offer the
+//! forget-while-reading guarantee this needs, and the whole is a map under a lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::audit::AuditKind;
+use crate::ids::{SessionId, UserId};
+use crate::model::User;
+
+/// Entries held at most; past that the cache starts again empty.
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug)]
+struct Entry {
+    user: User,
+    cached_at: DateTime<Utc>,
+}
+
+/// Live sessions this node has checked lately.
+#[derive(Debug)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<SessionId, Entry>>,
+    generation: AtomicU64,
+    enabled: AtomicBool,
+    ttl: Duration,
+}
+
+impl SessionCache {
+    /// A cache keeping entries for `ttl` (zero turns it off), on from the start or not.
+    pub fn new(ttl: Duration, enabled: bool) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(enabled && ttl > Duration::zero()),
+            ttl,
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The user of a session checked less than `ttl` ago, if no change has been seen since.
+    pub fn get(&self, sid: SessionId, now: DateTime<Utc>) -> Option<User> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
+        let map = self.map();
+        let entry = map.get(&sid)?;
+        (now >= entry.cached_at && now - entry.cached_at < self.ttl).then(|| entry.user.clone())
+    }
+
+    /// The generation to pass to [`SessionCache::put`], read before the database is.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers a session read from the database, unless anything was forgotten since
+    /// `generation` was read (the read may predate that change).
+    pub fn put(&self, sid: SessionId, user: User, generation: u64, now: DateTime<Utc>) {
+        if !self.enabled.load(Ordering::Acquire) {
+            return;
+        }
+        let mut map = self.map();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(
+            sid,
+            Entry {
+                user,
+                cached_at: now,
+            },
+        );
+    }
+
+    /// Forgets every session of `user`.
+    pub fn forget_user(&self, user: UserId) {
+        let mut map = self.map();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.retain(|_, e| e.user.id != user);
+    }
+
+    /// Forgets everything.
+    pub fn forget_all(&self) {
+        let mut map = self.map();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.clear();
+    }
+
+    /// Turns the cache on (after the change feed connected) or off (when it is lost); both
+    /// forget everything.
+    pub fn set_enabled(&self, on: bool) {
+        self.forget_all();
+        self.enabled
+            .store(on && self.ttl > Duration::zero(), Ordering::Release);
+    }
+
+    /// Forgets what an audited change may have made stale.
+    pub fn forget_for(&self, kind: AuditKind, user: Option<UserId>) {
+        if !kind.changes_accounts() {
+            return;
+        }
+        match user {
+            Some(u) => self.forget_user(u),
+            None => self.forget_all(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+
+    fn user() -> User {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        User {
+            id: UserId::new(),
+            org_id: OrgId::new(),
+            org_slug: "default".into(),
+            email: None,
+            email_verified: false,
+            phone: None,
+            phone_verified: false,
+            username: None,
+            first_name: None,
+            last_name: None,
+            anonymous: false,
+            active: true,
+            roles: Vec::new(),
+            mfa_enabled: false,
+            attributes: crate::identity::Attributes::default(),
+            created_at: t,
+            updated_at: t,
+            last_login_at: None,
+        }
+    }
+
+    #[test]
+    fn entries_expire_and_are_forgotten_by_user_or_all() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let cache = SessionCache::new(Duration::seconds(5), true);
+        let (ann, bob) = (user(), user());
+        let (s1, s2) = (SessionId::new(), SessionId::new());
+        cache.put(s1, ann.clone(), cache.generation(), t);
+        cache.put(s2, bob.clone(), cache.generation(), t);
+        assert_eq!(cache.get(s1, t + Duration::seconds(4)), Some(ann.clone()));
+        assert_eq!(cache.get(s1, t + Duration::seconds(5)), None, "expired");
+        cache.forget_for(AuditKind::Logout, Some(ann.id));
+        assert_eq!(cache.get(s1, t), None);
+        assert_eq!(cache.get(s2, t), Some(bob.clone()));
+        cache.forget_for(AuditKind::LoginFailed, None);
+        assert_eq!(cache.get(s2, t), Some(bob), "observations forget nothing");
+        cache.forget_for(AuditKind::OrgUpdated, None);
+        assert_eq!(cache.get(s2, t), None);
+    }
+
+    #[test]
+    fn a_read_older_than_a_change_is_not_cached_and_off_means_off() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let cache = SessionCache::new(Duration::seconds(5), true);
+        let ann = user();
+        let sid = SessionId::new();
+        let before = cache.generation();
+        cache.forget_user(ann.id);
+        cache.put(sid, ann.clone(), before, t);
+        assert_eq!(cache.get(sid, t), None, "raced with a change");
+        cache.put(sid, ann.clone(), cache.generation(), t);
+        assert!(cache.get(sid, t).is_some());
+        cache.set_enabled(false);
+        assert_eq!(cache.get(sid, t), None);
+        cache.put(sid, ann, cache.generation(), t);
+        assert_eq!(cache.get(sid, t), None);
+    }
+}
