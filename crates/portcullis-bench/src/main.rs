@@ -330,13 +330,24 @@ async fn bench_backend(
         })
         .await??;
         r.add("raw argon2id verify/s (all cores)", verify);
+        let cpu = memory::cpu_ms();
         let login = logins(&t, 16, small, d).await;
+        let after = memory::cpu_ms();
         r.add("login/s (16 clients)", login.rate());
+        r.add("ratio login", login.rate() / verify);
+        let n = login.ok.max(1) as f64;
+        r.add("CPU ms per login: this process", (after.0 - cpu.0) / n);
+        r.add("CPU ms per login: PostgreSQL server", (after.1 - cpu.1) / n);
         r.add("login p99/p50", login.p99_ms() / login.p50_ms().max(1e-9));
         r.add("login p99 ms (1k users)", login.p99_ms());
 
         let hash = tokio::task::spawn_blocking(move || raw::hash_rate(p, PASSWORD, d)).await??;
         r.add("raw argon2id hash/s (all cores)", hash);
+        r.add(
+            "CPU ms per raw argon2id hash",
+            1000.0 * raw::cores() as f64 / hash,
+        );
+        let cpu = memory::cpu_ms();
         let reg = {
             let (http, url) = (http(), format!("{}/v1/auth/register", t.url));
             load::run(16, d, move |c, n| {
@@ -349,8 +360,19 @@ async fn bench_backend(
             })
             .await
         };
+        let after = memory::cpu_ms();
+        let n = reg.ok.max(1) as f64;
+        r.add(
+            "CPU ms per registration: this process",
+            (after.0 - cpu.0) / n,
+        );
+        r.add(
+            "CPU ms per registration: PostgreSQL server",
+            (after.1 - cpu.1) / n,
+        );
         register_failures += reg.failed;
         r.add("register/s (16 clients)", reg.rate());
+        r.add("ratio register", reg.rate() / hash);
         r.add("register p99/p50", reg.p99_ms() / reg.p50_ms().max(1e-9));
 
         let bare_s = gets(bare.clone(), Arc::clone(&toks), 64, d).await;
@@ -360,6 +382,7 @@ async fn bench_backend(
         );
         let me = gets(me_url.clone(), Arc::clone(&toks), 64, d).await;
         r.add("GET /v1/users/me req/s (64 clients)", me.rate());
+        r.add("ratio me", me.rate() / bare_s.rate().max(1e-9));
 
         let idle = gets(me_url.clone(), Arc::clone(&toks), 8, d).await;
         r.add("GET /me p99 ms idle (8 clients)", idle.p99_ms());
@@ -369,6 +392,7 @@ async fn bench_backend(
             logins(&t, 16, small, d)
         );
         r.add("GET /me p99 ms under login saturation", busy.p99_ms());
+        r.add("ratio busy", busy.p99_ms() / idle.p99_ms().max(1e-9));
 
         // Alternating short slices, so that drift in the machine's speed hits both alike.
         let (raw_sign, path) =
@@ -384,6 +408,7 @@ async fn bench_backend(
             .await??;
         r.add("raw Ed25519 sign/s (1 core)", raw_sign);
         r.add("token signing path/s (1 core)", path);
+        r.add("ratio signing", path / raw_sign.max(1e-9));
         let refresh = {
             let (http, url) = (http(), format!("{}/v1/auth/token/refresh", t.url));
             let chains: Vec<Arc<tokio::sync::Mutex<String>>> = tokens(&t, 16)
@@ -482,10 +507,7 @@ async fn bench_backend(
         "login/s (16 clients)",
         "1/s",
         v("login/s (16 clients)"),
-        Some(ratio(
-            "login/s (16 clients)",
-            "raw argon2id verify/s (all cores)",
-        )),
+        Some(r.median("ratio login")),
         Some((true, 0.85)),
     );
     fig(
@@ -499,10 +521,7 @@ async fn bench_backend(
         "register/s (16 clients)",
         "1/s",
         v("register/s (16 clients)"),
-        Some(ratio(
-            "register/s (16 clients)",
-            "raw argon2id hash/s (all cores)",
-        )),
+        Some(r.median("ratio register")),
         Some((true, 0.80)),
     );
     fig(
@@ -537,10 +556,7 @@ async fn bench_backend(
         "GET /v1/users/me req/s (64 clients)",
         "1/s",
         v("GET /v1/users/me req/s (64 clients)"),
-        Some(ratio(
-            "GET /v1/users/me req/s (64 clients)",
-            "bare EdDSA-verify handler req/s (64 clients)",
-        )),
+        Some(r.median("ratio me")),
         Some((true, 0.5)),
     );
     fig(
@@ -554,10 +570,7 @@ async fn bench_backend(
         "GET /me p99 ms under login saturation",
         "ms",
         v("GET /me p99 ms under login saturation"),
-        Some(ratio(
-            "GET /me p99 ms under login saturation",
-            "GET /me p99 ms idle (8 clients)",
-        )),
+        Some(r.median("ratio busy")),
         Some((false, 10.0)),
     );
     fig(
@@ -571,10 +584,7 @@ async fn bench_backend(
         "token signing path/s (1 core)",
         "1/s",
         v("token signing path/s (1 core)"),
-        Some(ratio(
-            "token signing path/s (1 core)",
-            "raw Ed25519 sign/s (1 core)",
-        )),
+        Some(r.median("ratio signing")),
         Some((true, 0.9)),
     );
     fig(
@@ -584,6 +594,15 @@ async fn bench_backend(
         None,
         None,
     );
+    for name in [
+        "CPU ms per raw argon2id hash",
+        "CPU ms per login: this process",
+        "CPU ms per login: PostgreSQL server",
+        "CPU ms per registration: this process",
+        "CPU ms per registration: PostgreSQL server",
+    ] {
+        fig(name, "ms", v(name), None, None);
+    }
     fig(
         &format!("login p99 ms, {large} users vs 1000"),
         "ms",

@@ -13,3 +13,31 @@ pub(crate) fn kib(field: &str) -> Option<u64> {
 pub(crate) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
+
+/// CPU time (user + system) used so far by this process, and by every process named
+/// `postgres` on the machine (the database server, when it runs here), in milliseconds.
+pub(crate) fn cpu_ms() -> (f64, f64) {
+    // Clock ticks per second: 100 on every Linux this runs on (USER_HZ).
+    const TICK_MS: f64 = 10.0;
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        n(11) + n(12)
+    };
+    let own = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| ticks(&s)) * TICK_MS;
+    let mut pg = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let is_pg =
+                std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "postgres");
+            if is_pg {
+                pg +=
+                    std::fs::read_to_string(path.join("stat")).map_or(0.0, |s| ticks(&s)) * TICK_MS;
+            }
+        }
+    }
+    (own, pg)
+}

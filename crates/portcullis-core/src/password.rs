@@ -179,18 +179,34 @@ pub enum HashFormat {
 }
 
 impl HashFormat {
-    /// Recognises a stored hash's format, or `None` for anything else.
+    /// Recognises a stored hash's format, or `None` for anything else, including hashes
+    /// whose cost is beyond what any real system uses (a single check must not be able to
+    /// hold a hashing thread for minutes, or allocate gigabytes).
     pub fn of(hash: &str) -> Option<Self> {
         if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
-            return hash.parse::<bcrypt::HashParts>().ok().map(|_| Self::Bcrypt);
+            return hash
+                .parse::<bcrypt::HashParts>()
+                .ok()
+                .filter(|h| h.get_cost() <= 16)
+                .map(|_| Self::Bcrypt);
         }
         if let Some(rest) = hash.strip_prefix("pbkdf2_sha256$") {
-            return django_parts(rest).map(|_| Self::DjangoPbkdf2Sha256);
+            return django_parts(rest)
+                .filter(|(iterations, _, out)| {
+                    *iterations <= 10_000_000 && (16..=64).contains(&out.len())
+                })
+                .map(|_| Self::DjangoPbkdf2Sha256);
         }
         let parsed = PasswordHash::new(hash).ok()?;
         match parsed.algorithm.as_str() {
-            "argon2id" | "argon2i" | "argon2d" => Some(Self::Argon2),
-            "scrypt" => Some(Self::Scrypt),
+            "argon2id" | "argon2i" | "argon2d" => Params::try_from(&parsed)
+                .ok()
+                .filter(|p| p.m_cost() <= 1024 * 1024 && p.t_cost() <= 64 && p.p_cost() <= 16)
+                .map(|_| Self::Argon2),
+            "scrypt" => scrypt::Params::try_from(&parsed)
+                .ok()
+                .filter(|p| p.log_n() <= 20 && p.r() <= 16 && p.p() <= 16)
+                .map(|_| Self::Scrypt),
             _ => None,
         }
     }
@@ -487,6 +503,46 @@ mod tests {
         ] {
             assert_eq!(HashFormat::of(junk), None, "{junk}");
             assert_eq!(hasher.verify(&pw, Some(junk)).await.unwrap(), Verified::No);
+        }
+    }
+
+    /// The hand-written parsing of stored hashes (format detection, Django's fields) takes
+    /// any string without panicking: random strings, and mutations of valid hashes.
+    /// (cargo-fuzz needs a nightly toolchain, which this project's machines do not have.)
+    #[test]
+    fn hash_parsing_survives_random_input() {
+        let seeds = [
+            "pbkdf2_sha256$1000$Ks9wBzZq1f1x$OovJpVOl9b8seOWyPNoDHE0imrL/Ho2ZoceS0u/Dr2s=",
+            "$2b$04$xnsWlTRAtMp86.MGI88tBOtXbyJSfsW1RFj/v3EzGYFSDvCACmnG6",
+            "$scrypt$ln=10,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$YLlJkG+EBkDF4grZyHWKZfsfZeSGSLK+1iyxyBAtOUA",
+            "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        ];
+        let alphabet: Vec<char> = "$2abyx019,=+/.-_pbkdf2sha256scryptargon2idvmtpln\u{e9}\0 "
+            .chars()
+            .collect();
+        let mut bytes = [0u8; 8];
+        for i in 0..20_000 {
+            OsRng.fill(&mut bytes);
+            let r = u64::from_le_bytes(bytes);
+            let mut s: Vec<char> = seeds[i % seeds.len()].chars().collect();
+            match r % 4 {
+                0 => s.truncate((r >> 8) as usize % (s.len() + 1)),
+                1 => {
+                    let at = (r >> 8) as usize % s.len();
+                    s[at] = alphabet[(r >> 24) as usize % alphabet.len()];
+                }
+                2 => {
+                    s = (0..(r >> 8) % 40)
+                        .map(|k| alphabet[((r >> (k % 56)) as usize + k as usize) % alphabet.len()])
+                        .collect()
+                }
+                _ => s.insert((r >> 8) as usize % s.len(), '$'),
+            }
+            let text: String = s.into_iter().collect();
+            if HashFormat::of(&text).is_none() {
+                // Refused without running any KDF (recognised ones are verified above).
+                assert!(!verify_any(&text, b"x"), "{text}");
+            }
         }
     }
 

@@ -372,6 +372,12 @@ impl Config {
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
         }
+        if !(8 * 1024..=1024 * 1024).contains(&self.argon2_memory_kib)
+            || !(1..=64).contains(&self.argon2_iterations)
+            || !(1..=16).contains(&self.argon2_parallelism)
+        {
+            bail!("argon2id cost out of range: PORTCULLIS_ARGON2_MEMORY_KIB 8192 to 1048576, _ITERATIONS 1 to 64, _PARALLELISM 1 to 16");
+        }
         if self.database_acquire_timeout_secs < 1 || !(1..=3600).contains(&self.key_reload_secs) {
             bail!("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS must be at least 1 and PORTCULLIS_KEY_RELOAD_SECS 1 to 3600");
         }
