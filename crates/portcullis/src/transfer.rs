@@ -49,14 +49,14 @@ pub async fn export(config: &Config, out: Option<&Path>) -> anyhow::Result<u64> 
     let mut after: Option<UserId> = None;
     let mut n = 0u64;
     loop {
-        let page = services.export_users(after, 1000).await?;
+        let (page, next) = services.export_users(after, 1000).await?;
         for record in &page {
             serde_json::to_writer(&mut sink, record)?;
             sink.write_all(b"\n")?;
             n += 1;
         }
         progress.set_position(n);
-        match services.export_cursor(after, 1000).await? {
+        match next {
             Some(last) => after = Some(last),
             None => break,
         }

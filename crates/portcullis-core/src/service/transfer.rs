@@ -81,12 +81,14 @@ pub struct ImportError {
 }
 
 impl Services {
-    /// A page of users (not guests) in id order, after `after`, with password hashes.
+    /// A page of users (not guests) in id order, after `after`, with password hashes, and
+    /// the id to continue after (guests included, so a page of guests does not end the
+    /// export early); `None` at the end.
     pub async fn export_users(
         &self,
         after: Option<UserId>,
         limit: usize,
-    ) -> Result<Vec<UserRecord>, AuthError> {
+    ) -> Result<(Vec<UserRecord>, Option<UserId>), AuthError> {
         let page = self
             .store
             .list_credentials(&UserFilter {
@@ -95,7 +97,8 @@ impl Services {
                 ..UserFilter::default()
             })
             .await?;
-        Ok(page
+        let next = page.last().map(|c| c.user.id);
+        let records = page
             .into_iter()
             .filter(|c| !c.user.anonymous)
             .map(|c| {
@@ -117,25 +120,8 @@ impl Services {
                     created_at: Some(u.created_at),
                 }
             })
-            .collect())
-    }
-
-    /// The id to continue an export after, from the page just read (guests included, so
-    /// a page of guests does not end the export early).
-    pub async fn export_cursor(
-        &self,
-        after: Option<UserId>,
-        limit: usize,
-    ) -> Result<Option<UserId>, AuthError> {
-        let page = self
-            .store
-            .list_credentials(&UserFilter {
-                after,
-                limit: limit.clamp(1, 10_000),
-                ..UserFilter::default()
-            })
-            .await?;
-        Ok(page.last().map(|c| c.user.id))
+            .collect();
+        Ok((records, next))
     }
 
     /// Imports a batch of records in one transaction: every record is checked first (the
