@@ -29,10 +29,18 @@ struct Entry {
     cached_at: DateTime<Utc>,
 }
 
+/// The entries, and each user's sessions among them (so forgetting a user, which every
+/// audited change does, costs that user's entries, not a scan of all).
+#[derive(Debug, Default)]
+struct Entries {
+    by_session: HashMap<SessionId, Entry>,
+    by_user: HashMap<UserId, Vec<SessionId>>,
+}
+
 /// Live sessions this node has checked lately.
 #[derive(Debug)]
 pub struct SessionCache {
-    entries: Mutex<HashMap<SessionId, Entry>>,
+    entries: Mutex<Entries>,
     generation: AtomicU64,
     enabled: AtomicBool,
     ttl: Duration,
@@ -42,14 +50,14 @@ impl SessionCache {
     /// A cache keeping entries for `ttl` (zero turns it off), on from the start or not.
     pub fn new(ttl: Duration, enabled: bool) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             generation: AtomicU64::new(0),
             enabled: AtomicBool::new(enabled && ttl > Duration::zero()),
             ttl,
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -59,7 +67,7 @@ impl SessionCache {
             return None;
         }
         let map = self.map();
-        let entry = map.get(&sid)?;
+        let entry = map.by_session.get(&sid)?;
         (now >= entry.cached_at && now - entry.cached_at < self.ttl).then(|| entry.user.clone())
     }
 
@@ -78,30 +86,39 @@ impl SessionCache {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+        if map.by_session.len() >= MAX_ENTRIES {
+            *map = Entries::default();
         }
-        map.insert(
-            sid,
-            Entry {
-                user,
-                cached_at: now,
-            },
-        );
+        let owner = user.id;
+        let fresh = map
+            .by_session
+            .insert(
+                sid,
+                Entry {
+                    user,
+                    cached_at: now,
+                },
+            )
+            .is_none();
+        if fresh {
+            map.by_user.entry(owner).or_default().push(sid);
+        }
     }
 
     /// Forgets every session of `user`.
     pub fn forget_user(&self, user: UserId) {
         let mut map = self.map();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.retain(|_, e| e.user.id != user);
+        for sid in map.by_user.remove(&user).unwrap_or_default() {
+            map.by_session.remove(&sid);
+        }
     }
 
     /// Forgets everything.
     pub fn forget_all(&self) {
         let mut map = self.map();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.clear();
+        *map = Entries::default();
     }
 
     /// Turns the cache on (after the change feed connected) or off (when it is lost); both
