@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+mod hashing;
 pub mod identity;
 pub mod ids;
 pub mod model;

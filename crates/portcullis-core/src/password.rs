@@ -1,13 +1,13 @@
-//! Passwords: normalisation, the organization's rules, and argon2id hashing off the async
-//! runtime behind a bounded queue.
+//! Passwords: normalisation, the organization's rules, and argon2id hashing on dedicated
+//! threads (see [`crate::hashing`]) behind a bounded queue.
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use argon2::{Algorithm, Params, Version};
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::config::Argon2Params;
 use crate::crypto::Rng;
 use crate::error::{AuthError, FieldError};
+use crate::hashing::{HashThreads, Scratch};
 use crate::identity::{Email, Username};
 use crate::model::OrgPolicy;
 
@@ -116,10 +117,11 @@ pub enum Verified {
     YesRehashed(String),
 }
 
-/// argon2id on the blocking pool, at most `concurrency` at once and `queue` waiting; past
+/// argon2id on `concurrency` hashing threads, with at most `queue` callers waiting; past
 /// that, callers get [`AuthError::Overloaded`] at once, so memory stays bounded.
 pub struct PasswordHasher {
     params: Argon2Params,
+    threads: HashThreads,
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     queue: usize,
@@ -142,26 +144,24 @@ impl Drop for WaitingGuard {
     }
 }
 
-fn argon2(params: Argon2Params) -> Result<Argon2<'static>, AuthError> {
-    let p = Params::new(
+fn argon2_params(params: Argon2Params) -> Result<Params, AuthError> {
+    Params::new(
         params.memory_kib,
         params.iterations,
         params.parallelism,
         None,
     )
-    .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+    .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))
 }
 
-fn hash_blocking(
+fn hash_with(
+    scratch: &mut Scratch,
     params: Argon2Params,
     salt: &[u8; 16],
     password: &[u8],
 ) -> Result<String, AuthError> {
-    let salt = SaltString::encode_b64(salt).map_err(|e| AuthError::Internal(e.to_string()))?;
-    argon2(params)?
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
+    scratch
+        .hash(argon2_params(params)?, salt, password)
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
 }
 
@@ -226,7 +226,7 @@ fn django_parts(rest: &str) -> Option<(u32, &str, Vec<u8>)> {
 
 /// Checks a password against a stored hash of any accepted format, in constant time where
 /// the format's own library does not already.
-fn verify_any(hash: &str, password: &[u8]) -> bool {
+fn verify_any(scratch: &mut Scratch, hash: &str, password: &[u8]) -> bool {
     match HashFormat::of(hash) {
         Some(HashFormat::Bcrypt) => bcrypt::verify(password, hash).unwrap_or(false),
         Some(HashFormat::DjangoPbkdf2Sha256) => {
@@ -246,8 +246,9 @@ fn verify_any(hash: &str, password: &[u8]) -> bool {
         }
         Some(HashFormat::Scrypt) => PasswordHash::new(hash)
             .is_ok_and(|p| scrypt::Scrypt.verify_password(password, &p).is_ok()),
-        Some(HashFormat::Argon2) => PasswordHash::new(hash)
-            .is_ok_and(|p| Argon2::default().verify_password(password, &p).is_ok()),
+        Some(HashFormat::Argon2) => {
+            PasswordHash::new(hash).is_ok_and(|p| scratch.matches(&p, password))
+        }
         None => false,
     }
 }
@@ -273,13 +274,18 @@ impl PasswordHasher {
     ) -> Result<Self, AuthError> {
         let mut salt = [0u8; 16];
         rng.fill(&mut salt);
-        let dummy_hash = hash_blocking(
+        let keep = argon2_params(params)?.block_count();
+        let dummy_hash = hash_with(
+            &mut Scratch::new(0),
             params,
             &salt,
             crate::crypto::random_token(rng.as_ref()).as_bytes(),
         )?;
+        let threads = HashThreads::start(concurrency.max(1), keep)
+            .map_err(|e| AuthError::Internal(format!("hashing threads: {e}")))?;
         Ok(Self {
             params,
+            threads,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue,
@@ -296,7 +302,7 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(
         &self,
         op: &'static str,
-        job: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+        job: impl FnOnce(&mut Scratch) -> Result<T, AuthError> + Send + 'static,
     ) -> Result<T, AuthError> {
         let permit = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(p) => p,
@@ -318,12 +324,13 @@ impl PasswordHasher {
         // Counted per operation: with the dummy verify, unknown and known accounts show the
         // same count, which is how the tests see that they cost the same.
         metrics::counter!("portcullis_password_hashes_total", "op" => op).increment(1);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("hashing task failed: {e}")))?
+        self.threads
+            .run(move |scratch| {
+                let _permit = permit;
+                job(scratch)
+            })
+            .await
+            .ok_or_else(|| AuthError::Internal("hashing task failed".into()))?
     }
 
     /// Hashes a new password (argon2id, random salt, PHC string).
@@ -332,8 +339,10 @@ impl PasswordHasher {
         self.rng.fill(&mut salt);
         let params = self.params;
         let pw = Zeroizing::new(password.bytes().to_vec());
-        self.run("hash", move || hash_blocking(params, &salt, &pw))
-            .await
+        self.run("hash", move |scratch| {
+            hash_with(scratch, params, &salt, &pw)
+        })
+        .await
     }
 
     /// Verifies against a stored hash, or against the dummy hash when there is none, so that
@@ -350,8 +359,8 @@ impl PasswordHasher {
         let pw = Zeroizing::new(password.bytes().to_vec());
         let mut salt = [0u8; 16];
         self.rng.fill(&mut salt);
-        self.run("verify", move || {
-            let ok = verify_any(&hash, &pw);
+        self.run("verify", move |scratch| {
+            let ok = verify_any(scratch, &hash, &pw);
             if !ok || !real {
                 return Ok(Verified::No);
             }
@@ -359,7 +368,7 @@ impl PasswordHasher {
                 Ok(Verified::Yes)
             } else {
                 // Older parameters, or a hash imported from another system: replace it.
-                hash_blocking(params, &salt, &pw).map(Verified::YesRehashed)
+                hash_with(scratch, params, &salt, &pw).map(Verified::YesRehashed)
             }
         })
         .await
@@ -440,7 +449,7 @@ mod tests {
     /// Hashes from other systems verify and come back as argon2id with our parameters.
     #[tokio::test]
     async fn foreign_hashes_verify_and_are_upgraded() {
-        use scrypt::password_hash::PasswordHasher as _;
+        use scrypt::password_hash::{PasswordHasher as _, SaltString};
         let pw = Password::new("correct horse battery");
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         let scrypt_hash = scrypt::Scrypt
@@ -541,7 +550,7 @@ mod tests {
             let text: String = s.into_iter().collect();
             if HashFormat::of(&text).is_none() {
                 // Refused without running any KDF (recognised ones are verified above).
-                assert!(!verify_any(&text, b"x"), "{text}");
+                assert!(!verify_any(&mut Scratch::new(0), &text, b"x"), "{text}");
             }
         }
     }
