@@ -1,5 +1,6 @@
 //! `cargo run --release -p portcullis-bench`: Portcullis measured side by side with the raw
-//! cost of what it must do, on the same machine in the same run, on SQLite and PostgreSQL.
+//! cost of what it must do, on the same machine in the same run, on SQLite and PostgreSQL
+//! (servers started in this process), or on a server already running here (`--url`).
 //! Every figure is taken in several interleaved rounds (min, median, max), and each ratio
 //! compares medians taken in those same rounds.
 
@@ -45,6 +46,19 @@ struct Args {
     /// Also write the table as JSON here.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Measure a server already running on this machine, at this base URL, instead of
+    /// starting one. Start it with PORTCULLIS_RATE_LIMITS=off, and run the bench with the
+    /// same PORTCULLIS_* environment (or --config): that is how it finds the database where
+    /// it seeds users, and the argon2id cost to compare with.
+    #[arg(long, env = "PORTCULLIS_BENCH_URL")]
+    url: Option<String>,
+    /// With --url: the server's configuration file, if it reads one.
+    #[arg(long, requires = "url")]
+    config: Option<std::path::PathBuf>,
+    /// With --url: the server's process id, for the CPU and memory figures (left out
+    /// without it).
+    #[arg(long, requires = "url")]
+    pid: Option<u32>,
 }
 
 /// One line of the table.
@@ -67,16 +81,66 @@ struct Figure {
 
 /// A running server on one backend, with what the bench needs to reach it.
 struct Target {
+    backend: &'static str,
     url: String,
     store: Arc<dyn portcullis_core::Store>,
     org: OrgId,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's argon2id cost and hashing permits.
+    argon2: Argon2Params,
+    permits: usize,
+    /// The server's process under /proc, if known.
+    proc: Option<String>,
+    /// Set when this process started the server.
+    started: Option<Started>,
+}
+
+/// What stopping a server started here takes.
+struct Started {
+    stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
 impl Target {
+    /// A server already running at `url`, described by the same configuration it reads.
+    async fn remote(
+        url: &str,
+        config: Option<&std::path::Path>,
+        pid: Option<u32>,
+    ) -> anyhow::Result<Self> {
+        let config = portcullis::Config::load(config)?;
+        let backend = if config.database_url().starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let db = portcullis::open_database(&config).await?;
+        let store = db.store();
+        let org = store
+            .org_by_slug("default")
+            .await?
+            .context("default organization")?
+            .id;
+        Ok(Self {
+            backend,
+            url: url.trim_end_matches('/').to_owned(),
+            store,
+            org,
+            argon2: Argon2Params {
+                memory_kib: config.argon2_memory_kib,
+                iterations: config.argon2_iterations,
+                parallelism: config.argon2_parallelism,
+            },
+            permits: config
+                .hash_concurrency
+                .unwrap_or_else(|| portcullis_core::CoreConfig::new("").hash_concurrency),
+            proc: pid.map(|p| format!("/proc/{p}")),
+            started: None,
+        })
+    }
+
+    /// A server started in this process, on SQLite or on a fresh schema of `pg_base`.
     async fn start(pg_base: Option<&str>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut config = portcullis::Config {
@@ -115,14 +179,21 @@ impl Target {
                 })
                 .await;
         });
+        let core = portcullis_core::CoreConfig::new("");
         Ok(Self {
+            backend: if pg.is_some() { "postgres" } else { "sqlite" },
             url,
             store,
             org,
-            stop: Some(stop),
-            task,
-            _dir: dir,
-            pg,
+            argon2: core.argon2,
+            permits: core.hash_concurrency,
+            proc: Some("/proc/self".to_owned()),
+            started: Some(Started {
+                stop,
+                task,
+                _dir: dir,
+                pg,
+            }),
         })
     }
 
@@ -159,13 +230,13 @@ impl Target {
         Ok(())
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
-        if let Some((base, schema)) = &self.pg {
-            let _ = portcullis_store::pg_schema::drop(base, schema).await;
+    async fn stop(self) {
+        if let Some(started) = self.started {
+            let _ = started.stop.send(());
+            let _ = started.task.await;
+            if let Some((base, schema)) = &started.pg {
+                let _ = portcullis_store::pg_schema::drop(base, schema).await;
+            }
         }
     }
 }
@@ -298,21 +369,16 @@ impl Rounds {
     }
 }
 
-async fn bench_backend(
-    args: &Args,
-    backend: &'static str,
-    pg: Option<&str>,
-) -> anyhow::Result<Vec<Figure>> {
+async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
     let d = Duration::from_secs_f64(args.secs);
-    let core = portcullis_core::CoreConfig::new("");
-    let p: Argon2Params = core.argon2;
-    let permits = core.hash_concurrency;
+    let (backend, p, permits) = (t.backend, t.argon2, t.permits);
     let params = format!(
         "argon2id m={} KiB t={} p={}, {} hashing permits",
         p.memory_kib, p.iterations, p.parallelism, permits
     );
-    eprintln!("[{backend}] starting; {params}");
-    let t = Target::start(pg).await?;
+    eprintln!("[{backend}] {}; {params}", t.url);
+    // CPU and memory are read only where the server's process is known.
+    let cpu = |proc: &Option<String>| proc.as_deref().map(memory::cpu_ms);
     let phc = raw::hash(p, PASSWORD)?;
     let small = 1000;
     t.seed(0, small, &phc).await?;
@@ -330,14 +396,15 @@ async fn bench_backend(
         })
         .await??;
         r.add("raw argon2id verify/s (all cores)", verify);
-        let cpu = memory::cpu_ms();
+        let before = cpu(&t.proc);
         let login = logins(&t, 16, small, d).await;
-        let after = memory::cpu_ms();
         r.add("login/s (16 clients)", login.rate());
         r.add("ratio login", login.rate() / verify);
-        let n = login.ok.max(1) as f64;
-        r.add("CPU ms per login: this process", (after.0 - cpu.0) / n);
-        r.add("CPU ms per login: PostgreSQL server", (after.1 - cpu.1) / n);
+        if let (Some(a), Some(b)) = (before, cpu(&t.proc)) {
+            let n = login.ok.max(1) as f64;
+            r.add("CPU ms per login: server process", (b.0 - a.0) / n);
+            r.add("CPU ms per login: PostgreSQL server", (b.1 - a.1) / n);
+        }
         r.add("login p99/p50", login.p99_ms() / login.p50_ms().max(1e-9));
         r.add("login p99 ms (1k users)", login.p99_ms());
 
@@ -347,7 +414,7 @@ async fn bench_backend(
             "CPU ms per raw argon2id hash",
             1000.0 * raw::cores() as f64 / hash,
         );
-        let cpu = memory::cpu_ms();
+        let before = cpu(&t.proc);
         let reg = {
             let (http, url) = (http(), format!("{}/v1/auth/register", t.url));
             load::run(16, d, move |c, n| {
@@ -360,16 +427,14 @@ async fn bench_backend(
             })
             .await
         };
-        let after = memory::cpu_ms();
-        let n = reg.ok.max(1) as f64;
-        r.add(
-            "CPU ms per registration: this process",
-            (after.0 - cpu.0) / n,
-        );
-        r.add(
-            "CPU ms per registration: PostgreSQL server",
-            (after.1 - cpu.1) / n,
-        );
+        if let (Some(a), Some(b)) = (before, cpu(&t.proc)) {
+            let n = reg.ok.max(1) as f64;
+            r.add("CPU ms per registration: server process", (b.0 - a.0) / n);
+            r.add(
+                "CPU ms per registration: PostgreSQL server",
+                (b.1 - a.1) / n,
+            );
+        }
         register_failures += reg.failed;
         r.add("register/s (16 clients)", reg.rate());
         r.add("ratio register", reg.rate() / hash);
@@ -445,19 +510,24 @@ async fn bench_backend(
 
     // Memory under a flood of 10x the permits: the peak over the base must stay within the
     // argon2 memory of the permits, plus one.
-    memory::reset_peak();
-    let base = memory::kib("VmRSS:").unwrap_or(0);
-    let flood = logins(&t, permits * 10, small, d).await;
-    let peak = memory::kib("VmHWM:").unwrap_or(0);
-    let over_mib = peak.saturating_sub(base) as f64 / 1024.0;
+    if let Some(proc) = &t.proc {
+        memory::reset_peak(proc);
+        let base = memory::kib(proc, "VmRSS:").unwrap_or(0);
+        let flood = logins(&t, permits * 10, small, d).await;
+        let peak = memory::kib(proc, "VmHWM:").unwrap_or(0);
+        r.add(
+            "peak RSS over base (MiB)",
+            peak.saturating_sub(base) as f64 / 1024.0,
+        );
+        eprintln!(
+            "[{backend}] flood: {} ok, {} refused; RSS base {} MiB, peak {} MiB",
+            flood.ok,
+            flood.failed,
+            base / 1024,
+            peak / 1024
+        );
+    }
     let bound_mib = (permits as f64 + 1.0) * f64::from(p.memory_kib) / 1024.0;
-    eprintln!(
-        "[{backend}] flood: {} ok, {} refused; RSS base {} MiB, peak {} MiB",
-        flood.ok,
-        flood.failed,
-        base / 1024,
-        peak / 1024
-    );
 
     // The large database: the same sign-in and token check, with `large` users.
     eprintln!("[{backend}] seeding {} users", args.large);
@@ -479,6 +549,10 @@ async fn bench_backend(
                    values: Vec<f64>,
                    ratio: Option<f64>,
                    goal: Option<(bool, f64)>| {
+        if values.is_empty() {
+            // Not measured in this mode (CPU and memory of a server whose pid is unknown).
+            return;
+        }
         let (min, median, max) = spread(&values);
         let judged = ratio.unwrap_or(median);
         out.push(Figure {
@@ -596,9 +670,9 @@ async fn bench_backend(
     );
     for name in [
         "CPU ms per raw argon2id hash",
-        "CPU ms per login: this process",
+        "CPU ms per login: server process",
         "CPU ms per login: PostgreSQL server",
-        "CPU ms per registration: this process",
+        "CPU ms per registration: server process",
         "CPU ms per registration: PostgreSQL server",
     ] {
         fig(name, "ms", v(name), None, None);
@@ -620,7 +694,7 @@ async fn bench_backend(
     fig(
         "peak RSS over base, login flood of 10x permits (MiB)",
         "MiB",
-        vec![over_mib],
+        v("peak RSS over base (MiB)"),
         None,
         Some((false, bound_mib)),
     );
@@ -686,13 +760,26 @@ fn print_table(figures: &[Figure]) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut figures = bench_backend(&args, "sqlite", None).await?;
-    if args.postgres != "none" {
-        match bench_backend(&args, "postgres", Some(&args.postgres)).await {
-            Ok(f) => figures.extend(f),
-            Err(e) => eprintln!("PostgreSQL skipped: {e:#}"),
+    let figures = match &args.url {
+        Some(url) => {
+            let target = Target::remote(url, args.config.as_deref(), args.pid).await?;
+            bench_backend(&args, target).await?
         }
-    }
+        None => {
+            let mut figures = bench_backend(&args, Target::start(None).await?).await?;
+            if args.postgres != "none" {
+                let postgres = async {
+                    let target = Target::start(Some(&args.postgres)).await?;
+                    bench_backend(&args, target).await
+                };
+                match postgres.await {
+                    Ok(f) => figures.extend(f),
+                    Err(e) => eprintln!("PostgreSQL skipped: {e:#}"),
+                }
+            }
+            figures
+        }
+    };
     print_table(&figures);
     if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_string_pretty(&figures)?)

@@ -1,8 +1,9 @@
-//! This process's resident memory, from /proc (Linux).
+//! A process's resident memory and CPU time, from /proc (Linux). `proc` is `/proc/self` or
+//! `/proc/<pid>` of a server running beside the bench.
 
-/// A field of /proc/self/status in KiB (`VmRSS:`, `VmHWM:`).
-pub(crate) fn kib(field: &str) -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
+/// A field of the process's status in KiB (`VmRSS:`, `VmHWM:`).
+pub(crate) fn kib(proc: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("{proc}/status"))
         .ok()?
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -10,13 +11,13 @@ pub(crate) fn kib(field: &str) -> Option<u64> {
 }
 
 /// Resets the peak (VmHWM) to the current RSS, so a later peak belongs to what ran after.
-pub(crate) fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+pub(crate) fn reset_peak(proc: &str) {
+    let _ = std::fs::write(format!("{proc}/clear_refs"), "5");
 }
 
-/// CPU time (user + system) used so far by this process, and by every process named
+/// CPU time (user + system) used so far by the process, and by every process named
 /// `postgres` on the machine (the database server, when it runs here), in milliseconds.
-pub(crate) fn cpu_ms() -> (f64, f64) {
+pub(crate) fn cpu_ms(proc: &str) -> (f64, f64) {
     // Clock ticks per second: 100 on every Linux this runs on (USER_HZ).
     const TICK_MS: f64 = 10.0;
     let ticks = |stat: &str| -> f64 {
@@ -26,7 +27,7 @@ pub(crate) fn cpu_ms() -> (f64, f64) {
         let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         n(11) + n(12)
     };
-    let own = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| ticks(&s)) * TICK_MS;
+    let own = std::fs::read_to_string(format!("{proc}/stat")).map_or(0.0, |s| ticks(&s)) * TICK_MS;
     let mut pg = 0.0;
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {

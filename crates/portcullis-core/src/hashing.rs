@@ -60,7 +60,7 @@ impl Scratch {
     /// A new argon2id (v19) PHC string for `password` with this salt and cost.
     pub(crate) fn hash(
         &mut self,
-        params: Params,
+        params: &Params,
         salt: &[u8],
         password: &[u8],
     ) -> argon2::password_hash::Result<String> {
@@ -77,7 +77,7 @@ impl Scratch {
         Ok(PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params)?,
+            params: ParamsString::try_from(params)?,
             salt: Some(salt.as_salt()),
             hash: Some(output),
         }
@@ -167,15 +167,17 @@ mod tests {
     fn same_hashes_as_the_crate_and_reuse_does_not_change_them() {
         let mut scratch = Scratch::new(params(256).block_count());
         let salt = *b"0123456789abcdef";
-        let ours = scratch.hash(params(256), &salt, b"pw one").unwrap();
+        let ours = scratch.hash(&params(256), &salt, b"pw one").unwrap();
         let crate_made = Argon2::new(Algorithm::Argon2id, Version::V0x13, params(256))
             .hash_password(b"pw one", &SaltString::encode_b64(&salt).unwrap())
             .unwrap()
             .to_string();
         assert_eq!(ours, crate_made);
         // Dirty memory from another password, then the same hash again.
-        let _ = scratch.hash(params(256), &salt, b"something else").unwrap();
-        assert_eq!(scratch.hash(params(256), &salt, b"pw one").unwrap(), ours);
+        let _ = scratch
+            .hash(&params(256), &salt, b"something else")
+            .unwrap();
+        assert_eq!(scratch.hash(&params(256), &salt, b"pw one").unwrap(), ours);
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default()
             .verify_password(b"pw one", &parsed)

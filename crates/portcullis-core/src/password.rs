@@ -161,7 +161,7 @@ fn hash_with(
     password: &[u8],
 ) -> Result<String, AuthError> {
     scratch
-        .hash(argon2_params(params)?, salt, password)
+        .hash(&argon2_params(params)?, salt, password)
         .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
 }
 

@@ -574,13 +574,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queues a message.
     async fn enqueue(&self, message: &QueuedMessage) -> Result<(), StoreError>;
-    /// Messages queued for a recipient and purpose at or after `since`.
+    /// Messages queued for a recipient and purpose at or after each of two instants (the
+    /// latest interval and the last day, in one read).
     async fn count_messages(
         &self,
         recipient: &str,
         purpose: &str,
-        since: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+        since: [DateTime<Utc>; 2],
+    ) -> Result<[u64; 2], StoreError>;
     /// Leases up to `limit` due messages until `lease_until`, so that no other worker or
     /// node takes them meanwhile; a worker that dies leaves them to be taken again.
     async fn claim_messages(

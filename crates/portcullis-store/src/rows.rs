@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::identity::Attributes;
 use portcullis_core::model::{Credentials, OrgPolicy, Organization, Role, Session, User};
-use portcullis_core::store::StoreError;
+use portcullis_core::store::{NewUser, StoreError};
 use portcullis_core::tokens::StoredSigningKey;
 use sqlx::FromRow;
 
@@ -82,6 +82,42 @@ impl RoleRow {
             added_at: time(self.added_at)?,
         })
     }
+}
+
+/// The user just written from `new`, as a read would give it back (times at the stored
+/// millisecond precision, roles sorted), without the read.
+pub(crate) fn inserted_user(new: &NewUser, org_slug: String) -> Result<User, StoreError> {
+    let at = time(ms(new.created_at))?;
+    let mut roles: Vec<Role> = new
+        .roles
+        .iter()
+        .map(|name| Role {
+            name: name.clone(),
+            added_at: at,
+        })
+        .collect();
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    let p = &new.profile;
+    Ok(User {
+        id: new.id,
+        org_id: new.org_id,
+        org_slug,
+        email: p.email.clone(),
+        email_verified: p.email_verified,
+        phone: p.phone.clone(),
+        phone_verified: p.phone_verified,
+        username: p.username.clone(),
+        first_name: p.first_name.clone(),
+        last_name: p.last_name.clone(),
+        anonymous: new.anonymous,
+        active: new.active,
+        roles,
+        mfa_enabled: false,
+        attributes: p.attributes.clone(),
+        created_at: at,
+        updated_at: at,
+        last_login_at: None,
+    })
 }
 
 impl UserRow {

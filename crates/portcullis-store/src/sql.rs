@@ -332,7 +332,13 @@ macro_rules! sql_store {
 
             async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
                 self.insert_users(std::slice::from_ref(user)).await?;
-                self.user_by_id(user.id).await?.ok_or_else(|| StoreError::Corrupt("user vanished".into()))
+                // Only the organization's slug is not in hand: one small read, not the user's two.
+                let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = $1")
+                    .bind(user.org_id.to_string())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                crate::rows::inserted_user(user, slug)
             }
 
             async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError> {
@@ -1451,17 +1457,22 @@ macro_rules! sql_store {
                 Self::insert_message(&self.pool, message).await
             }
 
-            async fn count_messages(&self, recipient: &str, purpose: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
-                let n = sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND purpose = $2 AND created_at >= $3",
+            async fn count_messages(&self, recipient: &str, purpose: &str, since: [DateTime<Utc>; 2]) -> Result<[u64; 2], StoreError> {
+                let (a, b) = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT COALESCE(SUM(CASE WHEN created_at >= $3 THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN created_at >= $4 THEN 1 ELSE 0 END), 0) \
+                     FROM outbox WHERE recipient = $1 AND purpose = $2 AND created_at >= $5",
                 )
                 .bind(recipient)
                 .bind(purpose)
-                .bind(ms(since))
+                .bind(ms(since[0]))
+                .bind(ms(since[1]))
+                .bind(ms(since[0].min(since[1])))
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_err)?;
-                Ok(u64::try_from(n).unwrap_or(0))
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                Ok([n(a), n(b)])
             }
 
             async fn claim_messages(

@@ -116,9 +116,15 @@ async fn story(store: Arc<dyn Store>) {
     let mut nu = new_user(&org, "ann@example.com");
     nu.profile.username = Some("AnnLee".into());
     nu.profile.phone = Some("+14155550100".into());
+    nu.roles = vec!["user".into(), "editor".into()];
     let ann = s.insert_user(&nu).await.unwrap();
     assert_eq!(ann.org_slug, "default");
-    assert_eq!(ann.roles.len(), 1);
+    assert_eq!(ann.roles.len(), 2);
+    assert_eq!(
+        Some(&ann),
+        s.user_by_id(ann.id).await.unwrap().as_ref(),
+        "what insert answers is what a read gives back"
+    );
     let dup = s
         .insert_user(&new_user(&org, "ann@example.com"))
         .await
@@ -557,16 +563,20 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
 
     // Rate-limit counts.
     assert_eq!(
-        s.count_messages("codes@example.com", "reset", t0())
-            .await
-            .unwrap(),
-        2
+        s.count_messages(
+            "codes@example.com",
+            "reset",
+            [t0() + Duration::seconds(1), t0()]
+        )
+        .await
+        .unwrap(),
+        [0, 2]
     );
     assert_eq!(
-        s.count_messages("codes@example.com", "reset", t0() + Duration::seconds(1))
+        s.count_messages("codes@example.com", "other", [t0(), t0()])
             .await
             .unwrap(),
-        0
+        [0, 0]
     );
     s.enqueue(&message(&org, "codes@example.com", "notice", t0()))
         .await

@@ -198,20 +198,15 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<bool, AuthError> {
         let now = self.now();
-        let recent = self
+        let [recent, today] = self
             .store
             .count_messages(
                 to.as_str(),
                 purpose.as_str(),
-                now - self.config.message_interval,
-            )
-            .await?;
-        let today = self
-            .store
-            .count_messages(
-                to.as_str(),
-                purpose.as_str(),
-                now - chrono::Duration::days(1),
+                [
+                    now - self.config.message_interval,
+                    now - chrono::Duration::days(1),
+                ],
             )
             .await?;
         let why = if recent > 0 {

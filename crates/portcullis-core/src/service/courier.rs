@@ -161,6 +161,9 @@ impl Courier {
     /// and every second for messages queued elsewhere or due for retry.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // The gauges are refreshed once a second at most: a read of the whole queue per
+        // message would cost more than the message.
+        let mut reported: Option<std::time::Instant> = None;
         loop {
             match self.deliver_due().await {
                 // A full batch may mean more are waiting.
@@ -168,7 +171,10 @@ impl Courier {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox round failed"),
             }
-            self.report().await;
+            if reported.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1)) {
+                self.report().await;
+                reported = Some(std::time::Instant::now());
+            }
             tokio::select! {
                 () = &mut shutdown => return,
                 () = self.wake.notified() => {}
