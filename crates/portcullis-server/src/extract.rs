@@ -221,7 +221,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 /// Where the request came from: the socket peer, or, when the peer is a trusted proxy, the
 /// nearest address in `X-Forwarded-For` that is not one; and the user agent.
 #[derive(Debug, Clone)]
-pub(crate) struct Client(pub(crate) ClientInfo);
+pub struct Client(pub ClientInfo);
 
 /// The client address: `X-Forwarded-For` is read right to left, skipping trusted proxies,
 /// and only when the socket peer is one of them.

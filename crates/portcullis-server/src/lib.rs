@@ -21,6 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use axum::http::HeaderValue;
 pub use axum::Router;
+pub use extract::Client;
 pub use problem::Problem;
 
 /// The largest request body accepted.
@@ -60,13 +61,24 @@ pub struct AppState {
     docs_html: Arc<String>,
 }
 
-/// Builds the whole HTTP application.
+impl AppState {
+    /// The use cases, for routes mounted from outside this crate (the compatibility
+    /// dialects).
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+}
+
+/// Builds the whole HTTP application; `extra` are further routes (the compatibility
+/// dialects, each under its own prefix) behind the same layers.
 pub fn router(
     services: Arc<Services>,
     metrics: PrometheusHandle,
     settings: HttpSettings,
+    extra: Router<AppState>,
 ) -> Router {
     let (routes, mut doc) = routes::all().split_for_parts();
+    let routes = routes.merge(extra);
     openapi::complete_answers(&mut doc);
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {

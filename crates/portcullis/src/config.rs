@@ -90,6 +90,9 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     /// How often the housekeeping job (guest retention) runs, seconds.
     pub janitor_interval_secs: u64,
+    /// The reference systems' dialects to serve, comma-separated (`all`, `none`, or names
+    /// such as `dhiwise`), each under its own prefix.
+    pub compat: String,
     /// `on`, or `off` to turn every rate limit and lockout off (benchmarks, trusted networks).
     pub rate_limits: String,
     /// Credential- and code-checking requests per client address per minute.
@@ -162,6 +165,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             max_concurrent_requests: 1024,
             janitor_interval_secs: 3600,
+            compat: "all".to_owned(),
         }
     }
 }
@@ -338,6 +342,7 @@ impl Config {
             &env,
         )?;
         set(&mut c.rate_limits, "PORTCULLIS_RATE_LIMITS", &env)?;
+        set(&mut c.compat, "PORTCULLIS_COMPAT", &env)?;
         set(
             &mut c.rate_limit_ip_per_minute,
             "PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE",
@@ -387,6 +392,7 @@ impl Config {
         {
             bail!("PORTCULLIS_AUDIT_RETENTION_DAYS, PORTCULLIS_REQUEST_TIMEOUT_SECS and PORTCULLIS_MAX_CONCURRENT_REQUESTS must be at least 1");
         }
+        self.compat_dialects()?;
         if self.code_ttl_secs < 60 || self.message_daily_cap == 0 {
             bail!("PORTCULLIS_CODE_TTL_SECS must be at least 60 and PORTCULLIS_MESSAGE_DAILY_CAP at least 1");
         }
@@ -419,6 +425,12 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// The dialects to serve, checked.
+    pub fn compat_dialects(&self) -> anyhow::Result<Vec<portcullis_compat::Dialect>> {
+        portcullis_compat::Dialect::parse_list(&self.compat)
+            .map_err(|e| anyhow::anyhow!("PORTCULLIS_COMPAT: {e}"))
     }
 
     /// The CORS origins, checked: `scheme://host[:port]`, no path.
@@ -540,6 +552,7 @@ mod tests {
             ("PORTCULLIS_SESSION_CACHE_SECS", "0"),
             ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "5"),
             ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "64"),
+            ("PORTCULLIS_COMPAT", "dhiwise"),
         ]
         .into();
         let c = Config::load_with(None, |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
@@ -595,6 +608,15 @@ mod tests {
             (8, 2, 3)
         );
         assert_eq!(c.session_cache_secs, 0);
+        assert_eq!(
+            c.compat_dialects().unwrap(),
+            [portcullis_compat::Dialect::DhiWise]
+        );
+        assert!(
+            Config::load_with(None, |k| (k == "PORTCULLIS_COMPAT").then(|| "x".to_owned()))
+                .and_then(|c| c.compat_dialects())
+                .is_err()
+        );
         assert_eq!(c.bootstrap_admin_email.as_deref(), Some("root@example.com"));
         let bad = Config::load_with(None, |k| {
             (k == "PORTCULLIS_RATE_LIMITS").then(|| "maybe".to_owned())

@@ -493,6 +493,32 @@ impl Services {
         .await
     }
 
+    /// `forgot_password` for dialects whose answer says whether the account exists
+    /// (DhiWise's `RECORD_NOT_FOUND`): where the organization conceals accounts, exactly
+    /// `forgot_password` and `true` whatever the address; elsewhere, whether an active
+    /// account has the address (the code is sent before answering).
+    pub async fn forgot_password_reporting(
+        self: &Arc<Self>,
+        input: CodeRequest,
+    ) -> Result<bool, AuthError> {
+        let org = self.org(input.organization.as_deref()).await?;
+        if org.policy.conceal_existing_accounts {
+            return self.forgot_password(input).await.map(|()| true);
+        }
+        let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
+            .map_err(|e| AuthError::Validation(vec![e]))?;
+        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
+            .await?;
+        match self.find_user(&org, &to).await? {
+            Some(user) if user.active => {
+                self.send_code(&user, &to, Purpose::Reset, &input.client, None)
+                    .await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// The user and address a code submission names; unknown ones are `code_invalid`.
     async fn submitted(
         &self,
