@@ -79,6 +79,20 @@ struct Figure {
     params: String,
 }
 
+/// The store of the server's database (migrated), where users are seeded, and the default
+/// organization they go in.
+async fn seeding_store(
+    config: &portcullis::Config,
+) -> anyhow::Result<(Arc<dyn portcullis_core::Store>, OrgId)> {
+    let store = portcullis::open_database(config).await?.store();
+    let org = store
+        .org_by_slug("default")
+        .await?
+        .context("default organization")?
+        .id;
+    Ok((store, org))
+}
+
 /// A running server on one backend, with what the bench needs to reach it.
 struct Target {
     backend: &'static str,
@@ -115,13 +129,7 @@ impl Target {
         } else {
             "sqlite"
         };
-        let db = portcullis::open_database(&config).await?;
-        let store = db.store();
-        let org = store
-            .org_by_slug("default")
-            .await?
-            .context("default organization")?
-            .id;
+        let (store, org) = seeding_store(&config).await?;
         Ok(Self {
             backend,
             url: url.trim_end_matches('/').to_owned(),
@@ -162,15 +170,9 @@ impl Target {
             }
             None => None,
         };
-        let db = portcullis::open_database(&config).await?;
-        let app = portcullis::App::build(config).await?;
+        let app = portcullis::App::build(config.clone()).await?;
+        let (store, org) = seeding_store(&config).await?;
         let url = format!("http://{}", app.local_addr());
-        let store = db.store();
-        let org = store
-            .org_by_slug("default")
-            .await?
-            .context("default organization")?
-            .id;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = app

@@ -94,10 +94,16 @@ impl Database {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(unavailable)?;
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
                     .await
                     .map_err(unavailable)?;
-                Ok(Self::Sqlite(SqliteStore::new(pool)))
+                Ok(Self::Sqlite(SqliteStore::new(pool, writer)))
             }
             Some(Backend::Postgres) => {
                 let opts = PgConnectOptions::from_str(url).map_err(unavailable)?;
@@ -107,7 +113,7 @@ impl Database {
                     .connect_with(opts)
                     .await
                     .map_err(unavailable)?;
-                Ok(Self::Postgres(PgStore::new(pool)))
+                Ok(Self::Postgres(PgStore::new(pool.clone(), pool)))
             }
             None => Err(StoreError::Unavailable(
                 "the database URL must start with sqlite:// or postgres://".to_owned(),
