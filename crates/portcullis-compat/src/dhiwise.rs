@@ -9,10 +9,9 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
-use axum::Json;
 use portcullis_core::service::{
     CodeRequest, CodeSubmission, LoginInput, RegisterInput, SecondFactor, Tokens,
 };
@@ -95,13 +94,7 @@ impl Answer {
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status, "message": self.message, "data": self.data});
-        let mut res = (self.http, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        res
+        envelope::answer(self.http, body, self.retry_after)
     }
 }
 

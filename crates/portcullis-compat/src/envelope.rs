@@ -34,6 +34,22 @@ pub(crate) fn json<T: DeserializeOwned + Default>(
     serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
 }
 
+/// A JSON answer with this status, and `Retry-After` when a wait is known.
+pub(crate) fn answer(
+    status: StatusCode,
+    body: serde_json::Value,
+    retry_after: Option<u64>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Some(v) =
+        retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok())
+    {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    res
+}
+
 /// A string field: trimmed, and absent when empty.
 pub(crate) fn given(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())

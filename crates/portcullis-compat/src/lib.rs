@@ -5,6 +5,7 @@
 
 mod dhiwise;
 mod envelope;
+mod meshydb;
 
 use portcullis_server::{AppState, Router};
 
@@ -13,11 +14,14 @@ use portcullis_server::{AppState, Router};
 pub enum Dialect {
     /// DhiWise's generated Node.js back end, under `/dhiwise/admin/auth/`.
     DhiWise,
+    /// MeshyDB, under `/meshydb/{accountName}/` (the organization's slug).
+    MeshyDb,
 }
 
 impl Dialect {
     /// Every dialect, as named in `PORTCULLIS_COMPAT`.
-    pub const ALL: [(&'static str, Dialect); 1] = [("dhiwise", Dialect::DhiWise)];
+    pub const ALL: [(&'static str, Dialect); 2] =
+        [("dhiwise", Dialect::DhiWise), ("meshydb", Dialect::MeshyDb)];
 
     /// Parses a comma-separated list (`all` and `none` allowed); unknown names are errors.
     pub fn parse_list(list: &str) -> Result<Vec<Dialect>, String> {
@@ -49,6 +53,7 @@ pub fn routes(dialects: &[Dialect]) -> Router<AppState> {
     for dialect in dialects {
         router = match dialect {
             Dialect::DhiWise => router.nest("/dhiwise/admin/auth", dhiwise::routes()),
+            Dialect::MeshyDb => router.nest("/meshydb/{account}", meshydb::routes()),
         };
     }
     router
@@ -60,7 +65,14 @@ mod tests {
 
     #[test]
     fn lists_parse() {
-        assert_eq!(Dialect::parse_list("all").unwrap(), vec![Dialect::DhiWise]);
+        assert_eq!(
+            Dialect::parse_list("all").unwrap(),
+            vec![Dialect::DhiWise, Dialect::MeshyDb]
+        );
+        assert_eq!(
+            Dialect::parse_list("meshydb,dhiwise").unwrap(),
+            vec![Dialect::MeshyDb, Dialect::DhiWise]
+        );
         assert_eq!(
             Dialect::parse_list(" DhiWise , ").unwrap(),
             vec![Dialect::DhiWise]

@@ -122,6 +122,18 @@ impl Services {
         Ok(())
     }
 
+    /// The texts of a user's security questions, in order (never the answers, which are
+    /// kept only as hashes).
+    pub async fn question_texts(&self, user: &User) -> Result<Vec<String>, AuthError> {
+        Ok(self
+            .store
+            .security_questions(user.id)
+            .await?
+            .into_iter()
+            .map(|(q, _)| q)
+            .collect())
+    }
+
     /// Sets the caller's security questions (replacing any earlier ones).
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn set_my_questions(

@@ -12,6 +12,7 @@ mod auth;
 mod client;
 mod codes;
 mod compat_dhiwise;
+mod compat_meshydb;
 mod devices;
 mod enumeration;
 mod errors;

@@ -1,0 +1,552 @@
+//! MeshyDB (`004_244e43d8a199c83d.txt`) under `/meshydb/{accountName}`: the account name is
+//! the organization's slug. The five user routes of the document with their 204/400/401/
+//! 403/429 rules and messages, and what a MeshyDB client needs first: an OAuth2-style
+//! `POST /connect/token` (password and refresh-token grants, form-encoded).
+//!
+//! Errors are `{"message": "..."}` with the document's texts; the token endpoint answers
+//! OAuth2's `{"error", "error_description"}`. A user's `username` is the username, or the
+//! email or phone the account signs in with when it has none; security answers are kept
+//! only as hashes, so a question's `answer` always reads `"..."`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::Json;
+use portcullis_core::service::{
+    AdminUpdateInput, ChangePasswordInput, LoginInput, Patch, QuestionAnswer, Tokens,
+    UpdateProfileInput,
+};
+use portcullis_core::{AuthError, ClientInfo, FieldError, Principal, User, UserId};
+use portcullis_server::{AppState, Client, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::envelope::{self, given, BodyError};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/connect/token", post(token))
+        .route("/users/me", put(update_me))
+        .route("/users/{id}", put(update_user))
+        .route("/users/me/questions", post(my_questions))
+        .route("/users/{id}/questions", post(user_questions))
+        .route("/users/me/password", post(change_password))
+        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Route not found.") })
+        .method_not_allowed_fallback(|| async {
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed on this route.",
+            )
+        })
+}
+
+const UNAUTHORIZED: &str = "User is not authorized to make call.";
+const NO_PERMISSION: &str = "User has insufficent permission to update users.";
+const TOO_MANY: &str =
+    "You have either hit your API or Database limit. Please review your account.";
+
+/// An error in MeshyDB's shape.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        envelope::answer(
+            self.status,
+            json!({ "message": self.message }),
+            self.retry_after,
+        )
+    }
+}
+
+impl From<BodyError> for Failure {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            ),
+            BodyError::Malformed(why) => {
+                Self::bad(format!("The request body is not valid JSON: {why}."))
+            }
+        }
+    }
+}
+
+/// A field error in the document's words where it has some.
+fn field_message(f: &FieldError) -> String {
+    match f.field.as_str() {
+        "email" => "Email address must be in a valid format.".to_owned(),
+        "phone" => "Phone number must be in an international format.".to_owned(),
+        "new_password" | "password" => format!("New password {}.", f.message),
+        "security_questions" => "At least one question is required.".to_owned(),
+        other if other.ends_with(".question") => "Question text is required.".to_owned(),
+        other if other.ends_with(".answer") => "Answer is required.".to_owned(),
+        other => format!("{other} {}.", f.message),
+    }
+}
+
+fn common(e: AuthError) -> Failure {
+    match e {
+        AuthError::Validation(f) | AuthError::WeakPassword(f) => {
+            Failure::bad(f.iter().map(field_message).collect::<Vec<_>>().join(" "))
+        }
+        AuthError::Unauthorized | AuthError::TokenInvalid | AuthError::TokenReused => {
+            Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED)
+        }
+        AuthError::Forbidden(_) | AuthError::NotFound => {
+            Failure::new(StatusCode::FORBIDDEN, NO_PERMISSION)
+        }
+        AuthError::RateLimited { retry_after_secs } | AuthError::Locked { retry_after_secs } => {
+            Failure {
+                retry_after: Some(retry_after_secs),
+                ..Failure::new(StatusCode::TOO_MANY_REQUESTS, TOO_MANY)
+            }
+        }
+        AuthError::Duplicate(what) => Failure::bad(format!("That {what} is already in use.")),
+        AuthError::InvalidCredentials => {
+            Failure::bad("Previous password does not match existing password.")
+        }
+        AuthError::Inactive => Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED),
+        AuthError::Overloaded { retry_after_secs } => Failure {
+            retry_after: Some(retry_after_secs),
+            ..Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy; try again shortly.",
+            )
+        },
+        AuthError::MfaRequired { .. } | AuthError::CodeInvalid | AuthError::CodeExpired => {
+            Failure::bad("A second factor is required.")
+        }
+        AuthError::Store(_) | AuthError::Internal(_) => {
+            Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+        }
+    }
+}
+
+/// The caller, from `Authorization: Bearer`, who must belong to the account in the path.
+async fn caller(app: &AppState, headers: &HeaderMap, account: &str) -> Result<Principal, Failure> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))?;
+    let who = app
+        .services()
+        .authenticate(token)
+        .await
+        .map_err(|_| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))?;
+    if who.user.org_slug != account {
+        return Err(Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED));
+    }
+    Ok(who)
+}
+
+/// .NET's round-trip time format, as MeshyDB writes it.
+fn net_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike as _;
+    // Seven fraction digits (100 ns ticks), which chrono's formats do not offer.
+    let ticks = t.nanosecond() % 1_000_000_000 / 100;
+    format!("{}.{ticks:07}+00:00", t.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+async fn user_view(app: &AppState, u: &User) -> Result<Value, Failure> {
+    let questions = app.services().question_texts(u).await.map_err(common)?;
+    let username = u
+        .username
+        .as_ref()
+        .or(u.email.as_ref())
+        .or(u.phone.as_ref());
+    Ok(json!({
+        "id": u.id.to_string(),
+        "username": username,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "verified": u.email_verified || u.phone_verified,
+        "isActive": u.active,
+        "phoneNumber": u.phone,
+        "emailAddress": u.email,
+        "roles": u.roles.iter().map(|r| json!({"name": r.name, "addedDate": net_time(r.added_at)})).collect::<Vec<_>>(),
+        "securityQuestions": questions.iter().map(|q| json!({"question": q, "answer": "..."})).collect::<Vec<_>>(),
+        "anonymous": u.anonymous,
+        "lastAccessed": u.last_login_at.map(net_time),
+    }))
+}
+
+/// A field of a PUT: absent keeps, null or "" clears, a value sets.
+fn patch(v: Option<Option<String>>) -> Patch<String> {
+    match v {
+        None => Patch::Keep,
+        Some(v) => match given(v.as_deref()) {
+            Some(s) => Patch::Set(s.to_owned()),
+            None => Patch::Clear,
+        },
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    #[serde(default, with = "double_option")]
+    username: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    first_name: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    last_name: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    phone_number: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    email_address: Option<Option<String>>,
+    roles: Option<Value>,
+}
+
+/// `Option<Option<T>>` that tells an absent field (outer `None`) from a null one.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+impl UserBody {
+    fn profile(self, client: ClientInfo) -> Result<UpdateProfileInput, Failure> {
+        if self.roles.is_some() {
+            return Err(Failure::bad("Unable to change user roles via API."));
+        }
+        if matches!(&self.username, Some(v) if given(v.as_deref()).is_none()) {
+            return Err(Failure::bad("Username is a required field."));
+        }
+        Ok(UpdateProfileInput {
+            email: patch(self.email_address),
+            phone: patch(self.phone_number),
+            username: patch(self.username),
+            first_name: patch(self.first_name),
+            last_name: patch(self.last_name),
+            attributes: None,
+            client,
+        })
+    }
+}
+
+async fn update_me(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Failure> {
+    let who = caller(&app, &headers, &account).await?;
+    let input = envelope::json::<UserBody>(body)?.profile(client)?;
+    let user = app
+        .services()
+        .update_me(&who, input)
+        .await
+        .map_err(common)?;
+    Ok(Json(user_view(&app, &user).await?))
+}
+
+fn user_id(raw: &str) -> Result<UserId, Failure> {
+    // An id that names no user is a user this caller may not update.
+    raw.parse()
+        .map_err(|_| Failure::new(StatusCode::FORBIDDEN, NO_PERMISSION))
+}
+
+async fn update_user(
+    State(app): State<AppState>,
+    Path((account, id)): Path<(String, String)>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Failure> {
+    let who = caller(&app, &headers, &account).await?;
+    let id = user_id(&id)?;
+    let profile = envelope::json::<UserBody>(body)?.profile(client)?;
+    let admin = app.services().admin(who).map_err(common)?;
+    let user = app
+        .services()
+        .admin_update_user(
+            &admin,
+            id,
+            AdminUpdateInput {
+                profile,
+                active: None,
+            },
+        )
+        .await
+        .map_err(common)?;
+    Ok(Json(user_view(&app, &user).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuestionsBody {
+    security_questions: Option<Vec<QuestionBody>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct QuestionBody {
+    question: Option<String>,
+    answer: Option<String>,
+}
+
+impl QuestionsBody {
+    fn items(self) -> Result<Vec<QuestionAnswer>, Failure> {
+        let items = self.security_questions.unwrap_or_default();
+        if items.is_empty() {
+            return Err(Failure::bad("At least one question is required."));
+        }
+        items
+            .into_iter()
+            .map(|q| {
+                let question = given(q.question.as_deref())
+                    .ok_or_else(|| Failure::bad("Question text is required."))?;
+                let answer = given(q.answer.as_deref())
+                    .ok_or_else(|| Failure::bad("Answer is required."))?;
+                Ok(QuestionAnswer {
+                    question: question.to_owned(),
+                    answer: answer.to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn anonymous_refused(e: AuthError, user: &User, message: &str) -> Failure {
+    match e {
+        AuthError::Forbidden(_) if user.anonymous => Failure::bad(message),
+        e => common(e),
+    }
+}
+
+async fn my_questions(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Failure> {
+    let who = caller(&app, &headers, &account).await?;
+    let items = envelope::json::<QuestionsBody>(body)?.items()?;
+    app.services()
+        .set_my_questions(&who, &items, &client)
+        .await
+        .map_err(|e| {
+            anonymous_refused(
+                e,
+                &who.user,
+                "Anonymous user cannot have security questions.",
+            )
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn user_questions(
+    State(app): State<AppState>,
+    Path((account, id)): Path<(String, String)>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Failure> {
+    let who = caller(&app, &headers, &account).await?;
+    let id = user_id(&id)?;
+    let items = envelope::json::<QuestionsBody>(body)?.items()?;
+    let admin = app.services().admin(who).map_err(common)?;
+    match app
+        .services()
+        .admin_set_questions(&admin, id, &items, &client)
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        // The only refusal left once the caller may manage the user: a guest account.
+        Err(AuthError::Forbidden(why)) if why.contains("guest") => Err(Failure::bad(
+            "Anonymous user cannot have security questions.",
+        )),
+        Err(e) => Err(common(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PasswordBody {
+    new_password: Option<String>,
+    previous_password: Option<String>,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Failure> {
+    let who = caller(&app, &headers, &account).await?;
+    let b: PasswordBody = envelope::json(body)?;
+    if who.user.anonymous {
+        return Err(Failure::bad("Anonymous user cannot change password."));
+    }
+    let new_password = given(b.new_password.as_deref())
+        .ok_or_else(|| Failure::bad("New password is required."))?;
+    let previous = given(b.previous_password.as_deref())
+        .ok_or_else(|| Failure::bad("Previous password is required."))?;
+    app.services()
+        .change_password(
+            &who,
+            ChangePasswordInput {
+                current_password: previous.to_owned(),
+                new_password: new_password.to_owned(),
+                client,
+            },
+        )
+        .await
+        .map_err(common)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The token endpoint's answer: OAuth2's success or error shape.
+enum Grant {
+    Tokens(Box<Tokens>),
+    Error(StatusCode, &'static str, String),
+}
+
+impl IntoResponse for Grant {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Tokens(t) => Json(json!({
+                "access_token": t.access_token,
+                "expires_in": t.expires_in,
+                "token_type": "Bearer",
+                "refresh_token": t.refresh_token,
+            }))
+            .into_response(),
+            Self::Error(status, error, description) => (
+                status,
+                Json(json!({"error": error, "error_description": description})),
+            )
+                .into_response(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+async fn token(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Grant {
+    let invalid = |d: &str| Grant::Error(StatusCode::BAD_REQUEST, "invalid_request", d.to_owned());
+    let Ok(bytes) = body else {
+        return invalid("the form could not be read");
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<TokenForm>(&bytes) else {
+        return invalid("the body must be application/x-www-form-urlencoded");
+    };
+    let result = match form.grant_type.as_deref() {
+        Some("password") => {
+            let (Some(username), Some(password)) =
+                (given(form.username.as_deref()), form.password.as_deref())
+            else {
+                return invalid("username and password are required");
+            };
+            app.services()
+                .login(LoginInput {
+                    identifier: username.to_owned(),
+                    password: password.to_owned(),
+                    organization: Some(account.clone()),
+                    client,
+                    ..LoginInput::default()
+                })
+                .await
+        }
+        Some("refresh_token") => {
+            let Some(refresh) = given(form.refresh_token.as_deref()) else {
+                return invalid("refresh_token is required");
+            };
+            app.services().refresh(refresh, &client).await
+        }
+        _ => {
+            return Grant::Error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type must be password or refresh_token".to_owned(),
+            )
+        }
+    };
+    match result {
+        Ok(t) if t.user.org_slug == account => Grant::Tokens(Box::new(t)),
+        Ok(_) => Grant::Error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the token belongs to another account".to_owned(),
+        ),
+        Err(AuthError::RateLimited { .. } | AuthError::Locked { .. }) => Grant::Error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_grant",
+            TOO_MANY.to_owned(),
+        ),
+        Err(AuthError::Overloaded { .. }) => Grant::Error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server is busy; try again shortly.".to_owned(),
+        ),
+        Err(AuthError::Validation(_)) => Grant::Error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "no such account".to_owned(),
+        ),
+        Err(AuthError::Store(_) | AuthError::Internal(_)) => Grant::Error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Internal server error.".to_owned(),
+        ),
+        Err(_) => Grant::Error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The credentials are not valid.".to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_written_as_dotnet_does() {
+        let t = chrono::DateTime::from_timestamp(1_546_300_800, 123_456_789).unwrap();
+        assert_eq!(super::net_time(t), "2019-01-01T00:00:00.1234567+00:00");
+    }
+}
