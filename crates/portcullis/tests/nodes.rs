@@ -50,6 +50,24 @@ async fn me_status(node: &Node, http: &reqwest::Client, access: &str) -> u16 {
         .as_u16()
 }
 
+/// Polls `probe` every 100 ms until it answers `want`; whether it did within `limit`.
+async fn answers_within<F, Fut>(limit: Duration, want: u16, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let start = Instant::now();
+    loop {
+        if probe().await == want {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn kid(token: &str) -> String {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap();
@@ -361,46 +379,25 @@ async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
     assert_eq!(ready(http.clone(), node.url.clone()).await, 200);
     let admin = node.login(&http, ADMIN).await;
     let access = admin["access_token"].as_str().unwrap().to_owned();
-    let me = |http: reqwest::Client, url: String, access: String| async move {
-        http.get(format!("{url}/v1/users/me"))
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    };
-    assert_eq!(
-        me(http.clone(), node.url.clone(), access.clone()).await,
-        200
-    );
-    assert_eq!(
-        me(http.clone(), node.url.clone(), access.clone()).await,
-        200
-    );
+    assert_eq!(me_status(&node, &http, &access).await, 200);
+    assert_eq!(me_status(&node, &http, &access).await, 200);
     let port = link.down();
     // Connections in the pool are dead; within the acquire timeout readyz says so.
-    let mut down_seen = false;
-    for _ in 0..50 {
-        if ready(http.clone(), node.url.clone()).await == 503 {
-            down_seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(down_seen, "readyz still 200 with the database cut off");
+    assert!(
+        answers_within(Duration::from_secs(5), 503, || ready(
+            http.clone(),
+            node.url.clone()
+        ))
+        .await,
+        "readyz still 200 with the database cut off"
+    );
     // The change feed is cut too: once its connection is seen lost (which may come a moment
     // after the pool's), the session cache is off, and nothing is answered from it.
-    let mut cache_off = false;
-    for _ in 0..30 {
-        if me(http.clone(), node.url.clone(), access.clone()).await == 503 {
-            cache_off = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        cache_off,
+        answers_within(Duration::from_secs(3), 503, || me_status(
+            &node, &http, &access
+        ))
+        .await,
         "a cached session must not be trusted without the change feed"
     );
     let login = node
@@ -413,13 +410,14 @@ async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
     assert_eq!(login.status(), 503, "no database: overloaded, not 500");
     let _link = Link::up(port).await;
     let back = Instant::now();
-    while ready(http.clone(), node.url.clone()).await != 200 {
-        assert!(
-            back.elapsed() < Duration::from_secs(15),
-            "the node did not recover"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(
+        answers_within(Duration::from_secs(15), 200, || ready(
+            http.clone(),
+            node.url.clone()
+        ))
+        .await,
+        "the node did not recover"
+    );
     node.login(&http, ADMIN).await;
     eprintln!(
         "readyz recovered {:?} after the database came back",
