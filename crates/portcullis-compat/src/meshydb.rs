@@ -10,7 +10,10 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
@@ -145,8 +148,37 @@ fn common(e: AuthError) -> Failure {
     }
 }
 
-/// The caller, from `Authorization: Bearer`, who must belong to the account in the path.
-async fn caller(app: &AppState, headers: &HeaderMap, account: &str) -> Result<Principal, Failure> {
+/// The caller of a user route: signed in with `Authorization: Bearer`, a member of the
+/// account in the path; with the services and where the request came from.
+struct Caller {
+    app: AppState,
+    who: Principal,
+    client: ClientInfo,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Failure> {
+        let unauthorized = || Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| unauthorized())?;
+        let account = params.get("account").ok_or_else(unauthorized)?;
+        let who = authenticate(app, &parts.headers).await?;
+        if &who.user.org_slug != account {
+            return Err(unauthorized());
+        }
+        let Ok(Client(client)) = Client::from_request_parts(parts, app).await;
+        Ok(Self {
+            app: app.clone(),
+            who,
+            client,
+        })
+    }
+}
+
+async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Principal, Failure> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -156,15 +188,10 @@ async fn caller(app: &AppState, headers: &HeaderMap, account: &str) -> Result<Pr
         })
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))?;
-    let who = app
-        .services()
+    app.services()
         .authenticate(token)
         .await
-        .map_err(|_| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))?;
-    if who.user.org_slug != account {
-        return Err(Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED));
-    }
-    Ok(who)
+        .map_err(|_| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))
 }
 
 /// .NET's round-trip time format, as MeshyDB writes it.
@@ -257,13 +284,9 @@ impl UserBody {
 }
 
 async fn update_me(
-    State(app): State<AppState>,
-    Path(account): Path<String>,
-    Client(client): Client,
-    headers: HeaderMap,
+    Caller { app, who, client }: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let who = caller(&app, &headers, &account).await?;
     let input = envelope::json::<UserBody>(body)?.profile(client)?;
     let user = app
         .services()
@@ -280,13 +303,10 @@ fn user_id(raw: &str) -> Result<UserId, Failure> {
 }
 
 async fn update_user(
-    State(app): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
-    Client(client): Client,
-    headers: HeaderMap,
+    Caller { app, who, client }: Caller,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let who = caller(&app, &headers, &account).await?;
     let id = user_id(&id)?;
     let profile = envelope::json::<UserBody>(body)?.profile(client)?;
     let admin = app.services().admin(who).map_err(common)?;
@@ -339,43 +359,28 @@ impl QuestionsBody {
     }
 }
 
-fn anonymous_refused(e: AuthError, user: &User, message: &str) -> Failure {
-    match e {
-        AuthError::Forbidden(_) if user.anonymous => Failure::bad(message),
-        e => common(e),
-    }
-}
+const NO_QUESTIONS_FOR_GUESTS: &str = "Anonymous user cannot have security questions.";
 
 async fn my_questions(
-    State(app): State<AppState>,
-    Path(account): Path<String>,
-    Client(client): Client,
-    headers: HeaderMap,
+    Caller { app, who, client }: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Failure> {
-    let who = caller(&app, &headers, &account).await?;
+    if who.user.anonymous {
+        return Err(Failure::bad(NO_QUESTIONS_FOR_GUESTS));
+    }
     let items = envelope::json::<QuestionsBody>(body)?.items()?;
     app.services()
         .set_my_questions(&who, &items, &client)
         .await
-        .map_err(|e| {
-            anonymous_refused(
-                e,
-                &who.user,
-                "Anonymous user cannot have security questions.",
-            )
-        })?;
+        .map_err(common)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn user_questions(
-    State(app): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
-    Client(client): Client,
-    headers: HeaderMap,
+    Caller { app, who, client }: Caller,
+    Path((_, id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Failure> {
-    let who = caller(&app, &headers, &account).await?;
     let id = user_id(&id)?;
     let items = envelope::json::<QuestionsBody>(body)?.items()?;
     let admin = app.services().admin(who).map_err(common)?;
@@ -386,9 +391,9 @@ async fn user_questions(
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         // The only refusal left once the caller may manage the user: a guest account.
-        Err(AuthError::Forbidden(why)) if why.contains("guest") => Err(Failure::bad(
-            "Anonymous user cannot have security questions.",
-        )),
+        Err(AuthError::Forbidden(why)) if why.contains("guest") => {
+            Err(Failure::bad(NO_QUESTIONS_FOR_GUESTS))
+        }
         Err(e) => Err(common(e)),
     }
 }
@@ -401,13 +406,9 @@ struct PasswordBody {
 }
 
 async fn change_password(
-    State(app): State<AppState>,
-    Path(account): Path<String>,
-    Client(client): Client,
-    headers: HeaderMap,
+    Caller { app, who, client }: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Failure> {
-    let who = caller(&app, &headers, &account).await?;
     let b: PasswordBody = envelope::json(body)?;
     if who.user.anonymous {
         return Err(Failure::bad("Anonymous user cannot change password."));

@@ -4,6 +4,8 @@
 use portcullis_testkit::api::UpdateOrgRequest;
 use portcullis_testkit::{both_backends, token_in, Backend, TestServer};
 use reqwest::Method;
+
+use crate::keys;
 use serde_json::{json, Value};
 
 const BASE: &str = "/dhiwise/admin/auth";
@@ -38,12 +40,6 @@ async fn call(app: &TestServer, method: Method, route: &str, body: Option<&str>)
 
 async fn post(app: &TestServer, route: &str, body: Value) -> (u16, Value) {
     call(app, Method::POST, route, Some(&body.to_string())).await
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-    k.sort();
-    k
 }
 
 fn is_js_time(v: &Value) -> bool {

@@ -2,11 +2,13 @@
 //! `../shared/reference/004_244e43d8a199c83d.txt`, field for field, and its 204/400/401/403
 //! rules and messages.
 
-use portcullis_testkit::api::CreateOrgRequest;
+use portcullis_testkit::api::{CreateOrgRequest, UpdateOrgRequest};
 use portcullis_testkit::{
     both_backends, Backend, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD,
 };
 use reqwest::Method;
+
+use crate::keys;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "/meshydb/default";
@@ -92,14 +94,14 @@ async fn token(app: &TestServer, account: &str, form: &[(&str, &str)]) -> (u16, 
     let res = reqwest::Client::new()
         .post(format!("{}/meshydb/{account}/connect/token", app.url()))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded_pairs(form))
+        .body(form_body(form))
         .send()
         .await
         .unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-fn serde_urlencoded_pairs(form: &[(&str, &str)]) -> String {
+fn form_body(form: &[(&str, &str)]) -> String {
     reqwest::Url::parse_with_params("http://x/", form)
         .unwrap()
         .query()
@@ -123,12 +125,6 @@ async fn signed_in(app: &TestServer, username: &str, password: &str) -> String {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     body["access_token"].as_str().unwrap().to_owned()
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-    k.sort();
-    k
 }
 
 fn is_net_time(v: &Value) -> bool {
@@ -335,6 +331,60 @@ async fn questions_and_passwords_follow_the_documented_rules(app: TestServer) {
     signed_in(&app, "tester@example.com", "a new long passphrase").await;
 }
 
+async fn guests_have_no_questions_and_no_password(app: TestServer) {
+    app.admin()
+        .await
+        .update_org(
+            "default",
+            &UpdateOrgRequest {
+                policy: Some(json!({"allow_anonymous": true})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let guest = app.client().register_anonymous(None).await.unwrap();
+    let token = Some(guest.access_token.as_str());
+    let (status, err) = call(
+        &app,
+        Method::POST,
+        "/users/me/questions",
+        token,
+        Some(QUESTIONS),
+    )
+    .await;
+    assert_eq!(
+        (status, err),
+        (
+            400,
+            json!({"message": "Anonymous user cannot have security questions."})
+        )
+    );
+    let change =
+        json!({"newPassword": "a new long passphrase", "previousPassword": "x"}).to_string();
+    let (status, err) = call(
+        &app,
+        Method::POST,
+        "/users/me/password",
+        token,
+        Some(&change),
+    )
+    .await;
+    assert_eq!(
+        (status, err),
+        (
+            400,
+            json!({"message": "Anonymous user cannot change password."})
+        )
+    );
+    let (status, me) = call(&app, Method::PUT, "/users/me", token, Some("{}")).await;
+    assert_eq!(
+        (status, me["anonymous"].as_bool()),
+        (200, Some(true)),
+        "{me}"
+    );
+}
+
 async fn the_token_endpoint_speaks_oauth2(app: TestServer) {
     app.signed_in("tester@example.com").await;
     let (status, pair) = token(
@@ -371,44 +421,43 @@ async fn the_token_endpoint_speaks_oauth2(app: TestServer) {
         (400, Some("invalid_grant"))
     );
 
-    let (status, bad) = token(
-        &app,
-        "default",
-        &[
-            ("grant_type", "password"),
-            ("username", "tester@example.com"),
-            ("password", "wrong"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        (status, bad["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    let (status, bad) = token(&app, "default", &[("grant_type", "client_credentials")]).await;
-    assert_eq!(
-        (status, bad["error"].as_str()),
-        (400, Some("unsupported_grant_type"))
-    );
-    let (status, bad) = token(&app, "default", &[("grant_type", "password")]).await;
-    assert_eq!(
-        (status, bad["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
-    let (status, bad) = token(
-        &app,
-        "no-such-account",
-        &[
-            ("grant_type", "password"),
-            ("username", "tester@example.com"),
-            ("password", USER_PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(
-        (status, bad["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    for (account, form, error) in [
+        (
+            "default",
+            &[
+                ("grant_type", "password"),
+                ("username", "tester@example.com"),
+                ("password", "wrong"),
+            ][..],
+            "invalid_grant",
+        ),
+        (
+            "default",
+            &[("grant_type", "client_credentials")][..],
+            "unsupported_grant_type",
+        ),
+        (
+            "default",
+            &[("grant_type", "password")][..],
+            "invalid_request",
+        ),
+        (
+            "no-such-account",
+            &[
+                ("grant_type", "password"),
+                ("username", "tester@example.com"),
+                ("password", USER_PASSWORD),
+            ][..],
+            "invalid_request",
+        ),
+    ] {
+        let (status, bad) = token(&app, account, form).await;
+        assert_eq!(
+            (status, bad["error"].as_str()),
+            (400, Some(error)),
+            "{form:?}"
+        );
+    }
 }
 
 async fn bad_input_gets_a_message_never_a_500(app: TestServer) {
@@ -443,6 +492,12 @@ both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_endpoint() {
     the_token_endpoint_speaks_oauth2(TestServer::spawn(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests() {
+    guests_have_no_questions_and_no_password(TestServer::spawn(Backend::Sqlite).await.unwrap())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

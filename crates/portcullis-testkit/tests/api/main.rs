@@ -30,6 +30,13 @@ mod startup;
 use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::client::Error;
 
+/// The sorted keys of a JSON object (to compare answers field for field).
+pub(crate) fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
 /// The problem code of a failed call; panics when the call succeeded or had no problem body.
 pub(crate) fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> ProblemCode {
     match r {
