@@ -3,6 +3,7 @@
 //! translation onto the same use cases as `/v1`, in its own module, mounted under its own
 //! prefix, and answers in its own envelope, errors included.
 
+mod dfx;
 mod dhiwise;
 mod envelope;
 mod meshydb;
@@ -12,6 +13,8 @@ use portcullis_server::{AppState, Router};
 /// A dialect that can be switched on (`PORTCULLIS_COMPAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// DeepAffex, under `/dfx/`.
+    DeepAffex,
     /// DhiWise's generated Node.js back end, under `/dhiwise/admin/auth/`.
     DhiWise,
     /// MeshyDB, under `/meshydb/{accountName}/` (the organization's slug).
@@ -20,8 +23,11 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect, as named in `PORTCULLIS_COMPAT`.
-    pub const ALL: [(&'static str, Dialect); 2] =
-        [("dhiwise", Dialect::DhiWise), ("meshydb", Dialect::MeshyDb)];
+    pub const ALL: [(&'static str, Dialect); 3] = [
+        ("deepaffex", Dialect::DeepAffex),
+        ("dhiwise", Dialect::DhiWise),
+        ("meshydb", Dialect::MeshyDb),
+    ];
 
     /// Parses a comma-separated list (`all` and `none` allowed); unknown names are errors.
     pub fn parse_list(list: &str) -> Result<Vec<Dialect>, String> {
@@ -52,6 +58,7 @@ pub fn routes(dialects: &[Dialect]) -> Router<AppState> {
     let mut router = Router::new();
     for dialect in dialects {
         router = match dialect {
+            Dialect::DeepAffex => router.nest("/dfx", dfx::routes()),
             Dialect::DhiWise => router.nest("/dhiwise/admin/auth", dhiwise::routes()),
             Dialect::MeshyDb => router.nest("/meshydb/{account}", meshydb::routes()),
         };
@@ -67,7 +74,7 @@ mod tests {
     fn lists_parse() {
         assert_eq!(
             Dialect::parse_list("all").unwrap(),
-            vec![Dialect::DhiWise, Dialect::MeshyDb]
+            vec![Dialect::DeepAffex, Dialect::DhiWise, Dialect::MeshyDb]
         );
         assert_eq!(
             Dialect::parse_list("meshydb,dhiwise").unwrap(),

@@ -86,6 +86,8 @@ pub enum AuditKind {
     LicenseRevoked,
     /// A device registered with a license key.
     DeviceRegistered,
+    /// A device exchanged its token pair for a new one.
+    DeviceTokenRenewed,
     /// An admin revoked a device.
     DeviceRevoked,
     /// A second-factor key was made (pending activation).
@@ -119,7 +121,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 49] = [
+    pub const ALL: [AuditKind; 50] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -155,6 +157,7 @@ impl AuditKind {
         Self::LicenseCreated,
         Self::LicenseRevoked,
         Self::DeviceRegistered,
+        Self::DeviceTokenRenewed,
         Self::DeviceRevoked,
         Self::MfaKeyCreated,
         Self::MfaEnabled,
@@ -209,6 +212,7 @@ impl AuditKind {
             Self::LicenseCreated => "license.created",
             Self::LicenseRevoked => "license.revoked",
             Self::DeviceRegistered => "device.registered",
+            Self::DeviceTokenRenewed => "device.token_renewed",
             Self::DeviceRevoked => "device.revoked",
             Self::MfaKeyCreated => "mfa.key_created",
             Self::MfaEnabled => "mfa.enabled",

@@ -435,6 +435,10 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Device, Option<DateTime<Utc>>)>, StoreError>;
+    /// Replaces a device's token (by the hash of the old one); false when there is no such
+    /// device.
+    async fn rotate_device_token(&self, old_hash: &str, new_hash: &str)
+        -> Result<bool, StoreError>;
     /// An organization's devices, newest first.
     async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError>;
     /// Deletes a device and its sessions, freeing its license slot; false when not the org's.

@@ -1001,6 +1001,16 @@ macro_rules! sql_store {
                 Ok(Some((device, expiry)))
             }
 
+            async fn rotate_device_token(&self, old_hash: &str, new_hash: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE devices SET token_hash = $1 WHERE token_hash = $2")
+                    .bind(new_hash)
+                    .bind(old_hash)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError> {
                 self.list_owned::<DeviceRow, Device>(DEVICE_COLUMNS, "d.org_id", org_id.to_string()).await
             }

@@ -147,10 +147,10 @@ impl Services {
     pub async fn delete_me(
         &self,
         who: &Principal,
-        password: Option<&str>,
+        proof: super::Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauthenticate(&who.user, password).await?;
+        self.reauth(who, proof).await?;
         self.store.delete_user(who.user.id).await?;
         self.audit(
             self.event(AuditKind::AccountDeleted, who.user.org_id, client)

@@ -591,6 +591,39 @@ impl Services {
         }
     }
 
+    /// Exchanges a pair issued together (the access token may have expired) for a new one:
+    /// the reference dialects renew by the pair. A refresh token presented with another
+    /// session's access token has leaked; its session is ended.
+    #[instrument(skip_all)]
+    pub async fn refresh_pair(
+        &self,
+        access_token: &str,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Tokens, AuthError> {
+        let claims = self.key_ring().verify_signature(access_token)?;
+        let tokens = self.refresh(refresh_token, client).await?;
+        let fresh = self.key_ring().verify_signature(&tokens.access_token)?;
+        if fresh.sid != claims.sid {
+            if let Ok(sid) = fresh.sid.parse() {
+                self.store
+                    .revoke_session(tokens.user.id, sid, "mismatched_pair", self.now())
+                    .await?;
+            }
+            self.audit(
+                self.event(AuditKind::SessionRevoked, tokens.user.org_id, client)
+                    .user(tokens.user.id)
+                    .detail(
+                        "reason",
+                        "refresh token presented with another session's access token",
+                    ),
+            )
+            .await;
+            return Err(AuthError::TokenInvalid);
+        }
+        Ok(tokens)
+    }
+
     /// Ends the caller's session.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {

@@ -461,6 +461,74 @@ impl Services {
         .await
     }
 
+    /// A code request to the address a verification for account `id` of organization
+    /// `org` goes to: its unproven email, else its unproven phone, else its email or phone.
+    /// `None` when there is no such account (in `org`, when given: the DeepAffex dialect
+    /// names accounts by id).
+    async fn request_for(
+        &self,
+        org: Option<&str>,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> Result<Option<CodeRequest>, AuthError> {
+        let org = match org {
+            Some(slug) => Some(self.org(Some(slug)).await?.id),
+            None => None,
+        };
+        let Some(user) = self
+            .store
+            .user_by_id(id)
+            .await?
+            .filter(|u| org.is_none_or(|o| u.org_id == o))
+        else {
+            return Ok(None);
+        };
+        let by_phone = user.phone.is_some()
+            && (user.email.is_none() || (user.email_verified && !user.phone_verified));
+        Ok(Some(CodeRequest {
+            email: if by_phone { None } else { user.email },
+            phone: if by_phone { user.phone } else { None },
+            organization: Some(user.org_slug),
+            client: client.clone(),
+        }))
+    }
+
+    /// `verify/resend` for an account named by id; answers the same whether it exists.
+    pub async fn resend_verification_to(
+        self: &Arc<Self>,
+        org: Option<&str>,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        match self.request_for(org, id, client).await? {
+            Some(request) => self.resend_verification(request).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `verify` for an account named by id; an unknown id is a wrong code.
+    pub async fn verify_account(
+        &self,
+        org: Option<&str>,
+        id: UserId,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let request = self
+            .request_for(org, id, client)
+            .await?
+            .ok_or(AuthError::CodeInvalid)?;
+        self.verify_address(CodeSubmission {
+            email: request.email,
+            phone: request.phone,
+            code: Some(code.to_owned()),
+            organization: request.organization,
+            client: request.client,
+            ..CodeSubmission::default()
+        })
+        .await
+    }
+
     /// `code/request`: a sign-in code to the address of an active account.
     #[instrument(skip_all)]
     pub async fn request_login_code(self: &Arc<Self>, input: CodeRequest) -> Result<(), AuthError> {

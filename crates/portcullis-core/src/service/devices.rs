@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::admin::OrgAdmin;
 use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
-use crate::crypto::{hash_token, random_token};
+use crate::crypto::{ct_eq, hash_token, random_token};
 use crate::error::AuthError;
 use crate::model::{Device, License, Organization};
 use crate::store::Registration;
@@ -18,6 +18,8 @@ use crate::store::Registration;
 pub const LICENSE_PREFIX: &str = "pcl_";
 /// The start of every device token.
 pub const DEVICE_PREFIX: &str = "pcd_";
+/// The start of every device refresh token.
+pub const DEVICE_REFRESH_PREFIX: &str = "pcdr_";
 
 /// A device registration, as received.
 #[derive(Debug, Default, Clone)]
@@ -181,6 +183,73 @@ impl Services {
         )
         .await;
         Ok((device, token, org))
+    }
+
+    /// The refresh token that goes with a device token, for the dialects that hand devices a
+    /// pair (DeepAffex): a MAC of the token under a key derived from the master key, so it
+    /// needs no storage, and dies with the token it was made for.
+    pub fn device_refresh_token(&self, device_token: &str) -> String {
+        use hmac::{Mac, SimpleHmac};
+        let key = self.master.derive("device refresh token");
+        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(key.as_ref())
+            .expect("HMAC takes keys of any length");
+        mac.update(device_token.as_bytes());
+        format!(
+            "{DEVICE_REFRESH_PREFIX}{}",
+            hex::encode(mac.finalize().into_bytes())
+        )
+    }
+
+    /// Exchanges a device's pair for a new one; the old pair is dead afterwards. The device
+    /// token may be presented however old: the pair is the proof.
+    #[instrument(skip_all)]
+    pub async fn renew_device(
+        &self,
+        device_token: &str,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<(String, String), AuthError> {
+        self.rate_limit(client, super::lockout::Limit::Client)
+            .await?;
+        if !device_token.starts_with(DEVICE_PREFIX)
+            || device_token.len() > 128
+            || !ct_eq(
+                self.device_refresh_token(device_token).as_bytes(),
+                refresh_token.as_bytes(),
+            )
+        {
+            return Err(AuthError::TokenInvalid);
+        }
+        let (device, license_expiry) = self
+            .store
+            .use_device(&hash_token(device_token), self.now())
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
+        if license_expiry.is_some_and(|at| at <= self.now()) {
+            return Err(AuthError::TokenInvalid);
+        }
+        let token = format!("{DEVICE_PREFIX}{}", random_token(self.rng.as_ref()));
+        if !self
+            .store
+            .rotate_device_token(&hash_token(device_token), &hash_token(&token))
+            .await?
+        {
+            // Renewed at the same moment by another request: one of them wins.
+            return Err(AuthError::TokenInvalid);
+        }
+        self.audit(
+            self.event(AuditKind::DeviceTokenRenewed, device.org_id, client)
+                .detail("device_id", device.id.to_string()),
+        )
+        .await;
+        let refresh = self.device_refresh_token(&token);
+        Ok((token, refresh))
+    }
+
+    /// The organization a device token names (refused when the device or its license is
+    /// gone or expired).
+    pub async fn device_org(&self, device_token: &str) -> Result<Organization, AuthError> {
+        Ok(self.sign_in_org(None, Some(device_token)).await?.0)
     }
 
     /// An organization's devices.

@@ -41,6 +41,34 @@ pub struct NewTotpKey {
     pub qr_code_png: String,
 }
 
+/// How long ago a sign-in may be for [`Proof::RecentSignIn`] to pass.
+pub const RECENT_SIGN_IN_MINUTES: i64 = 10;
+
+/// What a caller presents, again, before a sensitive change to their account.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// The password, or a current TOTP code (what `/v1` asks for).
+    Secret {
+        /// The password.
+        password: Option<&'a str>,
+        /// A current TOTP code.
+        mfa_code: Option<&'a str>,
+    },
+    /// The session was signed into within the last [`RECENT_SIGN_IN_MINUTES`] minutes: for
+    /// the reference dialects, whose clients send no secret for these changes.
+    RecentSignIn,
+}
+
+impl<'a> Proof<'a> {
+    /// The password alone.
+    pub fn password(password: Option<&'a str>) -> Self {
+        Self::Secret {
+            password,
+            mfa_code: None,
+        }
+    }
+}
+
 /// What a sign-in presented as its second factor.
 #[derive(Debug, Default, Clone)]
 pub struct SecondFactor {
@@ -189,13 +217,30 @@ impl Services {
         Ok(false)
     }
 
-    /// Re-authentication for changes to factors: the password, or a current TOTP code.
-    async fn reauth(
-        &self,
-        user: &User,
-        password: Option<&str>,
-        mfa_code: Option<&str>,
-    ) -> Result<(), AuthError> {
+    /// Re-authentication before a sensitive change: the password or a current TOTP code,
+    /// or (for the reference dialects, whose clients send neither) a sign-in moments ago.
+    /// An account without a password passes a secret proof with nothing in it.
+    pub(super) async fn reauth(&self, who: &Principal, proof: Proof<'_>) -> Result<(), AuthError> {
+        let (password, mfa_code) = match proof {
+            Proof::Secret { password, mfa_code } => (password, mfa_code),
+            Proof::RecentSignIn => {
+                let cutoff = self.now() - chrono::Duration::minutes(RECENT_SIGN_IN_MINUTES);
+                let recent = self
+                    .store
+                    .list_sessions(who.user.id, self.liveness())
+                    .await?
+                    .iter()
+                    .any(|s| s.id == who.session_id && s.created_at >= cutoff);
+                return if recent {
+                    Ok(())
+                } else {
+                    Err(AuthError::Forbidden(
+                        "this change needs a sign-in within the last 10 minutes; sign in again",
+                    ))
+                };
+            }
+        };
+        let user = &who.user;
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
             self.reauthenticate(user, Some(pw)).await?;
             return Ok(());
@@ -223,7 +268,7 @@ impl Services {
         &self,
         who: &Principal,
         kind: &str,
-        password: Option<&str>,
+        proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<NewTotpKey, AuthError> {
         if who.user.anonymous {
@@ -234,7 +279,7 @@ impl Services {
         if kind != "totp" {
             return Err(AuthError::invalid("type", "must be totp"));
         }
-        self.reauth(&who.user, password, None).await?;
+        self.reauth(who, proof).await?;
         let mut secret = Zeroizing::new([0u8; 20]);
         self.rng.fill(secret.as_mut());
         let org = self.org(Some(&who.user.org_slug)).await?;
@@ -325,6 +370,37 @@ impl Services {
         Ok((key, codes))
     }
 
+    /// The caller's key pending activation whose secret is `secret_base32` (the DeepAffex
+    /// dialect activates by secret, not by id). Compared in constant time.
+    pub async fn pending_mfa_key_with_secret(
+        &self,
+        who: &Principal,
+        secret_base32: &str,
+    ) -> Result<uuid::Uuid, AuthError> {
+        let given: String = secret_base32
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '=')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        for (key, sealed) in self.store.mfa_keys(who.user.id).await? {
+            if key.status != PENDING {
+                continue;
+            }
+            let secret = self
+                .master
+                .open(&sealed)
+                .map_err(|_| AuthError::Internal("unreadable TOTP secret".into()))?;
+            let stored = Zeroizing::new(totp(secret.to_vec(), "x", "x")?.get_secret_base32());
+            if ct_eq(stored.trim_end_matches('=').as_bytes(), given.as_bytes()) {
+                return Ok(key.id);
+            }
+        }
+        Err(AuthError::invalid(
+            "secret",
+            "is not the secret of a key waiting for activation",
+        ))
+    }
+
     /// A user's keys (never their secrets).
     pub async fn mfa_keys_of(&self, user: UserId) -> Result<Vec<MfaKey>, AuthError> {
         Ok(self
@@ -384,7 +460,8 @@ impl Services {
         mfa_code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(&who.user, password, mfa_code).await?;
+        self.reauth(who, Proof::Secret { password, mfa_code })
+            .await?;
         self.remove_key(&who.user, id, who.user.id, client).await
     }
 
@@ -392,11 +469,10 @@ impl Services {
     pub async fn disable_my_mfa(
         &self,
         who: &Principal,
-        password: Option<&str>,
-        mfa_code: Option<&str>,
+        proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(&who.user, password, mfa_code).await?;
+        self.reauth(who, proof).await?;
         self.remove_all_factors(&who.user, who.user.id, client)
             .await
     }
@@ -408,7 +484,7 @@ impl Services {
         password: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
-        self.reauth(&who.user, password, None).await?;
+        self.reauth(who, Proof::password(password)).await?;
         let user = self
             .store
             .user_by_id(who.user.id)

@@ -7,7 +7,7 @@ use portcullis_api::{
     ChangePasswordRequest, DeleteAccountRequest, Problem as ProblemBody, RolesResponse,
     SessionList, UpdateUserRequest, User,
 };
-use portcullis_core::service::{ChangePasswordInput, UpdateProfileInput};
+use portcullis_core::service::{ChangePasswordInput, Proof, UpdateProfileInput};
 use portcullis_core::{ClientInfo, SessionId};
 use uuid::Uuid;
 
@@ -86,7 +86,7 @@ pub(crate) async fn delete_me(
     OptionalJson(body): OptionalJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, Problem> {
     app.services
-        .delete_me(&who, body.password.as_deref(), &client)
+        .delete_me(&who, Proof::password(body.password.as_deref()), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

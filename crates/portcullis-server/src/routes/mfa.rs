@@ -7,6 +7,7 @@ use portcullis_api::{
     ActivateMfaKeyRequest, ActivatedMfaKey, CreateMfaKeyRequest, LookupItem, MfaKeyList, NewMfaKey,
     Problem as ProblemBody, Reauthentication, RecoveryCodes, TrustedDeviceList,
 };
+use portcullis_core::service::Proof;
 use portcullis_core::UserId;
 use uuid::Uuid;
 
@@ -80,7 +81,12 @@ pub(crate) async fn create_mfa_key(
 ) -> Result<(StatusCode, Json<NewMfaKey>), Problem> {
     let made = app
         .services
-        .create_mfa_key(&who, &body.kind, body.password.as_deref(), &client)
+        .create_mfa_key(
+            &who,
+            &body.kind,
+            Proof::password(body.password.as_deref()),
+            &client,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -183,8 +189,10 @@ pub(crate) async fn disable_mfa(
     app.services
         .disable_my_mfa(
             &who,
-            body.password.as_deref(),
-            body.mfa_code.as_deref(),
+            Proof::Secret {
+                password: body.password.as_deref(),
+                mfa_code: body.mfa_code.as_deref(),
+            },
             &client,
         )
         .await?;

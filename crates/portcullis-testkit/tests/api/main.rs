@@ -11,6 +11,7 @@ mod app_tokens;
 mod auth;
 mod client;
 mod codes;
+mod compat_dfx;
 mod compat_dhiwise;
 mod compat_meshydb;
 mod devices;
