@@ -5,6 +5,7 @@
 
 mod dfx;
 mod dhiwise;
+mod emnify;
 mod envelope;
 mod meshydb;
 
@@ -15,6 +16,8 @@ use portcullis_server::{AppState, Router};
 pub enum Dialect {
     /// DeepAffex, under `/dfx/`.
     DeepAffex,
+    /// emnify, under `/api/v1/`.
+    Emnify,
     /// DhiWise's generated Node.js back end, under `/dhiwise/admin/auth/`.
     DhiWise,
     /// MeshyDB, under `/meshydb/{accountName}/` (the organization's slug).
@@ -23,8 +26,9 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect, as named in `PORTCULLIS_COMPAT`.
-    pub const ALL: [(&'static str, Dialect); 3] = [
+    pub const ALL: [(&'static str, Dialect); 4] = [
         ("deepaffex", Dialect::DeepAffex),
+        ("emnify", Dialect::Emnify),
         ("dhiwise", Dialect::DhiWise),
         ("meshydb", Dialect::MeshyDb),
     ];
@@ -59,6 +63,7 @@ pub fn routes(dialects: &[Dialect]) -> Router<AppState> {
     for dialect in dialects {
         router = match dialect {
             Dialect::DeepAffex => router.nest("/dfx", dfx::routes()),
+            Dialect::Emnify => router.nest("/api/v1", emnify::routes()),
             Dialect::DhiWise => router.nest("/dhiwise/admin/auth", dhiwise::routes()),
             Dialect::MeshyDb => router.nest("/meshydb/{account}", meshydb::routes()),
         };
@@ -74,7 +79,12 @@ mod tests {
     fn lists_parse() {
         assert_eq!(
             Dialect::parse_list("all").unwrap(),
-            vec![Dialect::DeepAffex, Dialect::DhiWise, Dialect::MeshyDb]
+            vec![
+                Dialect::DeepAffex,
+                Dialect::Emnify,
+                Dialect::DhiWise,
+                Dialect::MeshyDb
+            ]
         );
         assert_eq!(
             Dialect::parse_list("meshydb,dhiwise").unwrap(),

@@ -230,7 +230,12 @@ impl Services {
                     .list_sessions(who.user.id, self.liveness())
                     .await?
                     .iter()
-                    .any(|s| s.id == who.session_id && s.created_at >= cutoff);
+                    .any(|s| {
+                        s.id == who.session_id
+                            && s.created_at >= cutoff
+                            // An application token is not a sign-in by the person.
+                            && s.app_token_id.is_none()
+                    });
                 return if recent {
                     Ok(())
                 } else {
@@ -456,12 +461,10 @@ impl Services {
         &self,
         who: &Principal,
         id: uuid::Uuid,
-        password: Option<&str>,
-        mfa_code: Option<&str>,
+        proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(who, Proof::Secret { password, mfa_code })
-            .await?;
+        self.reauth(who, proof).await?;
         self.remove_key(&who.user, id, who.user.id, client).await
     }
 

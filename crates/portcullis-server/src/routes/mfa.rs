@@ -165,8 +165,10 @@ pub(crate) async fn delete_mfa_key(
         .delete_my_mfa_key(
             &who,
             id,
-            body.password.as_deref(),
-            body.mfa_code.as_deref(),
+            Proof::Secret {
+                password: body.password.as_deref(),
+                mfa_code: body.mfa_code.as_deref(),
+            },
             &client,
         )
         .await?;

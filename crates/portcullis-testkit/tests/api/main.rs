@@ -13,6 +13,7 @@ mod client;
 mod codes;
 mod compat_dfx;
 mod compat_dhiwise;
+mod compat_emnify;
 mod compat_meshydb;
 mod devices;
 mod enumeration;

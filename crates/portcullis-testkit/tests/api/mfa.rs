@@ -13,7 +13,7 @@ use crate::{code, fields};
 const ANN: &str = "ann@example.com";
 
 /// RFC 4648 base32 (no padding), decoded.
-fn base32(s: &str) -> Vec<u8> {
+pub(crate) fn base32(s: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut acc, mut out) = (0u32, 0u32, Vec::new());
     for c in s.trim_end_matches('=').bytes() {
@@ -32,7 +32,7 @@ fn base32(s: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 TOTP with HMAC-SHA1, written here apart from the server's implementation.
-fn totp(secret: &[u8], unix: i64, digits: u32) -> String {
+pub(crate) fn totp(secret: &[u8], unix: i64, digits: u32) -> String {
     let counter = (unix / 30) as u64;
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
     mac.update(&counter.to_be_bytes());
@@ -66,7 +66,7 @@ fn the_test_totp_matches_the_rfc_6238_vectors() {
 }
 
 /// Moves the server clock to 5 s into a TOTP step, so a test's codes cannot straddle a step.
-fn align(app: &TestServer) -> i64 {
+pub(crate) fn align(app: &TestServer) -> i64 {
     let now = app.now().timestamp();
     let into = now.rem_euclid(30);
     let by = if into <= 5 { 5 - into } else { 35 - into };

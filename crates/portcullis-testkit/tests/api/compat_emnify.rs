@@ -1,0 +1,404 @@
+//! The emnify dialect under `/api/v1/`: `POST /authenticate` driven by emnify's own Python
+//! SDK (`emnify-sdk` 0.5.3 from PyPI, in a virtual environment under `target/emnify` made by
+//! `.ci/run` or on first use), and the MFA routes of `003_de8aab4c2ef70d07.txt` with their
+//! field names, over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use portcullis_testkit::api::CreateAppTokenRequest;
+use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::mfa::{align, base32, totp};
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emnify")
+}
+
+/// The virtual environment's python, with the SDK installed when missing.
+fn python() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    let venv = target.join("emnify");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import emnify"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is needed to run the emnify SDK");
+        assert!(made.success(), "python3 -m venv failed");
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "-r"])
+            .arg(scripts().join("requirements.txt"))
+            .status()
+            .unwrap();
+        assert!(installed.success(), "pip could not install emnify-sdk");
+    }
+    python
+}
+
+async fn app_token(app: &TestServer, email: &str) -> String {
+    let (_, client) = app.signed_in(email).await;
+    client
+        .create_app_token(&CreateAppTokenRequest {
+            description: "emnify SDK".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+        .token
+}
+
+async fn the_sdk_authenticates_with_an_application_token(app: TestServer) {
+    let token = app_token(&app, "sim@emnify.test").await;
+    let script = scripts().join("authenticate.py");
+    let endpoint = format!("{}/api", app.url());
+    let python = python();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg(token)
+            .env("EMNIFY_SDK_API_ENDPOINT_URL", endpoint)
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the SDK failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["refused"], "Invalid Application Token");
+    // The auth_token is a Portcullis access token of that user.
+    let me = app
+        .client()
+        .with_token(seen["auth_token"].as_str().unwrap())
+        .me()
+        .await
+        .unwrap();
+    assert_eq!(me.email.as_deref(), Some("sim@emnify.test"));
+}
+
+async fn call(
+    app: &TestServer,
+    method: Method,
+    route: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}/api/v1/{route}", app.url()));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))
+    };
+    (status, body)
+}
+
+/// An emnify error: answers its `error_token`, after checking the envelope.
+fn failed(status: u16, expected: u16, body: &Value) -> String {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error_code"], json!(expected), "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    body["error_token"].as_str().unwrap().to_owned()
+}
+
+async fn password_login(app: &TestServer, email: &str, extra: Value) -> (u16, Value) {
+    let mut body = json!({"username": email, "password": USER_PASSWORD});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    call(app, Method::POST, "authenticate", None, Some(body)).await
+}
+
+async fn authenticate_takes_the_body_and_answers_401_on_bad_credentials(app: TestServer) {
+    let token = app_token(&app, "ann@emnify.test").await;
+    // A good Authorization header does not make a bad body good, nor a bad header a good
+    // body bad.
+    let (_, good) = password_login(&app, "ann@emnify.test", json!({})).await;
+    let auth = good["auth_token"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        Some(&auth),
+        Some(json!({"application_token": "pct_wrong"})),
+    )
+    .await;
+    assert_eq!(failed(status, 401, &body), "invalid_application_token");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        Some("garbage"),
+        Some(json!({"application_token": token})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["auth_token"].is_string());
+    // Username and password: both tokens; wrong password or unknown user: 401 alike.
+    assert!(good["refresh_token"].is_string());
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"username": "ann@emnify.test", "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(failed(status, 401, &body), "invalid_credentials");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"username": "nobody@emnify.test", "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(failed(status, 401, &body), "invalid_credentials");
+    // The refresh token renews, once.
+    let refresh = good["refresh_token"].clone();
+    let (status, renewed) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    assert!(renewed["auth_token"].is_string() && renewed["refresh_token"].is_string());
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(failed(status, 401, &body), "unauthorized");
+    // Nothing to authenticate with; a body that is not JSON.
+    let (status, body) = call(&app, Method::POST, "authenticate", None, Some(json!({}))).await;
+    assert_eq!(failed(status, 400, &body), "validation_failed");
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/authenticate", app.url()))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error_token"], "validation_failed");
+}
+
+async fn mfa_keys_have_emnify_fields_and_guard_sign_in(app: TestServer) {
+    let bob_id = app.user("bob@emnify.test").await.id;
+    let (_, pair) = password_login(&app, "bob@emnify.test", json!({})).await;
+    let auth = pair["auth_token"].as_str().unwrap().to_owned();
+    let t = Some(auth.as_str());
+    // Look-ups.
+    let (status, body) = call(&app, Method::GET, "user/mfa/status", t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0], json!({"id": 1, "description": "ACTIVE"}));
+    let (status, _) = call(&app, Method::GET, "user/mfa/type", None, None).await;
+    assert_eq!(status, 401);
+    // Creating a key takes the password and type 1.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "user/mfa",
+        t,
+        Some(json!({"type": {"id": 1}, "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(failed(status, 401, &body), "invalid_credentials");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "user/mfa",
+        t,
+        Some(json!({"type": {"id": 7}, "password": USER_PASSWORD})),
+    )
+    .await;
+    assert_eq!(failed(status, 400, &body), "validation_failed");
+    let (status, key) = call(
+        &app,
+        Method::POST,
+        "user/mfa",
+        t,
+        Some(json!({"type": {"id": 1}, "password": USER_PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200, "{key}");
+    for field in [
+        "id",
+        "status",
+        "type",
+        "secret_key",
+        "otpauth",
+        "creation_date",
+        "activation_date",
+    ] {
+        assert!(key.get(field).is_some(), "{field} missing from {key}");
+    }
+    let id = key["id"].as_u64().unwrap();
+    assert!(id < 1 << 24, "an id an f32 keeps exactly");
+    assert_eq!(
+        key["status"],
+        json!({"id": 2, "description": "ACTIVATION_PENDING"})
+    );
+    assert_eq!(key["type"], json!({"id": 1, "description": "TOTP"}));
+    assert!(key["otpauth"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
+    let secret = base32(key["secret_key"].as_str().unwrap());
+    // Activate: wrong status, wrong code, unknown key; then right.
+    let now = align(&app);
+    let route = format!("user/mfa/{id}");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &route,
+        t,
+        Some(json!({"status": {"id": 2}, "code": totp(&secret, now, 6)})),
+    )
+    .await;
+    assert_eq!(failed(status, 400, &body), "validation_failed");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        "user/mfa/99999999",
+        t,
+        Some(json!({"status": {"id": 1}, "code": totp(&secret, now, 6)})),
+    )
+    .await;
+    assert_eq!(failed(status, 404, &body), "not_found");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &route,
+        t,
+        Some(json!({"status": {"id": 1}, "code": "000000"})),
+    )
+    .await;
+    assert_eq!(failed(status, 400, &body), "code_invalid");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &route,
+        t,
+        Some(json!({"status": {"id": 1}, "code": totp(&secret, now, 6)})),
+    )
+    .await;
+    assert_eq!((status, body), (204, Value::Null));
+    // Sign-in now needs the code; trusting the device lets the next one skip it.
+    let (status, body) = password_login(&app, "bob@emnify.test", json!({})).await;
+    assert_eq!(failed(status, 401, &body), "mfa_required");
+    let (status, body) = password_login(
+        &app,
+        "bob@emnify.test",
+        json!({"code": totp(&secret, now + 30, 6), "trusted_device": {"operating_system": "Linux", "browser": "curl"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let trusted = body["trusted_device_token"].as_str().unwrap().to_owned();
+    let (status, body) = password_login(
+        &app,
+        "bob@emnify.test",
+        json!({"trusted_device_token": trusted}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let auth = body["auth_token"].as_str().unwrap().to_owned();
+    let t = Some(auth.as_str());
+    // Trusted devices: listed by number under every spelling, removed by number.
+    let (status, mine) = call(&app, Method::GET, "user/mfa/trusted_device", t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let (_, also) = call(&app, Method::GET, "user/my/mfa/trusted_device", t, None).await;
+    assert_eq!(also, mine);
+    let device = mine[0]["id"].as_u64().unwrap();
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("user/mfa/trusted_device/{device}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, mine) = call(&app, Method::GET, "user/mfa/trusted_device", t, None).await;
+    assert_eq!(mine, json!([]));
+    // Another user's keys and devices are an admin's business.
+    app.user("eve@emnify.test").await;
+    let (_, eve) = password_login(&app, "eve@emnify.test", json!({})).await;
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("user/{bob_id}/mfa/{id}"),
+        eve["auth_token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(failed(status, 403, &body), "forbidden");
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("user/{bob_id}/mfa/trusted_device"),
+        eve["auth_token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(failed(status, 403, &body), "forbidden");
+    let (_, admin) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+    )
+    .await;
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("user/{bob_id}/mfa/trusted_device"),
+        admin["auth_token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (200, json!([])));
+    // Bob deletes his own key (signed in moments ago); sign-in needs no code again.
+    let (status, _) = call(&app, Method::DELETE, &format!("user/my/mfa/{id}"), t, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = password_login(&app, "bob@emnify.test", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+both_backends!(
+    the_sdk_authenticates_with_an_application_token,
+    authenticate_takes_the_body_and_answers_401_on_bad_credentials,
+    mfa_keys_have_emnify_fields_and_guard_sign_in,
+);
