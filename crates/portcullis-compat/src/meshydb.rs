@@ -32,6 +32,7 @@ use crate::envelope::{self, given, BodyError};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/connect/token", post(token))
+        .route("/users/register/anonymous", post(register_anonymous))
         .route("/users/me", put(update_me))
         .route("/users/{id}", put(update_user))
         .route("/users/me/questions", post(my_questions))
@@ -457,6 +458,44 @@ impl IntoResponse for Grant {
 }
 
 #[derive(Debug, Default, Deserialize)]
+struct AnonymousBody {
+    username: Option<String>,
+}
+
+/// `POST /users/register/anonymous` (MeshyDB's `registerAnonymousUser`): a guest of the
+/// account, whose username is its credential: the one given when it is unguessable (the
+/// clients send a random UUID), else a generated one. Answers 201 with the user.
+async fn register_anonymous(
+    State(app): State<AppState>,
+    Path(account): Path<String>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Failure> {
+    let body = envelope::json::<AnonymousBody>(body)?;
+    let user = app
+        .services()
+        .register_guest_with_handle(Some(&account), given(body.username.as_deref()), &client)
+        .await
+        .map_err(|e| match e {
+            AuthError::Validation(f) if f.iter().any(|f| f.field == "organization") => {
+                Failure::new(StatusCode::NOT_FOUND, "Account not found.")
+            }
+            AuthError::Validation(f) => Failure::bad(
+                f.iter()
+                    .map(|f| format!("Username {}.", f.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            AuthError::Forbidden(_) => Failure::new(
+                StatusCode::FORBIDDEN,
+                "Anonymous users are not allowed for this account.",
+            ),
+            e => common(e),
+        })?;
+    Ok((StatusCode::CREATED, Json(user_view(&app, &user).await?)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct TokenForm {
     grant_type: Option<String>,
     username: Option<String>,
@@ -484,15 +523,26 @@ async fn token(
             else {
                 return invalid("username and password are required");
             };
-            app.services()
-                .login(LoginInput {
-                    identifier: username.to_owned(),
-                    password: password.to_owned(),
-                    organization: Some(account.clone()),
-                    client,
-                    ..LoginInput::default()
-                })
+            // A guest signs in again by its handle alone (MeshyDB's `loginAnonymously`);
+            // any other name goes on to the password.
+            match app
+                .services()
+                .sign_in_guest(Some(&account), username, &client)
                 .await
+            {
+                Err(AuthError::InvalidCredentials) => {
+                    app.services()
+                        .login(LoginInput {
+                            identifier: username.to_owned(),
+                            password: password.to_owned(),
+                            organization: Some(account.clone()),
+                            client,
+                            ..LoginInput::default()
+                        })
+                        .await
+                }
+                guest => guest,
+            }
         }
         Some("refresh_token") => {
             let Some(refresh) = given(form.refresh_token.as_deref()) else {

@@ -8,9 +8,25 @@ use super::{Principal, RegisterInput, Services, Tokens};
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::random_token;
 use crate::error::AuthError;
+use crate::identity::Username;
 use crate::ids::UserId;
 use crate::model::User;
-use crate::store::{NewUser, StoreError};
+use crate::store::{LookupKey, NewUser, StoreError};
+
+/// The shortest username accepted as a guest's credential: a UUID's 36 characters carry
+/// 122 random bits; 32 hex characters, 128.
+const GUEST_HANDLE_MIN: usize = 32;
+
+fn guest_handle(raw: &str) -> Result<Username, crate::error::FieldError> {
+    let name = Username::parse(raw, "username")?;
+    if name.as_str().chars().count() < GUEST_HANDLE_MIN {
+        return Err(crate::error::FieldError::new(
+            "username",
+            "must be at least 32 characters for a guest (a random UUID, say): it is the guest's only credential",
+        ));
+    }
+    Ok(name)
+}
 
 impl Services {
     /// Makes a guest account with a generated username and signs it in.
@@ -20,6 +36,51 @@ impl Services {
         organization: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
+        let suffix: String = random_token(self.rng.as_ref())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+            .to_lowercase();
+        let (org, user) = self
+            .register_guest(organization, format!("guest-{suffix}"), client)
+            .await?;
+        self.start_session(&org, user, vec!["anon".to_owned()], client, None)
+            .await
+    }
+
+    /// Makes a guest account whose username is its credential (a *handle*: MeshyDB's
+    /// clients sign guests in again by username alone), and signs it in. The handle is the
+    /// one given, when it is long enough to be unguessable (a UUID, as MeshyDB's clients
+    /// make), or a generated one of 128 random bits. No session is opened: the guest signs in
+    /// with [`Services::sign_in_guest`].
+    #[instrument(skip_all)]
+    pub async fn register_guest_with_handle(
+        &self,
+        organization: Option<&str>,
+        handle: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let handle = match handle {
+            Some(h) => guest_handle(h)
+                .map_err(|f| AuthError::Validation(vec![f]))?
+                .as_str()
+                .to_owned(),
+            None => {
+                let mut bytes = [0u8; 16];
+                self.rng.fill(&mut bytes);
+                format!("guest-{}", hex::encode(bytes))
+            }
+        };
+        Ok(self.register_guest(organization, handle, client).await?.1)
+    }
+
+    async fn register_guest(
+        &self,
+        organization: Option<&str>,
+        username: String,
+        client: &ClientInfo,
+    ) -> Result<(crate::model::Organization, User), AuthError> {
         self.rate_limit(client, super::lockout::Limit::Client)
             .await?;
         let org = self.org(organization).await?;
@@ -28,18 +89,12 @@ impl Services {
                 "this organization does not allow anonymous accounts",
             ));
         }
-        let suffix: String = random_token(self.rng.as_ref())
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(12)
-            .collect::<String>()
-            .to_lowercase();
         let profile = crate::store::Profile {
             email: None,
             email_verified: false,
             phone: None,
             phone_verified: false,
-            username: Some(format!("guest-{suffix}")),
+            username: Some(username),
             first_name: None,
             last_name: None,
             attributes: crate::identity::Attributes::default(),
@@ -54,11 +109,51 @@ impl Services {
             roles: vec![crate::identity::RoleName::USER.to_owned()],
             created_at: self.now(),
         };
-        let user = self.store.insert_user(&new).await?;
+        let user = self.store.insert_user(&new).await.map_err(|e| match e {
+            StoreError::Conflict { what } => AuthError::Duplicate(what),
+            e => e.into(),
+        })?;
         self.audit(
             self.event(AuditKind::AnonymousRegistered, org.id, client)
                 .user(user.id)
                 .actor(user.id),
+        )
+        .await;
+        Ok((org, user))
+    }
+
+    /// Signs a guest in again by its handle (see [`Services::register_guest_with_handle`]).
+    /// A handle too short to be a credential, or naming no active guest, is refused as
+    /// invalid credentials alike, and not recorded (see below).
+    #[instrument(skip_all)]
+    pub async fn sign_in_guest(
+        &self,
+        organization: Option<&str>,
+        handle: &str,
+        client: &ClientInfo,
+    ) -> Result<Tokens, AuthError> {
+        self.rate_limit(client, super::lockout::Limit::Client)
+            .await?;
+        let org = self.org(organization).await?;
+        let found = match guest_handle(handle) {
+            Ok(h) => self
+                .store
+                .credentials(org.id, &LookupKey::Username(h.key()))
+                .await?
+                .map(|c| c.user)
+                .filter(|u| u.anonymous && u.active),
+            Err(_) => None,
+        };
+        // Not audited as a failed sign-in: the one caller (MeshyDB's password grant) goes on
+        // to a password sign-in with the same name, which records its own outcome.
+        let Some(user) = found else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.audit(
+            self.event(AuditKind::LoginSucceeded, org.id, client)
+                .user(user.id)
+                .actor(user.id)
+                .detail("method", "guest_handle"),
         )
         .await;
         self.start_session(&org, user, vec!["anon".to_owned()], client, None)

@@ -483,7 +483,100 @@ async fn bad_input_gets_a_message_never_a_500(app: TestServer) {
     assert_eq!(status, 413, "{err}");
 }
 
+/// MeshyDB's `registerAnonymousUser` then `loginAnonymously(username)`: the guest's
+/// username is its credential, so it must be unguessable.
+async fn guests_register_and_sign_in_by_an_unguessable_username(app: TestServer) {
+    let register = |body: Value| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                Method::POST,
+                "/users/register/anonymous",
+                None,
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    // Not allowed until the organization allows guests.
+    let (status, body) = register(json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    app.admin()
+        .await
+        .update_org(
+            "default",
+            &UpdateOrgRequest {
+                policy: Some(json!({"allow_anonymous": true})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The client's own random UUID is kept; a short name is refused.
+    let handle = uuid::Uuid::new_v4().to_string();
+    let (status, user) = register(json!({ "username": handle })).await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["username"], json!(handle));
+    assert_eq!(user["anonymous"], true);
+    let (status, body) = register(json!({"username": "bob"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("32"), "{body}");
+    let (status, _) = register(json!({ "username": handle })).await;
+    assert_eq!(status, 400);
+    // Without a name, the server makes one of 128 random bits.
+    let (status, made) = register(json!({})).await;
+    assert_eq!(status, 201);
+    assert!(made["username"].as_str().unwrap().len() >= 38, "{made}");
+    // The password grant signs the guest in by its name, whatever the password.
+    let token = signed_in(&app, &handle, "nopassword").await;
+    let (status, me) = call(
+        &app,
+        Method::PUT,
+        "/users/me",
+        Some(&token),
+        Some(r#"{"firstName": "Guest"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["firstName"], "Guest");
+    // Another account's guest, or a guest made by /v1 (a short name), is no credential.
+    let v1 = app.client().register_anonymous(None).await.unwrap();
+    let v1_name = v1.user.username.clone().unwrap();
+    let (status, body) = token_grant(&app, "default", &v1_name).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_grant")));
+    let (status, body) = token_grant(&app, "nowhere", &handle).await;
+    assert_eq!(status, 400, "{body}");
+    // Once upgraded, the guest is an account like any other: its name alone is not enough.
+    let upgraded = app
+        .client()
+        .with_token(&token)
+        .upgrade_me(&portcullis_testkit::api::RegisterRequest {
+            email: Some("was-a-guest@example.com".into()),
+            password: Some(USER_PASSWORD.into()),
+            ..Default::default()
+        })
+        .await;
+    assert!(upgraded.is_ok(), "{upgraded:?}");
+    let (status, _) = token_grant(&app, "default", &handle).await;
+    assert_eq!(status, 400);
+}
+
+async fn token_grant(app: &TestServer, account: &str, username: &str) -> (u16, Value) {
+    token(
+        app,
+        account,
+        &[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", "nopassword"),
+        ],
+    )
+    .await
+}
+
 both_backends!(
+    guests_register_and_sign_in_by_an_unguessable_username,
     updating_oneself_answers_the_documented_user,
     admins_update_others_and_users_may_not,
     questions_and_passwords_follow_the_documented_rules,
