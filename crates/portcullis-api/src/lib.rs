@@ -529,6 +529,12 @@ pub struct OrgPolicy {
     /// Registration with an address that already has an account answers 201 exactly as for
     /// a new one and mails the owner a notice, instead of answering 409 `duplicate`.
     pub conceal_existing_accounts: bool,
+    /// Passwords are hashed in their SHA-1 hex form, so that clients which send that form
+    /// instead of the password (emnify's, to `POST /api/v1/authenticate`) can sign in.
+    /// Portcullis computes the form itself for every other API; a hash moves to it at the
+    /// next sign-in with the password.
+    #[serde(default)]
+    pub sha1_hex_passwords: bool,
 }
 
 /// A tenant.

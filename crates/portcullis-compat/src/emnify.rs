@@ -290,6 +290,9 @@ async fn authenticate(
             identifier: username.to_owned(),
             password: password.to_owned(),
             organization: body.organization.clone(),
+            // emnify's clients send the password's SHA-1 hex; taken as such where the
+            // organization keeps passwords in that form (`sha1_hex_passwords`).
+            password_is_sha1_hex: true,
             second_factor: SecondFactor {
                 mfa_code: code_text(body.code.as_ref())
                     .or_else(|| code_text(body.mfa_token.as_ref())),

@@ -58,6 +58,11 @@ pub struct OrgPolicy {
     /// Registration with an address that already has an account answers exactly as for a
     /// new one and mails the owner, instead of answering 409.
     pub conceal_existing_accounts: bool,
+    /// Passwords are hashed in their SHA-1 hex form (stored hashes marked `sha1hex$`), so
+    /// that clients which send that form instead of the password (emnify's) can sign in;
+    /// Portcullis computes the form itself for every other API. Existing hashes move to the
+    /// form at their next sign-in with the password.
+    pub sha1_hex_passwords: bool,
 }
 
 impl Default for OrgPolicy {
@@ -75,6 +80,7 @@ impl Default for OrgPolicy {
             lockout_base_secs: 60,
             lockout_max_secs: 3600,
             conceal_existing_accounts: false,
+            sha1_hex_passwords: false,
         }
     }
 }

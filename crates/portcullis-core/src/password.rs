@@ -19,8 +19,17 @@ use crate::hashing::{HashThreads, Scratch};
 use crate::identity::{Email, Username};
 use crate::model::OrgPolicy;
 
-/// A password as the user meant it: NFKC-normalised, never truncated, wiped on drop.
-pub struct Password(Zeroizing<String>);
+/// A password as the user meant it: NFKC-normalised, never truncated, wiped on drop. It may
+/// have come as the hex of its SHA-1 (emnify's clients send that), and may be meant to be
+/// stored in that form (see [`SHA1_MARK`]).
+#[derive(Clone)]
+pub struct Password {
+    text: Zeroizing<String>,
+    /// `text` is the lower-case hex SHA-1 of the password, not the password.
+    given_as_sha1: bool,
+    /// A hash made of it is of its SHA-1 hex form, marked.
+    store_as_sha1: bool,
+}
 
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,24 +37,55 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The start of a stored hash made of the password's SHA-1 hex form rather than of the
+/// password (`sha1hex$` + a hash of any other format): for organizations whose clients
+/// send that form (emnify's), which Portcullis then computes itself for every other API.
+pub const SHA1_MARK: &str = "sha1hex$";
+
 impl Password {
     /// Normalises (NFKC) so that the same password typed on different keyboards matches.
     pub fn new(raw: &str) -> Self {
-        Self(Zeroizing::new(raw.nfkc().collect()))
+        Self {
+            text: Zeroizing::new(raw.nfkc().collect()),
+            given_as_sha1: false,
+            store_as_sha1: false,
+        }
+    }
+
+    /// A password that arrived as the hex of its SHA-1 (40 hex digits), or `None`.
+    pub fn sha1_hex(hex: &str) -> Option<Self> {
+        (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self {
+            text: Zeroizing::new(hex.to_ascii_lowercase()),
+            given_as_sha1: true,
+            store_as_sha1: true,
+        })
+    }
+
+    /// Whether hashes made of it are of its SHA-1 hex form (always, for one that came in
+    /// that form: the password itself is unknown).
+    pub fn stored_as_sha1(mut self, yes: bool) -> Self {
+        self.store_as_sha1 = yes || self.given_as_sha1;
+        self
     }
 
     /// Length in Unicode code points.
     pub fn len(&self) -> usize {
-        self.0.chars().count()
+        self.text.chars().count()
     }
 
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text.is_empty()
     }
 
-    fn bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+    /// The bytes a stored hash of this kind (marked or not) was made from.
+    fn bytes_for(&self, marked: bool) -> Zeroizing<Vec<u8>> {
+        if marked && !self.given_as_sha1 {
+            use sha1::Digest as _;
+            Zeroizing::new(hex::encode(sha1::Sha1::digest(self.text.as_bytes())).into_bytes())
+        } else {
+            Zeroizing::new(self.text.as_bytes().to_vec())
+        }
     }
 }
 
@@ -88,7 +128,7 @@ pub fn check_new_password(
             policy.password_max_length
         ));
     }
-    let lower = password.0.to_lowercase();
+    let lower = password.text.to_lowercase();
     if COMMON_PASSWORDS.contains(&lower) {
         return weak("is one of the most commonly used passwords; choose another".to_owned());
     }
@@ -183,6 +223,9 @@ impl HashFormat {
     /// whose cost is beyond what any real system uses (a single check must not be able to
     /// hold a hashing thread for minutes, or allocate gigabytes).
     pub fn of(hash: &str) -> Option<Self> {
+        if let Some(inner) = hash.strip_prefix(SHA1_MARK) {
+            return Self::of(inner).filter(|_| !inner.starts_with(SHA1_MARK));
+        }
         if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
             return hash
                 .parse::<bcrypt::HashParts>()
@@ -333,21 +376,24 @@ impl PasswordHasher {
             .ok_or_else(|| AuthError::Internal("hashing task failed".into()))?
     }
 
-    /// Hashes a new password (argon2id, random salt, PHC string).
+    /// Hashes a new password (argon2id, random salt, PHC string; marked with [`SHA1_MARK`]
+    /// when it is to be stored in that form).
     pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
         let mut salt = [0u8; 16];
         self.rng.fill(&mut salt);
         let params = self.params;
-        let pw = Zeroizing::new(password.bytes().to_vec());
+        let marked = password.store_as_sha1;
+        let pw = password.bytes_for(marked);
         self.run("hash", move |scratch| {
-            hash_with(scratch, params, &salt, &pw)
+            hash_with(scratch, params, &salt, &pw).map(|h| mark(h, marked))
         })
         .await
     }
 
     /// Verifies against a stored hash, or against the dummy hash when there is none, so that
-    /// unknown accounts take as long as known ones. A match with outdated parameters comes
-    /// back with a new hash to store.
+    /// unknown accounts take as long as known ones. A match with outdated parameters, or
+    /// stored in the other form than the password asks for, comes back with a new hash to
+    /// store.
     pub async fn verify(
         &self,
         password: &Password,
@@ -356,22 +402,44 @@ impl PasswordHasher {
         let real = stored.is_some();
         let hash = stored.unwrap_or(&self.dummy_hash).to_owned();
         let params = self.params;
-        let pw = Zeroizing::new(password.bytes().to_vec());
+        let (inner, marked) = match hash.strip_prefix(SHA1_MARK) {
+            Some(inner) => (inner.to_owned(), true),
+            None => (hash, false),
+        };
+        // Only a marked hash can be checked with the SHA-1 form: checked against an
+        // unmarked one, it is still worked through (the same time) but never matches.
+        let comparable = marked || !password.given_as_sha1;
+        let pw = password.bytes_for(marked);
+        let target = password.store_as_sha1;
+        let fresh = password.bytes_for(target);
         let mut salt = [0u8; 16];
         self.rng.fill(&mut salt);
         self.run("verify", move |scratch| {
-            let ok = verify_any(scratch, &hash, &pw);
+            let ok = verify_any(scratch, &inner, &pw) && comparable;
             if !ok || !real {
                 return Ok(Verified::No);
             }
-            if PasswordHash::new(&hash).is_ok_and(|parsed| has_params(&parsed, params)) {
+            if marked == target
+                && PasswordHash::new(&inner).is_ok_and(|parsed| has_params(&parsed, params))
+            {
                 Ok(Verified::Yes)
             } else {
-                // Older parameters, or a hash imported from another system: replace it.
-                hash_with(scratch, params, &salt, &pw).map(Verified::YesRehashed)
+                // Older parameters, a hash imported from another system, or the other form:
+                // replace it.
+                hash_with(scratch, params, &salt, &fresh)
+                    .map(|h| Verified::YesRehashed(mark(h, target)))
             }
         })
         .await
+    }
+}
+
+/// A hash, marked as made of the SHA-1 form when it is.
+fn mark(hash: String, marked: bool) -> String {
+    if marked {
+        format!("{SHA1_MARK}{hash}")
+    } else {
+        hash
     }
 }
 
@@ -446,6 +514,85 @@ mod tests {
         }
     }
 
+    /// The SHA-1 form: stored marked, checked with the password or with its SHA-1 hex (as
+    /// emnify's clients send it), and moved between the forms when the password is known.
+    #[tokio::test]
+    async fn sha1_hex_form_is_stored_marked_and_checked_either_way() {
+        let hasher = PasswordHasher::new(FAST, 2, 4, Arc::new(OsRng)).unwrap();
+        // hex(SHA-1("correct horse battery")), computed apart from the code under test.
+        let hex = "4f5f0c3d5d8a0d2e2a3a8d0e1b8c6a3b8d2d9f1e";
+        let plain = || Password::new("correct horse battery");
+        let real_hex = {
+            use sha1::Digest as _;
+            hex::encode(sha1::Sha1::digest(b"correct horse battery"))
+        };
+        assert_ne!(real_hex, hex, "a made-up digest must not match");
+        let marked = hasher.hash(&plain().stored_as_sha1(true)).await.unwrap();
+        assert!(marked.starts_with(SHA1_MARK));
+        assert_eq!(HashFormat::of(&marked), Some(HashFormat::Argon2));
+        // Either form of the right password; neither form of a wrong one.
+        let given = |h: &str| Password::sha1_hex(h).unwrap();
+        assert_eq!(
+            hasher
+                .verify(&plain().stored_as_sha1(true), Some(&marked))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher
+                .verify(&given(&real_hex.to_uppercase()), Some(&marked))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher.verify(&given(hex), Some(&marked)).await.unwrap(),
+            Verified::No
+        );
+        assert_eq!(
+            hasher
+                .verify(&Password::new("wrong"), Some(&marked))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+        // An unmarked hash cannot be checked with the SHA-1 form, even of the right password.
+        let unmarked = hasher.hash(&plain()).await.unwrap();
+        assert_eq!(
+            hasher
+                .verify(&given(&real_hex), Some(&unmarked))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+        // Knowing the password, a hash moves to the form asked for, and back.
+        let Verified::YesRehashed(moved) = hasher
+            .verify(&plain().stored_as_sha1(true), Some(&unmarked))
+            .await
+            .unwrap()
+        else {
+            panic!("expected the hash to move to the SHA-1 form")
+        };
+        assert!(moved.starts_with(SHA1_MARK));
+        assert_eq!(
+            hasher
+                .verify(&given(&real_hex), Some(&moved))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        let Verified::YesRehashed(back) = hasher.verify(&plain(), Some(&moved)).await.unwrap()
+        else {
+            panic!("expected the hash to move back")
+        };
+        assert!(!back.starts_with(SHA1_MARK));
+        // Only 40 hex digits are a SHA-1 form; a doubly marked hash is no hash.
+        assert!(Password::sha1_hex("abc").is_none());
+        assert!(Password::sha1_hex(&"g".repeat(40)).is_none());
+        assert_eq!(HashFormat::of(&format!("{SHA1_MARK}{marked}")), None);
+    }
+
     /// Hashes from other systems verify and come back as argon2id with our parameters.
     #[tokio::test]
     async fn foreign_hashes_verify_and_are_upgraded() {
@@ -454,7 +601,7 @@ mod tests {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         let scrypt_hash = scrypt::Scrypt
             .hash_password_customized(
-                pw.bytes(),
+                b"correct horse battery",
                 None,
                 None,
                 scrypt::Params::new(10, 8, 1, 32).unwrap(),

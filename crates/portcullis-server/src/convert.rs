@@ -94,6 +94,7 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
             lockout_base_secs: p.lockout_base_secs,
             lockout_max_secs: p.lockout_max_secs,
             conceal_existing_accounts: p.conceal_existing_accounts,
+            sha1_hex_passwords: p.sha1_hex_passwords,
         },
         created_at: o.created_at,
         updated_at: o.updated_at,

@@ -132,14 +132,39 @@ impl Services {
         let given = password
             .filter(|p| !p.is_empty())
             .ok_or_else(|| AuthError::invalid("password", "is required"))?;
-        match self
-            .hasher
-            .verify(&Password::new(given), Some(&stored))
-            .await?
-        {
+        let org = self.org(Some(&user.org_slug)).await?;
+        let given = Password::new(given).stored_as_sha1(org.policy.sha1_hex_passwords);
+        match self.hasher.verify(&given, Some(&stored)).await? {
             Verified::No => Err(AuthError::InvalidCredentials),
             Verified::Yes | Verified::YesRehashed(_) => Ok(Some(stored)),
         }
+    }
+
+    /// The hash of a new password for an existing account, checked against its
+    /// organization's rules and its own identifiers, in the organization's stored form.
+    pub(super) async fn replacement_hash(
+        &self,
+        user: &User,
+        new_password: &str,
+    ) -> Result<String, AuthError> {
+        let org = self.org(Some(&user.org_slug)).await?;
+        let email = user
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e, "email").ok());
+        let username = user
+            .username
+            .as_deref()
+            .and_then(|u| Username::parse(u, "username").ok());
+        let new = Password::new(new_password).stored_as_sha1(org.policy.sha1_hex_passwords);
+        check_new_password(
+            &new,
+            &org.policy,
+            email.as_ref(),
+            username.as_ref(),
+            "new_password",
+        )?;
+        self.hasher.hash(&new).await
     }
 
     /// Deletes the caller's account and everything of it, after re-authentication.
@@ -186,26 +211,9 @@ impl Services {
                     e => e,
                 })?;
         }
-        let org = self.org(Some(&who.user.org_slug)).await?;
-        let email = who
-            .user
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e, "email").ok());
-        let username = who
-            .user
-            .username
-            .as_deref()
-            .and_then(|u| Username::parse(u, "username").ok());
-        let new = Password::new(&input.new_password);
-        check_new_password(
-            &new,
-            &org.policy,
-            email.as_ref(),
-            username.as_ref(),
-            "new_password",
-        )?;
-        let hash = self.hasher.hash(&new).await?;
+        let hash = self
+            .replacement_hash(&who.user, &input.new_password)
+            .await?;
         self.store
             .change_password(who.user.id, &hash, Some(who.session_id), self.now())
             .await?;

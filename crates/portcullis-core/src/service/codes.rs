@@ -14,10 +14,9 @@ use super::{Services, Tokens};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{ct_eq, hash_token, random_token};
 use crate::error::AuthError;
-use crate::identity::{Address, Email, Username};
+use crate::identity::{Address, Email};
 use crate::ids::UserId;
 use crate::model::{Organization, User};
-use crate::password::{check_new_password, Password};
 use crate::store::{LookupKey, NewCode, QueuedMessage, StoredCode};
 
 /// What a code is for; the stored purpose names are part of the schema.
@@ -769,24 +768,7 @@ impl Services {
         }
         // Check the password before using the code, so that a weak one does not burn it.
         let (user, _) = self.reset_target(&input, false).await?;
-        let org = self.org(Some(&user.org_slug)).await?;
-        let email = user
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e, "email").ok());
-        let username = user
-            .username
-            .as_deref()
-            .and_then(|u| Username::parse(u, "username").ok());
-        let new = Password::new(new_password);
-        check_new_password(
-            &new,
-            &org.policy,
-            email.as_ref(),
-            username.as_ref(),
-            "new_password",
-        )?;
-        let hash = self.hasher.hash(&new).await?;
+        let hash = self.replacement_hash(&user, new_password).await?;
         let (user, proven) = self.reset_target(&input, true).await?;
         self.store
             .change_password(user.id, &hash, None, self.now())

@@ -11,10 +11,10 @@ use super::admin::OrgAdmin;
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::{AuthError, FieldError};
-use crate::identity::{Email, Identifier, Username};
+use crate::identity::Identifier;
 use crate::ids::UserId;
 use crate::model::User;
-use crate::password::{check_new_password, Password, Verified};
+use crate::password::{Password, Verified};
 use crate::store::LookupKey;
 
 /// A question and its answer, as received.
@@ -284,24 +284,7 @@ impl Services {
             .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let org = self.org(Some(&user.org_slug)).await?;
-        let email = user
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e, "email").ok());
-        let username = user
-            .username
-            .as_deref()
-            .and_then(|u| Username::parse(u, "username").ok());
-        let new = Password::new(new_password);
-        check_new_password(
-            &new,
-            &org.policy,
-            email.as_ref(),
-            username.as_ref(),
-            "new_password",
-        )?;
-        let hash = self.hasher.hash(&new).await?;
+        let hash = self.replacement_hash(&user, new_password).await?;
         self.store
             .change_password(user.id, &hash, None, self.now())
             .await?;

@@ -68,6 +68,7 @@ pub(crate) async fn login(
             trusted_device_token: body.trusted_device_token,
             remember_device: body.remember_device,
         },
+        password_is_sha1_hex: false,
         client,
     };
     let tokens = app.services.login(input).await?;
@@ -141,6 +142,7 @@ pub(crate) async fn login_otp(
         organization: body.organization,
         device_token,
         second_factor: SecondFactor::default(),
+        password_is_sha1_hex: false,
         client,
     };
     app.services

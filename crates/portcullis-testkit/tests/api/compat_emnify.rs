@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portcullis_testkit::api::CreateAppTokenRequest;
+use portcullis_testkit::api::{CreateAppTokenRequest, UpdateOrgRequest};
 use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -397,8 +397,82 @@ async fn mfa_keys_have_emnify_fields_and_guard_sign_in(app: TestServer) {
     assert_eq!(status, 200);
 }
 
+/// hex(SHA-1(password)), as emnify's clients send it.
+fn sha1_hex(password: &str) -> String {
+    use sha1::Digest as _;
+    hex::encode(sha1::Sha1::digest(password.as_bytes()))
+}
+
+async fn the_sha1_form_of_a_password_signs_in_where_the_organization_keeps_it(app: TestServer) {
+    let hashed = sha1_hex(USER_PASSWORD);
+    let sha1_login = |email: &'static str| {
+        let app = &app;
+        let hashed = hashed.clone();
+        async move {
+            call(
+                app,
+                Method::POST,
+                "authenticate",
+                None,
+                Some(json!({"username": email, "password": hashed})),
+            )
+            .await
+            .0
+        }
+    };
+    app.user("before@emnify.test").await;
+    // Off (the default): the SHA-1 form is just a wrong password.
+    assert_eq!(sha1_login("before@emnify.test").await, 401);
+    app.admin()
+        .await
+        .update_org(
+            "default",
+            &UpdateOrgRequest {
+                policy: Some(json!({"sha1_hex_passwords": true})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // A password set from now on is kept in that form: both forms sign in, on every API.
+    app.user("after@emnify.test").await;
+    assert_eq!(sha1_login("after@emnify.test").await, 200);
+    let (status, _) = password_login(&app, "after@emnify.test", json!({})).await;
+    assert_eq!(status, 200);
+    app.login("after@emnify.test", USER_PASSWORD).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"username": "after@emnify.test", "password": sha1_hex("wrong")})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // A password from before moves to the form at its next sign-in with the password.
+    assert_eq!(sha1_login("before@emnify.test").await, 401);
+    app.login("before@emnify.test", USER_PASSWORD).await;
+    assert_eq!(sha1_login("before@emnify.test").await, 200);
+    // A changed password, too.
+    let (_, client) = app.signed_in("changer@emnify.test").await;
+    client
+        .change_password(USER_PASSWORD, "another long passphrase")
+        .await
+        .unwrap();
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "authenticate",
+        None,
+        Some(json!({"username": "changer@emnify.test", "password": sha1_hex("another long passphrase")})),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
 both_backends!(
     the_sdk_authenticates_with_an_application_token,
     authenticate_takes_the_body_and_answers_401_on_bad_credentials,
     mfa_keys_have_emnify_fields_and_guard_sign_in,
+    the_sha1_form_of_a_password_signs_in_where_the_organization_keeps_it,
 );
