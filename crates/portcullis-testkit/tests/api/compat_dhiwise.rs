@@ -1,7 +1,6 @@
 //! The DhiWise dialect, driven with the request and response examples of
 //! `../shared/reference/002_22940e8456ac7a4e.txt`, field for field.
 
-use portcullis_testkit::api::UpdateOrgRequest;
 use portcullis_testkit::{both_backends, token_in, Backend, TestServer};
 use reqwest::Method;
 
@@ -328,17 +327,7 @@ async fn unknown_addresses_are_reported_only_where_accounts_are_not_concealed(ap
         body,
         json!({"status": "RECORD_NOT_FOUND", "message": "Record not found with specified criteria.", "data": {}})
     );
-    app.admin()
-        .await
-        .update_org(
-            "default",
-            &UpdateOrgRequest {
-                policy: Some(json!({"conceal_existing_accounts": true})),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    crate::set_policy(&app, "default", json!({"conceal_existing_accounts": true})).await;
     let (status, body) = post(&app, "/forgot-password", unknown).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "SUCCESS", "{body}");

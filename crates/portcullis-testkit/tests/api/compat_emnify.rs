@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portcullis_testkit::api::{CreateAppTokenRequest, UpdateOrgRequest};
+use portcullis_testkit::api::CreateAppTokenRequest;
 use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -423,17 +423,7 @@ async fn the_sha1_form_of_a_password_signs_in_where_the_organization_keeps_it(ap
     app.user("before@emnify.test").await;
     // Off (the default): the SHA-1 form is just a wrong password.
     assert_eq!(sha1_login("before@emnify.test").await, 401);
-    app.admin()
-        .await
-        .update_org(
-            "default",
-            &UpdateOrgRequest {
-                policy: Some(json!({"sha1_hex_passwords": true})),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    crate::set_policy(&app, "default", json!({"sha1_hex_passwords": true})).await;
     // A password set from now on is kept in that form: both forms sign in, on every API.
     app.user("after@emnify.test").await;
     assert_eq!(sha1_login("after@emnify.test").await, 200);

@@ -2,7 +2,7 @@
 //! `../shared/reference/004_244e43d8a199c83d.txt`, field for field, and its 204/400/401/403
 //! rules and messages.
 
-use portcullis_testkit::api::{CreateOrgRequest, UpdateOrgRequest};
+use portcullis_testkit::api::CreateOrgRequest;
 use portcullis_testkit::{
     both_backends, Backend, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD,
 };
@@ -332,17 +332,7 @@ async fn questions_and_passwords_follow_the_documented_rules(app: TestServer) {
 }
 
 async fn guests_have_no_questions_and_no_password(app: TestServer) {
-    app.admin()
-        .await
-        .update_org(
-            "default",
-            &UpdateOrgRequest {
-                policy: Some(json!({"allow_anonymous": true})),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    crate::set_policy(&app, "default", json!({"allow_anonymous": true})).await;
     let guest = app.client().register_anonymous(None).await.unwrap();
     let token = Some(guest.access_token.as_str());
     let (status, err) = call(
@@ -502,17 +492,7 @@ async fn guests_register_and_sign_in_by_an_unguessable_username(app: TestServer)
     // Not allowed until the organization allows guests.
     let (status, body) = register(json!({})).await;
     assert_eq!(status, 403, "{body}");
-    app.admin()
-        .await
-        .update_org(
-            "default",
-            &UpdateOrgRequest {
-                policy: Some(json!({"allow_anonymous": true})),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    crate::set_policy(&app, "default", json!({"allow_anonymous": true})).await;
     // The client's own random UUID is kept; a short name is refused.
     let handle = uuid::Uuid::new_v4().to_string();
     let (status, user) = register(json!({ "username": handle })).await;

@@ -32,6 +32,25 @@ mod startup;
 use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::client::Error;
 
+/// Sets policy fields of an organization, as the system admin.
+pub(crate) async fn set_policy(
+    app: &portcullis_testkit::TestServer,
+    org: &str,
+    policy: serde_json::Value,
+) {
+    app.admin()
+        .await
+        .update_org(
+            org,
+            &portcullis_testkit::api::UpdateOrgRequest {
+                policy: Some(policy),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 /// The sorted keys of a JSON object (to compare answers field for field).
 pub(crate) fn keys(v: &serde_json::Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
