@@ -535,6 +535,16 @@ pub struct OrgPolicy {
     /// next sign-in with the password.
     #[serde(default)]
     pub sha1_hex_passwords: bool,
+    /// Origins (`https://app.example`, at most 20) the hosted pages may send a signed-in user
+    /// back to with `?return_to=`.
+    #[serde(default)]
+    pub ui_return_origins: Vec<String>,
+    /// Logo on the hosted pages: an `https://` URL.
+    #[serde(default)]
+    pub brand_logo_url: Option<String>,
+    /// Primary colour of the hosted pages: `#rrggbb`.
+    #[serde(default)]
+    pub brand_color: Option<String>,
 }
 
 /// A tenant.
@@ -641,6 +651,16 @@ pub struct AppTokenList {
     pub items: Vec<AppToken>,
     /// Always `null`: the list is complete.
     pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/auth/ui-code/exchange`: an application's back end turns the code the hosted
+/// pages sent the browser back with into a token pair.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UiCodeExchange {
+    /// The `code` query parameter of the redirect (single use, one minute).
+    pub code: String,
+    /// The PKCE verifier whose base64url SHA-256 was the `code_challenge` (RFC 7636).
+    pub code_verifier: String,
 }
 
 /// `POST /v1/auth/app-token`.

@@ -76,7 +76,7 @@ impl CoreConfig {
     /// Defaults for the given issuer.
     pub fn new(issuer: impl Into<String>) -> Self {
         let issuer: String = issuer.into();
-        let reset_link_url = format!("{}/reset-password", issuer.trim_end_matches('/'));
+        let reset_link_url = format!("{}/ui/reset", issuer.trim_end_matches('/'));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             issuer,

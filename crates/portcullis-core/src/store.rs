@@ -100,6 +100,21 @@ pub enum LookupKey {
     Username(String),
 }
 
+/// A hosted-page hand-off code, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiCode {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// The PKCE S256 challenge the code was issued for.
+    pub challenge: String,
+    /// How they signed in (the session's `amr`).
+    pub amr: Vec<String>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Filters for the admin user list.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
@@ -439,6 +454,10 @@ pub trait Store: Send + Sync + 'static {
     /// device.
     async fn rotate_device_token(&self, old_hash: &str, new_hash: &str)
         -> Result<bool, StoreError>;
+    /// Keeps a hosted-page hand-off code (by its hash) until `expires_at`; drops expired ones.
+    async fn insert_ui_code(&self, code: &UiCode, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Takes a hand-off code out (whatever its expiry: the caller checks), so it serves once.
+    async fn take_ui_code(&self, code_hash: &str) -> Result<Option<UiCode>, StoreError>;
     /// An organization's devices, newest first.
     async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError>;
     /// Deletes a device and its sessions, freeing its license slot; false when not the org's.

@@ -97,7 +97,10 @@ pub fn router(
     routes
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-        .with_state(state)
+        .with_state(state.clone())
+        // Middleware of the routes mounted from outside this crate (the hosted pages) reach
+        // the services through this.
+        .layer(axum::Extension(state))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -2,12 +2,14 @@
 //! file in a temporary folder, or a fresh schema in the PostgreSQL named by
 //! `PORTCULLIS_TEST_POSTGRES_URL`), spoken to over HTTP through `portcullis-client`.
 
+mod otp;
 mod sinks;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use otp::{base32, totp};
 pub use sinks::{code_in, token_in, Inbox, Mail, Sms};
 
 use portcullis::{App, Config};

@@ -280,7 +280,7 @@ impl App {
                 request_timeout: Duration::from_secs(config.request_timeout_secs),
                 max_concurrent_requests: config.max_concurrent_requests,
             },
-            portcullis_compat::routes(&config.compat_dialects()?),
+            portcullis_compat::routes(&config.compat_dialects()?).merge(portcullis_ui::routes()),
         );
         Ok(Self {
             listener,

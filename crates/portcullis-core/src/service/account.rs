@@ -167,6 +167,14 @@ impl Services {
         self.hasher.hash(&new).await
     }
 
+    /// The caller as stored now (a change made in this request shows).
+    pub async fn current_user(&self, who: &Principal) -> Result<User, AuthError> {
+        self.store
+            .user_by_id(who.user.id)
+            .await?
+            .ok_or(AuthError::TokenInvalid)
+    }
+
     /// Deletes the caller's account and everything of it, after re-authentication.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn delete_me(

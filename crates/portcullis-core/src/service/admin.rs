@@ -28,7 +28,8 @@ impl OrgAdmin {
         &self.actor
     }
 
-    pub(super) fn is_system(&self) -> bool {
+    /// Whether this admin reaches every organization (`system_admin`).
+    pub fn is_system(&self) -> bool {
         self.scope.is_none()
     }
 

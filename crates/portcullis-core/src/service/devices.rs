@@ -189,14 +189,9 @@ impl Services {
     /// pair (DeepAffex): a MAC of the token under a key derived from the master key, so it
     /// needs no storage, and dies with the token it was made for.
     pub fn device_refresh_token(&self, device_token: &str) -> String {
-        use hmac::{Mac, SimpleHmac};
-        let key = self.master.derive("device refresh token");
-        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(key.as_ref())
-            .expect("HMAC takes keys of any length");
-        mac.update(device_token.as_bytes());
         format!(
             "{DEVICE_REFRESH_PREFIX}{}",
-            hex::encode(mac.finalize().into_bytes())
+            self.mac("device refresh token", device_token.as_bytes())
         )
     }
 

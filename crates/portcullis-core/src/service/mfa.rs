@@ -287,17 +287,6 @@ impl Services {
         self.reauth(who, proof).await?;
         let mut secret = Zeroizing::new([0u8; 20]);
         self.rng.fill(secret.as_mut());
-        let org = self.org(Some(&who.user.org_slug)).await?;
-        let account = who
-            .user
-            .email
-            .clone()
-            .or_else(|| who.user.username.clone())
-            .or_else(|| who.user.phone.clone())
-            .unwrap_or_default();
-        let t = totp(secret.to_vec(), &org.name, &account)?;
-        let otpauth_uri = t.get_url();
-        let (qr_code_svg, qr_code_png) = qr_codes(&otpauth_uri)?;
         let key = MfaKey {
             id: uuid::Uuid::now_v7(),
             user_id: who.user.id,
@@ -315,6 +304,48 @@ impl Services {
                 .actor(who.user.id),
         )
         .await;
+        self.shown_key(who, key, secret.as_ref()).await
+    }
+
+    /// A key still waiting for activation, shown again (its QR code and secret), so that a
+    /// wrong first code does not mean starting over.
+    pub async fn pending_mfa_key(
+        &self,
+        who: &Principal,
+        id: uuid::Uuid,
+    ) -> Result<NewTotpKey, AuthError> {
+        let (key, sealed) = self
+            .store
+            .mfa_keys(who.user.id)
+            .await?
+            .into_iter()
+            .find(|(k, _)| k.id == id && k.status == PENDING)
+            .ok_or(AuthError::NotFound)?;
+        let secret = self
+            .master
+            .open(&sealed)
+            .map_err(|_| AuthError::Internal("unreadable TOTP secret".into()))?;
+        self.shown_key(who, key, &secret).await
+    }
+
+    /// What an authenticator app needs of a key: the secret, the otpauth URI, QR codes.
+    async fn shown_key(
+        &self,
+        who: &Principal,
+        key: MfaKey,
+        secret: &[u8],
+    ) -> Result<NewTotpKey, AuthError> {
+        let org = self.org(Some(&who.user.org_slug)).await?;
+        let account = who
+            .user
+            .email
+            .clone()
+            .or_else(|| who.user.username.clone())
+            .or_else(|| who.user.phone.clone())
+            .unwrap_or_default();
+        let t = totp(secret.to_vec(), &org.name, &account)?;
+        let otpauth_uri = t.get_url();
+        let (qr_code_svg, qr_code_png) = qr_codes(&otpauth_uri)?;
         Ok(NewTotpKey {
             key,
             secret_base32: t.get_secret_base32(),

@@ -17,6 +17,7 @@ mod orgs;
 mod questions;
 mod session_cache;
 mod transfer;
+mod ui_codes;
 
 use std::sync::{Arc, RwLock};
 
@@ -32,10 +33,11 @@ pub use courier::Courier;
 pub use devices::{DeviceInput, DEVICE_PREFIX, DEVICE_REFRESH_PREFIX, LICENSE_PREFIX};
 pub use input::Patch;
 pub use mfa::{NewTotpKey, Proof, SecondFactor, ENROLMENT_ONLY, RECENT_SIGN_IN_MINUTES};
-pub use orgs::OrgInput;
+pub use orgs::{return_allowed, OrgInput};
 pub use questions::QuestionAnswer;
 pub use session_cache::SessionCache;
 pub use transfer::{ImportError, UserRecord};
+pub use ui_codes::check_code_challenge;
 
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::clock::Clock;
@@ -226,7 +228,8 @@ impl Services {
         self.store.ping().await
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The current time, by the server's clock.
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
@@ -270,6 +273,12 @@ impl Services {
             .org_by_slug(slug)
             .await?
             .ok_or_else(|| AuthError::invalid("organization", "no such organization"))
+    }
+
+    /// The organization named by `slug` (the default one when `None`), for what the hosted
+    /// pages show of it (name, branding) and where they may send users back to.
+    pub async fn organization(&self, slug: Option<&str>) -> Result<Organization, AuthError> {
+        self.org(slug).await
     }
 
     /// Checks an access token and that its session and user are still live.

@@ -129,11 +129,77 @@ fn patched_policy(
             "must be at least the base and at most 7 days",
         ));
     }
+    if policy.ui_return_origins.len() > 20 || !policy.ui_return_origins.iter().all(|o| is_origin(o))
+    {
+        f.push(FieldError::new(
+            "policy.ui_return_origins",
+            "must be at most 20 origins such as https://app.example (scheme, host and port; no path)",
+        ));
+    }
+    if policy.brand_logo_url.as_deref().is_some_and(|u| {
+        !u.starts_with("https://")
+            || u.len() > 500
+            || u.chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+    }) {
+        f.push(FieldError::new(
+            "policy.brand_logo_url",
+            "must be an https:// URL of at most 500 characters",
+        ));
+    }
+    if policy.brand_color.as_deref().is_some_and(|c| {
+        c.len() != 7 || !c.starts_with('#') || !c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    }) {
+        f.push(FieldError::new("policy.brand_color", "must be #rrggbb"));
+    }
     if f.is_empty() {
         Ok(policy)
     } else {
         Err(AuthError::Validation(f))
     }
+}
+
+/// Whether the hosted pages may send a user to `url`: its origin is one of the
+/// organization's `ui_return_origins`, and it is a plain URL (no user part, no backslash, no
+/// control or space characters that browsers would read differently).
+pub fn return_allowed(policy: &crate::model::OrgPolicy, url: &str) -> bool {
+    if url.len() > 2000
+        || url
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return false;
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let origin = format!("{scheme}://{authority}");
+    is_origin(&origin) && policy.ui_return_origins.contains(&origin)
+}
+
+/// Whether `s` is an origin: `http(s)://host[:port]`, nothing after.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    s.len() <= 200
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Services {
@@ -282,5 +348,37 @@ mod tests {
                 && parse_slug("-x").is_err()
                 && parse_slug("Acme").is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod return_tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_origins_are_returned_to() {
+        let policy = crate::model::OrgPolicy {
+            ui_return_origins: vec!["https://app.example".into(), "http://localhost:3000".into()],
+            ..Default::default()
+        };
+        assert!(return_allowed(&policy, "https://app.example/callback?x=1"));
+        assert!(return_allowed(&policy, "https://app.example"));
+        assert!(return_allowed(&policy, "http://localhost:3000/cb"));
+        for bad in [
+            "https://app.example.evil.test/cb",
+            "https://evil.test/https://app.example",
+            "https://app.example@evil.test/",
+            "https://app.example\\@evil.test/",
+            "http://app.example/cb",
+            "//app.example/cb",
+            "javascript:alert(1)",
+            "https://app.example/\ncb",
+            "https://localhost:3000/",
+        ] {
+            assert!(!return_allowed(&policy, bad), "{bad}");
+        }
+        assert!(is_origin("https://a.b:8443"));
+        assert!(!is_origin("https://a.b/"));
+        assert!(!is_origin("ftp://a.b"));
     }
 }

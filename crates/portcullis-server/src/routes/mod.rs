@@ -41,6 +41,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
+        .routes(routes!(auth::exchange_ui_code))
         .routes(routes!(guests::register_anonymous))
         .routes(routes!(guests::upgrade_me))
         .routes(routes!(app_tokens::exchange_app_token))

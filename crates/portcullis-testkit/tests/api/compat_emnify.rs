@@ -11,7 +11,8 @@ use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD,
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::mfa::{align, base32, totp};
+use crate::mfa::align;
+use portcullis_testkit::{base32, totp};
 
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emnify")

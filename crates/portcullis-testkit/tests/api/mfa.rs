@@ -1,53 +1,15 @@
 //! Second factors, checked with an independent RFC 6238 implementation.
 
-use hmac::{Hmac, Mac};
 use portcullis_testkit::api::{
     CodeSubmission, CreateOrgRequest, LoginOtpRequest, LoginRequest, ProblemCode, Reauthentication,
     ResetPasswordRequest, TokenPair, UpdateOrgRequest,
 };
 use portcullis_testkit::client::{Client, Error};
-use portcullis_testkit::{both_backends, code_in, TestServer, USER_PASSWORD};
+use portcullis_testkit::{base32, both_backends, code_in, totp, TestServer, USER_PASSWORD};
 
 use crate::{code, fields};
 
 const ANN: &str = "ann@example.com";
-
-/// RFC 4648 base32 (no padding), decoded.
-pub(crate) fn base32(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.trim_end_matches('=').bytes() {
-        let v = alphabet
-            .iter()
-            .position(|a| *a == c.to_ascii_uppercase())
-            .expect("base32") as u32;
-        acc = (acc << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// RFC 6238 TOTP with HMAC-SHA1, written here apart from the server's implementation.
-pub(crate) fn totp(secret: &[u8], unix: i64, digits: u32) -> String {
-    let counter = (unix / 30) as u64;
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&counter.to_be_bytes());
-    let h = mac.finalize().into_bytes();
-    let o = (h[19] & 0x0f) as usize;
-    let bin = (u32::from(h[o] & 0x7f) << 24)
-        | (u32::from(h[o + 1]) << 16)
-        | (u32::from(h[o + 2]) << 8)
-        | u32::from(h[o + 3]);
-    format!(
-        "{:0width$}",
-        bin % 10u32.pow(digits),
-        width = digits as usize
-    )
-}
 
 #[test]
 fn the_test_totp_matches_the_rfc_6238_vectors() {
