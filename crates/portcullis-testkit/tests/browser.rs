@@ -279,5 +279,20 @@ async fn a_user_signs_up_enrols_totp_recovers_and_an_admin_deactivates_them() {
     let error = p.b.find(Locator::Css(".error")).await.unwrap();
     assert!(error.text().await.unwrap().contains("deactivated"));
 
+    // Readable on a phone-width screen: nothing wider than the screen.
+    p.b.set_window_size(390, 844).await.unwrap();
+    for page in ["/ui/signin", "/ui/signup"] {
+        p.open(page).await;
+        let fits =
+            p.b.execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "{page} is wider than a phone");
+    }
+    p.shot("signup-phone").await;
+
     p.b.close().await.unwrap();
 }

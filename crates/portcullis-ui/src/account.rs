@@ -227,11 +227,24 @@ pub(crate) async fn mfa_activate(s: Signed, Posted(f): Posted<ActivateForm>) -> 
         .activate_mfa_key(&s.who, id, &f.code, &s.client)
         .await
     {
+        Ok((_, codes)) if s.who.enrolment_only() => {
+            // This session could only enrol: it ends, and the next sign-in uses the factor.
+            let _ = s.services.logout(&s.who, &s.client).await;
+            let page = ok(&Once {
+                c: s.chrome("Your recovery codes").await,
+                intro: "Two-step sign-in is on. Each of these codes signs you in once if you lose your authenticator; keep them somewhere safe: they are shown only now. Now sign in again, with your authenticator."
+                    .to_owned(),
+                items: codes,
+                next: "/ui/signin".to_owned(),
+            });
+            (s.jar.clone().remove(removal(SESSION)), page).into_response()
+        }
         Ok((_, codes)) => ok(&Once {
             c: s.chrome("Your recovery codes").await,
             intro: "Two-step sign-in is on. If you lose your authenticator, each of these codes signs you in once. Keep them somewhere safe: they are shown only now."
                 .to_owned(),
             items: codes,
+            next: "/ui/account".to_owned(),
         }),
         Err(e) => {
             let c = s.chrome("Set up an authenticator app").await.with_error(Some(say(&e)));
@@ -315,6 +328,7 @@ pub(crate) async fn create_token(s: Signed, Posted(f): Posted<TokenForm>) -> Res
             c: s.chrome("Your new application token").await,
             intro: "Copy this token now: it is shown only once. Exchange it at POST /v1/auth/app-token for access tokens.".to_owned(),
             items: vec![t.secret],
+            next: "/ui/account".to_owned(),
         }),
         Err(e) => render(&s, None, Some(say(&e))).await,
     }

@@ -624,6 +624,7 @@ pub(crate) async fn create_license(
             intro: "The license key, shown only now. Devices register with it (POST /v1/devices/register)."
                 .to_owned(),
             items: vec![key],
+            next: format!("/ui/admin/orgs/{slug}"),
         }),
         Err(e) => org_page(&s, &admin, &slug, None, Some(say(&e))).await,
     }

@@ -165,6 +165,8 @@ pub(crate) struct Once {
     pub(crate) c: Chrome,
     pub(crate) intro: String,
     pub(crate) items: Vec<String>,
+    /// Where "Done" goes.
+    pub(crate) next: String,
 }
 
 #[derive(Template)]

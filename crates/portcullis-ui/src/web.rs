@@ -316,6 +316,22 @@ impl FromRequestParts<AppState> for Signed {
             .and_then(|c| open_pair(&services, c.value()))
             .ok_or_else(signin)?;
         let who = services.authenticate(&pair.a).await.map_err(|_| signin())?;
+        // A session that may only enrol a second factor (the organization requires one)
+        // reaches the account page's enrolment and sign-out, nothing else.
+        const ENROLMENT: [&str; 4] = [
+            "/ui/account",
+            "/ui/account/mfa/start",
+            "/ui/account/mfa/activate",
+            "/ui/signout",
+        ];
+        // The path as requested (inside `/ui` the router sees it without the prefix).
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |o| o.path().to_owned());
+        if who.enrolment_only() && !ENROLMENT.contains(&path.as_str()) {
+            return Err(Redirect::to("/ui/account").into_response());
+        }
         let Ok(Client(client)) = Client::from_request_parts(parts, app).await;
         Ok(Self {
             services,

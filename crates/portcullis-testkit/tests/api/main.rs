@@ -28,6 +28,7 @@ mod orgs;
 mod questions;
 mod rate_limits;
 mod startup;
+mod ui;
 
 use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::client::Error;

@@ -1,0 +1,430 @@
+//! The hosted pages over HTTP, as a browser without JavaScript speaks to them: cookies,
+//! CSRF tokens, security headers, the way back to an application (a PKCE-bound code for
+//! `POST /v1/auth/ui-code/exchange`), the page session's renewal, and who may open the
+//! console. (The whole flow in a real browser is `tests/browser.rs`.)
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use portcullis_testkit::api::ProblemCode;
+use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// A cookie-keeping client that does not follow redirects.
+struct Browser<'a> {
+    app: &'a TestServer,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form") + 19;
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+
+    fn location(&self) -> String {
+        self.headers[LOCATION].to_str().unwrap().to_owned()
+    }
+
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestServer) -> Self {
+        Self {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let res = req.header("cookie", cookie).send().await.unwrap();
+        for set in res.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.app.url()));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.app.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        self.send(req).await
+    }
+
+    /// Opens `page` and posts its form with `fields` (and the page's CSRF token).
+    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page).await.csrf();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post(action, &form).await
+    }
+
+    async fn sign_in(&mut self, query: &str, email: &str, password: &str) -> Page {
+        let page = self.get(&format!("/ui/signin?{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let csrf = page.csrf();
+        let mut form: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+        form.push(("csrf".into(), csrf));
+        form.push(("identifier".into(), email.into()));
+        form.push(("password".into(), password.into()));
+        let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.post("/ui/signin", &refs).await
+    }
+}
+
+fn pkce() -> (String, String) {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+async fn exchange(app: &TestServer, code: &str, verifier: &str) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/auth/ui-code/exchange", app.url()))
+        .json(&json!({"code": code, "code_verifier": verifier}))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+fn code_of(location: &str) -> String {
+    let query = location.split_once('?').unwrap().1;
+    let params: BTreeMap<String, String> = serde_urlencoded::from_str(query).unwrap();
+    params["code"].clone()
+}
+
+async fn sign_in_goes_back_to_the_application_with_a_single_use_pkce_code(app: TestServer) {
+    crate::set_policy(
+        &app,
+        "default",
+        json!({"ui_return_origins": ["https://app.example"]}),
+    )
+    .await;
+    app.user("ann@example.com").await;
+    let (verifier, challenge) = pkce();
+    let query = serde_urlencoded::to_string([
+        ("return_to", "https://app.example/callback"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "xyz"),
+    ])
+    .unwrap();
+    let mut b = Browser::new(&app);
+    let page = b.get(&format!("/ui/signin?{query}")).await;
+    assert!(page
+        .header("content-security-policy")
+        .contains("form-action 'self' https://app.example"));
+    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let to = done.location();
+    assert!(to.starts_with("https://app.example/callback?code="), "{to}");
+    assert!(to.ends_with("&state=xyz"), "{to}");
+    assert!(!to.contains("eyJ"), "no token in the URL: {to}");
+    // A wrong verifier spends the code; the code serves once.
+    let code = code_of(&to);
+    let (status, body) = exchange(&app, &code, &pkce().0).await;
+    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
+    let (status, body) = exchange(&app, &code, &verifier).await;
+    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
+    // Again, with the right verifier: a token pair of a new session.
+    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
+    let code = code_of(&done.location());
+    let (status, pair) = exchange(&app, &code, &verifier).await;
+    assert_eq!(status, 200, "{pair}");
+    let me = app
+        .client()
+        .with_token(pair["access_token"].as_str().unwrap())
+        .me()
+        .await
+        .unwrap();
+    assert_eq!(me.email.as_deref(), Some("ann@example.com"));
+    let (status, _) = exchange(&app, &code, &verifier).await;
+    assert_eq!(status, 400);
+    // A minute later the code is dead; a verifier of the wrong shape is a validation error.
+    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
+    let code = code_of(&done.location());
+    let (status, body) = exchange(&app, &code, "short").await;
+    assert_eq!((status, &body["code"]), (400, &json!("validation_failed")));
+    app.advance(61);
+    let (status, body) = exchange(&app, &code, &verifier).await;
+    assert_eq!((status, &body["code"]), (400, &json!("code_expired")));
+    let (status, body) = exchange(&app, "", &verifier).await;
+    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
+}
+
+async fn only_listed_origins_with_a_challenge_are_gone_back_to(app: TestServer) {
+    crate::set_policy(
+        &app,
+        "default",
+        json!({"ui_return_origins": ["https://app.example"]}),
+    )
+    .await;
+    let (_, challenge) = pkce();
+    let mut b = Browser::new(&app);
+    for (to, challenge) in [
+        ("https://evil.example/cb", challenge.as_str()),
+        ("https://app.example.evil.example/cb", challenge.as_str()),
+        ("https://app.example@evil.example/", challenge.as_str()),
+        ("https://app.example/cb", ""),
+        ("https://app.example/cb", "not-a-challenge"),
+    ] {
+        let q = serde_urlencoded::to_string([("return_to", to), ("code_challenge", challenge)])
+            .unwrap();
+        let page = b.get(&format!("/ui/signin?{q}")).await;
+        assert_eq!(page.status, 400, "{to} {challenge}");
+        assert!(page.body.contains("Cannot continue"));
+    }
+    let page = b.get("/ui/signin?org=nowhere").await;
+    assert_eq!(page.status, 404);
+    // The policy refuses what is not an origin, and bad branding.
+    let admin = app.admin().await;
+    for policy in [
+        json!({"ui_return_origins": ["https://app.example/path"]}),
+        json!({"ui_return_origins": ["app.example"]}),
+        json!({"brand_color": "red"}),
+        json!({"brand_logo_url": "http://insecure.example/logo.png"}),
+    ] {
+        let r = admin
+            .update_org(
+                "default",
+                &portcullis_testkit::api::UpdateOrgRequest {
+                    policy: Some(policy.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(crate::code(r), ProblemCode::ValidationFailed, "{policy}");
+    }
+}
+
+async fn forms_need_their_csrf_token_and_pages_allow_no_script(app: TestServer) {
+    app.user("bo@example.com").await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/ui/signin").await;
+    let csp = page.header("content-security-policy");
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
+    let set = page.header("set-cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    // Without the token, or with another browser's, the form is refused.
+    let form = [
+        ("identifier", "bo@example.com"),
+        ("password", USER_PASSWORD),
+    ];
+    let refused = b.post("/ui/signin", &form).await;
+    assert_eq!(refused.status, 403);
+    let mut other = Browser::new(&app);
+    let theirs = other.get("/ui/signin").await.csrf();
+    let mut forged = vec![("csrf", theirs.as_str())];
+    forged.extend_from_slice(&form);
+    assert_eq!(b.post("/ui/signin", &forged).await.status, 403);
+    assert!(!b.cookies.contains_key("pc_session"));
+    // With it, signed in; a wrong password says so without saying which part was wrong.
+    let wrong = b
+        .submit(
+            "/ui/signin",
+            "/ui/signin",
+            &[("identifier", "bo@example.com"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("not the right password"));
+    let done = b.sign_in("", "bo@example.com", USER_PASSWORD).await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account")
+    );
+    assert!(b.cookies.contains_key("pc_session"));
+}
+
+async fn the_page_session_renews_itself_and_ends_with_sign_out(app: TestServer) {
+    app.user("cy@example.com").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("", "cy@example.com", USER_PASSWORD).await;
+    let first = b.cookies["pc_session"].clone();
+    // Past the access token's life: the refresh token renews the page session.
+    app.advance(20 * 60);
+    let page = b.get("/ui/account").await;
+    assert_eq!(page.status, 200);
+    assert_ne!(b.cookies["pc_session"], first);
+    // Signing out ends the session behind the cookie: the old cookie is worth nothing.
+    let renewed = b.cookies["pc_session"].clone();
+    let csrf = page.csrf();
+    let out = b.post("/ui/signout", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(out.location(), "/ui/signin");
+    assert!(!b.cookies.contains_key("pc_session"));
+    b.cookies.insert("pc_session".into(), renewed);
+    let page = b.get("/ui/account").await;
+    assert_eq!((page.status, page.location().as_str()), (303, "/ui/signin"));
+    // A cookie that is not one of ours is dropped.
+    b.cookies.insert("pc_session".into(), "forged".into());
+    let page = b.get("/ui/account").await;
+    assert_eq!(page.status, 303);
+    assert!(!b.cookies.contains_key("pc_session"));
+}
+
+async fn the_console_is_for_admins_within_their_reach(app: TestServer) {
+    app.user("dee@example.com").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.get("/ui/admin").await.status, 303);
+    b.sign_in("", "dee@example.com", USER_PASSWORD).await;
+    for path in ["/ui/admin", "/ui/admin/orgs", "/ui/admin/audit"] {
+        assert_eq!(b.get(path).await.status, 403, "{path}");
+    }
+    let mut admin = Browser::new(&app);
+    admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for path in [
+        "/ui/admin",
+        "/ui/admin/orgs",
+        "/ui/admin/orgs/default",
+        "/ui/admin/audit",
+    ] {
+        let page = admin.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+    }
+    assert_eq!(admin.get("/ui/admin/users/not-an-id").await.status, 404);
+    assert_eq!(admin.get("/ui/admin/orgs/nowhere").await.status, 404);
+    assert_eq!(
+        admin.get("/ui/admin/audit?since=yesterday").await.status,
+        400
+    );
+    // A license made in the console is shown once, and works.
+    let made = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/licenses",
+            &[("max_devices", "2")],
+        )
+        .await;
+    assert_eq!(made.status, 200);
+    assert!(made.body.contains("pcl_"));
+    // Branding: the organization's colour comes as a stylesheet, the logo in the page.
+    crate::set_policy(
+        &app,
+        "default",
+        json!({"brand_color": "#aa3300", "brand_logo_url": "https://cdn.example/logo.png"}),
+    )
+    .await;
+    let css = admin.get("/ui/assets/brand.css?org=default").await;
+    assert!(css.body.contains("--brand: #aa3300"));
+    assert!(admin
+        .get("/ui/signin")
+        .await
+        .body
+        .contains("src=\"https://cdn.example/logo.png\""));
+}
+
+async fn an_organization_that_requires_a_second_factor_gets_one_enrolled_first(app: TestServer) {
+    crate::set_policy(&app, "default", json!({"mfa_required": true})).await;
+    app.user("eve@example.com").await;
+    let mut b = Browser::new(&app);
+    let done = b.sign_in("", "eve@example.com", USER_PASSWORD).await;
+    assert_eq!(done.location(), "/ui/account");
+    let account = b.get("/ui/account").await;
+    assert!(account.body.contains("set up an authenticator app below"));
+    assert!(!account.body.contains("/ui/account/tokens"));
+    // Anything but enrolment goes back to the account page.
+    let csrf = account.csrf();
+    let refused = b
+        .post(
+            "/ui/account/tokens",
+            &[("csrf", &csrf), ("description", "x")],
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.location().as_str()),
+        (303, "/ui/account")
+    );
+    // Enrol: the key from the page, a code, the recovery codes; then sign in again.
+    let page = b
+        .post(
+            "/ui/account/mfa/start",
+            &[("csrf", &csrf), ("password", USER_PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let marker = "id=\"secret\">";
+    let at = page.body.find(marker).unwrap() + marker.len();
+    let secret = portcullis_testkit::base32(page.body[at..].split('<').next().unwrap());
+    let marker = "name=\"key_id\" value=\"";
+    let key_at = page.body.find(marker).unwrap() + marker.len();
+    let key_id = page.body[key_at..].split('"').next().unwrap().to_owned();
+    let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
+    let once = b
+        .post(
+            "/ui/account/mfa/activate",
+            &[("csrf", &csrf), ("key_id", &key_id), ("code", &code)],
+        )
+        .await;
+    assert_eq!(once.status, 200, "{}", once.body);
+    assert!(once.body.contains("href=\"/ui/signin\""));
+    assert_eq!(once.body.matches("<li><code>").count(), 10);
+    assert!(!b.cookies.contains_key("pc_session"));
+    let again = b.sign_in("", "eve@example.com", USER_PASSWORD).await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("Second step"));
+}
+
+both_backends!(
+    sign_in_goes_back_to_the_application_with_a_single_use_pkce_code,
+    only_listed_origins_with_a_challenge_are_gone_back_to,
+    forms_need_their_csrf_token_and_pages_allow_no_script,
+    the_page_session_renews_itself_and_ends_with_sign_out,
+    the_console_is_for_admins_within_their_reach,
+    an_organization_that_requires_a_second_factor_gets_one_enrolled_first,
+);
