@@ -4,12 +4,12 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portcullis_core::service::{ChangePasswordInput, Patch, Proof, UpdateProfileInput};
+use portcullis_core::service::{ChangePasswordInput, Proof};
 use portcullis_core::{AuthError, SessionId};
 use serde::Deserialize;
 
 use crate::pages::{Account, Once, Row, Totp};
-use crate::web::{html, ok, removal, say, see_other, Posted, Signed, SESSION};
+use crate::web::{html, ok, removal, say, see_other, Posted, ProfileForm, Signed, SESSION};
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -107,47 +107,8 @@ pub(crate) async fn page(s: Signed) -> Response {
     render(&s, None, None).await
 }
 
-/// A text field of a form: empty clears, as on the page it is shown filled in.
-fn field(v: &str) -> Patch<String> {
-    match v.trim() {
-        "" => Patch::Clear,
-        v => Patch::Set(v.to_owned()),
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ProfileForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-}
-
 pub(crate) async fn profile(s: Signed, Posted(f): Posted<ProfileForm>) -> Response {
-    let user = &s.who.user;
-    // Only what changed is sent: an unchanged address stays proven.
-    let changed = |new: &str, old: &Option<String>| {
-        if new.trim() == old.as_deref().unwrap_or("") {
-            Patch::Keep
-        } else {
-            field(new)
-        }
-    };
-    let input = UpdateProfileInput {
-        email: changed(&f.email, &user.email),
-        phone: changed(&f.phone, &user.phone),
-        username: changed(&f.username, &user.username),
-        first_name: changed(&f.first_name, &user.first_name),
-        last_name: changed(&f.last_name, &user.last_name),
-        attributes: None,
-        client: s.client.clone(),
-    };
+    let input = f.changes(&s.who.user, s.client.clone());
     let result = s.services.update_me(&s.who, input).await.map(|_| ());
     outcome(&s, result, "Your profile is saved.").await
 }

@@ -10,15 +10,14 @@ use axum::response::Response;
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::AuditId;
 use portcullis_core::service::{
-    AdminCreateInput, AdminUpdateInput, OrgAdmin, OrgInput, Patch, RegisterInput,
-    UpdateProfileInput,
+    AdminCreateInput, AdminUpdateInput, OrgAdmin, OrgInput, RegisterInput, UpdateProfileInput,
 };
 use portcullis_core::store::{AuditFilter, UserFilter};
 use portcullis_core::{AuthError, UserId};
 use serde::Deserialize;
 
 use crate::pages::{AdminAudit, AdminOrg, AdminOrgs, AdminUser, AdminUsers, Once, Row};
-use crate::web::{self, html, ok, say, see_other, Posted, Signed};
+use crate::web::{self, html, ok, say, see_other, Posted, ProfileForm, Signed};
 
 const PAGE: usize = 50;
 
@@ -248,24 +247,10 @@ pub(crate) async fn user(s: Signed, Path(id): Path<String>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct EditUserForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-}
-
 pub(crate) async fn update_user(
     s: Signed,
     Path(id): Path<String>,
-    Posted(f): Posted<EditUserForm>,
+    Posted(f): Posted<ProfileForm>,
 ) -> Response {
     let Some(admin) = s.admin() else {
         return web::not_admin();
@@ -276,26 +261,13 @@ pub(crate) async fn update_user(
     let Ok(before) = s.services.get_user(&admin, id).await else {
         return web::not_found().await;
     };
-    let changed = |new: &str, old: &Option<String>| match new.trim() {
-        v if v == old.as_deref().unwrap_or("") => Patch::Keep,
-        "" => Patch::Clear,
-        v => Patch::Set(v.to_owned()),
-    };
     let result = s
         .services
         .admin_update_user(
             &admin,
             id,
             AdminUpdateInput {
-                profile: UpdateProfileInput {
-                    email: changed(&f.email, &before.email),
-                    phone: changed(&f.phone, &before.phone),
-                    username: changed(&f.username, &before.username),
-                    first_name: changed(&f.first_name, &before.first_name),
-                    last_name: changed(&f.last_name, &before.last_name),
-                    attributes: None,
-                    client: s.client.clone(),
-                },
+                profile: f.changes(&before, s.client.clone()),
                 active: None,
             },
         )

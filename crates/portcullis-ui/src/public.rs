@@ -532,7 +532,7 @@ pub(crate) async fn code_page(
 }
 
 #[derive(Deserialize)]
-pub(crate) struct CodeRequestForm {
+pub(crate) struct EmailForm {
     #[serde(default)]
     email: String,
     #[serde(flatten)]
@@ -544,7 +544,7 @@ pub(crate) async fn code_request(
     State(app): State<AppState>,
     Client(client): Client,
     jar: CookieJar,
-    Posted(form): Posted<CodeRequestForm>,
+    Posted(form): Posted<EmailForm>,
 ) -> Response {
     let services = app.services();
     let (_, c) = match start(services, &jar, &form.flow, "Sign in with a code").await {
@@ -656,20 +656,12 @@ pub(crate) async fn forgot_page(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ForgotForm {
-    #[serde(default)]
-    email: String,
-    #[serde(flatten)]
-    flow: Flow,
-}
-
 /// Mails a reset link and code (the same answer whether the address has an account).
 pub(crate) async fn forgot(
     State(app): State<AppState>,
     Client(client): Client,
     jar: CookieJar,
-    Posted(form): Posted<ForgotForm>,
+    Posted(form): Posted<EmailForm>,
 ) -> Response {
     let services = app.services();
     let (_, c) = match start(services, &jar, &form.flow, "Forgot your password?").await {

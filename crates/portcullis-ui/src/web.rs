@@ -543,3 +543,44 @@ pub(crate) async fn brand_stylesheet(
     )
         .into_response()
 }
+
+/// The profile fields of a form (the account page's and the console's).
+#[derive(Deserialize)]
+pub(crate) struct ProfileForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+impl ProfileForm {
+    /// The change from `before`: only fields that differ are sent (an unchanged address
+    /// stays proven); a field emptied is cleared.
+    pub(crate) fn changes(
+        &self,
+        before: &portcullis_core::User,
+        client: ClientInfo,
+    ) -> portcullis_core::service::UpdateProfileInput {
+        use portcullis_core::service::Patch;
+        let changed = |new: &str, old: &Option<String>| match new.trim() {
+            v if v == old.as_deref().unwrap_or("") => Patch::Keep,
+            "" => Patch::Clear,
+            v => Patch::Set(v.to_owned()),
+        };
+        portcullis_core::service::UpdateProfileInput {
+            email: changed(&self.email, &before.email),
+            phone: changed(&self.phone, &before.phone),
+            username: changed(&self.username, &before.username),
+            first_name: changed(&self.first_name, &before.first_name),
+            last_name: changed(&self.last_name, &before.last_name),
+            attributes: None,
+            client,
+        }
+    }
+}

@@ -18,12 +18,17 @@ fn retry_after(e: &Error) -> u64 {
 
 async fn server(backend: Backend, ip: u64, identifier: u64, proxies: &str) -> Option<TestServer> {
     let proxies = proxies.to_owned();
-    TestServer::spawn_with(backend, move |c| {
+    let app = TestServer::spawn_with(backend, move |c| {
         c.rate_limit_ip_per_minute = ip;
         c.rate_limit_identifier_per_minute = identifier;
         c.trusted_proxies = proxies;
     })
-    .await
+    .await?;
+    // Limits count per clock minute: start each test just after a minute begins, so that
+    // its requests all fall in one (a minute rolling over mid-test gave a fresh budget).
+    let into = app.now().timestamp().rem_euclid(60);
+    app.advance(61 - into);
+    Some(app)
 }
 
 async fn per_identifier(backend: Backend) {
