@@ -154,7 +154,15 @@ fn cors_layer(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // `x-nura-session` and credentials: the DeepAffex JS client sends both from browsers
+        // (`credentials: 'include'`). Safe with an explicit origin list: the only cookies
+        // are the hosted pages', `SameSite=Lax`, which cross-site requests do not carry.
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-nura-session"),
+        ])
+        .allow_credentials(true)
         .expose_headers([
             header::RETRY_AFTER,
             HeaderName::from_static(middleware::REQUEST_ID),

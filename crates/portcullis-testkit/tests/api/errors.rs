@@ -226,6 +226,24 @@ async fn cors_allows_only_listed_origins() {
         ok.headers()["access-control-allow-origin"],
         "https://app.example"
     );
+    // The DeepAffex JS client's browser requests: credentials included, its own header.
+    let dfx = app
+        .client()
+        .request(reqwest::Method::OPTIONS, "/dfx/users")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, x-nura-session",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dfx.headers()["access-control-allow-credentials"], "true");
+    assert!(dfx.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-nura-session"));
     let methods = ok.headers()["access-control-allow-methods"]
         .to_str()
         .unwrap()
