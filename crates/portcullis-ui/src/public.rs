@@ -367,6 +367,14 @@ fn ok_with<T: askama::Template>(status: StatusCode, page: T) -> Response {
     html(status, &page, None)
 }
 
+/// An address typed into one field: a phone number when it starts with `+`.
+fn email_or_phone(raw: &str) -> (Option<String>, Option<String>) {
+    match blank(raw) {
+        Some(p) if p.starts_with('+') => (None, Some(p)),
+        other => (other, None),
+    }
+}
+
 fn blank(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_owned())
@@ -551,9 +559,11 @@ pub(crate) async fn code_request(
         Ok(v) => v,
         Err(page) => return page,
     };
+    let (email, phone) = email_or_phone(&form.email);
     let result = services
         .request_login_code(CodeRequest {
-            email: blank(&form.email),
+            email,
+            phone,
             organization: Some(form.flow.org().to_owned()),
             client,
             ..CodeRequest::default()
@@ -604,9 +614,11 @@ pub(crate) async fn code_signin(
     if let Err(page) = start(&services, &jar, &form.flow, "Sign in with a code").await {
         return page;
     }
+    let (email, phone) = email_or_phone(&form.email);
     let result = services
         .login_with_code(CodeSubmission {
-            email: blank(&form.email),
+            email,
+            phone,
             code: blank(&form.code),
             organization: Some(form.flow.org().to_owned()),
             client,

@@ -420,6 +420,51 @@ async fn an_organization_that_requires_a_second_factor_gets_one_enrolled_first(a
     assert!(again.body.contains("Second step"));
 }
 
+async fn a_mailed_or_texted_code_signs_in(app: TestServer) {
+    const PHONE: &str = "+14155552671";
+    app.client()
+        .register(&portcullis_testkit::api::RegisterRequest {
+            phone: Some(PHONE.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.user("fay@example.com").await;
+    for (who, n) in [(PHONE, 2), ("fay@example.com", 2)] {
+        // A minute after registration's own code (one code a minute per address).
+        app.advance(61);
+        let mut b = Browser::new(&app);
+        let sent = b.submit("/ui/code", "/ui/code", &[("email", who)]).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        assert!(sent.body.contains("action=\"/ui/code/signin\""));
+        let text = if who.starts_with('+') {
+            app.nth_sms(who, n).await.body
+        } else {
+            app.nth_mail(who, n).await.text
+        };
+        let code = portcullis_testkit::code_in(&text);
+        let csrf = sent.csrf();
+        let wrong = b
+            .post(
+                "/ui/code/signin",
+                &[("csrf", &csrf), ("email", who), ("code", "000000")],
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+        let done = b
+            .post(
+                "/ui/code/signin",
+                &[("csrf", &csrf), ("email", who), ("code", &code)],
+            )
+            .await;
+        assert_eq!(
+            (done.status, done.location().as_str()),
+            (303, "/ui/account"),
+            "{who}"
+        );
+    }
+}
+
 both_backends!(
     sign_in_goes_back_to_the_application_with_a_single_use_pkce_code,
     only_listed_origins_with_a_challenge_are_gone_back_to,
@@ -427,4 +472,5 @@ both_backends!(
     the_page_session_renews_itself_and_ends_with_sign_out,
     the_console_is_for_admins_within_their_reach,
     an_organization_that_requires_a_second_factor_gets_one_enrolled_first,
+    a_mailed_or_texted_code_signs_in,
 );
