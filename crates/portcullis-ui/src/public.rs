@@ -566,7 +566,6 @@ pub(crate) async fn code_request(
             phone,
             organization: Some(form.flow.org().to_owned()),
             client,
-            ..CodeRequest::default()
         })
         .await;
     let (c, sent, status) = match result {
