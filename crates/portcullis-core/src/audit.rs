@@ -88,6 +88,13 @@ pub enum AuditKind {
     DeviceRegistered,
     /// A device exchanged its token pair for a new one.
     DeviceTokenRenewed,
+    /// A passkey was registered.
+    PasskeyRegistered,
+    /// A passkey was deleted (by the user or an admin).
+    PasskeyDeleted,
+    /// A passkey's signature counter went backwards: the authenticator may be cloned; the
+    /// sign-in was refused.
+    PasskeyCloneSuspected,
     /// An admin revoked a device.
     DeviceRevoked,
     /// A second-factor key was made (pending activation).
@@ -121,7 +128,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 50] = [
+    pub const ALL: [AuditKind; 53] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -158,6 +165,9 @@ impl AuditKind {
         Self::LicenseRevoked,
         Self::DeviceRegistered,
         Self::DeviceTokenRenewed,
+        Self::PasskeyRegistered,
+        Self::PasskeyDeleted,
+        Self::PasskeyCloneSuspected,
         Self::DeviceRevoked,
         Self::MfaKeyCreated,
         Self::MfaEnabled,
@@ -213,6 +223,9 @@ impl AuditKind {
             Self::LicenseRevoked => "license.revoked",
             Self::DeviceRegistered => "device.registered",
             Self::DeviceTokenRenewed => "device.token_renewed",
+            Self::PasskeyRegistered => "passkey.registered",
+            Self::PasskeyDeleted => "passkey.deleted",
+            Self::PasskeyCloneSuspected => "passkey.clone_suspected",
             Self::DeviceRevoked => "device.revoked",
             Self::MfaKeyCreated => "mfa.key_created",
             Self::MfaEnabled => "mfa.enabled",

@@ -70,6 +70,32 @@ pub struct CoreConfig {
     /// The page that password-reset links open, with `?token=` appended; the application's
     /// own page, which then calls `POST /v1/auth/password/reset` with the token.
     pub reset_link_url: String,
+    /// The WebAuthn relying party id (a domain): passkeys are bound to it.
+    pub webauthn_rp_id: String,
+    /// The origins passkey ceremonies may come from (`https://id.example.com`).
+    pub webauthn_origins: Vec<String>,
+}
+
+/// The relying party of an issuer: its host, and its origin. Browsers refuse an IP address
+/// as a relying party id, so a server on a loopback address (the default, `127.0.0.1`) uses
+/// `localhost` (open it as `http://localhost:PORT`).
+fn webauthn_defaults(issuer: &str) -> (String, Vec<String>) {
+    let (scheme, rest) = issuer.split_once("://").unwrap_or(("http", issuer));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let host = if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        "localhost"
+    } else {
+        host
+    };
+    let origin = match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    };
+    (host.to_owned(), vec![origin])
 }
 
 impl CoreConfig {
@@ -77,6 +103,7 @@ impl CoreConfig {
     pub fn new(issuer: impl Into<String>) -> Self {
         let issuer: String = issuer.into();
         let reset_link_url = format!("{}/ui/reset", issuer.trim_end_matches('/'));
+        let (webauthn_rp_id, webauthn_origins) = webauthn_defaults(&issuer);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             issuer,
@@ -91,6 +118,8 @@ impl CoreConfig {
             message_interval: Duration::seconds(60),
             message_daily_cap: 10,
             reset_link_url,
+            webauthn_rp_id,
+            webauthn_origins,
             anonymous_retention: Duration::days(30),
             audit_retention: Duration::days(365),
             key_activation: Duration::seconds(40),

@@ -70,6 +70,15 @@ pub struct OrgPolicy {
     pub brand_logo_url: Option<String>,
     /// Primary colour of the hosted pages (`#rrggbb`).
     pub brand_color: Option<String>,
+    /// The WebAuthn relying party id of this organization when it has its own domain
+    /// (else the server's).
+    pub webauthn_rp_id: Option<String>,
+    /// With `webauthn_rp_id`: the origins its passkey ceremonies come from.
+    pub webauthn_origins: Vec<String>,
+    /// Sign-in must end with a phishing-resistant factor (a passkey): a password with a
+    /// TOTP code, a recovery code or a trusted device is not enough, and a user without a
+    /// passkey gets a session that may only enrol one.
+    pub phishing_resistant_required: bool,
 }
 
 impl Default for OrgPolicy {
@@ -91,6 +100,9 @@ impl Default for OrgPolicy {
             ui_return_origins: Vec::new(),
             brand_logo_url: None,
             brand_color: None,
+            webauthn_rp_id: None,
+            webauthn_origins: Vec::new(),
+            phishing_resistant_required: false,
         }
     }
 }
@@ -260,6 +272,29 @@ pub struct MfaKey {
     pub created_at: DateTime<Utc>,
     /// Activation time.
     pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// A WebAuthn credential of a user (a passkey or a security key), as listed: never its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyInfo {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// The credential id the authenticator gave it (base64url).
+    pub credential_id: String,
+    /// The user's name for it.
+    pub name: String,
+    /// The authenticator's signature counter at its last use (0: it keeps none).
+    pub counter: u32,
+    /// Whether the credential may be backed up (synced), and whether it is.
+    pub backup_eligible: bool,
+    /// See `backup_eligible`.
+    pub backup_state: bool,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in with it.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A device that may skip the second factor for a while.

@@ -9,8 +9,8 @@ use crate::audit::AuditEvent;
 use crate::identity::Attributes;
 use crate::ids::{AuditId, OrgId, SessionId, UserId};
 use crate::model::{
-    AppToken, Credentials, Device, License, MfaKey, Organization, Role, Session, TrustedDevice,
-    User,
+    AppToken, Credentials, Device, License, MfaKey, Organization, PasskeyInfo, Role, Session,
+    TrustedDevice, User,
 };
 use crate::tokens::StoredSigningKey;
 
@@ -98,6 +98,21 @@ pub enum LookupKey {
     Phone(String),
     /// Case-folded username.
     Username(String),
+}
+
+/// A WebAuthn ceremony in progress, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnChallenge {
+    /// Identifier, handed to the client.
+    pub id: uuid::Uuid,
+    /// The user registering (none for a sign-in: the credential names the user).
+    pub user_id: Option<UserId>,
+    /// `register` or `authenticate`.
+    pub kind: String,
+    /// The verifier's state (JSON).
+    pub state: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A hosted-page hand-off code, as stored.
@@ -458,6 +473,39 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_ui_code(&self, code: &UiCode, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Takes a hand-off code out (whatever its expiry: the caller checks), so it serves once.
     async fn take_ui_code(&self, code_hash: &str) -> Result<Option<UiCode>, StoreError>;
+    /// Stores a passkey with the verifier's record of it (`credential`, JSON).
+    async fn insert_passkey(&self, info: &PasskeyInfo, credential: &str) -> Result<(), StoreError>;
+    /// A user's passkeys with their records, oldest first.
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<(PasskeyInfo, String)>, StoreError>;
+    /// Records a use: the updated record, counter and backup state; false when gone.
+    async fn use_passkey(
+        &self,
+        id: uuid::Uuid,
+        credential: &str,
+        counter: u32,
+        backup_state: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Renames a user's passkey; false when not theirs.
+    async fn rename_passkey(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a user's passkey; false when not theirs.
+    async fn delete_passkey(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// Keeps a WebAuthn ceremony's state until `expires_at`; drops expired ones.
+    async fn insert_webauthn_challenge(
+        &self,
+        challenge: &WebauthnChallenge,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Takes a ceremony's state out (whatever its expiry: the caller checks), so it serves once.
+    async fn take_webauthn_challenge(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<WebauthnChallenge>, StoreError>;
     /// An organization's devices, newest first.
     async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError>;
     /// Deletes a device and its sessions, freeing its license slot; false when not the org's.

@@ -98,6 +98,9 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
             ui_return_origins: p.ui_return_origins,
             brand_logo_url: p.brand_logo_url,
             brand_color: p.brand_color,
+            webauthn_rp_id: p.webauthn_rp_id,
+            webauthn_origins: p.webauthn_origins,
+            phishing_resistant_required: p.phishing_resistant_required,
         },
         created_at: o.created_at,
         updated_at: o.updated_at,
@@ -169,5 +172,42 @@ pub(crate) fn trusted_devices(ds: Vec<model::TrustedDevice>) -> api::TrustedDevi
     api::TrustedDeviceList {
         items,
         next_cursor: None,
+    }
+}
+
+pub(crate) fn passkey_assertion(
+    a: api::PasskeyAssertion,
+) -> portcullis_core::service::PasskeyAssertion {
+    portcullis_core::service::PasskeyAssertion {
+        challenge_id: a.challenge_id,
+        credential: a.credential,
+    }
+}
+
+pub(crate) fn passkey_challenge(
+    c: portcullis_core::service::PasskeyChallenge,
+) -> api::PasskeyChallenge {
+    api::PasskeyChallenge {
+        challenge_id: c.challenge_id,
+        options: c.options,
+    }
+}
+
+pub(crate) fn passkey(p: model::PasskeyInfo) -> api::Passkey {
+    api::Passkey {
+        id: p.id,
+        name: p.name,
+        credential_id: p.credential_id,
+        counter: p.counter,
+        backup_eligible: p.backup_eligible,
+        backup_state: p.backup_state,
+        created_at: p.created_at,
+        last_used_at: p.last_used_at,
+    }
+}
+
+pub(crate) fn passkeys(items: Vec<model::PasskeyInfo>) -> api::PasskeyList {
+    api::PasskeyList {
+        items: items.into_iter().map(passkey).collect(),
     }
 }

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "codes", description = "Codes by email and SMS: verification, passwordless sign-in, password recovery"),
         (name = "me", description = "The signed-in user"),
         (name = "mfa", description = "Second factors: TOTP keys, recovery codes, trusted devices"),
+        (name = "passkeys", description = "Passkeys and security keys (WebAuthn): registration, passwordless sign-in, and the second step after a password"),
         (name = "admin", description = "Administration (org_admin, system_admin)"),
         (name = "orgs", description = "Organizations and their policies"),
         (name = "devices", description = "Licenses, device registration and device tokens"),

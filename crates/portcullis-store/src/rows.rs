@@ -469,6 +469,44 @@ pub(crate) struct TrustedDeviceRow {
     last_used_at: Option<i64>,
 }
 
+#[derive(Debug, FromRow)]
+pub(crate) struct PasskeyRow {
+    id: String,
+    user_id: String,
+    credential_id: String,
+    name: String,
+    counter: i64,
+    backup_eligible: bool,
+    backup_state: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    credential: String,
+}
+
+pub(crate) const PASSKEY_COLUMNS: &str =
+    "id, user_id, credential_id, name, counter, backup_eligible, backup_state, created_at, last_used_at";
+
+impl PasskeyRow {
+    /// The listed part and the verifier's record.
+    pub(crate) fn split(self) -> Result<(portcullis_core::model::PasskeyInfo, String), StoreError> {
+        Ok((
+            portcullis_core::model::PasskeyInfo {
+                id: id(&self.id)?,
+                user_id: id(&self.user_id)?,
+                credential_id: self.credential_id,
+                name: self.name,
+                counter: u32::try_from(self.counter)
+                    .map_err(|_| StoreError::Corrupt("passkeys.counter".into()))?,
+                backup_eligible: self.backup_eligible,
+                backup_state: self.backup_state,
+                created_at: time(self.created_at)?,
+                last_used_at: self.last_used_at.map(time).transpose()?,
+            },
+            self.credential,
+        ))
+    }
+}
+
 pub(crate) const TRUSTED_DEVICE_COLUMNS: &str =
     "id, user_id, name, created_at, expires_at, last_used_at FROM trusted_devices";
 

@@ -2,6 +2,7 @@
 //! file in a temporary folder, or a fresh schema in the PostgreSQL named by
 //! `PORTCULLIS_TEST_POSTGRES_URL`), spoken to over HTTP through `portcullis-client`.
 
+pub mod authenticator;
 mod otp;
 mod sinks;
 

@@ -296,3 +296,73 @@ async fn a_user_signs_up_enrols_totp_recovers_and_an_admin_deactivates_them() {
 
     p.b.close().await.unwrap();
 }
+
+/// `POST /session/{id}/webauthn/authenticator` (the W3C WebAuthn extension of WebDriver,
+/// which ChromeDriver serves through the DevTools protocol's virtual authenticators).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_enrolled_and_signs_in_in_chromium() {
+    let app = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    app.user(EMAIL).await;
+    let driver = chromedriver();
+    let b = browser(&driver).await;
+    b.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    // WebAuthn wants a domain: the server is opened as localhost (its relying party).
+    let base = app.url().replace("127.0.0.1", "localhost");
+    let p = Pages { app: &app, b };
+    let open = |path: &str| format!("{base}{path}");
+    p.b.goto(&open("/ui/signin")).await.unwrap();
+    p.fill("#identifier", EMAIL).await;
+    p.fill("#password", portcullis_testkit::USER_PASSWORD).await;
+    p.submit("form[action='/ui/signin'] button[type=submit]")
+        .await;
+    assert_eq!(p.path().await, "/ui/account");
+    // Enrol: the script asks the (virtual) authenticator, then reloads the page.
+    p.fill("#passkey-password", portcullis_testkit::USER_PASSWORD)
+        .await;
+    p.fill("#passkey-name", "Virtual key").await;
+    p.submit("#passkey-add").await;
+    let listed = p.b.find(Locator::XPath("//td[text()='Virtual key']")).await;
+    assert!(listed.is_ok(), "the passkey is listed");
+    p.shot("passkey-enrolled").await;
+    p.sign_out().await;
+    // Sign in with it: no name, no password.
+    p.submit("#passkey-signin").await;
+    assert_eq!(p.path().await, "/ui/account");
+    p.sign_out().await;
+    // With a password, the passkey is the second step.
+    p.fill("#identifier", EMAIL).await;
+    p.fill("#password", portcullis_testkit::USER_PASSWORD).await;
+    p.submit("form[action='/ui/signin'] button[type=submit]")
+        .await;
+    assert_eq!(p.heading().await, "Second step");
+    p.submit("#passkey-second").await;
+    assert_eq!(p.path().await, "/ui/account");
+    p.b.close().await.unwrap();
+}

@@ -38,6 +38,22 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
             current: false,
         })
         .collect();
+    let passkeys = services
+        .passkeys_of(user.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| Row {
+            id: p.id.to_string(),
+            cells: vec![
+                p.name,
+                format!("added {}", when(p.created_at)),
+                p.last_used_at
+                    .map_or_else(|| "never used".to_owned(), |u| format!("used {}", when(u))),
+            ],
+            current: false,
+        })
+        .collect();
     let sessions = services
         .my_sessions(who)
         .await
@@ -85,6 +101,7 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
         mfa_enabled: user.mfa_enabled,
         enrolment_only: who.enrolment_only(),
         devices,
+        passkeys,
         sessions,
         tokens,
     };
@@ -301,4 +318,24 @@ pub(crate) async fn revoke_token(s: Signed, Posted(f): Posted<IdForm>) -> Respon
         Err(_) => Err(AuthError::NotFound),
     };
     outcome(&s, result, "That token is revoked.").await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeletePasskeyForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn delete_passkey(s: Signed, Posted(f): Posted<DeletePasskeyForm>) -> Response {
+    let result = match f.id.parse::<uuid::Uuid>() {
+        Ok(id) => {
+            s.services
+                .delete_my_passkey(&s.who, id, Proof::password(Some(&f.password)), &s.client)
+                .await
+        }
+        Err(_) => Err(AuthError::NotFound),
+    };
+    outcome(&s, result, "That passkey is removed.").await
 }

@@ -13,6 +13,7 @@
 mod account;
 mod admin;
 mod pages;
+mod passkey;
 mod public;
 mod web;
 
@@ -25,6 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(public::home))
         .route("/assets/style.css", get(web::stylesheet))
         .route("/assets/brand.css", get(web::brand_stylesheet))
+        .route("/assets/passkey.js", get(web::passkey_script))
+        .route("/passkey/start", post(passkey::sign_in_start))
+        .route("/passkey/finish", post(passkey::sign_in_finish))
+        .route("/account/passkeys/start", post(passkey::register_start))
+        .route("/account/passkeys/finish", post(passkey::register_finish))
+        .route("/account/passkeys/delete", post(account::delete_passkey))
         .route("/signin", get(public::signin_page).post(public::signin))
         .route("/signin/mfa", post(public::signin_second_factor))
         .route("/signup", get(public::signup_page).post(public::signup))

@@ -71,6 +71,10 @@ pub(crate) struct SignIn {
 pub(crate) struct SecondFactorPage {
     pub(crate) c: Chrome,
     pub(crate) methods: String,
+    /// The account has a passkey: offer it.
+    pub(crate) passkey: bool,
+    /// The organization (for the passkey ceremony).
+    pub(crate) org: String,
 }
 
 #[derive(Template)]
@@ -144,6 +148,7 @@ pub(crate) struct Account {
     /// The organization requires a second factor and this session may only enrol one.
     pub(crate) enrolment_only: bool,
     pub(crate) devices: Vec<Row>,
+    pub(crate) passkeys: Vec<Row>,
     pub(crate) sessions: Vec<Row>,
     pub(crate) tokens: Vec<Row>,
 }

@@ -155,6 +155,8 @@ pub(crate) async fn signin(
         let page = SecondFactorPage {
             c: Chrome::new("Second step", org.as_ref(), csrf),
             methods: methods.join(", "),
+            passkey: methods.iter().any(|m| m == "webauthn"),
+            org: form.flow.org().to_owned(),
         };
         let jar = jar.add(pending_cookie(&services, &pending));
         let origin = form.flow.return_origin();
@@ -179,6 +181,9 @@ pub(crate) struct SecondFactorForm {
     code: String,
     #[serde(default)]
     remember: Option<String>,
+    /// A passkey assertion (JSON, filled in by the page's script).
+    #[serde(default)]
+    passkey: String,
 }
 
 /// The second step: the code of an authenticator (six digits) or a recovery code.
@@ -193,6 +198,8 @@ pub(crate) async fn signin_second_factor(
         return see_other("/ui/signin");
     };
     let code = form.code.trim().to_owned();
+    let passkey =
+        serde_json::from_str::<portcullis_core::service::PasskeyAssertion>(&form.passkey).ok();
     let is_totp = code.chars().filter(char::is_ascii_digit).count() == 6
         && code
             .chars()
@@ -203,10 +210,12 @@ pub(crate) async fn signin_second_factor(
             password: pending.password.clone(),
             organization: Some(pending.flow.org().to_owned()),
             second_factor: SecondFactor {
-                mfa_code: is_totp.then(|| code.clone()),
-                recovery_code: (!is_totp).then(|| code.clone()),
+                mfa_code: (is_totp && passkey.is_none()).then(|| code.clone()),
+                recovery_code: (!is_totp && passkey.is_none() && !code.is_empty())
+                    .then(|| code.clone()),
                 trusted_device_token: None,
                 remember_device: form.remember.is_some(),
+                passkey,
             },
             client,
             ..LoginInput::default()
@@ -230,6 +239,8 @@ pub(crate) async fn signin_second_factor(
                     e => say(&e),
                 })),
                 methods: pending.methods.join(", "),
+                passkey: pending.methods.iter().any(|m| m == "webauthn"),
+                org: pending.flow.org().to_owned(),
             };
             let origin = pending.flow.return_origin();
             html(StatusCode::UNAUTHORIZED, &page, origin.as_deref())
@@ -255,7 +266,25 @@ pub(crate) async fn signin_second_factor(
 /// Signed in: the page session starts, and the browser goes back to the application with a
 /// code (when the sign-in came from one), else to the account page.
 async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: Tokens) -> Response {
-    let mut jar = jar.add(session_cookie(services, &tokens));
+    match complete(services, jar, flow, &tokens).await {
+        Ok((jar, to)) => (jar, see_other(&to)).into_response(),
+        Err((jar, e)) => (
+            jar,
+            web::message_response(StatusCode::BAD_REQUEST, "Cannot go back", &say(&e)),
+        )
+            .into_response(),
+    }
+}
+
+/// The cookies of a new page session, and where the browser goes next: back to the
+/// application with a hand-off code, or to the account page.
+pub(crate) async fn complete(
+    services: &Arc<Services>,
+    jar: CookieJar,
+    flow: &Flow,
+    tokens: &Tokens,
+) -> Result<(CookieJar, String), (CookieJar, AuthError)> {
+    let mut jar = jar.add(session_cookie(services, tokens));
     if let Some(trusted) = &tokens.trusted_device_token {
         jar = jar.add(web::cookie(
             services,
@@ -265,7 +294,7 @@ async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: T
         ));
     }
     let Some(to) = flow.return_to.as_deref().filter(|s| !s.is_empty()) else {
-        return (jar, see_other("/ui/account")).into_response();
+        return Ok((jar, "/ui/account".to_owned()));
     };
     let handoff = async {
         let who = services.authenticate(&tokens.access_token).await?;
@@ -285,13 +314,9 @@ async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: T
             }
             let sep = if to.contains('?') { '&' } else { '?' };
             let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-            (jar, see_other(&format!("{to}{sep}{query}"))).into_response()
+            Ok((jar, format!("{to}{sep}{query}")))
         }
-        Err(e) => (
-            jar,
-            web::message_response(StatusCode::BAD_REQUEST, "Cannot go back", &say(&e)),
-        )
-            .into_response(),
+        Err(e) => Err((jar, e)),
     }
 }
 

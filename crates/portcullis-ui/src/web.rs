@@ -270,13 +270,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(req.headers());
+        // The passkey script posts JSON; forms post URL-encoded.
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let bytes = Bytes::from_request(req, app)
             .await
             .map_err(IntoResponse::into_response)?;
         let expected = csrf_token(app.services(), &jar);
-        let given = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
-            .map(|f| f.csrf)
-            .unwrap_or_default();
+        let given = if json {
+            serde_json::from_slice::<CsrfField>(&bytes)
+                .map(|f| f.csrf)
+                .unwrap_or_default()
+        } else {
+            serde_urlencoded::from_bytes::<CsrfField>(&bytes)
+                .map(|f| f.csrf)
+                .unwrap_or_default()
+        };
         if expected.is_empty()
             || !portcullis_core::crypto::ct_eq(expected.as_bytes(), given.as_bytes())
         {
@@ -284,15 +296,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
                 "This form has expired. Go back, reload the page, and try again.",
             ));
         }
-        serde_urlencoded::from_bytes::<T>(&bytes)
-            .map(Posted)
-            .map_err(|e| {
-                message_response(
-                    StatusCode::BAD_REQUEST,
-                    "That did not work",
-                    &format!("The form could not be read: {e}."),
-                )
-            })
+        let parsed = if json {
+            serde_json::from_slice::<T>(&bytes).map_err(|e| e.to_string())
+        } else {
+            serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| e.to_string())
+        };
+        parsed.map(Posted).map_err(|e| {
+            message_response(
+                StatusCode::BAD_REQUEST,
+                "That did not work",
+                &format!("The form could not be read: {e}."),
+            )
+        })
     }
 }
 
@@ -318,10 +333,12 @@ impl FromRequestParts<AppState> for Signed {
         let who = services.authenticate(&pair.a).await.map_err(|_| signin())?;
         // A session that may only enrol a second factor (the organization requires one)
         // reaches the account page's enrolment and sign-out, nothing else.
-        const ENROLMENT: [&str; 4] = [
+        const ENROLMENT: [&str; 6] = [
             "/ui/account",
             "/ui/account/mfa/start",
             "/ui/account/mfa/activate",
+            "/ui/account/passkeys/start",
+            "/ui/account/passkeys/finish",
             "/ui/signout",
         ];
         // The path as requested (inside `/ui` the router sees it without the prefix).
@@ -384,8 +401,9 @@ pub(crate) fn query<T: DeserializeOwned + Default>(raw: Result<Query<T>, QueryRe
     raw.map(|Query(q)| q).unwrap_or_default()
 }
 
-/// The Content-Security-Policy of the pages: nothing but this server's own stylesheet and
-/// images (and `data:` QR codes, and an organization's `https:` logo); no script at all;
+/// The Content-Security-Policy of the pages: nothing but this server's own stylesheet, its
+/// one script (passkeys) and images (and `data:` QR codes, and an organization's `https:`
+/// logo); no inline script or style;
 /// forms post here (and, in a sign-in going back to an application, may be redirected to
 /// its origin).
 fn csp(return_origin: Option<&str>) -> String {
@@ -394,7 +412,7 @@ fn csp(return_origin: Option<&str>) -> String {
         None => "'self'".to_owned(),
     };
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: https:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -500,6 +518,18 @@ fn label(field: &str) -> String {
         first.make_ascii_uppercase();
     }
     s
+}
+
+/// The passkey script (the pages' only one).
+pub(crate) async fn passkey_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/passkey.js"),
+    )
+        .into_response()
 }
 
 /// The shared stylesheet.

@@ -176,6 +176,17 @@ fn core_config(config: &Config, issuer: String) -> CoreConfig {
     if let Some(url) = &config.reset_link_url {
         core.reset_link_url = url.clone();
     }
+    if let Some(rp) = &config.webauthn_rp_id {
+        core.webauthn_rp_id = rp.clone();
+    }
+    if let Some(origins) = &config.webauthn_origins {
+        core.webauthn_origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
     if let Some(n) = config.hash_concurrency {
         core.hash_concurrency = n.max(1);
     }

@@ -80,6 +80,11 @@ pub struct Config {
     pub message_daily_cap: u64,
     /// The application page that reset links open (`?token=` is appended).
     pub reset_link_url: Option<String>,
+    /// WebAuthn relying party id (a domain); default: the issuer's host (`localhost` for an
+    /// address).
+    pub webauthn_rp_id: Option<String>,
+    /// WebAuthn origins, comma-separated; default: the issuer's origin.
+    pub webauthn_origins: Option<String>,
     /// Guest accounts idle this many days are deleted.
     pub anonymous_retention_days: i64,
     /// Audit events older than this many days are deleted.
@@ -154,6 +159,8 @@ impl Default for Config {
             code_ttl_secs: core.code_ttl.num_seconds(),
             message_daily_cap: core.message_daily_cap,
             reset_link_url: None,
+            webauthn_rp_id: None,
+            webauthn_origins: None,
             outbox_worker: true,
             rate_limits: "on".to_owned(),
             rate_limit_ip_per_minute: core.rate_per_ip,
@@ -315,6 +322,8 @@ impl Config {
             &env,
         )?;
         set_opt(&mut c.reset_link_url, "PORTCULLIS_RESET_LINK_URL", &env)?;
+        set_opt(&mut c.webauthn_rp_id, "PORTCULLIS_WEBAUTHN_RP_ID", &env)?;
+        set_opt(&mut c.webauthn_origins, "PORTCULLIS_WEBAUTHN_ORIGINS", &env)?;
         set(&mut c.outbox_worker, "PORTCULLIS_OUTBOX_WORKER", &env)?;
         set(
             &mut c.anonymous_retention_days,

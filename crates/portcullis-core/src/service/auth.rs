@@ -406,12 +406,7 @@ impl Services {
     pub async fn login(&self, input: LoginInput) -> Result<Tokens, AuthError> {
         let (user, org, device) = self.password_sign_in(&input).await?;
         let amr = match self
-            .second_factor(
-                &user,
-                org.policy.mfa_required,
-                &input.second_factor,
-                &input.client,
-            )
+            .second_factor(&user, &org.policy, &input.second_factor, &input.client)
             .await
         {
             Ok(passed) => passed,

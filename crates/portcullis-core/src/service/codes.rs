@@ -657,12 +657,7 @@ impl Services {
             return Err(AuthError::Inactive);
         }
         let passed = self
-            .second_factor(
-                &user,
-                org.policy.mfa_required,
-                &input.second_factor,
-                &input.client,
-            )
+            .second_factor(&user, &org.policy, &input.second_factor, &input.client)
             .await?;
         if !self
             .store

@@ -80,6 +80,8 @@ pub struct SecondFactor {
     pub trusted_device_token: Option<String>,
     /// Trust this device from now on.
     pub remember_device: bool,
+    /// A passkey assertion (from `POST /v1/auth/passkey/start`).
+    pub passkey: Option<super::PasskeyAssertion>,
 }
 
 /// The outcome of the second-factor check of a sign-in.
@@ -597,7 +599,7 @@ impl Services {
     pub(super) async fn second_factor(
         &self,
         user: &User,
-        require_enrolment: bool,
+        policy: &crate::model::OrgPolicy,
         proof: &SecondFactor,
         client: &ClientInfo,
     ) -> Result<Passed, AuthError> {
@@ -607,6 +609,22 @@ impl Services {
             .await?
             .iter()
             .any(|(k, _)| k.status == ACTIVE);
+        let has_passkey = self.has_passkey(user.id).await?;
+        if let Some(assertion) = &proof.passkey {
+            self.check_passkey(user, assertion, client).await?;
+            return Ok(Passed::By("webauthn"));
+        }
+        // Only a passkey will do: no other factor is asked for or taken.
+        if policy.phishing_resistant_required {
+            return if has_passkey {
+                Err(AuthError::MfaRequired {
+                    methods: vec!["webauthn".to_owned()],
+                })
+            } else {
+                Ok(Passed::EnrolOnly)
+            };
+        }
+        let require_enrolment = policy.mfa_required;
         if let Some(raw) = proof.mfa_code.as_deref().filter(|c| !c.is_empty()) {
             let code = code_digits(Some(raw)).map_err(|_| AuthError::InvalidCredentials)?;
             if has_totp && self.check_totp(user, &code).await? {
@@ -622,7 +640,7 @@ impl Services {
             }
             return Err(AuthError::InvalidCredentials);
         }
-        if !has_totp {
+        if !has_totp && !has_passkey {
             return Ok(if require_enrolment {
                 Passed::EnrolOnly
             } else {
@@ -658,7 +676,13 @@ impl Services {
             }
             return Err(AuthError::InvalidCredentials);
         }
-        let mut methods = vec!["totp".to_owned(), "recovery_code".to_owned()];
+        let mut methods = Vec::new();
+        if has_passkey {
+            methods.push("webauthn".to_owned());
+        }
+        if has_totp {
+            methods.extend(["totp".to_owned(), "recovery_code".to_owned()]);
+        }
         if user.email_verified {
             methods.push("email".to_owned());
         }

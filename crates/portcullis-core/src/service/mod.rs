@@ -14,6 +14,7 @@ mod lockout;
 mod messages;
 mod mfa;
 mod orgs;
+mod passkeys;
 mod questions;
 mod session_cache;
 mod transfer;
@@ -34,6 +35,7 @@ pub use devices::{DeviceInput, DEVICE_PREFIX, DEVICE_REFRESH_PREFIX, LICENSE_PRE
 pub use input::Patch;
 pub use mfa::{NewTotpKey, Proof, SecondFactor, ENROLMENT_ONLY, RECENT_SIGN_IN_MINUTES};
 pub use orgs::{return_allowed, OrgInput};
+pub use passkeys::{PasskeyAssertion, PasskeyChallenge};
 pub use questions::QuestionAnswer;
 pub use session_cache::SessionCache;
 pub use transfer::{ImportError, UserRecord};
@@ -152,6 +154,12 @@ impl Services {
         {
             info!("generated the first signing key");
         }
+        // A WebAuthn setting that cannot work is a start-up error, not a 500 later.
+        passkeys::relying_party(
+            &config.webauthn_rp_id,
+            &config.webauthn_origins,
+            &default_org.name,
+        )?;
         let hasher = PasswordHasher::new(
             config.argon2,
             config.hash_concurrency,

@@ -152,6 +152,29 @@ fn patched_policy(
     }) {
         f.push(FieldError::new("policy.brand_color", "must be #rrggbb"));
     }
+    if policy.webauthn_rp_id.as_deref().is_some_and(|d| {
+        d.is_empty()
+            || d.len() > 253
+            || !d
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+    }) || (policy.webauthn_rp_id.is_some() && policy.webauthn_origins.is_empty())
+        || policy.webauthn_origins.len() > 20
+        || !policy.webauthn_origins.iter().all(|o| is_origin(o))
+    {
+        f.push(FieldError::new(
+            "policy.webauthn_rp_id",
+            "must be a domain, with webauthn_origins: at most 20 origins such as https://id.example.com",
+        ));
+    } else if let Some(rp) = &policy.webauthn_rp_id {
+        // The verifier's own checks (each origin within the relying party's domain).
+        if super::passkeys::relying_party(rp, &policy.webauthn_origins, "check").is_err() {
+            f.push(FieldError::new(
+                "policy.webauthn_origins",
+                "must be origins of webauthn_rp_id or its subdomains",
+            ));
+        }
+    }
     if f.is_empty() {
         Ok(policy)
     } else {

@@ -87,6 +87,7 @@ pub(crate) async fn login(
             recovery_code: body.recovery_code,
             trusted_device_token: body.trusted_device_token,
             remember_device: body.remember_device,
+            passkey: body.passkey.map(convert::passkey_assertion),
         },
         password_is_sha1_hex: false,
         client,

@@ -117,6 +117,7 @@ pub(crate) async fn login_with_code(
         recovery_code: body.recovery_code.clone(),
         trusted_device_token: body.trusted_device_token.clone(),
         remember_device: false,
+        passkey: body.passkey.clone().map(convert::passkey_assertion),
     };
     let submission = CoreSubmission {
         device_token,

@@ -10,6 +10,7 @@ mod me;
 mod meta;
 mod mfa;
 mod orgs;
+mod passkeys;
 mod questions;
 
 use admin::{cursor, next_cursor};
@@ -42,6 +43,14 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::exchange_ui_code))
+        .routes(routes!(passkeys::register_start))
+        .routes(routes!(passkeys::register_finish))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::rename, passkeys::delete))
+        .routes(routes!(passkeys::sign_in_start))
+        .routes(routes!(passkeys::sign_in_finish))
+        .routes(routes!(passkeys::admin_list))
+        .routes(routes!(passkeys::admin_delete))
         .routes(routes!(guests::register_anonymous))
         .routes(routes!(guests::upgrade_me))
         .routes(routes!(app_tokens::exchange_app_token))

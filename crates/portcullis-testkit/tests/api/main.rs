@@ -25,6 +25,7 @@ mod me;
 mod meta;
 mod mfa;
 mod orgs;
+mod passkeys;
 mod questions;
 mod rate_limits;
 mod startup;

@@ -63,6 +63,7 @@ fn login_with(
         recovery_code: recovery_code.map(str::to_owned),
         trusted_device_token: trusted.map(str::to_owned),
         remember_device: remember,
+        passkey: None,
     }
 }
 
