@@ -460,15 +460,34 @@ impl Services {
         if !self.store.delete_mfa_key(user.id, id).await? {
             return Err(AuthError::NotFound);
         }
+        self.factor_removed(
+            user,
+            AuditKind::MfaKeyDeleted,
+            actor,
+            client,
+            "A second factor was removed from your account.",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Records that a factor of `user` went: the audit event, and a notice to the user (who
+    /// may not be the one who removed it).
+    pub(super) async fn factor_removed(
+        &self,
+        user: &User,
+        kind: AuditKind,
+        actor: UserId,
+        client: &ClientInfo,
+        notice: &str,
+    ) {
         self.audit(
-            self.event(AuditKind::MfaKeyDeleted, user.org_id, client)
+            self.event(kind, user.org_id, client)
                 .user(user.id)
                 .actor(actor),
         )
         .await;
-        self.send_notice(user, "A second factor was removed from your account.")
-            .await;
-        Ok(())
+        self.send_notice(user, notice).await;
     }
 
     async fn remove_all_factors(
@@ -478,14 +497,14 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.store.disable_mfa(user.id).await?;
-        self.audit(
-            self.event(AuditKind::MfaDisabled, user.org_id, client)
-                .user(user.id)
-                .actor(actor),
+        self.factor_removed(
+            user,
+            AuditKind::MfaDisabled,
+            actor,
+            client,
+            "Two-step sign-in was turned off for your account.",
         )
         .await;
-        self.send_notice(user, "Two-step sign-in was turned off for your account.")
-            .await;
         Ok(())
     }
 

@@ -285,15 +285,14 @@ impl Services {
         if !self.store.delete_passkey(user.id, id).await? {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::PasskeyDeleted, user.org_id, client)
-                .user(user.id)
-                .actor(actor)
-                .detail("passkey_id", id.to_string()),
+        self.factor_removed(
+            user,
+            AuditKind::PasskeyDeleted,
+            actor,
+            client,
+            "A passkey was removed from your account.",
         )
         .await;
-        self.send_notice(user, "A passkey was removed from your account.")
-            .await;
         Ok(())
     }
 
