@@ -513,6 +513,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new, not yet active, second-factor key with its sealed secret.
     async fn insert_mfa_key(&self, key: &MfaKey, secret_sealed: &str) -> Result<(), StoreError>;
+    /// Which second factors a user has: an active TOTP key, a passkey (one statement: it is
+    /// asked at every sign-in).
+    async fn second_factors(&self, user_id: UserId) -> Result<(bool, bool), StoreError>;
     /// A user's second-factor keys with their sealed secrets.
     async fn mfa_keys(&self, user_id: UserId) -> Result<Vec<(MfaKey, String)>, StoreError>;
     /// Activates a pending key at TOTP step `step`, turns MFA on and replaces the recovery

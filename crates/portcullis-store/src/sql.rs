@@ -1052,6 +1052,18 @@ macro_rules! sql_store {
                 }))
             }
 
+            async fn second_factors(&self, user_id: UserId) -> Result<(bool, bool), StoreError> {
+                let (totp, passkey) = sqlx::query_as::<_, (bool, bool)>(
+                    "SELECT EXISTS (SELECT 1 FROM mfa_keys WHERE user_id = $1 AND status = 'active'), \
+                            EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+                )
+                .bind(user_id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok((totp, passkey))
+            }
+
             async fn insert_passkey(&self, p: &PasskeyInfo, credential: &str) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO passkeys (id, user_id, credential_id, name, credential, counter, backup_eligible, backup_state, created_at) \

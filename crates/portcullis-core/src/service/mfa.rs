@@ -622,13 +622,7 @@ impl Services {
         proof: &SecondFactor,
         client: &ClientInfo,
     ) -> Result<Passed, AuthError> {
-        let has_totp = self
-            .store
-            .mfa_keys(user.id)
-            .await?
-            .iter()
-            .any(|(k, _)| k.status == ACTIVE);
-        let has_passkey = self.has_passkey(user.id).await?;
+        let (has_totp, has_passkey) = self.store.second_factors(user.id).await?;
         if let Some(assertion) = &proof.passkey {
             self.check_passkey(user, assertion, client).await?;
             return Ok(Passed::By("webauthn"));

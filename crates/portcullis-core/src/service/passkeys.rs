@@ -410,11 +410,6 @@ impl Services {
             .map(|_| ())
     }
 
-    /// Whether a user has a passkey.
-    pub(super) async fn has_passkey(&self, user: UserId) -> Result<bool, AuthError> {
-        Ok(!self.store.passkeys(user).await?.is_empty())
-    }
-
     /// Verifies an assertion of a discoverable ceremony: the ceremony (once), the user the
     /// credential names (in this organization, and `expected` when given), the credential
     /// (still registered), the signature, user verification and the counter. Any failure
