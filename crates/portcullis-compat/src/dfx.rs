@@ -36,7 +36,7 @@ use portcullis_server::{AppState, Client, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::envelope::{self, given, BodyError};
+use crate::envelope::{self, bearer, given, BodyError};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -278,18 +278,6 @@ fn ok(body: Value) -> Response {
 
 fn success() -> Response {
     ok(json!({ "success": true }))
-}
-
-/// The token of `Authorization: Bearer <token>`; `Bearer` alone, and the placeholders the
-/// clients send for a missing token, are none.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer")
-        && !token.is_empty()
-        && !matches!(token, "None" | "null" | "undefined"))
-    .then_some(token)
 }
 
 /// A signed-in user (a user token); sessions that may only enrol a second factor are
@@ -1102,20 +1090,5 @@ mod tests {
         assert_eq!(Flex(None).code(), None);
         assert_eq!(flex(json!(null)).code(), None);
         assert_eq!(flex(json!("abc")).code().as_deref(), Some("abc"));
-    }
-
-    #[test]
-    fn empty_bearer_is_no_token() {
-        let with = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-            bearer(&h).map(str::to_owned)
-        };
-        assert_eq!(with("Bearer"), None);
-        assert_eq!(with("Bearer "), None);
-        assert_eq!(with("Bearer None"), None);
-        assert_eq!(with("bearer abc").as_deref(), Some("abc"));
-        assert_eq!(with("Basic abc"), None);
-        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 }

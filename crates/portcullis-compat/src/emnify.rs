@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Json;
@@ -23,7 +23,7 @@ use portcullis_server::{AppState, Client, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::envelope::{self, given, BodyError};
+use crate::envelope::{self, bearer, given, BodyError};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -196,16 +196,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Failure> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty() && *t != "None")
-            .ok_or_else(Failure::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(Failure::unauthorized)?;
         let who = app
             .services()
             .authenticate(token)

@@ -59,3 +59,45 @@ pub(crate) fn given(v: Option<&str>) -> Option<&str> {
 pub(crate) fn js_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// The token of `Authorization: Bearer <token>`. `Bearer` alone, and the placeholders the
+/// reference clients send for a missing token (`None` from Python, `null`/`undefined` from
+/// JavaScript), are none.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !matches!(token, "None" | "null" | "undefined"))
+    .then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    #[test]
+    fn empty_and_placeholder_bearers_are_no_token() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+            super::bearer(&h).map(str::to_owned)
+        };
+        for none in [
+            "Bearer",
+            "Bearer ",
+            "Bearer None",
+            "Bearer null",
+            "Basic abc",
+        ] {
+            assert_eq!(with(none), None, "{none}");
+        }
+        assert_eq!(with("bearer abc").as_deref(), Some("abc"));
+        assert_eq!(super::bearer(&HeaderMap::new()), None);
+    }
+}

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Json;
@@ -180,14 +180,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Principal, Failure> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
+    let token = envelope::bearer(headers)
         .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED))?;
     app.services()
         .authenticate(token)

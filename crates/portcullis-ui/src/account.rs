@@ -9,7 +9,7 @@ use portcullis_core::{AuthError, SessionId};
 use serde::Deserialize;
 
 use crate::pages::{Account, Once, Row, Totp};
-use crate::web::{html, ok, removal, say, see_other, Posted, ProfileForm, Signed, SESSION};
+use crate::web::{self, html, ok, removal, say, see_other, Posted, ProfileForm, Signed, SESSION};
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -105,11 +105,7 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
         sessions,
         tokens,
     };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(status, &page, None)
 }
 

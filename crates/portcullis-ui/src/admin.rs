@@ -5,7 +5,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::AuditId;
@@ -93,11 +92,7 @@ async fn users_page(
     } else {
         vec![s.who.user.org_slug.clone()]
     };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(
         status,
         &AdminUsers {
@@ -203,11 +198,7 @@ async fn user_page(
             if u.anonymous { "yes" } else { "no" }.to_owned(),
         ),
     ];
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(
         status,
         &AdminUser {
@@ -378,11 +369,7 @@ async fn orgs_page(s: &Signed, admin: &OrgAdmin, error: Option<String>) -> Respo
             current: false,
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(
         status,
         &AdminOrgs {
@@ -474,11 +461,7 @@ async fn org_page(
             current: false,
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(
         status,
         &AdminOrg {
@@ -716,11 +699,7 @@ pub(crate) async fn audit(s: Signed, q: Result<Query<AuditQuery>, QueryRejection
     let next = (events.len() == PAGE)
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = web::status_of(&error);
     html(
         status,
         &AdminAudit {

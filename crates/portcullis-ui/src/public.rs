@@ -324,27 +324,15 @@ pub(crate) async fn complete(
 pub(crate) async fn signout(
     State(app): State<AppState>,
     Client(client): Client,
+    session: Option<axum::Extension<web::PageSession>>,
     jar: CookieJar,
     Posted(_): Posted<serde_json::Map<String, serde_json::Value>>,
 ) -> Response {
-    let services = app.services();
-    if let Some(sealed) = jar.get(SESSION).map(|c| c.value().to_owned()) {
-        if let Some(who) = web_session(services, &sealed).await {
-            let _ = services.logout(&who, &client).await;
-        }
+    if let Some(axum::Extension(web::PageSession(who))) = session {
+        let _ = app.services().logout(&who, &client).await;
     }
     let jar = jar.remove(removal(SESSION));
     (jar, see_other("/ui/signin")).into_response()
-}
-
-async fn web_session(services: &Services, sealed: &str) -> Option<portcullis_core::Principal> {
-    #[derive(Deserialize)]
-    struct Pair {
-        a: String,
-    }
-    let plain = services.open("ui session", sealed)?;
-    let pair: Pair = serde_json::from_slice(&plain).ok()?;
-    services.authenticate(&pair.a).await.ok()
 }
 
 pub(crate) async fn signup_page(

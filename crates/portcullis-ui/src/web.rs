@@ -201,28 +201,37 @@ pub(crate) async fn guard(mut req: Request, next: Next) -> Response {
     }
     if let Some(sealed) = jar.get(SESSION).map(|c| c.value().to_owned()) {
         let client = client_of(&mut req, &app).await;
-        match open_pair(&services, &sealed) {
+        let who = match open_pair(&services, &sealed) {
             Some(pair) => match services.authenticate(&pair.a).await {
-                Ok(_) => {}
+                Ok(who) => Some(who),
                 Err(AuthError::TokenInvalid) => {
                     match services.refresh_pair(&pair.a, &pair.r, &client).await {
                         Ok(tokens) => {
                             let c = session_cookie(&services, &tokens);
                             jar = jar.add(c.clone());
                             set.push(c);
+                            services.authenticate(&tokens.access_token).await.ok()
                         }
-                        Err(_) => {
-                            jar = jar.remove(removal(SESSION));
-                            set.push(removal(SESSION));
-                        }
+                        Err(_) => None,
                     }
                 }
-                Err(_) => {}
+                // The store failed: the page says so, the cookie stays.
+                Err(_) => {
+                    req.extensions_mut().insert(SessionUnavailable);
+                    None
+                }
             },
-            None => {
+            None => None,
+        };
+        match who {
+            Some(who) => {
+                req.extensions_mut().insert(PageSession(who));
+            }
+            None if req.extensions().get::<SessionUnavailable>().is_none() => {
                 jar = jar.remove(removal(SESSION));
                 set.push(removal(SESSION));
             }
+            None => {}
         }
     }
     let header: Vec<String> = jar
@@ -241,6 +250,14 @@ pub(crate) async fn guard(mut req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// The caller of a page, as the guard found them (once per request).
+#[derive(Clone)]
+pub(crate) struct PageSession(pub(crate) Principal);
+
+/// The guard could not check the page session (the database did not answer).
+#[derive(Clone, Copy)]
+struct SessionUnavailable;
 
 async fn client_of(req: &mut Request, app: &AppState) -> ClientInfo {
     let (mut parts, body) = std::mem::take(req).into_parts();
@@ -325,12 +342,18 @@ impl FromRequestParts<AppState> for Signed {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let services = Arc::clone(app.services());
-        let signin = || Redirect::to("/ui/signin").into_response();
-        let pair = jar
-            .get(SESSION)
-            .and_then(|c| open_pair(&services, c.value()))
-            .ok_or_else(signin)?;
-        let who = services.authenticate(&pair.a).await.map_err(|_| signin())?;
+        if parts.extensions.get::<SessionUnavailable>().is_some() {
+            return Err(message_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "Your session could not be checked just now; try again in a moment.",
+            ));
+        }
+        let who = parts
+            .extensions
+            .get::<PageSession>()
+            .map(|PageSession(who)| who.clone())
+            .ok_or_else(|| Redirect::to("/ui/signin").into_response())?;
         // A session that may only enrol a second factor (the organization requires one)
         // reaches the account page's enrolment and sign-out, nothing else.
         const ENROLMENT: [&str; 6] = [
@@ -440,6 +463,15 @@ pub(crate) fn html<T: Template>(
             )
                 .into_response()
         }
+    }
+}
+
+/// A page's status: 400 when it shows an error.
+pub(crate) fn status_of(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     }
 }
 
