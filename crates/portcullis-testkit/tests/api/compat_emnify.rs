@@ -92,6 +92,7 @@ async fn the_sdk_authenticates_with_an_application_token(app: TestServer) {
     assert_eq!(me.email.as_deref(), Some("sim@emnify.test"));
 }
 
+/// A call to an emnify route (under `/api/v1/`).
 async fn call(
     app: &TestServer,
     method: Method,
@@ -99,22 +100,7 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{}/api/v1/{route}", app.url()));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))
-    };
-    (status, body)
+    crate::json_call(app, method, &format!("/api/v1/{route}"), token, body).await
 }
 
 /// An emnify error: answers its `error_token`, after checking the envelope.

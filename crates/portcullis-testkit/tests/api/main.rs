@@ -34,6 +34,33 @@ mod ui;
 use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::client::Error;
 
+/// A JSON call to `path` with an optional bearer token and body: the status and the JSON
+/// answer (`null` when empty; a non-JSON answer fails the test).
+pub(crate) async fn json_call(
+    app: &portcullis_testkit::TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.url()));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))
+    };
+    (status, body)
+}
+
 /// Sets policy fields of an organization, as the system admin.
 pub(crate) async fn set_policy(
     app: &portcullis_testkit::TestServer,

@@ -12,26 +12,7 @@ use serde_json::{json, Value};
 /// The origin the test server's passkeys belong to (`localhost`, any port).
 const ORIGIN: &str = "http://localhost:8080";
 
-async fn call(
-    app: &TestServer,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client().request(method, path);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (status, body)
-}
+use crate::json_call as call;
 
 /// Registers `email` (with a password) and signs in; answers the access token.
 async fn member(app: &TestServer, email: &str) -> String {
