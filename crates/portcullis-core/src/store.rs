@@ -297,7 +297,7 @@ pub struct LockoutRule {
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers.
+    /// Checks that the database answers and takes a write (committed).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Reads a value of the node-shared settings table.

@@ -20,7 +20,7 @@ pub(crate) const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Protects the process from requests it cannot serve well: at most `permits` at once (the
-/// rest are refused at once, not queued) and none longer than `timeout`. Both answer 503
+/// rest are refused at once, not queued) and none waited for longer than `timeout`. Both answer 503
 /// `overloaded` with `Retry-After`, so a client or load balancer backs off or goes elsewhere.
 #[derive(Clone)]
 pub(crate) struct Guard {
@@ -46,8 +46,14 @@ impl Guard {
             return crate::problem::Problem::overloaded("too many requests in flight")
                 .into_response();
         };
-        match tokio::time::timeout(guard.timeout, next.run(req)).await {
-            Ok(res) => res,
+        // The handler runs on a task of its own, so a client that hangs up or a request past
+        // the timeout stops only the wait for its answer, never the work half-way: a use
+        // case of several steps (write an account, then queue its code) finishes as one.
+        let work = tokio::spawn(next.run(req));
+        match tokio::time::timeout(guard.timeout, work).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => crate::problem::Problem::internal(format!("request task failed: {e}"))
+                .into_response(),
             Err(_) => {
                 metrics::counter!("portcullis_http_shed_total", "why" => "timeout").increment(1);
                 crate::problem::Problem::overloaded("the request timed out").into_response()

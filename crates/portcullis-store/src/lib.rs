@@ -65,6 +65,40 @@ pub enum Database {
     Postgres(PgStore),
 }
 
+/// A SQLite pool that never lends out a connection still inside a transaction. A cancelled
+/// request must not leave the writer mid-transaction (`begin` in `sql.rs` is the fix); this
+/// is the second line: such a connection is closed, which rolls it back, instead of making
+/// every later write fail. The transaction depth is read after the connection's worker
+/// thread has done what was queued before (a rollback sent by a dropped guard).
+fn sqlite_pool() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                if !sqlx::Connection::is_in_transaction(conn) {
+                    return Ok(true);
+                }
+                drop(conn.lock_handle().await?);
+                Ok(!sqlx::Connection::is_in_transaction(conn))
+            })
+        })
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        })
+}
+
+/// The same rule for PostgreSQL, whose connections also refuse to stay idle in a
+/// transaction on the server's side (`idle_in_transaction_session_timeout`), so a leaked
+/// one cannot hold locks for long whatever the client library does.
+fn pg_pool() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .after_release(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        })
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        })
+}
+
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -91,13 +125,13 @@ impl Database {
                 {
                     std::fs::create_dir_all(dir).map_err(unavailable)?;
                 }
-                let pool = SqlitePoolOptions::new()
+                let pool = sqlite_pool()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts.clone())
                     .await
                     .map_err(unavailable)?;
-                let writer = SqlitePoolOptions::new()
+                let writer = sqlite_pool()
                     .max_connections(1)
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
@@ -106,8 +140,10 @@ impl Database {
                 Ok(Self::Sqlite(SqliteStore::new(pool, writer)))
             }
             Some(Backend::Postgres) => {
-                let opts = PgConnectOptions::from_str(url).map_err(unavailable)?;
-                let pool = PgPoolOptions::new()
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(unavailable)?
+                    .options([("idle_in_transaction_session_timeout", "60s")]);
+                let pool = pg_pool()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)

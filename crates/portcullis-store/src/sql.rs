@@ -89,6 +89,23 @@ where
     Ok(())
 }
 
+/// Starts a write transaction with `statement`, on a task of its own. sqlx's `begin` is not
+/// cancel-safe (transact-rs/sqlx#2054, #4385): a future dropped between sending `BEGIN` and
+/// reading its answer leaves the connection inside a transaction that no guard rolls back,
+/// and the next `BEGIN` on it fails forever. On its own task the `BEGIN` always runs to
+/// completion; when the caller is gone, the task's output, the transaction guard, is dropped
+/// and rolls back as it should.
+async fn begin<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: &'static str,
+) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("starting a transaction: {e}")))?
+        .map_err(db_err)
+}
+
 macro_rules! sql_store {
     // `$claim_lock` ends the sub-select that picks outbox rows to lease: PostgreSQL needs
     // `FOR UPDATE SKIP LOCKED` so that nodes do not take the same rows; SQLite has one
@@ -248,7 +265,16 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+                // A write through the writer, committed: a node whose writer is stuck, whose
+                // disk is full or read-only, or whose database is gone is not ready.
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('readiness_probe', $1) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
                 Ok(())
             }
 
@@ -352,7 +378,7 @@ macro_rules! sql_store {
             async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError> {
                 // Multi-row statements in one transaction: all or nothing, and fast enough to
                 // import millions (500 rows x 15 values stays under SQLite's variable limit).
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 for chunk in users.chunks(500) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
@@ -451,7 +477,7 @@ macro_rules! sql_store {
             }
 
             async fn set_active(&self, id: UserId, active: bool, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let done = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
                     .bind(active)
                     .bind(ms(now))
@@ -494,7 +520,7 @@ macro_rules! sql_store {
                 keep: Option<SessionId>,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(hash)
                     .bind(ms(now))
@@ -620,7 +646,7 @@ macro_rules! sql_store {
 
             async fn set_roles(&self, id: UserId, roles: &[String], now: DateTime<Utc>) -> Result<Option<Vec<Role>>, StoreError> {
                 let uid = id.to_string();
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let exists = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
                     .bind(&uid)
                     .fetch_optional(&mut *tx)
@@ -662,7 +688,7 @@ macro_rules! sql_store {
             }
 
             async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
                      app_token_id, device_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
@@ -702,7 +728,7 @@ macro_rules! sql_store {
                 live: Liveness,
             ) -> Result<RotateOutcome, StoreError> {
                 let now = ms(live.now);
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 // The one statement that decides: only one caller can flip used_at from NULL.
                 let consumed = sqlx::query_scalar::<_, String>(
                     "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
@@ -918,7 +944,7 @@ macro_rules! sql_store {
                 token_hash: &str,
                 now: DateTime<Utc>,
             ) -> Result<Registration, StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 // Takes a slot in one statement: the row lock (or SQLite's single writer)
                 // makes concurrent registrations queue, and each re-checks the limit.
                 let taken = sqlx::query_as::<_, (String, String)>(
@@ -1180,7 +1206,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_device(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let license = sqlx::query_scalar::<_, String>(
                     "DELETE FROM devices WHERE id = $1 AND org_id = $2 RETURNING license_id",
                 )
@@ -1236,7 +1262,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let done = sqlx::query(
                     "UPDATE mfa_keys SET status = 'active', activated_at = $1, last_step = $2 \
                      WHERE id = $3 AND user_id = $4 AND status = 'activation_pending'",
@@ -1277,7 +1303,7 @@ macro_rules! sql_store {
 
             async fn delete_mfa_key(&self, user_id: UserId, id: uuid::Uuid) -> Result<bool, StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let done = sqlx::query("DELETE FROM mfa_keys WHERE id = $1 AND user_id = $2")
                     .bind(id.to_string())
                     .bind(&uid)
@@ -1301,7 +1327,7 @@ macro_rules! sql_store {
 
             async fn disable_mfa(&self, user_id: UserId) -> Result<(), StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 sqlx::query("DELETE FROM mfa_keys WHERE user_id = $1")
                     .bind(&uid)
                     .execute(&mut *tx)
@@ -1312,7 +1338,7 @@ macro_rules! sql_store {
             }
 
             async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String]) -> Result<(), StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 Self::write_recovery_codes(&mut tx, &user_id.to_string(), hashes).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -1384,7 +1410,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let uid = user_id.to_string();
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 sqlx::query("DELETE FROM security_questions WHERE user_id = $1")
                     .bind(&uid)
                     .execute(&mut *tx)
@@ -1434,7 +1460,7 @@ macro_rules! sql_store {
                 rule: &LockoutRule,
                 now: DateTime<Utc>,
             ) -> Result<Option<DateTime<Utc>>, StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 // One statement counts the failure, forgetting stale ones: nodes racing on the
                 // same account each add theirs.
                 let (failures, locks) = sqlx::query_as::<_, (i64, i64)>(
@@ -1522,7 +1548,7 @@ macro_rules! sql_store {
             async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
                 // The claim and the key commit together; a concurrent claimant's INSERT waits
                 // for this transaction, so when it finds the claim taken the key is there.
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 let claimed = sqlx::query(
                     "INSERT INTO meta (key, value) VALUES ('first_signing_key', $1) ON CONFLICT (key) DO NOTHING",
                 )
@@ -1540,7 +1566,7 @@ macro_rules! sql_store {
             }
 
             async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError> {
-                let mut tx = self.writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin(&self.writer, $begin).await?;
                 sqlx::query(
                     "UPDATE codes SET consumed_at = $1 WHERE user_id = $2 AND purpose = $3 AND consumed_at IS NULL",
                 )

@@ -18,6 +18,7 @@ mod compat_meshydb;
 mod devices;
 mod enumeration;
 mod errors;
+mod faults;
 mod guests;
 mod hardening;
 mod lockout;
