@@ -39,6 +39,8 @@ pub enum ProblemCode {
     CodeExpired,
     /// 413: the body is over 64 KiB.
     PayloadTooLarge,
+    /// 408: the request body did not arrive within the body deadline.
+    RequestTimeout,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 429: too many requests; see `Retry-After`.
@@ -72,6 +74,7 @@ impl ProblemCode {
             Self::CodeInvalid => "code_invalid",
             Self::CodeExpired => "code_expired",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",

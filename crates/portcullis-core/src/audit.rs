@@ -264,6 +264,20 @@ impl AuditKind {
         )
     }
 
+    /// The `type` label this kind is counted under in `/metrics`, if at all. A public request
+    /// that names an address (a code, a reset, a registration in a concealing organization)
+    /// must not move a counter one way for an address with an account and another way for
+    /// one without: events only an existing account produces (a code sent or held back) are
+    /// not counted there (the audit log keeps them), and a concealed registration counts as
+    /// a registration.
+    pub fn metric_label(self) -> Option<&'static str> {
+        match self {
+            Self::CodeSent | Self::MessageSuppressed => None,
+            Self::RegistrationConcealed => Some(Self::UserRegistered.as_str()),
+            other => Some(other.as_str()),
+        }
+    }
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

@@ -4,6 +4,7 @@
 
 mod convert;
 mod extract;
+mod listener;
 mod middleware;
 mod openapi;
 mod problem;
@@ -22,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use axum::http::HeaderValue;
 pub use axum::Router;
 pub use extract::Client;
+pub use listener::{serve, ConnectionSettings};
 pub use problem::Problem;
 
 /// The largest request body accepted.
@@ -38,6 +40,12 @@ pub struct HttpSettings {
     pub request_timeout: std::time::Duration,
     /// Requests handled at once; more are refused at once with 503 `overloaded`.
     pub max_concurrent_requests: usize,
+    /// A request body not wholly received this long after its head is answered 408
+    /// `request_timeout` (a body trickled byte by byte cannot hold a connection).
+    pub body_read_timeout: std::time::Duration,
+    /// The bearer token that `/metrics` on the API's listener asks for; unset, metrics are
+    /// not served there (see [`metrics_router`]).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -47,6 +55,8 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             request_timeout: std::time::Duration::from_secs(30),
             max_concurrent_requests: 1024,
+            body_read_timeout: std::time::Duration::from_secs(10),
+            metrics_token: None,
         }
     }
 }
@@ -92,6 +102,7 @@ pub fn router(
     let cors = cors_layer(&state.settings.cors_origins);
     let guard = middleware::Guard::new(
         state.settings.request_timeout,
+        state.settings.body_read_timeout,
         state.settings.max_concurrent_requests,
     );
     routes
@@ -170,6 +181,19 @@ fn cors_layer(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// `GET /metrics` alone, without a token, for a listener of its own on an address that only
+/// the operator's scraper reaches: metrics tell how the server is used, which is no one
+/// else's business.
+pub fn metrics_router(metrics: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { routes::render_metrics(&metrics) }
+        }),
+    )
+}
+
 /// The process-wide Prometheus recorder (metrics are global to a process, so every server
 /// in it, as in tests, shares one).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -183,18 +207,4 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, recording each client's address.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -25,13 +25,19 @@ pub(crate) const API_CSP: &str =
 #[derive(Clone)]
 pub(crate) struct Guard {
     timeout: std::time::Duration,
+    body_timeout: std::time::Duration,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Guard {
-    pub(crate) fn new(timeout: std::time::Duration, max_concurrent: usize) -> Self {
+    pub(crate) fn new(
+        timeout: std::time::Duration,
+        body_timeout: std::time::Duration,
+        max_concurrent: usize,
+    ) -> Self {
         Self {
             timeout,
+            body_timeout,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
         }
     }
@@ -45,6 +51,10 @@ impl Guard {
             metrics::counter!("portcullis_http_shed_total", "why" => "concurrency").increment(1);
             return crate::problem::Problem::overloaded("too many requests in flight")
                 .into_response();
+        };
+        let req = match guard.whole_body(req).await {
+            Ok(req) => req,
+            Err(refused) => return refused,
         };
         // The handler runs on a task of its own, so a client that hangs up or a request past
         // the timeout stops only the wait for its answer, never the work half-way: a use
@@ -62,11 +72,59 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// The request with its body wholly received, within the body deadline and the size
+    /// limit. Bodies are small (64 KiB at most) and every handler reads its whole body, so
+    /// reading it here costs nothing extra, bounds the time a client may take to send it
+    /// (one deadline for the whole body, where a per-read timeout would let a byte every
+    /// few seconds through), and leaves the handler's task independent of the connection.
+    async fn whole_body(&self, req: Request) -> Result<Request, Response> {
+        use axum::body::{Body, HttpBody as _};
+        if req.body().size_hint().exact() == Some(0) {
+            return Ok(req);
+        }
+        let (parts, body) = req.into_parts();
+        let read = tokio::time::timeout(
+            self.body_timeout,
+            axum::body::to_bytes(body, crate::MAX_BODY_BYTES),
+        )
+        .await;
+        match read {
+            Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+            Ok(Err(e)) if too_large(&e) => {
+                Err(crate::problem::Problem::payload_too_large().into_response())
+            }
+            Ok(Err(_)) => Err(crate::problem::Problem::bad_json(
+                "the request body could not be read",
+            )
+            .into_response()),
+            Err(_) => {
+                metrics::counter!("portcullis_http_shed_total", "why" => "body_timeout")
+                    .increment(1);
+                Err(crate::problem::Problem::request_timeout().into_response())
+            }
+        }
+    }
+}
+
+/// Whether reading a body failed on the size limit.
+fn too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Logs and counts each request; replaces the body of a 500 with the generic one.
 pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The matched route's template, never the raw path: paths carry phone numbers, emails
+    // and codes (`/dfx/users/auth/code/{org}/{phone}`).
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -81,7 +139,7 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let status = res.status();
     if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
-        tracing::error!(request_id = %request_id, %method, %path, status = status.as_u16(), cause = %cause, "request failed");
+        tracing::error!(request_id = %request_id, %method, %route, status = status.as_u16(), cause = %cause, "request failed");
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             res = internal_error_body(&request_id);
         }
@@ -90,7 +148,7 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
     tracing::info!(
         request_id = %request_id,
         %method,
-        %path,
+        %route,
         status = status.as_u16(),
         latency_ms = format!("{latency_ms:.1}"),
         "request"

@@ -99,6 +99,15 @@ impl Problem {
         )
     }
 
+    /// 408 `request_timeout`: the body did not arrive in time.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ProblemCode::RequestTimeout,
+            "The request body did not arrive in time.",
+        )
+    }
+
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media_type() -> Self {
         Self::new(

@@ -53,6 +53,9 @@ pub struct TestServer {
     sms_url: String,
 }
 
+/// The token test servers ask for on `/metrics`.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests-only";
+
 /// The bearer secret the test server sends to the SMS webhook.
 pub const SMS_SECRET: &str = "sms-webhook-secret";
 
@@ -102,6 +105,7 @@ impl TestServer {
             sms_webhook_url: Some(format!("{sms_url}/sms")),
             sms_webhook_secret: Some(SMS_SECRET.to_owned()),
             reset_link_url: Some("https://app.example/reset".to_owned()),
+            metrics_token: Some(METRICS_TOKEN.to_owned()),
             ..Config::default()
         };
         let pg = match backend {
@@ -248,6 +252,15 @@ impl TestServer {
     /// The data folder (master key, SQLite file).
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.config.data_dir.clone()
+    }
+
+    /// `/metrics`, with the metrics token.
+    pub async fn metrics(&self) -> String {
+        self.client()
+            .with_token(METRICS_TOKEN)
+            .metrics()
+            .await
+            .expect("metrics")
     }
 
     /// An anonymous client.

@@ -21,6 +21,8 @@ use crate::config::{redact_url, Config};
 pub struct App {
     listener: TcpListener,
     router: portcullis_server::Router,
+    connections: portcullis_server::ConnectionSettings,
+    metrics_listener: Option<TcpListener>,
     services: Arc<Services>,
     db: Database,
     database: String,
@@ -144,6 +146,39 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
         .with_context(|| format!("connecting to {}", redact_url(&url)))?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
+}
+
+/// Descriptors kept back from connections: the database pools, the SQLite files, mail and
+/// SMS connections, logs.
+fn descriptor_reserve(config: &Config) -> usize {
+    usize::try_from(config.database_max_connections).unwrap_or(usize::MAX) * 2 + 64
+}
+
+/// How many connections may be open at once: what the configuration says, but never so
+/// many that the process runs out of descriptors (then it could not accept, open its
+/// database or send mail). Raises the soft descriptor limit to the hard one first.
+fn connection_cap(config: &Config) -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Err(e) => {
+            warn!(error = %e, "could not read or raise the open-file limit");
+            1024
+        }
+    };
+    let fits = limit.saturating_sub(descriptor_reserve(config)).max(16);
+    match config.max_connections {
+        Some(n) if n > fits => {
+            warn!(
+                configured = n,
+                allowed = fits,
+                open_file_limit = limit,
+                "PORTCULLIS_MAX_CONNECTIONS is above what the open-file limit allows; using the lower"
+            );
+            fits
+        }
+        Some(n) => n,
+        None => fits,
+    }
 }
 
 /// The use-case settings from the configuration.
@@ -290,12 +325,29 @@ impl App {
                     .collect(),
                 request_timeout: Duration::from_secs(config.request_timeout_secs),
                 max_concurrent_requests: config.max_concurrent_requests,
+                body_read_timeout: Duration::from_secs(config.body_read_timeout_secs),
+                metrics_token: config.metrics_token.clone(),
             },
             portcullis_compat::routes(&config.compat_dialects()?).merge(portcullis_ui::routes()),
         );
+        let metrics_listener = match &config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listening for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
+        let connections = portcullis_server::ConnectionSettings {
+            max_connections: connection_cap(&config),
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+            ..Default::default()
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             router,
+            connections,
             services,
             db,
             database: redact_url(&url),
@@ -310,6 +362,13 @@ impl App {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The metrics listener's address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The database URL, password removed.
@@ -348,6 +407,17 @@ impl App {
             })
             .await;
         });
+        let metrics = self.metrics_listener.map(|listener| {
+            tokio::spawn(portcullis_server::serve(
+                listener,
+                portcullis_server::metrics_router(portcullis_server::metrics_handle()),
+                portcullis_server::ConnectionSettings {
+                    max_connections: 64,
+                    ..Default::default()
+                },
+                until_stopped(stopped.clone()),
+            ))
+        });
         let services = Arc::clone(&self.services);
         let key_reload = self.key_reload;
         let refresher = tokio::spawn(async move {
@@ -382,10 +452,18 @@ impl App {
                 }
             }
         });
-        let result =
-            portcullis_server::serve(self.listener, self.router, until_stopped(stopped)).await;
+        let result = portcullis_server::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            until_stopped(stopped),
+        )
+        .await;
         refresher.abort();
         janitor.abort();
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         feed.abort();
         if let Some(courier) = courier {
             let _ = courier.await;

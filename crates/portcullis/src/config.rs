@@ -93,6 +93,21 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Requests handled at once per node; more are refused with 503 `overloaded`.
     pub max_concurrent_requests: usize,
+    /// A connection that has not sent a whole request head this many seconds after it
+    /// opened (or after its previous answer) is closed.
+    pub header_read_timeout_secs: u64,
+    /// A request body not wholly received this many seconds after its head is answered 408.
+    pub body_read_timeout_secs: u64,
+    /// Connections open at once; unset: as many as the process's descriptor limit allows,
+    /// less a reserve for the database and files (the soft limit is raised to the hard one
+    /// at start where allowed).
+    pub max_connections: Option<usize>,
+    /// Where to serve `/metrics` on its own, without a token (an address only the scraper
+    /// reaches, such as `127.0.0.1:9090`); unset: no such listener.
+    pub metrics_listen: Option<String>,
+    /// The bearer token that `/metrics` on the API's listener asks for; unset: metrics are
+    /// not served on the API's listener at all.
+    pub metrics_token: Option<String>,
     /// How often the housekeeping job (guest retention) runs, seconds.
     pub janitor_interval_secs: u64,
     /// The reference systems' dialects to serve, comma-separated (`all`, `none`, or names
@@ -171,6 +186,11 @@ impl Default for Config {
             audit_retention_days: 365,
             request_timeout_secs: 30,
             max_concurrent_requests: 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            max_connections: None,
+            metrics_listen: None,
+            metrics_token: None,
             janitor_interval_secs: 3600,
             compat: "all".to_owned(),
         }
@@ -350,6 +370,19 @@ impl Config {
             "PORTCULLIS_MAX_CONCURRENT_REQUESTS",
             &env,
         )?;
+        set(
+            &mut c.header_read_timeout_secs,
+            "PORTCULLIS_HEADER_READ_TIMEOUT_SECS",
+            &env,
+        )?;
+        set(
+            &mut c.body_read_timeout_secs,
+            "PORTCULLIS_BODY_READ_TIMEOUT_SECS",
+            &env,
+        )?;
+        set_opt(&mut c.max_connections, "PORTCULLIS_MAX_CONNECTIONS", &env)?;
+        set_opt(&mut c.metrics_listen, "PORTCULLIS_METRICS_LISTEN", &env)?;
+        set_opt(&mut c.metrics_token, "PORTCULLIS_METRICS_TOKEN", &env)?;
         set(&mut c.rate_limits, "PORTCULLIS_RATE_LIMITS", &env)?;
         set(&mut c.compat, "PORTCULLIS_COMPAT", &env)?;
         set(
@@ -400,6 +433,15 @@ impl Config {
             || self.max_concurrent_requests < 1
         {
             bail!("PORTCULLIS_AUDIT_RETENTION_DAYS, PORTCULLIS_REQUEST_TIMEOUT_SECS and PORTCULLIS_MAX_CONCURRENT_REQUESTS must be at least 1");
+        }
+        if self.header_read_timeout_secs < 1
+            || self.body_read_timeout_secs < 1
+            || self.max_connections == Some(0)
+        {
+            bail!("PORTCULLIS_HEADER_READ_TIMEOUT_SECS, PORTCULLIS_BODY_READ_TIMEOUT_SECS and PORTCULLIS_MAX_CONNECTIONS must be at least 1");
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            bail!("PORTCULLIS_METRICS_TOKEN must be at least 16 characters");
         }
         self.compat_dialects()?;
         if self.code_ttl_secs < 60 || self.message_daily_cap == 0 {

@@ -168,6 +168,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let app = App::build(config).await?;
             tracing::info!(address = %format!("http://{}", app.local_addr()), database = %app.database(), "Portcullis listening");
+            if let Some(addr) = app.metrics_addr() {
+                tracing::info!(address = %format!("http://{addr}/metrics"), "metrics listening");
+            }
             app.serve(shutdown_signal()).await
         }
         Command::Migrate => {

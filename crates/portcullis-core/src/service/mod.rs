@@ -258,8 +258,9 @@ impl Services {
         if let Some(kind) = AuditKind::parse(&event.kind) {
             self.sessions.forget_for(kind, event.user_id);
         }
-        metrics::counter!("portcullis_audit_events_total", "type" => event.kind.clone())
-            .increment(1);
+        if let Some(label) = AuditKind::parse(&event.kind).and_then(AuditKind::metric_label) {
+            metrics::counter!("portcullis_audit_events_total", "type" => label).increment(1);
+        }
         // An audit write failing must not undo what already happened; it is logged loudly.
         if let Err(e) = self.store.record_audit(&event).await {
             tracing::error!(error = %e, kind = %event.kind, "could not record audit event");

@@ -83,14 +83,41 @@ pub(crate) async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, 
     }))
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics, on the API's listener only for a scraper that shows the metrics token
+/// (`PORTCULLIS_METRICS_TOKEN`); without one set, metrics are served only on their own
+/// listener (`PORTCULLIS_METRICS_LISTEN`) and this answers 404.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    app.metrics.run_upkeep();
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "`unauthorized`: no or a wrong metrics token", body = ProblemBody),
+        (status = 404, description = "`not_found`: no metrics token is set", body = ProblemBody)))]
+pub(crate) async fn metrics(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, Problem> {
+    let Some(expected) = &app.settings.metrics_token else {
+        return Err(Problem::not_found());
+    };
+    let shown = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !portcullis_core::crypto::ct_eq(shown.as_bytes(), expected.as_bytes()) {
+        return Err(Problem::unauthorized(
+            "the metrics token is missing or wrong",
+        ));
+    }
+    Ok(render_metrics(&app.metrics).into_response())
+}
+
+/// The metrics in Prometheus's text format.
+pub(crate) fn render_metrics(
+    metrics: &metrics_exporter_prometheus::PrometheusHandle,
+) -> impl IntoResponse {
+    metrics.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        metrics.render(),
     )
 }
 

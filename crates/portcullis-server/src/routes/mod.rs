@@ -8,6 +8,7 @@ mod devices;
 mod guests;
 mod me;
 mod meta;
+pub(crate) use meta::render_metrics;
 mod mfa;
 mod orgs;
 mod passkeys;

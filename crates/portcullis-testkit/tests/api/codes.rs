@@ -771,7 +771,7 @@ async fn messages_that_fail_are_retried(app: TestServer) {
     let mail = app.nth_mail(ANN, 1).await;
     assert!(mail.subject.contains("verification"));
     assert_eq!(app.mail.all(|m| m.to == ANN).len(), 1);
-    let metrics = app.client().metrics().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("portcullis_outbox_messages"), "{metrics}");
 }
 

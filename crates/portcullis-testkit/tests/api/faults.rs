@@ -301,3 +301,81 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_when_freed() {
     app.login("after@example.com", USER_PASSWORD).await;
     app.login("before@example.com", USER_PASSWORD).await;
 }
+
+/// A request head trickled a byte at a time (slowloris) is cut at the header deadline, and
+/// so is a connection that sends nothing; a body trickled the same way is answered 408
+/// `request_timeout` at the body deadline. Honest requests meanwhile are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_cut_at_their_deadlines() {
+    use tokio::io::AsyncReadExt as _;
+    let app = TestServer::spawn_with(Backend::Sqlite, |c| {
+        c.header_read_timeout_secs = 1;
+        c.body_read_timeout_secs = 1;
+    })
+    .await
+    .unwrap();
+    let addr: std::net::SocketAddr = app.url().trim_start_matches("http://").parse().unwrap();
+
+    // Headers, one byte every 200 ms: never a whole head.
+    let head = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        for b in b"POST /v1/auth/login HTTP/1.1\r\nhost: a\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if s.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        started.elapsed()
+    });
+    // A connection that sends nothing at all.
+    let idle = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        (read.is_ok(), started.elapsed())
+    });
+    // A whole head, then a body a byte every 200 ms.
+    let body = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /v1/auth/login HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: 60\r\n\r\n{")
+            .await
+            .unwrap();
+        let writer = async {
+            for _ in 0..40 {
+                if s.write_all(b" ").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(2500), writer).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    });
+    let ok = app
+        .client()
+        .request(Method::GET, "/healthz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let took = head.await.unwrap();
+    assert!(
+        took < Duration::from_secs(4),
+        "a trickled head held on for {took:?}"
+    );
+    let (closed, took) = idle.await.unwrap();
+    assert!(
+        closed && took < Duration::from_secs(3),
+        "an idle connection held on for {took:?}"
+    );
+    let answer = body.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+}

@@ -1,6 +1,6 @@
 //! Discovery, health, metrics and documentation.
 
-use portcullis_testkit::{both_backends, TestServer};
+use portcullis_testkit::{both_backends, Backend, TestServer};
 
 async fn health_and_readiness_answer_ok(app: TestServer) {
     assert_eq!(app.client().healthz().await.unwrap().status, "ok");
@@ -32,9 +32,48 @@ async fn discovery_names_the_issuer_and_keys(app: TestServer) {
 
 async fn metrics_are_prometheus_text(app: TestServer) {
     app.client().healthz().await.unwrap();
-    let text = app.client().metrics().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("portcullis_http_requests_total"), "{text}");
     assert!(text.contains("# TYPE"));
+    // Not for anyone else on the API's listener.
+    for token in [None, Some("wrong-token-of-some-length")] {
+        let mut req = app.client().request(reqwest::Method::GET, "/metrics");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{token:?}");
+    }
+}
+
+/// Without a metrics token, `/metrics` is not on the API's listener at all; on a listener of
+/// its own (`PORTCULLIS_METRICS_LISTEN`) it needs none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_without_a_token_live_only_on_their_own_listener() {
+    let app = TestServer::spawn_with(Backend::Sqlite, |c| c.metrics_token = None)
+        .await
+        .unwrap();
+    let res = app
+        .client()
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let app = app
+        .restart_with(|c| c.metrics_listen = Some(addr.to_string()))
+        .await;
+    app.client().healthz().await.unwrap();
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("portcullis_http_requests_total"), "{text}");
 }
 
 async fn openapi_describes_every_endpoint(app: TestServer) {

@@ -63,12 +63,26 @@ impl Drop for Db {
 pub(crate) struct Node {
     pub(crate) child: Child,
     pub(crate) url: String,
+    /// Every line the process has logged so far (JSON).
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
     /// Starts the binary on a free port and waits for its "listening" line.
     pub(crate) fn start(db: &Db, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_portcullis")), db, env)
+    }
+
+    /// As [`Node::start`], with the process's open-file limit (soft and hard) set to `n`.
+    pub(crate) fn start_with_open_file_limit(db: &Db, env: &[(&str, &str)], n: u32) -> Self {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={n}:{n}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_portcullis"));
+        Self::spawn(cmd, db, env)
+    }
+
+    fn spawn(mut cmd: Command, db: &Db, env: &[(&str, &str)]) -> Self {
         cmd.arg("serve")
             .env_clear()
             .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
@@ -100,8 +114,14 @@ impl Node {
             }
         };
         // Keep draining the log so that the process never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Self { child, url, log }
     }
 
     /// SIGKILL: no shutdown, no flush.
