@@ -970,7 +970,7 @@ async fn delete_user_data(
     let id = path_user(&user)?;
     let services = app.services();
     let admin = services.admin(who).map_err(common)?;
-    let target = services.get_user(&admin, id).await.map_err(common)?;
+    let target = services.managed_user(&admin, id).await.map_err(common)?;
     let cleared: Map<String, Value> = target
         .attributes
         .as_map()

@@ -467,7 +467,7 @@ async fn target(
     let id: UserId = raw.parse().map_err(|_| Failure::not_found("user"))?;
     let services = app.services();
     let admin = services.admin(who.clone()).map_err(common)?;
-    let user = services.get_user(&admin, id).await.map_err(common)?;
+    let user = services.managed_user(&admin, id).await.map_err(common)?;
     Ok((user, Some(admin.actor().user.id)))
 }
 

@@ -629,8 +629,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<StoredCode>, StoreError>;
     /// A live code by the hash of its link token.
     async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError>;
-    /// Counts a wrong try; answers the tries now counted.
-    async fn fail_code(&self, id: uuid::Uuid) -> Result<u32, StoreError>;
+    /// Takes one try at a code before it is compared, atomically, so that however many
+    /// checks race, at most `max_attempts` are compared: the tries now counted, or `None`
+    /// when none was left.
+    async fn take_code_try(
+        &self,
+        id: uuid::Uuid,
+        max_attempts: u32,
+    ) -> Result<Option<u32>, StoreError>;
+    /// Gives back the try that a right code took (only wrong codes count).
+    async fn return_code_try(&self, id: uuid::Uuid) -> Result<(), StoreError>;
     /// Uses a code, once: false when it was already used, retired, or out of tries.
     async fn consume_code(
         &self,

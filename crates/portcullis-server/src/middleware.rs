@@ -91,9 +91,19 @@ impl Guard {
         .await;
         match read {
             Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
-            Ok(Err(e)) if too_large(&e) => {
-                Err(crate::problem::Problem::payload_too_large().into_response())
-            }
+            // Over the limit: the handler's own body extractor says so, in its surface's
+            // words (a dialect's envelope, a page), from a body that fails the same way.
+            Ok(Err(e)) if too_large(&e) => Ok(Request::from_parts(
+                parts,
+                Body::new(http_body_util::Limited::new(
+                    http_body_util::Full::new(axum::body::Bytes::from(vec![
+                        0;
+                        crate::MAX_BODY_BYTES
+                            + 1
+                    ])),
+                    crate::MAX_BODY_BYTES,
+                )),
+            )),
             Ok(Err(_)) => Err(crate::problem::Problem::bad_json(
                 "the request body could not be read",
             )

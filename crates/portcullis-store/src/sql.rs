@@ -1620,14 +1620,25 @@ macro_rules! sql_store {
                     .transpose()
             }
 
-            async fn fail_code(&self, id: uuid::Uuid) -> Result<u32, StoreError> {
-                let n = sqlx::query_scalar::<_, i64>("UPDATE codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
+            async fn take_code_try(&self, id: uuid::Uuid, max_attempts: u32) -> Result<Option<u32>, StoreError> {
+                let n = sqlx::query_scalar::<_, i64>(
+                    "UPDATE codes SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 RETURNING attempts",
+                )
+                .bind(id.to_string())
+                .bind(i64::from(max_attempts))
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(n.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+            }
+
+            async fn return_code_try(&self, id: uuid::Uuid) -> Result<(), StoreError> {
+                sqlx::query("UPDATE codes SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0")
                     .bind(id.to_string())
-                    .fetch_optional(&self.writer)
+                    .execute(&self.writer)
                     .await
-                    .map_err(db_err)?
-                    .unwrap_or(0);
-                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+                    .map_err(db_err)?;
+                Ok(())
             }
 
             async fn consume_code(&self, id: uuid::Uuid, max_attempts: u32, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -536,8 +536,15 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
         login.id,
         "purposes are apart"
     );
-    assert_eq!(s.fail_code(second.id).await.unwrap(), 1);
-    assert_eq!(s.fail_code(second.id).await.unwrap(), 2);
+    assert_eq!(s.take_code_try(second.id, 2).await.unwrap(), Some(1));
+    s.return_code_try(second.id).await.unwrap();
+    assert_eq!(s.take_code_try(second.id, 2).await.unwrap(), Some(1));
+    assert_eq!(s.take_code_try(second.id, 2).await.unwrap(), Some(2));
+    assert_eq!(
+        s.take_code_try(second.id, 2).await.unwrap(),
+        None,
+        "no try left"
+    );
     assert!(
         !s.consume_code(second.id, 2, t0()).await.unwrap(),
         "out of tries"

@@ -169,6 +169,14 @@ impl Services {
         admin.reach(self.store.user_by_id(id).await?)
     }
 
+    /// A user within reach whom this admin may act on or look into (keys, tokens, devices,
+    /// codes): an organization admin acts on no one who holds a role above its own.
+    pub async fn managed_user(&self, admin: &OrgAdmin, id: UserId) -> Result<User, AuthError> {
+        let user = self.get_user(admin, id).await?;
+        admin.may_manage(&user)?;
+        Ok(user)
+    }
+
     /// Creates a user, optionally with roles and verified addresses, password optional.
     #[instrument(skip_all)]
     pub async fn admin_create_user(
@@ -205,8 +213,7 @@ impl Services {
         id: UserId,
         input: AdminUpdateInput,
     ) -> Result<User, AuthError> {
-        let target = self.get_user(admin, id).await?;
-        admin.may_manage(&target)?;
+        let target = self.managed_user(admin, id).await?;
         if input.active == Some(false) && target.id == admin.actor.user.id {
             return Err(AuthError::Forbidden(
                 "you cannot deactivate your own account",
@@ -243,8 +250,7 @@ impl Services {
         id: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let target = self.get_user(admin, id).await?;
-        admin.may_manage(&target)?;
+        let target = self.managed_user(admin, id).await?;
         if target.id == admin.actor.user.id {
             return Err(AuthError::Forbidden(
                 "delete your own account through /v1/users/me",
@@ -265,8 +271,7 @@ impl Services {
         roles: &[String],
         client: &ClientInfo,
     ) -> Result<Vec<Role>, AuthError> {
-        let target = self.get_user(admin, id).await?;
-        admin.may_manage(&target)?;
+        let target = self.managed_user(admin, id).await?;
         let mut f = Fields::default();
         let mut roles = parse_roles(&mut f, roles);
         f.finish()?;
@@ -307,8 +312,7 @@ impl Services {
         id: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let target = self.get_user(admin, id).await?;
-        admin.may_manage(&target)?;
+        let target = self.managed_user(admin, id).await?;
         let n = self
             .store
             .revoke_sessions(id, None, "revoked_by_admin", self.now())

@@ -128,7 +128,7 @@ impl Services {
         admin: &OrgAdmin,
         user: UserId,
     ) -> Result<Vec<AppToken>, AuthError> {
-        let user = self.get_user(admin, user).await?;
+        let user = self.managed_user(admin, user).await?;
         Ok(self.store.list_app_tokens(user.id).await?)
     }
 
@@ -140,8 +140,7 @@ impl Services {
         id: uuid::Uuid,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, user).await?;
-        admin.may_manage(&user)?;
+        let user = self.managed_user(admin, user).await?;
         self.revoke_app_token(&user, id, admin.actor().user.id, client)
             .await
     }

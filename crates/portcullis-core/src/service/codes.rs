@@ -372,20 +372,29 @@ impl Services {
             .live_code(user.id, purpose.as_str())
             .await?
             .ok_or(AuthError::CodeInvalid)?;
-        let matches = ct_eq(
-            self.code_hash(stored.id, code).as_bytes(),
-            stored.code_hash.as_bytes(),
-        );
-        let right_place =
-            to.is_none_or(|to| ct_eq(stored.destination.as_bytes(), to.as_str().as_bytes()));
         if stored.attempts >= self.config.code_max_attempts {
             return Err(AuthError::CodeInvalid);
         }
         if stored.expires_at <= self.now() {
             return Err(AuthError::CodeExpired);
         }
+        // A try is taken before the comparison, in the database, so that no burst of
+        // parallel guesses gets more comparisons than the limit allows; a right code gives
+        // its try back.
+        let Some(tries) = self
+            .store
+            .take_code_try(stored.id, self.config.code_max_attempts)
+            .await?
+        else {
+            return Err(AuthError::CodeInvalid);
+        };
+        let matches = ct_eq(
+            self.code_hash(stored.id, code).as_bytes(),
+            stored.code_hash.as_bytes(),
+        );
+        let right_place =
+            to.is_none_or(|to| ct_eq(stored.destination.as_bytes(), to.as_str().as_bytes()));
         if !(matches && right_place) {
-            let tries = self.store.fail_code(stored.id).await?;
             self.audit(
                 self.event(AuditKind::CodeFailed, user.org_id, client)
                     .user(user.id)
@@ -395,6 +404,7 @@ impl Services {
             .await;
             return Err(AuthError::CodeInvalid);
         }
+        self.store.return_code_try(stored.id).await?;
         if consume
             && !self
                 .store
@@ -796,7 +806,7 @@ impl Services {
         channel: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, id).await?;
+        let user = self.managed_user(admin, id).await?;
         let email = user
             .email
             .as_deref()

@@ -569,8 +569,7 @@ impl Services {
         id: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, id).await?;
-        admin.may_manage(&user)?;
+        let user = self.managed_user(admin, id).await?;
         self.remove_all_factors(&user, admin.actor().user.id, client)
             .await
     }
@@ -583,8 +582,7 @@ impl Services {
         key: uuid::Uuid,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, id).await?;
-        admin.may_manage(&user)?;
+        let user = self.managed_user(admin, id).await?;
         self.remove_key(&user, key, admin.actor().user.id, client)
             .await
     }

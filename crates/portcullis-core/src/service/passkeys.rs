@@ -315,7 +315,7 @@ impl Services {
         admin: &OrgAdmin,
         id: UserId,
     ) -> Result<Vec<PasskeyInfo>, AuthError> {
-        let user = self.get_user(admin, id).await?;
+        let user = self.managed_user(admin, id).await?;
         self.passkeys_of(user.id).await
     }
 
@@ -327,8 +327,7 @@ impl Services {
         passkey: uuid::Uuid,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, id).await?;
-        admin.may_manage(&user)?;
+        let user = self.managed_user(admin, id).await?;
         self.remove_passkey(&user, passkey, admin.actor().user.id, client)
             .await
     }

@@ -155,8 +155,7 @@ impl Services {
         items: &[QuestionAnswer],
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let user = self.get_user(admin, id).await?;
-        admin.may_manage(&user)?;
+        let user = self.managed_user(admin, id).await?;
         self.store_questions(&user, items, admin.actor().user.id, client)
             .await
     }

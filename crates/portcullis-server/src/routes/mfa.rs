@@ -291,7 +291,7 @@ pub(crate) async fn admin_list_trusted_devices(
     Admin(admin): Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<TrustedDeviceList>, Problem> {
-    let user = app.services.get_user(&admin, UserId(id)).await?;
+    let user = app.services.managed_user(&admin, UserId(id)).await?;
     Ok(Json(convert::trusted_devices(
         app.services.trusted_devices_of(user.id).await?,
     )))
@@ -307,7 +307,7 @@ pub(crate) async fn admin_delete_trusted_device(
     Client(client): Client,
     ApiPath((id, device_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, Problem> {
-    let user = app.services.get_user(&admin, UserId(id)).await?;
+    let user = app.services.managed_user(&admin, UserId(id)).await?;
     app.services
         .remove_trusted_device(&user, device_id, admin.actor().user.id, &client)
         .await?;

@@ -638,7 +638,53 @@ async fn every_action_is_in_the_audit_log(app: TestServer) {
     );
 }
 
+/// An organization admin reaches no one above its own role: a `system_admin` in its
+/// organization gets no code from it, and its keys, tokens and devices stay out of sight.
+async fn org_admins_do_not_reach_a_system_admin(app: TestServer) {
+    let root = app.admin().await.me().await.unwrap();
+    app.member_of("default", "oa@example.com", &["org_admin"])
+        .await;
+    let token = app
+        .login("oa@example.com", USER_PASSWORD)
+        .await
+        .access_token;
+    let id = root.id;
+    let some = uuid::Uuid::now_v7();
+    for (method, path) in [
+        (
+            reqwest::Method::POST,
+            format!("/v1/users/{id}/verification-code"),
+        ),
+        (reqwest::Method::GET, format!("/v1/users/{id}/app-tokens")),
+        (
+            reqwest::Method::GET,
+            format!("/v1/users/{id}/trusted-devices"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/users/{id}/trusted-devices/{some}"),
+        ),
+        (reqwest::Method::GET, format!("/v1/users/{id}/passkeys")),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/users/{id}/passkeys/{some}"),
+        ),
+        (reqwest::Method::DELETE, format!("/v1/users/{id}/mfa")),
+        (
+            reqwest::Method::POST,
+            format!("/v1/users/{id}/sessions/revoke"),
+        ),
+    ] {
+        let body = (method == reqwest::Method::POST).then(|| serde_json::json!({}));
+        let (status, body) =
+            crate::json_call(&app, method.clone(), &path, Some(&token), body).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert_eq!(body["code"], "forbidden");
+    }
+}
+
 both_backends!(
+    org_admins_do_not_reach_a_system_admin,
     non_admins_are_forbidden_everywhere,
     admins_list_search_and_page_users,
     admins_create_users_with_roles_and_verified_addresses,

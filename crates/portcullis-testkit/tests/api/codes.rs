@@ -507,6 +507,61 @@ async fn inactive_accounts_get_no_sign_in_codes(app: TestServer) {
     );
 }
 
+/// Thirty wrong codes and the right one fired at once at `password/verify`: no more than
+/// five are compared (five `code.failed` at most), and the right one is accepted only while
+/// a try was left for it; after five wrong ones it is refused.
+async fn parallel_guesses_get_no_more_than_five_tries(app: TestServer) {
+    app.user(ANN).await;
+    app.nth_mail(ANN, 1).await;
+    let c = app.client();
+    post(&c, "/v1/auth/password/forgot", &by_email(ANN))
+        .await
+        .unwrap();
+    let sent = code_in(&app.nth_mail(ANN, 2).await.text);
+    let guesses: Vec<_> = (0..31)
+        .map(|i| {
+            let c = app.client();
+            let guess = if i == 15 {
+                sent.clone()
+            } else {
+                format!("{:06}", (sent.parse::<u32>().unwrap() + 1 + i) % 1_000_000)
+            };
+            tokio::spawn(async move {
+                post(&c, "/v1/auth/password/verify", &with_code(ANN, &guess))
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for g in guesses {
+        accepted.push(g.await.unwrap());
+    }
+    let admin = app.admin().await;
+    let failed = admin
+        .audit_events(&AuditQuery {
+            kind: Some("code.failed".into()),
+            limit: Some(200),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert!(failed <= 5, "{failed} wrong codes were compared");
+    assert!(!accepted.iter().enumerate().any(|(i, ok)| *ok && i != 15));
+    // Past the burst's rate-limit minute, within the code's lifetime.
+    app.advance(61);
+    let now = post(&c, "/v1/auth/password/verify", &with_code(ANN, &sent)).await;
+    if failed == 5 {
+        assert_eq!(
+            code(now),
+            ProblemCode::CodeInvalid,
+            "dead after five wrong tries"
+        );
+    }
+}
+
 async fn a_forgotten_password_is_reset_by_code(app: TestServer) {
     app.user(ANN).await;
     app.nth_mail(ANN, 1).await;
@@ -779,6 +834,7 @@ both_backends!(
     registration_emails_a_code_that_verifies_the_address,
     phone_registration_texts_the_code_through_the_webhook,
     wrong_codes_count_and_the_fifth_kills_the_code,
+    parallel_guesses_get_no_more_than_five_tries,
     expired_codes_answer_code_expired,
     a_code_works_once,
     a_new_code_retires_the_old_and_resends_are_rate_limited,

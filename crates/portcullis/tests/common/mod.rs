@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 pub(crate) const ADMIN: &str = "root@example.com";
 pub(crate) const PASSWORD: &str = "a long enough passphrase";
+pub(crate) const METRICS_TOKEN: &str = "metrics-token-for-process-tests";
 pub(crate) const MASTER_KEY: &str = "cHJvY2Vzcy10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM=";
 
 /// A database that outlives the processes using it.
@@ -89,6 +90,7 @@ impl Node {
             .env("PORTCULLIS_DATA_DIR", db.dir.path())
             .env("PORTCULLIS_DATABASE_URL", &db.url)
             .env("PORTCULLIS_MASTER_KEY", MASTER_KEY)
+            .env("PORTCULLIS_METRICS_TOKEN", METRICS_TOKEN)
             .env("PORTCULLIS_LOG_FORMAT", "json")
             .env("PORTCULLIS_LOG", "info")
             .env("PORTCULLIS_RATE_LIMITS", "off")
@@ -187,6 +189,7 @@ impl Node {
     pub(crate) async fn counter(&self, http: &reqwest::Client, series: &str) -> f64 {
         let text = http
             .get(format!("{}/metrics", self.url))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
             .unwrap()
