@@ -71,6 +71,7 @@ pub struct User {
 
 /// `POST /v1/auth/register`: email and password, or a phone number.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email address; needs `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +102,7 @@ pub struct RegisterRequest {
 
 /// `POST /v1/auth/login`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Email, username or phone number.
     pub identifier: String,
@@ -129,6 +131,7 @@ pub struct LoginRequest {
 
 /// `POST /v1/auth/login/otp`: the password, then a one-time code by email or SMS.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginOtpRequest {
     /// Email, username or phone number.
     pub identifier: String,
@@ -144,6 +147,7 @@ pub struct LoginOtpRequest {
 
 /// `POST /v1/auth/token/refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last token pair.
     pub refresh_token: String,
@@ -227,6 +231,7 @@ pub struct UpdateUserRequest {
 
 /// `DELETE /v1/users/me`: re-authentication.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The current password (required when the account has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +240,7 @@ pub struct DeleteAccountRequest {
 
 /// `POST /v1/users/me/password`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// The password in use.
     pub current_password: String,
@@ -251,6 +257,7 @@ pub struct RolesResponse {
 
 /// `PUT /v1/users/{id}/roles`: the complete new set (`user` is always kept).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetRolesRequest {
     /// Role names.
     pub roles: Vec<String>,
@@ -391,6 +398,7 @@ pub struct Health {
 
 /// Asks for a code to be sent to an address (`verify/resend`, `code/request`, `password/forgot`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     /// Email address (used when both are given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -463,6 +471,7 @@ pub struct SecurityQuestion {
 
 /// `PUT /v1/users/me/security-questions` and `PUT /v1/users/{id}/security-questions`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SecurityQuestionsRequest {
     /// 1 to 5 questions; they replace any earlier ones.
     pub security_questions: Vec<SecurityQuestion>,
@@ -470,6 +479,7 @@ pub struct SecurityQuestionsRequest {
 
 /// `POST /v1/auth/password/questions`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QuestionsRequest {
     /// Email, username or phone number.
     pub identifier: String,
@@ -501,6 +511,7 @@ pub struct Validity {
 
 /// `POST /v1/users/{id}/verification-code`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerificationCodeRequest {
     /// `email` or `sms`; default: the email address, else the phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -584,6 +595,7 @@ pub struct Organization {
 
 /// `POST /v1/orgs`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     /// 2 to 63 of a-z, 0-9 and `-`.
     pub slug: String,
@@ -619,6 +631,7 @@ pub struct OrgList {
 
 /// `POST /v1/auth/register/anonymous`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AnonymousRequest {
     /// Organization slug; `default` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -627,6 +640,7 @@ pub struct AnonymousRequest {
 
 /// `POST /v1/users/me/app-tokens`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateAppTokenRequest {
     /// What it is for (1 to 200 characters).
     pub description: String,
@@ -790,6 +804,7 @@ pub struct AccessToken {
 
 /// `POST /v1/orgs/{slug}/licenses`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateLicenseRequest {
     /// Device limit; no limit when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -837,6 +852,7 @@ pub struct LicenseList {
 
 /// `POST /v1/devices/register`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterDeviceRequest {
     /// A license key.
     pub license_key: String,
@@ -891,6 +907,7 @@ pub struct DeviceList {
 
 /// `POST /v1/users/me/mfa/keys`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateMfaKeyRequest {
     /// `totp`.
     #[serde(rename = "type")]
@@ -934,6 +951,7 @@ pub struct NewMfaKey {
 
 /// `POST /v1/users/me/mfa/keys/{id}/activate`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActivateMfaKeyRequest {
     /// A current code from the authenticator app.
     pub code: String,

@@ -49,6 +49,34 @@ async fn bad_bodies_are_4xx_problems(app: TestServer) {
     assert_eq!(s, 415);
     let (s, p) = problem(post("", Some("application/json")).await.unwrap()).await;
     assert_eq!((s, p["code"].as_str()), (400, Some("validation_failed")));
+    // Fields the contract does not have are refused, not ignored: a registration cannot
+    // smuggle in roles, a verified address or its own id.
+    for extra in [
+        r#""roles": ["system_admin"]"#,
+        r#""email_verified": true"#,
+        r#""id": "0192b3c4-0000-7000-8000-000000000000""#,
+    ] {
+        let body = format!(
+            r#"{{"email": "smuggle@example.com", "password": "correct horse battery", {extra}}}"#
+        );
+        let res = c
+            .request(Method::POST, "/v1/auth/register")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (s, p) = problem(res).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (400, Some("validation_failed")),
+            "{extra}: {p}"
+        );
+        assert!(
+            p["detail"].as_str().unwrap().contains("unknown field"),
+            "{p}"
+        );
+    }
     let login = c
         .request(Method::POST, "/v1/auth/login")
         .json(&serde_json::json!({"identifier": "a@b.co"}))
