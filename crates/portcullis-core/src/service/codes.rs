@@ -175,29 +175,39 @@ impl Services {
 
     /// Claims this interval's one message to `to` for `purpose`, atomically (a counter in
     /// the database), so that concurrent requests on any node cannot both pass the count.
-    async fn claim_send(&self, to: &Address, purpose: Purpose) -> Result<bool, AuthError> {
+    /// The counter is kept for every address asked about, with an account or without, so
+    /// that a refusal tells nothing; a refusal says when the next interval starts.
+    async fn claim_send(&self, to: &Address, purpose: Purpose) -> Result<(), AuthError> {
         let step = self.config.message_interval.num_seconds().max(1);
-        let start = self.now().timestamp().div_euclid(step) * step;
+        let now = self.now().timestamp();
+        let start = now.div_euclid(step) * step;
         let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
         let key = format!(
             "message:{}:{}",
             purpose.as_str(),
             crate::crypto::hash_token(to.as_str())
         );
-        Ok(self.store.hit(&key, window).await? == 1)
+        if self.store.hit(&key, window).await? == 1 {
+            return Ok(());
+        }
+        Err(AuthError::RateLimited {
+            retry_after_secs: u64::try_from(start + step - now).unwrap_or(1).max(1),
+        })
     }
 
-    /// Whether the recipient may get another message of this purpose now (one a minute,
-    /// a daily cap); a refusal is audited and otherwise silent.
+    /// Whether the recipient may get another message of this purpose now: one an interval
+    /// (claimed here unless `window` says the request claimed it already; a second one is
+    /// `rate_limited`), and at most the daily cap (past it, audited and otherwise silent).
     async fn may_send(
         &self,
         user: &User,
         to: &Address,
         purpose: Purpose,
+        window: Window,
         client: &ClientInfo,
     ) -> Result<bool, AuthError> {
         let now = self.now();
-        let [recent, today] = self
+        let [_, today] = self
             .store
             .count_messages(
                 to.as_str(),
@@ -208,23 +218,20 @@ impl Services {
                 ],
             )
             .await?;
-        let why = if recent > 0 {
-            "too_soon"
-        } else if today >= self.config.message_daily_cap {
-            "daily_cap"
-        } else if self.claim_send(to, purpose).await? {
-            return Ok(true);
-        } else {
-            "too_soon"
-        };
-        self.audit(
-            self.event(AuditKind::MessageSuppressed, user.org_id, client)
-                .user(user.id)
-                .detail("purpose", purpose.as_str())
-                .detail("reason", why),
-        )
-        .await;
-        Ok(false)
+        if today >= self.config.message_daily_cap {
+            self.audit(
+                self.event(AuditKind::MessageSuppressed, user.org_id, client)
+                    .user(user.id)
+                    .detail("purpose", purpose.as_str())
+                    .detail("reason", "daily_cap"),
+            )
+            .await;
+            return Ok(false);
+        }
+        if window == Window::ToClaim {
+            self.claim_send(to, purpose).await?;
+        }
+        Ok(true)
     }
 
     /// Issues a code for `purpose` to `to` and queues the message carrying it, unless the
@@ -234,10 +241,11 @@ impl Services {
         user: &User,
         to: &Address,
         purpose: Purpose,
+        window: Window,
         client: &ClientInfo,
         actor: Option<UserId>,
     ) -> Result<(), AuthError> {
-        if !self.may_send(user, to, purpose, client).await? {
+        if !self.may_send(user, to, purpose, window, client).await? {
             return Ok(());
         }
         let org = self.org(Some(&user.org_slug)).await?;
@@ -325,7 +333,14 @@ impl Services {
             .chain(phone.map(Address::Phone))
         {
             if let Err(e) = self
-                .send_code(user, &to, Purpose::verify(&to), client, actor)
+                .send_code(
+                    user,
+                    &to,
+                    Purpose::verify(&to),
+                    Window::ToClaim,
+                    client,
+                    actor,
+                )
                 .await
             {
                 tracing::warn!(user.id = %user.id, error = %e, "could not queue a verification code");
@@ -426,9 +441,13 @@ impl Services {
 
     /// Parses the request, then answers at once and does the rest in the background, so
     /// that neither the answer nor its timing tells whether the address has an account.
+    /// The address's one message of the interval is claimed here, before anything is
+    /// looked up, so that a second request within it answers `rate_limited` whether or not
+    /// the address has an account (and the background work sends in the claimed window).
     async fn answer_then(
         self: &Arc<Self>,
         input: CodeRequest,
+        purpose: fn(&Address) -> Purpose,
         work: fn(Arc<Self>, Organization, Address, ClientInfo) -> futures_like::BoxFuture,
     ) -> Result<(), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
@@ -436,6 +455,7 @@ impl Services {
         self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
             .await?;
         let org = self.org(input.organization.as_deref()).await?;
+        self.claim_send(&to, purpose(&to)).await?;
         let fut = work(Arc::clone(self), org, to, input.client);
         tokio::spawn(async move {
             if let Err(e) = fut.await {
@@ -451,7 +471,7 @@ impl Services {
         self: &Arc<Self>,
         input: CodeRequest,
     ) -> Result<(), AuthError> {
-        self.answer_then(input, |s, org, to, client| {
+        self.answer_then(input, Purpose::verify, |s, org, to, client| {
             Box::pin(async move {
                 let Some(user) = s.find_user(&org, &to).await? else {
                     return Ok(());
@@ -461,8 +481,15 @@ impl Services {
                     Address::Phone(_) => user.phone_verified,
                 };
                 if !proven && user.active {
-                    s.send_code(&user, &to, Purpose::verify(&to), &client, None)
-                        .await?;
+                    s.send_code(
+                        &user,
+                        &to,
+                        Purpose::verify(&to),
+                        Window::Claimed,
+                        &client,
+                        None,
+                    )
+                    .await?;
                 }
                 Ok(())
             })
@@ -541,32 +568,42 @@ impl Services {
     /// `code/request`: a sign-in code to the address of an active account.
     #[instrument(skip_all)]
     pub async fn request_login_code(self: &Arc<Self>, input: CodeRequest) -> Result<(), AuthError> {
-        self.answer_then(input, |s, org, to, client| {
-            Box::pin(async move {
-                match s.find_user(&org, &to).await? {
-                    Some(user) if user.active => {
-                        s.send_code(&user, &to, Purpose::Login, &client, None).await
+        self.answer_then(
+            input,
+            |_| Purpose::Login,
+            |s, org, to, client| {
+                Box::pin(async move {
+                    match s.find_user(&org, &to).await? {
+                        Some(user) if user.active => {
+                            s.send_code(&user, &to, Purpose::Login, Window::Claimed, &client, None)
+                                .await
+                        }
+                        _ => Ok(()),
                     }
-                    _ => Ok(()),
-                }
-            })
-        })
+                })
+            },
+        )
         .await
     }
 
     /// `password/forgot`: a reset code and link to the address of an active account.
     #[instrument(skip_all)]
     pub async fn forgot_password(self: &Arc<Self>, input: CodeRequest) -> Result<(), AuthError> {
-        self.answer_then(input, |s, org, to, client| {
-            Box::pin(async move {
-                match s.find_user(&org, &to).await? {
-                    Some(user) if user.active => {
-                        s.send_code(&user, &to, Purpose::Reset, &client, None).await
+        self.answer_then(
+            input,
+            |_| Purpose::Reset,
+            |s, org, to, client| {
+                Box::pin(async move {
+                    match s.find_user(&org, &to).await? {
+                        Some(user) if user.active => {
+                            s.send_code(&user, &to, Purpose::Reset, Window::Claimed, &client, None)
+                                .await
+                        }
+                        _ => Ok(()),
                     }
-                    _ => Ok(()),
-                }
-            })
-        })
+                })
+            },
+        )
         .await
     }
 
@@ -588,8 +625,15 @@ impl Services {
             .await?;
         match self.find_user(&org, &to).await? {
             Some(user) if user.active => {
-                self.send_code(&user, &to, Purpose::Reset, &input.client, None)
-                    .await?;
+                self.send_code(
+                    &user,
+                    &to,
+                    Purpose::Reset,
+                    Window::ToClaim,
+                    &input.client,
+                    None,
+                )
+                .await?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -828,11 +872,22 @@ impl Services {
             &user,
             &to,
             Purpose::verify(&to),
+            Window::ToClaim,
             client,
             Some(admin.actor().user.id),
         )
         .await
     }
+}
+
+/// Whether a message's interval is still to be claimed, or was claimed by the request
+/// before it looked anything up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Window {
+    /// Claimed already.
+    Claimed,
+    /// To be claimed when sending.
+    ToClaim,
 }
 
 /// A boxed future, for the background half of [`Services::answer_then`].

@@ -764,7 +764,15 @@ impl Services {
                 "the account has no verified address for this channel",
             )
         })?;
-        self.send_code(user, &to, Purpose::Mfa, client, None).await
+        self.send_code(
+            user,
+            &to,
+            Purpose::Mfa,
+            super::codes::Window::ToClaim,
+            client,
+            None,
+        )
+        .await
     }
 }
 

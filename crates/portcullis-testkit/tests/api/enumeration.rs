@@ -38,6 +38,8 @@ async fn answer(c: &Client, path: &str, body: serde_json::Value) -> (u16, serde_
 
 async fn public_endpoints_answer_alike_for_known_and_unknown_addresses(app: TestServer) {
     app.user(ANN).await;
+    // Past the minute of the registration's own verification code.
+    app.advance(61);
     let c = app.client();
     let cases = [
         (
@@ -74,6 +76,13 @@ async fn public_endpoints_answer_alike_for_known_and_unknown_addresses(app: Test
         let unknown = answer(&c, path, with(NOBODY)).await;
         assert_eq!(known, unknown, "{path} tells the accounts apart");
         assert!(known.0 < 500, "{path}: {known:?}");
+        // Asked again within the minute: both refused alike.
+        let known = answer(&c, path, with(ANN)).await;
+        let unknown = answer(&c, path, with(NOBODY)).await;
+        assert_eq!(
+            known, unknown,
+            "{path} tells the accounts apart the second time"
+        );
     }
 }
 
