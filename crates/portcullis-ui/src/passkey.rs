@@ -49,7 +49,7 @@ pub(crate) struct PasswordForm {
 pub(crate) async fn register_start(s: Signed, Posted(f): Posted<PasswordForm>) -> Response {
     match s
         .services
-        .passkey_register_start(&s.who, Proof::password(Some(&f.password)))
+        .passkey_register_start(&s.who, Proof::password(Some(&f.password)), &s.client)
         .await
     {
         Ok(c) => challenge(c),

@@ -121,10 +121,15 @@ impl Services {
     }
 
     /// Re-authentication for sensitive changes: the current password, when the account has one.
+    ///
+    /// A wrong password counts against the account's lock like a failed sign-in (and is
+    /// audited as one), so a stolen session cannot guess the password without limit; while
+    /// the account is locked, no password is checked.
     pub(super) async fn reauthenticate(
         &self,
         user: &User,
         password: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Option<String>, AuthError> {
         let Some(stored) = self.store.password_hash(user.id).await? else {
             return Ok(None);
@@ -133,9 +138,21 @@ impl Services {
             .filter(|p| !p.is_empty())
             .ok_or_else(|| AuthError::invalid("password", "is required"))?;
         let org = self.org(Some(&user.org_slug)).await?;
+        let lock = super::lockout::LockKey::user(user.id);
+        self.check_lock(&lock).await?;
         let given = Password::new(given).stored_as_sha1(org.policy.sha1_hex_passwords);
         match self.hasher.verify(&given, Some(&stored)).await? {
-            Verified::No => Err(AuthError::InvalidCredentials),
+            Verified::No => {
+                self.audit(
+                    self.event(AuditKind::LoginFailed, org.id, client)
+                        .user(user.id)
+                        .detail("reason", "wrong_password_reauthentication"),
+                )
+                .await;
+                self.count_failure(&lock, &org.policy, org.id, Some(user.id), client)
+                    .await?;
+                Err(AuthError::InvalidCredentials)
+            }
             Verified::Yes | Verified::YesRehashed(_) => Ok(Some(stored)),
         }
     }
@@ -183,7 +200,7 @@ impl Services {
         proof: super::Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         self.store.delete_user(who.user.id).await?;
         self.audit(
             self.event(AuditKind::AccountDeleted, who.user.org_id, client)
@@ -210,7 +227,7 @@ impl Services {
             return Err(AuthError::invalid("new_password", "is required"));
         }
         if self.store.password_hash(who.user.id).await?.is_some() {
-            self.reauthenticate(&who.user, Some(&input.current_password))
+            self.reauthenticate(&who.user, Some(&input.current_password), &input.client)
                 .await
                 .map_err(|e| match e {
                     AuthError::Validation(_) => {

@@ -222,7 +222,12 @@ impl Services {
     /// Re-authentication before a sensitive change: the password or a current TOTP code,
     /// or (for the reference dialects, whose clients send neither) a sign-in moments ago.
     /// An account without a password passes a secret proof with nothing in it.
-    pub(super) async fn reauth(&self, who: &Principal, proof: Proof<'_>) -> Result<(), AuthError> {
+    pub(super) async fn reauth(
+        &self,
+        who: &Principal,
+        proof: Proof<'_>,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let (password, mfa_code) = match proof {
             Proof::Secret { password, mfa_code } => (password, mfa_code),
             Proof::RecentSignIn => {
@@ -249,7 +254,7 @@ impl Services {
         };
         let user = &who.user;
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
-            self.reauthenticate(user, Some(pw)).await?;
+            self.reauthenticate(user, Some(pw), client).await?;
             return Ok(());
         }
         if let Some(code) = mfa_code.filter(|c| !c.is_empty()) {
@@ -286,7 +291,7 @@ impl Services {
         if kind != "totp" {
             return Err(AuthError::invalid("type", "must be totp"));
         }
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         let mut secret = Zeroizing::new([0u8; 20]);
         self.rng.fill(secret.as_mut());
         let key = MfaKey {
@@ -516,7 +521,7 @@ impl Services {
         proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         self.remove_key(&who.user, id, who.user.id, client).await
     }
 
@@ -527,7 +532,7 @@ impl Services {
         proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         self.remove_all_factors(&who.user, who.user.id, client)
             .await
     }
@@ -539,7 +544,7 @@ impl Services {
         password: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
-        self.reauth(who, Proof::password(password)).await?;
+        self.reauth(who, Proof::password(password), client).await?;
         let user = self
             .store
             .user_by_id(who.user.id)

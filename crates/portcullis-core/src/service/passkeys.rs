@@ -140,13 +140,14 @@ impl Services {
         &self,
         who: &Principal,
         proof: Proof<'_>,
+        client: &ClientInfo,
     ) -> Result<PasskeyChallenge, AuthError> {
         if who.user.anonymous {
             return Err(AuthError::Forbidden(
                 "a guest account cannot register a passkey; upgrade it first",
             ));
         }
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         let org = self.org(Some(&who.user.org_slug)).await?;
         let rp = self.relying_party(&org)?;
         let existing = self
@@ -304,7 +305,7 @@ impl Services {
         proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.reauth(who, proof).await?;
+        self.reauth(who, proof, client).await?;
         self.remove_passkey(&who.user, id, who.user.id, client)
             .await
     }

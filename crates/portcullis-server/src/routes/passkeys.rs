@@ -28,13 +28,17 @@ use crate::{AppState, Problem};
 pub(crate) async fn register_start(
     State(app): State<AppState>,
     EnrolAuth(who): EnrolAuth,
+    Client(client): Client,
     OptionalJson(body): OptionalJson<Reauthentication>,
 ) -> Result<Json<PasskeyChallenge>, Problem> {
     let proof = Proof::Secret {
         password: body.password.as_deref(),
         mfa_code: body.mfa_code.as_deref(),
     };
-    let started = app.services.passkey_register_start(&who, proof).await?;
+    let started = app
+        .services
+        .passkey_register_start(&who, proof, &client)
+        .await?;
     Ok(Json(convert::passkey_challenge(started)))
 }
 

@@ -160,7 +160,49 @@ async fn the_organization_sets_the_rule(app: TestServer) {
     );
 }
 
+/// A wrong current password on a password change counts like a failed sign-in: after five,
+/// the account is locked, for that session's next try and for sign-in alike.
+async fn wrong_current_passwords_count_like_failed_sign_ins(app: TestServer) {
+    let (pair, _) = app.signed_in(ANN).await;
+    let change = |current: &str| serde_json::json!({"current_password": current, "new_password": "a brand new passphrase"});
+    for _ in 0..5 {
+        let (status, body) = crate::json_call(
+            &app,
+            reqwest::Method::POST,
+            "/v1/users/me/password",
+            Some(&pair.access_token),
+            Some(change("not the password")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_credentials")),
+            "{body}"
+        );
+    }
+    let (status, body) = crate::json_call(
+        &app,
+        reqwest::Method::POST,
+        "/v1/users/me/password",
+        Some(&pair.access_token),
+        Some(change(USER_PASSWORD)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("account_locked")),
+        "{body}"
+    );
+    assert_eq!(
+        code(app.try_login(ANN, USER_PASSWORD).await),
+        ProblemCode::AccountLocked
+    );
+    app.advance(61);
+    app.login(ANN, USER_PASSWORD).await;
+}
+
 both_backends!(
+    wrong_current_passwords_count_like_failed_sign_ins,
     five_failures_lock_the_account_for_a_minute,
     each_lock_within_a_day_is_twice_as_long,
     identifiers_without_an_account_lock_alike,
