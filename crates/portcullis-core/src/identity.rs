@@ -12,26 +12,37 @@ pub struct Email(String);
 
 impl Email {
     /// Parses a practical subset of RFC 5322 addresses: `local@domain`, no spaces, a dot in
-    /// the domain, at most 254 characters.
+    /// the domain, at most 254 characters. The domain is normalised by UTS 46 (the form
+    /// every resolver uses, so `EXAMPLE.com`, fullwidth letters and their canonical form are
+    /// one address); invisible and direction-changing characters and labels that mix
+    /// scripts (a Cyrillic `е` among Latin letters, UTS 39) are refused, so that no two
+    /// accounts look alike.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         let s = raw.trim().to_lowercase();
         let bad = || FieldError::new(field, "must be an email address such as ann@example.com");
-        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.len() > 254
+            || s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || invisible_or_bidi(c))
+        {
             return Err(bad());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
-        let domain_ok = !domain.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !single_script(local) {
             return Err(bad());
         }
-        Ok(Self(s))
+        let ascii = idna::domain_to_ascii(domain).map_err(|_| bad())?;
+        let domain_ok = ascii.contains('.')
+            && !ascii.starts_with('.')
+            && !ascii.ends_with('.')
+            && !ascii.contains("..")
+            && ascii
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        let (unicode, mapped) = idna::domain_to_unicode(&ascii);
+        if !domain_ok || mapped.is_err() || !unicode.split('.').all(single_script) {
+            return Err(bad());
+        }
+        Ok(Self(format!("{local}@{unicode}")))
     }
 
     /// The part before `@`.
@@ -73,10 +84,42 @@ impl Phone {
             return Err(bad());
         }
         let e164 = format!("+{digits}");
-        // libphonenumber's metadata knows which numbers each country actually assigns.
-        match phonenumber::parse(None, &e164) {
-            Ok(n) if phonenumber::is_valid(&n) => Ok(Self(e164)),
-            _ => Err(bad()),
+        // Possible for its country by libphonenumber's metadata (a known country code and a
+        // length its numbers have), as libphonenumber's `isPossibleNumber`: not only the
+        // ranges assigned today, so fictional numbers such as +15555555555 (used by API
+        // examples) and newly assigned ranges are accepted.
+        let possible = phonenumber::parse(None, &e164).ok().is_some_and(|n| {
+            let length = u16::try_from(n.national().to_string().len()).unwrap_or(u16::MAX);
+            phonenumber::metadata::DATABASE
+                .by_code(&n.country().code())
+                .is_some_and(|metas| {
+                    // The general description's lengths are the union of the types'
+                    // (left empty in this crate's metadata), so each type is asked.
+                    metas.iter().any(|m| {
+                        let d = m.descriptors();
+                        [
+                            Some(d.general()),
+                            d.fixed_line(),
+                            d.mobile(),
+                            d.toll_free(),
+                            d.premium_rate(),
+                            d.shared_cost(),
+                            d.personal_number(),
+                            d.voip(),
+                            d.pager(),
+                            d.uan(),
+                            d.voicemail(),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .any(|desc| desc.possible_length().contains(&length))
+                    })
+                })
+        });
+        if possible {
+            Ok(Self(e164))
+        } else {
+            Err(bad())
         }
     }
 
@@ -99,7 +142,8 @@ impl Username {
         let ok = (3..=64).contains(&len)
             && s.chars().next().is_some_and(char::is_alphanumeric)
             && s.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && single_script(s);
         if !ok {
             return Err(FieldError::new(
                 field,
@@ -120,6 +164,40 @@ impl Username {
     }
 }
 
+/// Whether all of `s` is written in one script (UTS 39's single-script test: digits and
+/// punctuation go with any script), so that `pаypal` with a Cyrillic `а` is refused.
+fn single_script(s: &str) -> bool {
+    use unicode_security::MixedScript as _;
+    s.is_single_script()
+}
+
+/// Characters that show nothing or reorder what follows: Unicode's Default_Ignorable_Code_Point
+/// (zero-width spaces and joiners, soft hyphens, variation selectors, tags) and the bidi
+/// controls. Written out because no small crate exposes the property; the ranges are stable
+/// across Unicode versions (the property is frozen for unassigned code points too).
+fn invisible_or_bidi(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
+}
+
 /// A person's given or family name: 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
@@ -128,8 +206,14 @@ impl PersonName {
     /// Parses a trimmed, non-empty name.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
         let s = raw.trim();
-        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "must be 1 to 100 characters"));
+        if s.is_empty()
+            || s.chars().count() > 100
+            || s.chars().any(|c| c.is_control() || invisible_or_bidi(c))
+        {
+            return Err(FieldError::new(
+                field,
+                "must be 1 to 100 characters, none invisible or changing the text's direction",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -360,11 +444,52 @@ mod tests {
             "+0123456789",
             "+1415abc2671",
             "+1234567890123456",
-            "+15555555555",
             "+1 415 555",
+            "+999123456789",
         ] {
             assert!(Phone::parse(bad, "phone").is_err(), "{bad}");
         }
+        // Possible for its country, though not an assigned range: API examples use it.
+        assert_eq!(
+            Phone::parse("+15555555555", "phone").unwrap().as_str(),
+            "+15555555555"
+        );
+    }
+
+    #[test]
+    fn look_alike_and_invisible_characters_are_refused() {
+        for bad in [
+            "ann@ex\u{0430}mple.com",    // Cyrillic a among Latin letters in the domain
+            "ann@\u{0435}xample.com",    // Cyrillic e
+            "a\u{200B}nn@example.com",   // zero-width space
+            "ann\u{202E}@example.com",   // right-to-left override
+            "p\u{0430}ypal@example.com", // mixed-script local part
+        ] {
+            assert!(Email::parse(bad, "email").is_err(), "{bad:?}");
+        }
+        // A wholly Cyrillic domain is one script, and UTS 46 folds its case and width.
+        assert_eq!(
+            Email::parse(
+                "ann@\u{041F}\u{0420}\u{0418}\u{041C}\u{0415}\u{0420}.\u{0440}\u{0444}",
+                "email"
+            )
+            .unwrap()
+            .as_str(),
+            "ann@\u{043F}\u{0440}\u{0438}\u{043C}\u{0435}\u{0440}.\u{0440}\u{0444}"
+        );
+        assert_eq!(
+            Email::parse("ann@\u{FF25}XAMPLE.com", "email")
+                .unwrap()
+                .as_str(),
+            "ann@example.com",
+            "fullwidth letters are the ASCII ones"
+        );
+        for bad in ["Ann\u{202E}", "\u{2066}Lee", "Ann\u{200D}"] {
+            assert!(PersonName::parse(bad, "first_name").is_err(), "{bad:?}");
+        }
+        assert!(PersonName::parse("Zo\u{00EB} O'Brien-M\u{00FC}ller", "first_name").is_ok());
+        assert!(Username::parse("j\u{043E}hn", "username").is_err());
+        assert!(Username::parse("\u{0438}\u{0432}\u{0430}\u{043D}", "username").is_ok());
     }
 
     #[test]

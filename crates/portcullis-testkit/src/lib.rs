@@ -186,6 +186,15 @@ impl TestServer {
         self.clock.advance(chrono::Duration::seconds(seconds));
     }
 
+    /// Moves the server's clock to just after the next minute begins (at least one second
+    /// on): per-minute limits and message intervals count per clock minute, so a test whose
+    /// requests must fall in one minute starts here (a minute rolling over mid-test would
+    /// give a fresh budget).
+    pub fn advance_to_next_minute(&self) {
+        let into = self.now().timestamp().rem_euclid(60);
+        self.advance(61 - into);
+    }
+
     /// The SMS sink's base URL (the webhook is `/sms`, the Twilio-style API below the root).
     pub fn sms_url(&self) -> &str {
         &self.sms_url

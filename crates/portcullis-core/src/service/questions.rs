@@ -27,14 +27,33 @@ pub struct QuestionAnswer {
 }
 
 /// Questions shown for identifiers with no questions (or no account), so that the answer
-/// does not tell whether the account exists.
-const DECOYS: [&str; 6] = [
+/// does not tell whether the account exists: the questions people commonly choose, in the
+/// words they commonly use, so that a decoy reads like a real set.
+const DECOYS: [&str; 24] = [
     "What was the name of your first pet?",
     "In what city were you born?",
     "What was the name of your first school?",
     "What is your favourite book?",
     "What was the make of your first car?",
     "What street did you grow up on?",
+    "What is your mother's maiden name?",
+    "What was your childhood nickname?",
+    "What is the name of your best friend from childhood?",
+    "What was the name of your first teacher?",
+    "In what city did your parents meet?",
+    "What was your first job?",
+    "What is your favourite film?",
+    "What is the middle name of your oldest sibling?",
+    "What was the first concert you went to?",
+    "Name of your first pet?",
+    "City you were born in?",
+    "Favourite teacher?",
+    "What is your father's middle name?",
+    "Where did you go on your first holiday?",
+    "What was the name of your first stuffed animal?",
+    "What is your favourite food?",
+    "In what town was your first job?",
+    "What was the model of your first phone?",
 ];
 
 fn lookup_of(id: &Identifier) -> LookupKey {
@@ -205,13 +224,16 @@ impl Services {
             .chain_update(pepper.as_ref())
             .chain_update(identifier.trim().to_lowercase())
             .finalize();
+        // Two or three questions, as people set, the same ones every time for this
+        // identifier (keyed by a server secret, so no one can compute them elsewhere).
+        let count = 2 + usize::from(digest[0] % 2);
         let mut picked: Vec<String> = Vec::new();
-        for byte in digest.iter() {
+        for byte in digest.iter().skip(1) {
             let q = DECOYS[usize::from(*byte) % DECOYS.len()].to_owned();
             if !picked.contains(&q) {
                 picked.push(q);
             }
-            if picked.len() == 3 {
+            if picked.len() == count {
                 break;
             }
         }

@@ -39,7 +39,7 @@ async fn answer(c: &Client, path: &str, body: serde_json::Value) -> (u16, serde_
 async fn public_endpoints_answer_alike_for_known_and_unknown_addresses(app: TestServer) {
     app.user(ANN).await;
     // Past the minute of the registration's own verification code.
-    app.advance(61);
+    app.advance_to_next_minute();
     let c = app.client();
     let cases = [
         (

@@ -174,7 +174,49 @@ async fn answers_carry_a_request_id_and_are_not_cached(app: TestServer) {
     assert_eq!(mine.headers()["x-request-id"], "abc-123");
 }
 
+/// An address that only looks like another (a Cyrillic `е` in the domain, a zero-width
+/// space in the local part) is refused rather than made a second account, and so are names
+/// with characters that reorder or hide text; a possible but unassigned number (the API's
+/// own example) is taken.
+async fn look_alikes_and_hidden_characters_are_refused(app: TestServer) {
+    app.user("ann@example.com").await;
+    let register = |body: serde_json::Value| {
+        crate::json_call(&app, Method::POST, "/v1/auth/register", None, Some(body))
+    };
+    for (body, field) in [
+        (
+            serde_json::json!({"email": "ann@\u{0435}xample.com", "password": "correct horse battery"}),
+            "email",
+        ),
+        (
+            serde_json::json!({"email": "a\u{200B}nn@example.com", "password": "correct horse battery"}),
+            "email",
+        ),
+        (
+            serde_json::json!({"email": "bob@example.com", "password": "correct horse battery", "first_name": "Bob\u{202E}"}),
+            "first_name",
+        ),
+    ] {
+        let (status, p) = register(body).await;
+        assert_eq!(status, 400, "{p}");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    // The same address in capitals and fullwidth letters is the same account.
+    let (status, p) = register(
+        serde_json::json!({"email": "ANN@\u{FF25}XAMPLE.COM", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("duplicate")),
+        "{p}"
+    );
+    let (status, p) = register(serde_json::json!({"phone": "+15555555555"})).await;
+    assert_eq!(status, 201, "{p}");
+}
+
 both_backends!(
+    look_alikes_and_hidden_characters_are_refused,
     bad_bodies_are_4xx_problems,
     oversized_bodies_are_413,
     unknown_paths_and_methods_are_problems,

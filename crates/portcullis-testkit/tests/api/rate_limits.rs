@@ -24,10 +24,7 @@ async fn server(backend: Backend, ip: u64, identifier: u64, proxies: &str) -> Op
         c.trusted_proxies = proxies;
     })
     .await?;
-    // Limits count per clock minute: start each test just after a minute begins, so that
-    // its requests all fall in one (a minute rolling over mid-test gave a fresh budget).
-    let into = app.now().timestamp().rem_euclid(60);
-    app.advance(61 - into);
+    app.advance_to_next_minute();
     Some(app)
 }
 
