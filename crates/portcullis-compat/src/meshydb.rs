@@ -257,10 +257,47 @@ mod double_option {
     }
 }
 
+/// The role names a PUT body's `roles` lists, as MeshyDB answers them (`[{name, ...}]`) or
+/// as plain names; `None` when it is neither.
+fn role_names(roles: &Value) -> Option<std::collections::BTreeSet<String>> {
+    roles
+        .as_array()?
+        .iter()
+        .map(|r| {
+            r.as_str()
+                .or_else(|| r.get("name").and_then(Value::as_str))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 impl UserBody {
-    fn profile(self, client: ClientInfo) -> Result<UpdateProfileInput, Failure> {
-        if self.roles.is_some() {
-            return Err(Failure::bad("Unable to change user roles via API."));
+    /// The profile change; `target` is the user as stored, whose roles an app may send back
+    /// unchanged (as it fetched them) but not change.
+    fn profile(mut self, target: &User, client: ClientInfo) -> Result<UpdateProfileInput, Failure> {
+        if let Some(roles) = &self.roles {
+            let current: std::collections::BTreeSet<String> =
+                target.roles.iter().map(|r| r.name.clone()).collect();
+            if role_names(roles).as_ref() != Some(&current) {
+                return Err(Failure::bad("Unable to change user roles via API."));
+            }
+        }
+        if matches!(&self.email_address, Some(v) if given(v.as_deref()).is_none())
+            && !target.anonymous
+        {
+            return Err(Failure::bad(
+                "Email address is required when Email recovery is enabled and the user is not anonymous.",
+            ));
+        }
+        // The view shows the email or phone as the username of an account without one; an
+        // app sending that back is not asking for a change.
+        let shown = target
+            .username
+            .as_ref()
+            .or(target.email.as_ref())
+            .or(target.phone.as_ref());
+        if matches!(&self.username, Some(Some(v)) if Some(v) == shown) {
+            self.username = None;
         }
         if matches!(&self.username, Some(v) if given(v.as_deref()).is_none()) {
             return Err(Failure::bad("Username is a required field."));
@@ -281,7 +318,7 @@ async fn update_me(
     Caller { app, who, client }: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let input = envelope::json::<UserBody>(body)?.profile(client)?;
+    let input = envelope::json::<UserBody>(body)?.profile(&who.user, client)?;
     let user = app
         .services()
         .update_me(&who, input)
@@ -302,8 +339,10 @@ async fn update_user(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
     let id = user_id(&id)?;
-    let profile = envelope::json::<UserBody>(body)?.profile(client)?;
+    let body = envelope::json::<UserBody>(body)?;
     let admin = app.services().admin(who).map_err(common)?;
+    let target = app.services().get_user(&admin, id).await.map_err(common)?;
+    let profile = body.profile(&target, client)?;
     let user = app
         .services()
         .admin_update_user(

@@ -53,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/revoke", post(account::revoke_token))
         .route("/admin", get(admin::users))
+        // As people type it.
+        .route("/admin/", get(admin::users))
         .route("/admin/users", post(admin::create_user))
         .route(
             "/admin/users/{id}",

@@ -19,7 +19,7 @@ const ACCOUNT: &str = "/meshydb/default";
 const UPDATE: &str = r#"{
              "firstName": "Tester",
              "lastName": "McTesterton",
-             "phoneNumber": "+14155552671",
+             "phoneNumber": "+15555555555",
              "emailAddress": "test@test.com"
            }"#;
 const UPDATED: &str = r#"{
@@ -29,7 +29,7 @@ const UPDATED: &str = r#"{
   "lastName": "McTesterton",
   "verified": true,
   "isActive": true,
-  "phoneNumber": "+14155552671",
+  "phoneNumber": "+15555555555",
   "emailAddress": "test@test.com",
   "roles" : [
              {
@@ -192,6 +192,10 @@ async fn updating_oneself_answers_the_documented_user(app: TestServer) {
             "Phone number must be in an international format.",
         ),
         (r#"{"username": ""}"#, "Username is a required field."),
+        (
+            r#"{"emailAddress": null}"#,
+            "Email address is required when Email recovery is enabled and the user is not anonymous.",
+        ),
     ] {
         let (status, err) = call(&app, Method::PUT, "/users/me", Some(&token), Some(body)).await;
         assert_eq!(
@@ -200,6 +204,19 @@ async fn updating_oneself_answers_the_documented_user(app: TestServer) {
             "{body}"
         );
     }
+    // An app that sends back what it fetched, roles included, changes nothing it may not.
+    let mut fetched = got.clone();
+    fetched["lastName"] = json!("Fetched");
+    let (status, again) = call(
+        &app,
+        Method::PUT,
+        "/users/me",
+        Some(&token),
+        Some(&fetched.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["lastName"], "Fetched");
     let (status, err) = call(&app, Method::PUT, "/users/me", None, Some(UPDATE)).await;
     assert_eq!((status, err), (401, json!({ "message": NOT_AUTHORIZED })));
 }

@@ -334,6 +334,7 @@ async fn the_console_is_for_admins_within_their_reach(app: TestServer) {
     admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     for path in [
         "/ui/admin",
+        "/ui/admin/",
         "/ui/admin/orgs",
         "/ui/admin/orgs/default",
         "/ui/admin/audit",
