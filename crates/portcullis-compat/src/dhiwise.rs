@@ -390,7 +390,11 @@ async fn send_login_otp(
     let b: LoginBody = envelope::json(body)?;
     match app
         .services()
-        .request_login_otp(b.input(client)?, None)
+        .request_login_otp(
+            b.input(client)?,
+            None,
+            portcullis_core::service::OtpTo::Registered,
+        )
         .await
     {
         Ok(()) => Ok(Answer::success(

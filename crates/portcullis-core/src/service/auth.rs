@@ -492,9 +492,10 @@ impl Services {
         &self,
         input: LoginInput,
         channel: Option<&str>,
+        to: super::mfa::OtpTo,
     ) -> Result<(), AuthError> {
         let (user, _, _) = self.password_sign_in(&input).await?;
-        self.send_login_otp(&user, channel, &input.client).await
+        self.send_login_otp(&user, channel, to, &input.client).await
     }
 
     /// Opens a session for an authenticated user and issues its first token pair.

@@ -26,6 +26,11 @@ pub(crate) enum Purpose {
     VerifyPhone,
     Login,
     Reset,
+    /// A reset whose message shows the link's token as its one code, for dialects whose
+    /// code routes take the code alone, with no address (DhiWise's `validate-otp` and
+    /// `reset-password`): a 6-digit code would be guessable across all accounts at once,
+    /// the 256-bit token is not. Stored and limited as `Reset`.
+    ResetByToken,
     /// A one-time code as the second factor of a password sign-in.
     Mfa,
 }
@@ -36,7 +41,7 @@ impl Purpose {
             Self::VerifyEmail => "verify_email",
             Self::VerifyPhone => "verify_phone",
             Self::Login => "login",
-            Self::Reset => "reset",
+            Self::Reset | Self::ResetByToken => "reset",
             Self::Mfa => "mfa",
         }
     }
@@ -251,14 +256,18 @@ impl Services {
         let org = self.org(Some(&user.org_slug)).await?;
         let id = uuid::Uuid::now_v7();
         let code = zeroize::Zeroizing::new(self.new_code());
-        let token = (purpose == Purpose::Reset)
+        let token = matches!(purpose, Purpose::Reset | Purpose::ResetByToken)
             .then(|| zeroize::Zeroizing::new(random_token(self.rng.as_ref())));
         let link = token
             .as_ref()
             .map(|t| format!("{}?token={}", self.config.reset_link_url, t.as_str()));
-        let template = match (purpose, &link) {
-            (Purpose::Reset, Some(link)) => Template::Reset { code: &code, link },
-            (Purpose::Login | Purpose::Mfa, _) => Template::Login { code: &code },
+        let template = match (purpose, &link, &token) {
+            (Purpose::ResetByToken, Some(link), Some(token)) => Template::Reset {
+                code: token.as_str(),
+                link,
+            },
+            (Purpose::Reset, Some(link), _) => Template::Reset { code: &code, link },
+            (Purpose::Login | Purpose::Mfa, _, _) => Template::Login { code: &code },
             _ => Template::Verify { code: &code },
         };
         let message = self.queued(&org, purpose.as_str(), to, template)?;
@@ -448,15 +457,16 @@ impl Services {
         self: &Arc<Self>,
         input: CodeRequest,
         purpose: fn(&Address) -> Purpose,
-        work: fn(Arc<Self>, Organization, Address, ClientInfo) -> futures_like::BoxFuture,
+        work: fn(Arc<Self>, Organization, Address, Purpose, ClientInfo) -> futures_like::BoxFuture,
     ) -> Result<(), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
         self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
             .await?;
         let org = self.org(input.organization.as_deref()).await?;
-        self.claim_send(&to, purpose(&to)).await?;
-        let fut = work(Arc::clone(self), org, to, input.client);
+        let purpose = purpose(&to);
+        self.claim_send(&to, purpose).await?;
+        let fut = work(Arc::clone(self), org, to, purpose, input.client);
         tokio::spawn(async move {
             if let Err(e) = fut.await {
                 tracing::warn!(error = %e, "a code request failed in the background");
@@ -471,7 +481,7 @@ impl Services {
         self: &Arc<Self>,
         input: CodeRequest,
     ) -> Result<(), AuthError> {
-        self.answer_then(input, Purpose::verify, |s, org, to, client| {
+        self.answer_then(input, Purpose::verify, |s, org, to, purpose, client| {
             Box::pin(async move {
                 let Some(user) = s.find_user(&org, &to).await? else {
                     return Ok(());
@@ -481,15 +491,8 @@ impl Services {
                     Address::Phone(_) => user.phone_verified,
                 };
                 if !proven && user.active {
-                    s.send_code(
-                        &user,
-                        &to,
-                        Purpose::verify(&to),
-                        Window::Claimed,
-                        &client,
-                        None,
-                    )
-                    .await?;
+                    s.send_code(&user, &to, purpose, Window::Claimed, &client, None)
+                        .await?;
                 }
                 Ok(())
             })
@@ -571,11 +574,11 @@ impl Services {
         self.answer_then(
             input,
             |_| Purpose::Login,
-            |s, org, to, client| {
+            |s, org, to, purpose, client| {
                 Box::pin(async move {
                     match s.find_user(&org, &to).await? {
                         Some(user) if user.active => {
-                            s.send_code(&user, &to, Purpose::Login, Window::Claimed, &client, None)
+                            s.send_code(&user, &to, purpose, Window::Claimed, &client, None)
                                 .await
                         }
                         _ => Ok(()),
@@ -589,35 +592,44 @@ impl Services {
     /// `password/forgot`: a reset code and link to the address of an active account.
     #[instrument(skip_all)]
     pub async fn forgot_password(self: &Arc<Self>, input: CodeRequest) -> Result<(), AuthError> {
-        self.answer_then(
-            input,
-            |_| Purpose::Reset,
-            |s, org, to, client| {
-                Box::pin(async move {
-                    match s.find_user(&org, &to).await? {
-                        Some(user) if user.active => {
-                            s.send_code(&user, &to, Purpose::Reset, Window::Claimed, &client, None)
-                                .await
-                        }
-                        _ => Ok(()),
+        self.forgot_password_as(input, |_| Purpose::Reset).await
+    }
+
+    async fn forgot_password_as(
+        self: &Arc<Self>,
+        input: CodeRequest,
+        purpose: fn(&Address) -> Purpose,
+    ) -> Result<(), AuthError> {
+        self.answer_then(input, purpose, |s, org, to, purpose, client| {
+            Box::pin(async move {
+                match s.find_user(&org, &to).await? {
+                    Some(user) if user.active => {
+                        s.send_code(&user, &to, purpose, Window::Claimed, &client, None)
+                            .await
                     }
-                })
-            },
-        )
+                    _ => Ok(()),
+                }
+            })
+        })
         .await
     }
 
-    /// `forgot_password` for dialects whose answer says whether the account exists
-    /// (DhiWise's `RECORD_NOT_FOUND`): where the organization conceals accounts, exactly
-    /// `forgot_password` and `true` whatever the address; elsewhere, whether an active
-    /// account has the address (the code is sent before answering).
+    /// `forgot_password` for DhiWise, whose answer says whether the account exists
+    /// (`RECORD_NOT_FOUND`) and whose code routes take the code alone, so its message shows
+    /// the link's token as the one code (see [`Purpose::ResetByToken`]): where the
+    /// organization conceals accounts, exactly `forgot_password` and `true` whatever the
+    /// address; elsewhere, whether an active account has the address (the code is sent
+    /// before answering).
     pub async fn forgot_password_reporting(
         self: &Arc<Self>,
         input: CodeRequest,
     ) -> Result<bool, AuthError> {
         let org = self.org(input.organization.as_deref()).await?;
         if org.policy.conceal_existing_accounts {
-            return self.forgot_password(input).await.map(|()| true);
+            return self
+                .forgot_password_as(input, |_| Purpose::ResetByToken)
+                .await
+                .map(|()| true);
         }
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
@@ -628,7 +640,7 @@ impl Services {
                 self.send_code(
                     &user,
                     &to,
-                    Purpose::Reset,
+                    Purpose::ResetByToken,
                     Window::ToClaim,
                     &input.client,
                     None,

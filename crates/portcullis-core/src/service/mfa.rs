@@ -646,12 +646,19 @@ impl Services {
             if has_totp && self.check_totp(user, &code).await? {
                 return Ok(Passed::By("otp"));
             }
-            // A code sent by login/otp.
-            if self
+            // A code sent by login/otp. Receiving it proves the address it went to (which
+            // a dialect may have sent it to unproven: DhiWise has no verify route).
+            if let Ok(stored) = self
                 .check_code(user, Purpose::Mfa, None, &code, true, client)
                 .await
-                .is_ok()
             {
+                if let Ok(to) = Address::parse(Some(&stored.destination), None)
+                    .or_else(|_| Address::parse(None, Some(&stored.destination)))
+                {
+                    self.store
+                        .mark_verified(user.id, &super::codes::lookup_key(&to), self.now())
+                        .await?;
+                }
                 return Ok(Passed::By("otp"));
             }
             return Err(AuthError::InvalidCredentials);
@@ -737,14 +744,32 @@ impl Services {
     }
 
     /// `login/otp`: the password is checked by the caller; sends a one-time code to the
-    /// user's proven email (or phone, or the `channel` asked for).
+    /// user's proven email (or phone, or the `channel` asked for); with
+    /// [`OtpTo::Registered`], to the registered address when none is proven yet.
     pub(super) async fn send_login_otp(
         &self,
         user: &User,
         channel: Option<&str>,
+        to: OtpTo,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let proven = notice_address(user);
+        let registered = || {
+            let email = user
+                .email
+                .as_deref()
+                .and_then(|e| crate::identity::Email::parse(e, "email").ok())
+                .map(Address::Email);
+            email.or_else(|| {
+                user.phone
+                    .as_deref()
+                    .and_then(|p| crate::identity::Phone::parse(p, "phone").ok())
+                    .map(Address::Phone)
+            })
+        };
+        let proven = notice_address(user).or_else(|| match to {
+            OtpTo::Registered => registered(),
+            OtpTo::Proven => None,
+        });
         let phone = user
             .phone
             .as_deref()
@@ -779,6 +804,16 @@ impl Services {
         )
         .await
     }
+}
+
+/// Where a sign-in code may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpTo {
+    /// Only to a proven address.
+    Proven,
+    /// To the registered address when none is proven yet, for dialects with no way to
+    /// prove one first (DhiWise): the code coming back proves it.
+    Registered,
 }
 
 #[cfg(test)]

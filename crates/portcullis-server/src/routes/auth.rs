@@ -167,7 +167,11 @@ pub(crate) async fn login_otp(
         client,
     };
     app.services
-        .request_login_otp(input, body.channel.as_deref())
+        .request_login_otp(
+            input,
+            body.channel.as_deref(),
+            portcullis_core::service::OtpTo::Proven,
+        )
         .await?;
     Ok((
         StatusCode::ACCEPTED,
