@@ -574,6 +574,15 @@ pub struct OrgPolicy {
     /// trusted device is not enough; a user without a passkey may only enrol one.
     #[serde(default)]
     pub phishing_resistant_required: bool,
+    /// How recent a sign-in must be, in seconds (60 to the session lifetime; 600 by
+    /// default), for a change whose client cannot re-authenticate: the dialects'
+    /// secret-free calls, such as DeepAffex's 2FA off and account removal.
+    #[serde(default = "ten_minutes")]
+    pub recent_sign_in_secs: i64,
+}
+
+fn ten_minutes() -> i64 {
+    600
 }
 
 /// A tenant.

@@ -79,6 +79,10 @@ pub struct OrgPolicy {
     /// TOTP code, a recovery code or a trusted device is not enough, and a user without a
     /// passkey gets a session that may only enrol one.
     pub phishing_resistant_required: bool,
+    /// How recent a sign-in must be for a change that its client cannot re-authenticate
+    /// (the dialects' secret-free calls, such as DeepAffex's 2FA off and account removal),
+    /// in seconds: 60 to the session lifetime.
+    pub recent_sign_in_secs: i64,
 }
 
 impl Default for OrgPolicy {
@@ -103,6 +107,7 @@ impl Default for OrgPolicy {
             webauthn_rp_id: None,
             webauthn_origins: Vec::new(),
             phishing_resistant_required: false,
+            recent_sign_in_secs: 600,
         }
     }
 }

@@ -101,6 +101,7 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
             webauthn_rp_id: p.webauthn_rp_id,
             webauthn_origins: p.webauthn_origins,
             phishing_resistant_required: p.phishing_resistant_required,
+            recent_sign_in_secs: p.recent_sign_in_secs,
         },
         created_at: o.created_at,
         updated_at: o.updated_at,

@@ -41,9 +41,6 @@ pub struct NewTotpKey {
     pub qr_code_png: String,
 }
 
-/// How long ago a sign-in may be for [`Proof::RecentSignIn`] to pass.
-pub const RECENT_SIGN_IN_MINUTES: i64 = 10;
-
 /// What a caller presents, again, before a sensitive change to their account.
 #[derive(Debug, Clone, Copy)]
 pub enum Proof<'a> {
@@ -54,9 +51,14 @@ pub enum Proof<'a> {
         /// A current TOTP code.
         mfa_code: Option<&'a str>,
     },
-    /// The session was signed into within the last [`RECENT_SIGN_IN_MINUTES`] minutes: for
-    /// the reference dialects, whose clients send no secret for these changes.
+    /// The session was signed into within the organization's `recent_sign_in_secs` (ten
+    /// minutes by default): for the reference dialects, whose clients send no secret for
+    /// these changes.
     RecentSignIn,
+    /// Nothing: only for calls that change nothing by themselves (DeepAffex's
+    /// `createTwoFactorAuthSecret` makes a pending key, which takes effect only when a code
+    /// from it activates it).
+    Nothing,
 }
 
 impl<'a> Proof<'a> {
@@ -230,8 +232,10 @@ impl Services {
     ) -> Result<(), AuthError> {
         let (password, mfa_code) = match proof {
             Proof::Secret { password, mfa_code } => (password, mfa_code),
+            Proof::Nothing => return Ok(()),
             Proof::RecentSignIn => {
-                let cutoff = self.now() - chrono::Duration::minutes(RECENT_SIGN_IN_MINUTES);
+                let org = self.org(Some(&who.user.org_slug)).await?;
+                let cutoff = self.now() - chrono::Duration::seconds(org.policy.recent_sign_in_secs);
                 let recent = self
                     .store
                     .list_sessions(who.user.id, self.liveness())
@@ -247,7 +251,7 @@ impl Services {
                     Ok(())
                 } else {
                     Err(AuthError::Forbidden(
-                        "this change needs a sign-in within the last 10 minutes; sign in again",
+                        "this change needs a recent sign-in (the organization's recent_sign_in_secs); sign in again",
                     ))
                 };
             }

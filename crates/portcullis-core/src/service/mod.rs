@@ -33,7 +33,7 @@ pub use codes::{CodeRequest, CodeSubmission};
 pub use courier::Courier;
 pub use devices::{DeviceInput, DEVICE_PREFIX, DEVICE_REFRESH_PREFIX, LICENSE_PREFIX};
 pub use input::Patch;
-pub use mfa::{NewTotpKey, OtpTo, Proof, SecondFactor, ENROLMENT_ONLY, RECENT_SIGN_IN_MINUTES};
+pub use mfa::{NewTotpKey, OtpTo, Proof, SecondFactor, ENROLMENT_ONLY};
 pub use orgs::{return_allowed, OrgInput};
 pub use passkeys::{PasskeyAssertion, PasskeyChallenge};
 pub use questions::QuestionAnswer;

@@ -111,6 +111,13 @@ fn patched_policy(
             "must be 300 seconds to 90 days",
         ));
     }
+    if !(60..=policy.session_ttl_secs.unwrap_or(90 * 86_400)).contains(&policy.recent_sign_in_secs)
+    {
+        f.push(FieldError::new(
+            "policy.recent_sign_in_secs",
+            "must be 60 seconds to the session lifetime",
+        ));
+    }
     if !(3..=100).contains(&policy.lockout_threshold) {
         f.push(FieldError::new(
             "policy.lockout_threshold",

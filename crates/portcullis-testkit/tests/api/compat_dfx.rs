@@ -499,11 +499,28 @@ async fn accounts_verify_by_id_with_the_mailed_code(app: TestServer) {
 async fn secret_free_changes_need_a_recent_sign_in(app: TestServer) {
     let (_, pair) = user(&app, "late@affex.test").await;
     app.advance(11 * 60);
-    // Python's POST spelling of the secret route; removal; turning MFA off.
+    // Creating a secret (Python's POST spelling) changes nothing: no recent sign-in needed.
     let (status, body) = call(&app, Method::POST, "users/mfa/secret", token(&pair), None).await;
-    assert_eq!(failed(status, 403, &body), "FORBIDDEN");
+    assert_eq!(status, 200, "{body}");
+    assert!(body["secretBase32Encoded"].is_string(), "{body}");
+    // Removal and turning MFA off do, within the organization's window (ten minutes).
     let (status, body) = call(&app, Method::DELETE, "users", token(&pair), None).await;
     assert_eq!(failed(status, 403, &body), "FORBIDDEN");
+    // The organization may widen the window, up to the session lifetime.
+    crate::set_policy(&app, "default", json!({"recent_sign_in_secs": 3600})).await;
+    let (status, body) = call(&app, Method::DELETE, "users/mfa", token(&pair), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .admin()
+        .await
+        .request(Method::PATCH, "/v1/orgs/default")
+        .json(&json!({"policy": {"recent_sign_in_secs": 30}}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(status, 400, "{:?}", body.text().await);
+    crate::set_policy(&app, "default", json!({"recent_sign_in_secs": 600})).await;
     // With a password in the body, turning MFA off is checked by the password instead.
     let (status, body) = call(
         &app,
