@@ -127,6 +127,11 @@ pub struct LoginRequest {
     /// the browser's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey: Option<PasskeyAssertion>,
+    /// The `device_cookie` an earlier sign-in to this account answered: while the account
+    /// is locked by failures from unknown clients, this client may still sign in (its own
+    /// failures lock only it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_cookie: Option<String>,
 }
 
 /// `POST /v1/auth/login/otp`: the password, then a one-time code by email or SMS.
@@ -169,6 +174,10 @@ pub struct TokenPair {
     /// With `remember_device`: send as `trusted_device_token` to skip the second factor later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_device_token: Option<String>,
+    /// After a password sign-in: keep it and send it as `device_cookie` at later sign-ins
+    /// to this account, so that a lockout caused by others does not lock this client out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_cookie: Option<String>,
 }
 
 /// `PATCH /v1/users/me` and the profile part of `PATCH /v1/users/{id}`. Absent fields are

@@ -47,6 +47,7 @@ pub(crate) fn token_pair(t: Tokens) -> api::TokenPair {
         expires_in: t.expires_in,
         user: user(t.user),
         trusted_device_token: t.trusted_device_token,
+        device_cookie: t.device_cookie,
     }
 }
 

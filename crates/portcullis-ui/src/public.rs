@@ -22,7 +22,7 @@ use crate::pages::{
 };
 use crate::web::{
     self, csrf_token, html, ok, open_pending, pending_cookie, removal, say, see_other,
-    session_cookie, Flow, Pending, Posted, PENDING, SESSION, TRUSTED,
+    session_cookie, Flow, Pending, Posted, DEVICE, PENDING, SESSION, TRUSTED,
 };
 
 /// The organization of a flow and the chrome of its pages; or the page that says the flow
@@ -139,6 +139,7 @@ pub(crate) async fn signin(
                 remember_device: form.remember.is_some(),
                 ..SecondFactor::default()
             },
+            device_cookie: jar.get(DEVICE).map(|c| c.value().to_owned()),
             client,
             ..LoginInput::default()
         })
@@ -217,6 +218,7 @@ pub(crate) async fn signin_second_factor(
                 remember_device: form.remember.is_some(),
                 passkey,
             },
+            device_cookie: jar.get(DEVICE).map(|c| c.value().to_owned()),
             client,
             ..LoginInput::default()
         })
@@ -285,6 +287,14 @@ pub(crate) async fn complete(
     tokens: &Tokens,
 ) -> Result<(CookieJar, String), (CookieJar, AuthError)> {
     let mut jar = jar.add(session_cookie(services, tokens));
+    if let Some(device) = &tokens.device_cookie {
+        jar = jar.add(web::cookie(
+            services,
+            DEVICE,
+            device.clone(),
+            Some(365 * 86_400),
+        ));
+    }
     if let Some(trusted) = &tokens.trusted_device_token {
         jar = jar.add(web::cookie(
             services,

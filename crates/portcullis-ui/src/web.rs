@@ -26,6 +26,9 @@ pub(crate) const SESSION: &str = "pc_session";
 pub(crate) const CSRF: &str = "pc_csrf";
 pub(crate) const PENDING: &str = "pc_pending";
 pub(crate) const TRUSTED: &str = "pc_trusted";
+/// The device cookie of the last account signed into from this browser: it keeps signing
+/// in while others' failures lock that account.
+pub(crate) const DEVICE: &str = "pc_device";
 
 const SESSION_PURPOSE: &str = "ui session";
 const PENDING_PURPOSE: &str = "ui pending sign-in";

@@ -54,6 +54,9 @@ pub struct LoginInput {
     /// `password` may be the hex of the password's SHA-1 (as emnify's clients send it);
     /// taken so only where the organization keeps passwords in that form.
     pub password_is_sha1_hex: bool,
+    /// The device cookie an earlier sign-in to this account handed out, if the client kept
+    /// it: while the account is locked for unknown clients, this one may still sign in.
+    pub device_cookie: Option<String>,
     /// Where the request came from.
     pub client: ClientInfo,
 }
@@ -71,6 +74,9 @@ pub struct Tokens {
     pub user: User,
     /// Present when the sign-in asked to trust this device: skips the second factor later.
     pub trusted_device_token: Option<String>,
+    /// After a password sign-in: the device cookie to keep and present at later sign-ins
+    /// (see `device_cookies`).
+    pub device_cookie: Option<String>,
 }
 
 /// A parsed new account: the profile, the password (if any), and the organization.
@@ -334,9 +340,16 @@ impl Services {
             Identifier::Username(u) => LookupKey::Username(u.key()),
         };
         let creds = self.store.credentials(org.id, &key).await?;
-        let lock = match &creds {
-            Some(c) => super::lockout::LockKey::user(c.user.id),
-            None => super::lockout::LockKey::identifier(org.id, &key),
+        // A client that proves it signed in to this account before (its device cookie)
+        // answers to its own lock, not the account's: an attacker's failures lock the
+        // account for unknown clients only, and this device's failures lock this device.
+        let known = creds
+            .as_ref()
+            .and_then(|c| self.known_device(input.device_cookie.as_deref(), c.user.id));
+        let lock = match (&creds, known) {
+            (Some(_), Some(device)) => device.lock,
+            (Some(c), None) => super::lockout::LockKey::user(c.user.id),
+            (None, _) => super::lockout::LockKey::identifier(org.id, &key),
         };
         if let Err(locked) = self.check_lock(&lock).await {
             self.audit(
@@ -424,18 +437,22 @@ impl Services {
             }
             Err(e) => return Err(e),
         };
-        self.finish_sign_in(
-            SignInPlace {
-                org: &org,
-                device: device.map(|d| d.id),
-            },
-            user,
-            vec!["pwd".to_owned()],
-            amr,
-            &input.second_factor,
-            &input.client,
-        )
-        .await
+        let user_id = user.id;
+        let mut tokens = self
+            .finish_sign_in(
+                SignInPlace {
+                    org: &org,
+                    device: device.map(|d| d.id),
+                },
+                user,
+                vec!["pwd".to_owned()],
+                amr,
+                &input.second_factor,
+                &input.client,
+            )
+            .await?;
+        tokens.device_cookie = Some(self.issue_device_cookie(user_id));
+        Ok(tokens)
     }
 }
 
@@ -538,6 +555,7 @@ impl Services {
             expires_in: self.config.access_token_ttl.num_seconds(),
             user,
             trusted_device_token: None,
+            device_cookie: None,
         })
     }
 
@@ -575,6 +593,7 @@ impl Services {
                     expires_in: self.config.access_token_ttl.num_seconds(),
                     user,
                     trusted_device_token: None,
+                    device_cookie: None,
                 })
             }
             RotateOutcome::Reused {

@@ -24,6 +24,11 @@ impl LockKey {
         Self(format!("user:{id}"))
     }
 
+    /// One known device of an account (see `device_cookies`), by the hash of its nonce.
+    pub(super) fn device(nonce_hash: &str) -> Self {
+        Self(format!("device:{nonce_hash}"))
+    }
+
     /// An identifier with no account (hashed: it may be an email address).
     pub(super) fn identifier(org: OrgId, key: &LookupKey) -> Self {
         Self(format!(

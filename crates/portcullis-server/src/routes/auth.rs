@@ -90,6 +90,7 @@ pub(crate) async fn login(
             passkey: body.passkey.map(convert::passkey_assertion),
         },
         password_is_sha1_hex: false,
+        device_cookie: body.device_cookie,
         client,
     };
     let tokens = app.services.login(input).await?;
@@ -164,6 +165,7 @@ pub(crate) async fn login_otp(
         device_token,
         second_factor: SecondFactor::default(),
         password_is_sha1_hex: false,
+        device_cookie: None,
         client,
     };
     app.services

@@ -2,7 +2,7 @@
 //! same for identifiers that have no account.
 
 use portcullis_testkit::api::{
-    CodeSubmission, ProblemCode, ResetPasswordRequest, UpdateOrgRequest,
+    CodeSubmission, LoginRequest, ProblemCode, ResetPasswordRequest, UpdateOrgRequest,
 };
 use portcullis_testkit::client::Error;
 use portcullis_testkit::{both_backends, code_in, TestServer, USER_PASSWORD};
@@ -201,7 +201,84 @@ async fn wrong_current_passwords_count_like_failed_sign_ins(app: TestServer) {
     app.login(ANN, USER_PASSWORD).await;
 }
 
+/// OWASP's device cookies: an attacker who keeps failing keeps the account locked for
+/// unknown clients, but the owner's device, which signed in before, still signs in with
+/// the right password; a forged or foreign cookie is an unknown client; a known device's
+/// own failures lock only that device.
+async fn a_known_device_signs_in_while_the_account_is_locked_for_others(app: TestServer) {
+    app.user(ANN).await;
+    app.user("bob@example.com").await;
+    let cookie = app.login(ANN, USER_PASSWORD).await.device_cookie.unwrap();
+    let bobs = app
+        .login("bob@example.com", USER_PASSWORD)
+        .await
+        .device_cookie
+        .unwrap();
+    assert!(cookie.starts_with("pcd_"), "{cookie}");
+    let with = |cookie: Option<&str>, password: &str| LoginRequest {
+        identifier: ANN.into(),
+        password: password.into(),
+        device_cookie: cookie.map(str::to_owned),
+        ..LoginRequest::default()
+    };
+    let c = app.client();
+    for round in 0..3 {
+        // The attacker's loop: five wrong passwords, every round (refused as wrong, or as
+        // locked once the lock holds).
+        app.advance_to_next_minute();
+        for _ in 0..5 {
+            let e = code(app.try_login(ANN, "not the password").await);
+            assert!(
+                matches!(
+                    e,
+                    ProblemCode::InvalidCredentials | ProblemCode::AccountLocked
+                ),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            code(c.login(&with(None, USER_PASSWORD)).await),
+            ProblemCode::AccountLocked,
+            "round {round}: an unknown client is locked out"
+        );
+        let tampered = format!("{}x", &cookie[..cookie.len() - 1]);
+        for other in [tampered.as_str(), bobs.as_str()] {
+            assert_eq!(
+                code(c.login(&with(Some(other), USER_PASSWORD)).await),
+                ProblemCode::AccountLocked
+            );
+        }
+        let owner = c.login(&with(Some(&cookie), USER_PASSWORD)).await;
+        assert!(
+            owner.is_ok(),
+            "round {round}: the owner's device: {owner:?}"
+        );
+    }
+    // The known device's own wrong passwords lock that device, not the account's others.
+    app.advance(3 * 3600);
+    app.advance_to_next_minute();
+    let second = c
+        .login(&with(None, USER_PASSWORD))
+        .await
+        .unwrap()
+        .device_cookie
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            code(c.login(&with(Some(&cookie), "not the password")).await),
+            ProblemCode::InvalidCredentials
+        );
+    }
+    assert_eq!(
+        code(c.login(&with(Some(&cookie), USER_PASSWORD)).await),
+        ProblemCode::AccountLocked
+    );
+    c.login(&with(Some(&second), USER_PASSWORD)).await.unwrap();
+    c.login(&with(None, USER_PASSWORD)).await.unwrap();
+}
+
 both_backends!(
+    a_known_device_signs_in_while_the_account_is_locked_for_others,
     wrong_current_passwords_count_like_failed_sign_ins,
     five_failures_lock_the_account_for_a_minute,
     each_lock_within_a_day_is_twice_as_long,

@@ -64,6 +64,7 @@ fn login_with(
         trusted_device_token: trusted.map(str::to_owned),
         remember_device: remember,
         passkey: None,
+        device_cookie: None,
     }
 }
 

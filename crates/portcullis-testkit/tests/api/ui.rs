@@ -13,6 +13,8 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::code;
+
 /// A cookie-keeping client that does not follow redirects.
 struct Browser<'a> {
     app: &'a TestServer,
@@ -294,6 +296,25 @@ async fn forms_need_their_csrf_token_and_pages_allow_no_script(app: TestServer) 
         (303, "/ui/account")
     );
     assert!(b.cookies.contains_key("pc_session"));
+    // The browser keeps a device cookie: while others' failures lock the account, this
+    // browser still signs in with the right password; a fresh one does not.
+    assert!(b.cookies["pc_device"].starts_with("pcd_"));
+    for _ in 0..5 {
+        let _ = app.try_login("bo@example.com", "not the password").await;
+    }
+    assert_eq!(
+        code(app.try_login("bo@example.com", USER_PASSWORD).await),
+        portcullis_testkit::api::ProblemCode::AccountLocked
+    );
+    let mut stranger = Browser::new(&app);
+    let locked = stranger.sign_in("", "bo@example.com", USER_PASSWORD).await;
+    assert_eq!(locked.status, 401, "{}", locked.body);
+    assert!(locked.body.contains("locked"), "{}", locked.body);
+    let again = b.sign_in("", "bo@example.com", USER_PASSWORD).await;
+    assert_eq!(
+        (again.status, again.location().as_str()),
+        (303, "/ui/account")
+    );
 }
 
 async fn the_page_session_renews_itself_and_ends_with_sign_out(app: TestServer) {
