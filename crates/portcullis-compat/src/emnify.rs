@@ -300,7 +300,18 @@ async fn authenticate(
             AuthError::Validation(_) => common(AuthError::InvalidCredentials),
             e => common(e),
         })?;
-    let mut answer = json!({ "auth_token": t.access_token, "refresh_token": t.refresh_token });
+    // The user's number: emnify's clients type user ids as numbers (`f32`), and take it
+    // back in `/api/v1/user/{user_id}/...`.
+    let number = app
+        .services()
+        .user_number(t.user.id)
+        .await
+        .map_err(common)?;
+    let mut answer = json!({
+        "auth_token": t.access_token,
+        "refresh_token": t.refresh_token,
+        "user_id": number,
+    });
     if let Some(trusted) = t.trusted_device_token {
         answer["trusted_device_token"] = json!(trusted);
     }
@@ -461,11 +472,20 @@ async fn target(
     who: &Principal,
     raw: &str,
 ) -> Result<(User, Option<UserId>), Failure> {
-    if raw == "my" || raw == who.user.id.to_string() {
+    let services = app.services();
+    // A number (`f32` clients may write `12345.0`) as `authenticate` answers it, or a UUID.
+    let id: UserId = match raw.strip_suffix(".0").unwrap_or(raw).parse::<u32>() {
+        Ok(n) => services
+            .user_by_number(n)
+            .await
+            .map_err(common)?
+            .ok_or_else(|| Failure::not_found("user"))?,
+        Err(_) if raw == "my" => who.user.id,
+        Err(_) => raw.parse().map_err(|_| Failure::not_found("user"))?,
+    };
+    if id == who.user.id {
         return Ok((who.user.clone(), None));
     }
-    let id: UserId = raw.parse().map_err(|_| Failure::not_found("user"))?;
-    let services = app.services();
     let admin = services.admin(who.clone()).map_err(common)?;
     let user = services.managed_user(&admin, id).await.map_err(common)?;
     Ok((user, Some(admin.actor().user.id)))

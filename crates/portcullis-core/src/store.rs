@@ -326,6 +326,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
     /// Inserts many users (with their roles) in one transaction: all or none. For imports.
     async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError>;
+    /// The user's number (for the dialects whose clients type user ids as numbers), given
+    /// on first ask: 1, 2, 3, ... never reused, even after the user is deleted.
+    async fn user_number(&self, user_id: UserId) -> Result<u32, StoreError>;
+    /// The user a number names, if it still names one.
+    async fn user_by_number(&self, number: u32) -> Result<Option<UserId>, StoreError>;
     /// A user by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// A user and password hash by sign-in identifier within an organization.

@@ -286,6 +286,48 @@ macro_rules! sql_store {
                     .map_err(db_err)
             }
 
+            async fn user_number(&self, user_id: UserId) -> Result<u32, StoreError> {
+                let id = user_id.to_string();
+                for _ in 0..5 {
+                    let known = sqlx::query_scalar::<_, i64>("SELECT number FROM user_numbers WHERE user_id = $1")
+                        .bind(&id)
+                        .fetch_optional(&self.writer)
+                        .await
+                        .map_err(db_err)?;
+                    if let Some(n) = known {
+                        return u32::try_from(n).map_err(|_| StoreError::Corrupt("user number".into()));
+                    }
+                    // Two first asks at once may pick the same next number: one insert wins,
+                    // the other conflicts and looks again.
+                    match sqlx::query(
+                        // `WHERE true`: SQLite reads `ON CONFLICT` after a bare
+                        // `SELECT ... FROM` as part of a join.
+                        "INSERT INTO user_numbers (number, user_id) \
+                         SELECT COALESCE(MAX(number), 0) + 1, $1 FROM user_numbers WHERE true \
+                         ON CONFLICT (user_id) DO NOTHING",
+                    )
+                    .bind(&id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)
+                    {
+                        Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(StoreError::Unavailable("could not give the user a number".into()))
+            }
+
+            async fn user_by_number(&self, number: u32) -> Result<Option<UserId>, StoreError> {
+                let id = sqlx::query_scalar::<_, Option<String>>("SELECT user_id FROM user_numbers WHERE number = $1")
+                    .bind(i64::from(number))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .flatten();
+                id.map(|s| s.parse().map_err(|_| StoreError::Corrupt("user id".into()))).transpose()
+            }
+
             async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
                     .bind(key)

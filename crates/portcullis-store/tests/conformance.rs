@@ -1238,6 +1238,50 @@ async fn no_open_transaction(db: &Database) {
     }
 }
 
+/// User numbers are given on first ask, stay, and are never given again, even when their
+/// user is gone.
+async fn user_numbers(store: Arc<dyn Store>) {
+    let org = default_org(store.as_ref()).await;
+    let a = store
+        .insert_user(&new_user(&org, "num-a@example.com"))
+        .await
+        .unwrap();
+    let b = store
+        .insert_user(&new_user(&org, "num-b@example.com"))
+        .await
+        .unwrap();
+    let na = store.user_number(a.id).await.unwrap();
+    assert_eq!(store.user_number(a.id).await.unwrap(), na, "stays");
+    let nb = store.user_number(b.id).await.unwrap();
+    assert_ne!(na, nb);
+    assert_eq!(store.user_by_number(nb).await.unwrap(), Some(b.id));
+    assert!(store.delete_user(b.id).await.unwrap());
+    assert_eq!(store.user_by_number(nb).await.unwrap(), None);
+    let c = store
+        .insert_user(&new_user(&org, "num-c@example.com"))
+        .await
+        .unwrap();
+    let nc = store.user_number(c.id).await.unwrap();
+    assert!(nc > nb, "a number is never given twice: {nc} after {nb}");
+    // Concurrent first asks agree.
+    let d = store
+        .insert_user(&new_user(&org, "num-d@example.com"))
+        .await
+        .unwrap();
+    let asks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = Arc::clone(&store);
+            tokio::spawn(async move { s.user_number(d.id).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in asks {
+        seen.push(t.await.unwrap());
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
 async fn sqlite() -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/test.db", dir.path().display());
@@ -1311,6 +1355,7 @@ async fn sqlite_codes_and_outbox() {
     licenses_and_devices(db.store()).await;
     second_factors(db.store()).await;
     lockouts(db.store()).await;
+    user_numbers(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1326,6 +1371,7 @@ async fn postgres_codes_and_outbox() {
     licenses_and_devices(db.store()).await;
     second_factors(db.store()).await;
     lockouts(db.store()).await;
+    user_numbers(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }

@@ -184,6 +184,24 @@ impl Services {
         self.hasher.hash(&new).await
     }
 
+    /// The user's number, for the dialects whose clients type user ids as numbers (emnify's
+    /// keep them as f32): given on first ask, never reused, below 2^24 so that an f32 holds
+    /// it exactly.
+    pub async fn user_number(&self, user: crate::UserId) -> Result<u32, AuthError> {
+        let n = self.store.user_number(user).await?;
+        if n >= 1 << 24 {
+            return Err(AuthError::Internal(
+                "user numbers past 2^24 do not fit the dialects' f32 ids".to_owned(),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// The user a number (see [`Services::user_number`]) names, if it still names one.
+    pub async fn user_by_number(&self, number: u32) -> Result<Option<crate::UserId>, AuthError> {
+        Ok(self.store.user_by_number(number).await?)
+    }
+
     /// The caller as stored now (a change made in this request shows).
     pub async fn current_user(&self, who: &Principal) -> Result<User, AuthError> {
         self.store

@@ -377,6 +377,37 @@ async fn mfa_keys_have_emnify_fields_and_guard_sign_in(app: TestServer) {
     )
     .await;
     assert_eq!((status, body), (200, json!([])));
+    // emnify's clients type user ids as numbers (f32): authenticate answers Bob's, and the
+    // admin routes take it, written as an integer or as the float it is.
+    let number = eve["user_id"].as_u64().unwrap();
+    assert!((1..1 << 24).contains(&number), "{eve}");
+    assert_ne!(
+        admin["user_id"].as_u64().unwrap(),
+        number,
+        "numbers are per user"
+    );
+    let (_, again) = password_login(&app, "eve@emnify.test", json!({})).await;
+    assert_eq!(again["user_id"].as_u64().unwrap(), number, "and stay");
+    for written in [format!("{number}"), format!("{number}.0")] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            &format!("user/{written}/mfa/trusted_device"),
+            admin["auth_token"].as_str(),
+            None,
+        )
+        .await;
+        assert_eq!((status, body), (200, json!([])), "{written}");
+    }
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("user/{}/mfa/trusted_device", (1 << 24) - 1),
+        admin["auth_token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(failed(status, 404, &body), "not_found");
     // Bob deletes his own key (signed in moments ago); sign-in needs no code again.
     let (status, _) = call(&app, Method::DELETE, &format!("user/my/mfa/{id}"), t, None).await;
     assert_eq!(status, 204);
