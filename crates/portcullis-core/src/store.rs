@@ -632,6 +632,13 @@ pub trait Store: Send + Sync + 'static {
         user_id: UserId,
         purpose: &str,
     ) -> Result<Option<StoredCode>, StoreError>;
+    /// The newest live code of `purpose` sent to `destination`, whoever asked for it (a
+    /// proposed new address, which is no one's yet).
+    async fn live_code_to(
+        &self,
+        purpose: &str,
+        destination: &str,
+    ) -> Result<Option<StoredCode>, StoreError>;
     /// A live code by the hash of its link token.
     async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError>;
     /// Takes one try at a code before it is compared, atomically, so that however many

@@ -1651,6 +1651,20 @@ macro_rules! sql_store {
                     .transpose()
             }
 
+            async fn live_code_to(&self, purpose: &str, destination: &str) -> Result<Option<StoredCode>, StoreError> {
+                let sql = format!(
+                    "SELECT {CODE_COLUMNS} WHERE purpose = $1 AND destination = $2 AND consumed_at IS NULL ORDER BY id DESC LIMIT 1"
+                );
+                sqlx::query_as::<_, CodeRow>(&sql)
+                    .bind(purpose)
+                    .bind(destination)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(StoredCode::try_from)
+                    .transpose()
+            }
+
             async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError> {
                 let sql = format!("SELECT {CODE_COLUMNS} WHERE token_hash = $1");
                 sqlx::query_as::<_, CodeRow>(&sql)

@@ -110,6 +110,29 @@ impl Services {
             ));
         }
         let client = input.client.clone();
+        let org = self.org(Some(&who.user.org_slug)).await?;
+        let mut input = input;
+        let mut proposed = Vec::new();
+        if org.policy.conceal_existing_accounts {
+            // A new address is proposed, not set: see `propose_address`.
+            if let Patch::Set(raw) = &input.email {
+                let to = Email::parse(raw, "email").map_err(|e| AuthError::Validation(vec![e]))?;
+                if who.user.email.as_deref() != Some(to.as_str()) {
+                    proposed.push(crate::identity::Address::Email(to));
+                }
+                input.email = Patch::Keep;
+            }
+            if let Patch::Set(raw) = &input.phone {
+                let to = Phone::parse(raw, "phone").map_err(|e| AuthError::Validation(vec![e]))?;
+                if who.user.phone.as_deref() != Some(to.as_str()) {
+                    proposed.push(crate::identity::Address::Phone(to));
+                }
+                input.phone = Patch::Keep;
+            }
+        }
+        for to in &proposed {
+            self.propose_address(&who.user, to, &client).await?;
+        }
         let user = self.patch_profile(&who.user, input, who.user.id).await?;
         self.audit(
             self.event(AuditKind::ProfileUpdated, user.org_id, &client)

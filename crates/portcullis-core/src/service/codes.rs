@@ -33,6 +33,9 @@ pub(crate) enum Purpose {
     ResetByToken,
     /// A one-time code as the second factor of a password sign-in.
     Mfa,
+    /// Proof of a new address proposed for an account in an organization that conceals
+    /// accounts: the address becomes the account's only when this code comes back.
+    ChangeAddress,
 }
 
 impl Purpose {
@@ -43,6 +46,7 @@ impl Purpose {
             Self::Login => "login",
             Self::Reset | Self::ResetByToken => "reset",
             Self::Mfa => "mfa",
+            Self::ChangeAddress => "change_address",
         }
     }
 
@@ -670,10 +674,14 @@ impl Services {
         Ok((user, to, code))
     }
 
-    /// `verify`: proves an address with the code sent to it.
+    /// `verify`: proves an address with the code sent to it (an address of the account, or
+    /// a new one proposed for it, which then becomes the account's).
     #[instrument(skip_all)]
     pub async fn verify_address(&self, input: CodeSubmission) -> Result<(), AuthError> {
-        let (user, to, code) = self.submitted(&input).await?;
+        let (user, to, code) = match self.submitted(&input).await {
+            Err(AuthError::CodeInvalid) => return self.confirm_new_address(&input).await,
+            other => other?,
+        };
         self.check_code(
             &user,
             Purpose::verify(&to),
@@ -693,6 +701,99 @@ impl Services {
                 .detail("channel", to.channel()),
         )
         .await;
+        Ok(())
+    }
+
+    /// In an organization that conceals accounts, a new email or phone for an account is
+    /// only proposed: the answer is the same whether the address is free or taken, the free
+    /// one gets a code ([`Purpose::ChangeAddress`]) and the taken one a notice, and nothing
+    /// changes until the code comes back to [`Services::verify_address`].
+    pub(super) async fn propose_address(
+        &self,
+        user: &User,
+        to: &Address,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.claim_send(to, Purpose::ChangeAddress).await?;
+        let org = self.org(Some(&user.org_slug)).await?;
+        match self.find_user(&org, to).await? {
+            Some(owner) if owner.id != user.id => {
+                self.send_notice_to(
+                    &owner,
+                    to,
+                    "Someone asked to add this address to another account. Nothing was changed, and nothing needs doing.",
+                )
+                .await;
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.send_code(
+                    user,
+                    to,
+                    Purpose::ChangeAddress,
+                    Window::Claimed,
+                    client,
+                    Some(user.id),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A proposed address proven by its code: it becomes the account's, verified.
+    async fn confirm_new_address(&self, input: &CodeSubmission) -> Result<(), AuthError> {
+        let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
+            .map_err(|e| AuthError::Validation(vec![e]))?;
+        let code = code_digits(input.code.as_deref())?;
+        let stored = self
+            .store
+            .live_code_to(Purpose::ChangeAddress.as_str(), to.as_str())
+            .await?
+            .ok_or(AuthError::CodeInvalid)?;
+        let user = self
+            .store
+            .user_by_id(stored.user_id)
+            .await?
+            .ok_or(AuthError::CodeInvalid)?;
+        self.check_code(
+            &user,
+            Purpose::ChangeAddress,
+            Some(&to),
+            &code,
+            true,
+            &input.client,
+        )
+        .await?;
+        let mut next = crate::store::Profile::of(&user);
+        match &to {
+            Address::Email(e) => {
+                next.email = Some(e.as_str().to_owned());
+                next.email_verified = true;
+            }
+            Address::Phone(p) => {
+                next.phone = Some(p.as_str().to_owned());
+                next.phone_verified = true;
+            }
+        }
+        // Taken since it was proposed: the code is spent and nothing changes.
+        let updated = match self.store.update_profile(user.id, &next, self.now()).await {
+            Ok(Some(u)) => u,
+            Ok(None) | Err(crate::store::StoreError::Conflict { .. }) => {
+                return Err(AuthError::CodeInvalid)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit(
+            self.event(AuditKind::AddressVerified, user.org_id, &input.client)
+                .user(user.id)
+                .actor(user.id)
+                .detail("channel", to.channel())
+                .detail("change", "new_address"),
+        )
+        .await;
+        self.announce_profile_change(&user, &updated, &input.client, user.id)
+            .await;
         Ok(())
     }
 

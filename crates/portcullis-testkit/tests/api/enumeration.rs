@@ -162,7 +162,67 @@ async fn concealing_organizations_answer_registration_as_for_a_new_address(app: 
     );
 }
 
+/// Under the policy, changing one's email to a taken address answers exactly as changing it
+/// to a free one: nothing changes until the new address proves itself with the code sent to
+/// it; the taken address's owner gets a notice instead, and the caller's account keeps its
+/// address.
+async fn concealing_organizations_answer_an_email_change_as_for_a_free_address(app: TestServer) {
+    app.user(ANN).await;
+    conceal(&app).await;
+    let (pair, _) = app.signed_in("bob@example.com").await;
+    let (pair2, _) = app.signed_in("cy@example.com").await;
+    let patch = |email: &str| serde_json::json!({"email": email, "first_name": "Renamed"});
+    let (taken_status, taken) = crate::json_call(
+        &app,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(&pair.access_token),
+        Some(patch(ANN)),
+    )
+    .await;
+    let (fresh_status, fresh) = crate::json_call(
+        &app,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(&pair2.access_token),
+        Some(patch("fresh@example.com")),
+    )
+    .await;
+    assert_eq!((taken_status, fresh_status), (200, 200), "{taken} {fresh}");
+    assert_eq!(taken["email"], "bob@example.com", "nothing changes yet");
+    assert_eq!(fresh["email"], "cy@example.com", "nothing changes yet");
+    assert_eq!(taken["first_name"], "Renamed", "the other fields apply");
+    assert_eq!(
+        crate::keys(&taken),
+        crate::keys(&fresh),
+        "the answers have the same shape"
+    );
+    // The owner hears of it; the free address gets a code, which makes it Cy's.
+    let notice = app.nth_mail(ANN, 2).await;
+    assert!(notice.text.contains("another account"), "{notice:?}");
+    let code = portcullis_testkit::code_in(&app.nth_mail("fresh@example.com", 1).await.subject);
+    for (given, status) in [("000000", 400), (code.as_str(), 204)] {
+        let body = serde_json::json!({"email": "fresh@example.com", "code": given});
+        let (got, answer) =
+            crate::json_call(&app, Method::POST, "/v1/auth/verify", None, Some(body)).await;
+        assert_eq!(got, status, "{answer}");
+    }
+    let me = app
+        .client()
+        .with_token(&pair2.access_token)
+        .me()
+        .await
+        .unwrap();
+    assert_eq!(me.email.as_deref(), Some("fresh@example.com"));
+    assert!(me.email_verified);
+    app.login("fresh@example.com", USER_PASSWORD).await;
+    // Bob's account still has its own address, and Ann's is still Ann's.
+    app.login("bob@example.com", USER_PASSWORD).await;
+    app.login(ANN, USER_PASSWORD).await;
+}
+
 both_backends!(
+    concealing_organizations_answer_an_email_change_as_for_a_free_address,
     public_endpoints_answer_alike_for_known_and_unknown_addresses,
     concealing_organizations_answer_registration_as_for_a_new_address,
 );
