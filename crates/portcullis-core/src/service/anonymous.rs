@@ -184,15 +184,33 @@ impl Services {
         profile.first_name = profile.first_name.or_else(|| who.user.first_name.clone());
         profile.last_name = profile.last_name.or_else(|| who.user.last_name.clone());
         profile.attributes = who.user.attributes.clone();
-        let user = self
+        let user = match self
             .store
             .upgrade_anonymous(who.user.id, &profile, password_hash.as_deref(), self.now())
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict { what } => AuthError::Duplicate(what),
-                e => e.into(),
-            })?
-            .ok_or(AuthError::NotFound)?;
+        {
+            // A taken address, where the organization conceals accounts: its owner hears
+            // of it, and the guest gets the answer an upgrade gets, with nothing changed.
+            Err(StoreError::Conflict {
+                what: what @ ("email" | "phone"),
+            }) if org.policy.conceal_existing_accounts => {
+                self.tell_existing_owner(&org, &profile, what, &input.client)
+                    .await?;
+                return Ok(User {
+                    email: profile.email,
+                    phone: profile.phone,
+                    username: profile.username,
+                    first_name: profile.first_name,
+                    last_name: profile.last_name,
+                    anonymous: false,
+                    updated_at: self.now(),
+                    ..who.user.clone()
+                });
+            }
+            Err(StoreError::Conflict { what }) => return Err(AuthError::Duplicate(what)),
+            Err(e) => return Err(e.into()),
+            Ok(user) => user.ok_or(AuthError::NotFound)?,
+        };
         self.audit(
             self.event(AuditKind::AccountUpgraded, user.org_id, &input.client)
                 .user(user.id)

@@ -245,6 +245,44 @@ impl Services {
         what: &str,
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
+        self.tell_existing_owner(org, &profile, what, client)
+            .await?;
+        let now = self.now();
+        Ok(User {
+            id: UserId::new(),
+            org_id: org.id,
+            org_slug: org.slug.clone(),
+            email: profile.email,
+            email_verified: false,
+            phone: profile.phone,
+            phone_verified: false,
+            username: profile.username,
+            first_name: profile.first_name,
+            last_name: profile.last_name,
+            anonymous: false,
+            active: true,
+            roles: vec![crate::model::Role {
+                name: RoleName::USER.to_owned(),
+                added_at: now,
+            }],
+            mfa_enabled: false,
+            attributes: profile.attributes,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        })
+    }
+
+    /// Where an organization conceals accounts, the owner of an address someone tried to
+    /// take (by registering, or by upgrading a guest account) gets a notice, and the
+    /// attempt is audited.
+    pub(super) async fn tell_existing_owner(
+        &self,
+        org: &crate::model::Organization,
+        profile: &Profile,
+        what: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         // The notice goes to the address given, proven or not: whoever reads it there is
         // the one a verification code would have reached.
         let to = if what == "email" {
@@ -282,30 +320,7 @@ impl Services {
             )
             .await;
         }
-        let now = self.now();
-        Ok(User {
-            id: UserId::new(),
-            org_id: org.id,
-            org_slug: org.slug.clone(),
-            email: profile.email,
-            email_verified: false,
-            phone: profile.phone,
-            phone_verified: false,
-            username: profile.username,
-            first_name: profile.first_name,
-            last_name: profile.last_name,
-            anonymous: false,
-            active: true,
-            roles: vec![crate::model::Role {
-                name: RoleName::USER.to_owned(),
-                added_at: now,
-            }],
-            mfa_enabled: false,
-            attributes: profile.attributes,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-        })
+        Ok(())
     }
 
     /// The first factor of a sign-in: organization (or device), identifier and password.

@@ -221,7 +221,64 @@ async fn concealing_organizations_answer_an_email_change_as_for_a_free_address(a
     app.login(ANN, USER_PASSWORD).await;
 }
 
+/// Under the policy, a guest upgrading to a taken address gets the answer an upgrade gets;
+/// the address's owner hears of it and nothing changes.
+async fn concealing_organizations_answer_a_guest_upgrade_as_for_a_free_address(app: TestServer) {
+    app.user(ANN).await;
+    crate::set_policy(
+        &app,
+        "default",
+        serde_json::json!({"conceal_existing_accounts": true, "allow_anonymous": true}),
+    )
+    .await;
+    let guest = || async {
+        let (status, pair) = crate::json_call(
+            &app,
+            Method::POST,
+            "/v1/auth/register/anonymous",
+            None,
+            Some(serde_json::json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{pair}");
+        pair["access_token"].as_str().unwrap().to_owned()
+    };
+    let (first, second) = (guest().await, guest().await);
+    let upgrade =
+        |email: &str| serde_json::json!({"email": email, "password": "another long passphrase"});
+    let (taken_status, taken) = crate::json_call(
+        &app,
+        Method::POST,
+        "/v1/users/me/upgrade",
+        Some(&first),
+        Some(upgrade(ANN)),
+    )
+    .await;
+    let (fresh_status, fresh) = crate::json_call(
+        &app,
+        Method::POST,
+        "/v1/users/me/upgrade",
+        Some(&second),
+        Some(upgrade("fresh@example.com")),
+    )
+    .await;
+    assert_eq!((taken_status, fresh_status), (200, 200), "{taken} {fresh}");
+    assert_eq!(crate::keys(&taken), crate::keys(&fresh));
+    assert_eq!(
+        (taken["email"].as_str(), taken["anonymous"].as_bool()),
+        (Some(ANN), Some(false))
+    );
+    let notice = app.nth_mail(ANN, 2).await;
+    assert!(notice.text.contains("already has one"), "{notice:?}");
+    app.login(ANN, USER_PASSWORD).await;
+    assert_eq!(
+        code(app.try_login(ANN, "another long passphrase").await),
+        ProblemCode::InvalidCredentials
+    );
+}
+
 both_backends!(
+    concealing_organizations_answer_a_guest_upgrade_as_for_a_free_address,
     concealing_organizations_answer_an_email_change_as_for_a_free_address,
     public_endpoints_answer_alike_for_known_and_unknown_addresses,
     concealing_organizations_answer_registration_as_for_a_new_address,
