@@ -383,3 +383,82 @@ async fn half_sent_requests_are_cut_at_their_deadlines() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"request_timeout\""), "{answer}");
 }
+
+/// Runs one SQL statement as the PostgreSQL superuser of `base` (a `postgres://` URL).
+fn psql(base: &str, sql: &str) {
+    let ok = std::process::Command::new("psql")
+        .arg(base)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "psql: {sql}");
+}
+
+/// A PostgreSQL database that goes away (connections refused, the node's killed): writes
+/// fail cleanly and `/readyz` says not ready; when it comes back, the node is ready and
+/// writes again by itself, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_a_postgresql_database_that_goes_away_and_comes_back() {
+    let Some(base) = portcullis_testkit::postgres_url() else {
+        return;
+    };
+    let name = format!("pc_down_{}", uuid::Uuid::new_v4().simple());
+    psql(&base, &format!("CREATE DATABASE {name}"));
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => unreachable!("a postgres URL has a path"),
+    };
+    let app = TestServer::spawn_with(Backend::Postgres, |c| c.database_url = Some(url))
+        .await
+        .unwrap();
+    app.user("before@example.com").await;
+    let ready = |app: &TestServer| {
+        let c = app.client();
+        async move {
+            c.request(Method::GET, "/readyz")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ready(&app).await, 200);
+
+    psql(
+        &base,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+    );
+    psql(
+        &base,
+        &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    );
+    assert_eq!(ready(&app).await, 503, "ready with its database gone");
+    let res = app
+        .client()
+        .request(Method::POST, "/v1/auth/register")
+        .json(&serde_json::json!({"email": "during@example.com", "password": USER_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+
+    psql(
+        &base,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    );
+    let mut back = false;
+    for _ in 0..100 {
+        if ready(&app).await == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "not ready again after the database came back");
+    app.user("after@example.com").await;
+    app.login("before@example.com", USER_PASSWORD).await;
+    drop(app);
+    psql(&base, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}

@@ -317,6 +317,28 @@ async fn forms_need_their_csrf_token_and_pages_allow_no_script(app: TestServer) 
     );
 }
 
+/// Asking twice within the minute for a reset link: the page says how long to wait, for an
+/// address with an account as for one without.
+async fn a_second_reset_request_says_how_long_to_wait(app: TestServer) {
+    app.user("di@example.com").await;
+    app.advance_to_next_minute();
+    let mut b = Browser::new(&app);
+    for email in ["di@example.com", "nobody@example.com"] {
+        let first = b
+            .submit("/ui/forgot", "/ui/forgot", &[("email", email)])
+            .await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let again = b
+            .submit("/ui/forgot", "/ui/forgot", &[("email", email)])
+            .await;
+        assert!(
+            again.body.contains("try again in"),
+            "{email}: {}",
+            again.body
+        );
+    }
+}
+
 async fn the_page_session_renews_itself_and_ends_with_sign_out(app: TestServer) {
     app.user("cy@example.com").await;
     let mut b = Browser::new(&app);
@@ -492,6 +514,7 @@ async fn a_mailed_or_texted_code_signs_in(app: TestServer) {
 }
 
 both_backends!(
+    a_second_reset_request_says_how_long_to_wait,
     sign_in_goes_back_to_the_application_with_a_single_use_pkce_code,
     only_listed_origins_with_a_challenge_are_gone_back_to,
     forms_need_their_csrf_token_and_pages_allow_no_script,
