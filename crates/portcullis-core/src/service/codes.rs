@@ -575,22 +575,28 @@ impl Services {
     /// `code/request`: a sign-in code to the address of an active account.
     #[instrument(skip_all)]
     pub async fn request_login_code(self: &Arc<Self>, input: CodeRequest) -> Result<(), AuthError> {
-        self.answer_then(
-            input,
-            |_| Purpose::Login,
-            |s, org, to, purpose, client| {
-                Box::pin(async move {
-                    match s.find_user(&org, &to).await? {
-                        Some(user) if user.active => {
-                            s.send_code(&user, &to, purpose, Window::Claimed, &client, None)
-                                .await
-                        }
-                        _ => Ok(()),
-                    }
-                })
-            },
-        )
-        .await
+        self.answer_then(input, |_| Purpose::Login, Self::to_active_account)
+            .await
+    }
+
+    /// The background half of a sign-in code or reset request: the code, to the address
+    /// of an active account (nothing for an address without one).
+    fn to_active_account(
+        self: Arc<Self>,
+        org: Organization,
+        to: Address,
+        purpose: Purpose,
+        client: ClientInfo,
+    ) -> futures_like::BoxFuture {
+        Box::pin(async move {
+            match self.find_user(&org, &to).await? {
+                Some(user) if user.active => {
+                    self.send_code(&user, &to, purpose, Window::Claimed, &client, None)
+                        .await
+                }
+                _ => Ok(()),
+            }
+        })
     }
 
     /// `password/forgot`: a reset code and link to the address of an active account.
@@ -604,18 +610,8 @@ impl Services {
         input: CodeRequest,
         purpose: fn(&Address) -> Purpose,
     ) -> Result<(), AuthError> {
-        self.answer_then(input, purpose, |s, org, to, purpose, client| {
-            Box::pin(async move {
-                match s.find_user(&org, &to).await? {
-                    Some(user) if user.active => {
-                        s.send_code(&user, &to, purpose, Window::Claimed, &client, None)
-                            .await
-                    }
-                    _ => Ok(()),
-                }
-            })
-        })
-        .await
+        self.answer_then(input, purpose, Self::to_active_account)
+            .await
     }
 
     /// `forgot_password` for DhiWise, whose answer says whether the account exists

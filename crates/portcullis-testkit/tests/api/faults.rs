@@ -191,6 +191,18 @@ mod abort_storm {
     }
 }
 
+/// Whether `/readyz` answers 200 within `tries` tenths of a second.
+async fn ready_within(app: &TestServer, tries: u32) -> bool {
+    for _ in 0..tries {
+        let r = app.client().request(Method::GET, "/readyz").send().await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// A small filesystem of its own (tmpfs), or `None` where this process may not mount one
 /// (not root): the full-disk test then says it is skipped.
 struct SmallDisk {
@@ -286,21 +298,10 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_when_freed() {
     assert_eq!(ready.status(), 503, "ready with a full disk");
 
     std::fs::remove_file(filler).unwrap();
-    let mut ready_again = false;
-    for _ in 0..50 {
-        let r = app
-            .client()
-            .request(Method::GET, "/readyz")
-            .send()
-            .await
-            .unwrap();
-        if r.status() == 200 {
-            ready_again = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready_again, "not ready again after space was freed");
+    assert!(
+        ready_within(&app, 50).await,
+        "not ready again after space was freed"
+    );
     app.user("after@example.com").await;
     app.login("after@example.com", USER_PASSWORD).await;
     app.login("before@example.com", USER_PASSWORD).await;
@@ -448,15 +449,10 @@ async fn readiness_follows_a_postgresql_database_that_goes_away_and_comes_back()
         &base,
         &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
     );
-    let mut back = false;
-    for _ in 0..100 {
-        if ready(&app).await == 200 {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(back, "not ready again after the database came back");
+    assert!(
+        ready_within(&app, 100).await,
+        "not ready again after the database came back"
+    );
     app.user("after@example.com").await;
     app.login("before@example.com", USER_PASSWORD).await;
     drop(app);
