@@ -99,6 +99,10 @@ pub(crate) fn complete_answers(doc: &mut Doc) {
                     "`validation_failed`: the body is not the JSON expected",
                 );
                 add("413", "`payload_too_large`: the body is over 64 KiB");
+                add(
+                    "408",
+                    "`request_timeout`: the body did not arrive within the body deadline",
+                );
                 add("415", "`unsupported_media_type`: the body is not JSON");
             }
             if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {

@@ -151,6 +151,7 @@ pub(crate) async fn logout_all(
         (status = 400, description = "`validation_failed`: no verified address for the channel", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody),
         (status = 403, description = "`account_inactive` or `forbidden`", body = ProblemBody),
+        (status = 429, description = "`rate_limited`: a code went to this address this minute; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn login_otp(
     State(app): State<AppState>,

@@ -65,11 +65,13 @@ pub(crate) async fn verify_address(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Send a new verification code to an address not yet verified. Always 202.
+/// Send a new verification code to an address not yet verified: 202 whether or not there is
+/// one, or 429 when the address had one this minute (the same for every address).
 #[utoipa::path(post, path = "/v1/auth/verify/resend", tag = "codes", request_body = CodeRequest,
     responses(
         (status = 202, description = "Sent if there is such an unverified address", body = Sent),
         (status = 400, description = "`validation_failed`", body = ProblemBody),
+        (status = 429, description = "`rate_limited`: this address had one this minute (any address alike); see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn resend_verification(
     State(app): State<AppState>,
@@ -82,11 +84,13 @@ pub(crate) async fn resend_verification(
     Ok(sent())
 }
 
-/// Send a sign-in code by email or SMS. Always 202.
+/// Send a sign-in code by email or SMS: 202 whether or not there is such an account, or 429
+/// when the address had one this minute (the same for every address).
 #[utoipa::path(post, path = "/v1/auth/code/request", tag = "codes", request_body = CodeRequest,
     responses(
         (status = 202, description = "Sent if there is such an account", body = Sent),
         (status = 400, description = "`validation_failed`", body = ProblemBody),
+        (status = 429, description = "`rate_limited`: this address had one this minute (any address alike); see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn request_login_code(
     State(app): State<AppState>,
@@ -128,11 +132,13 @@ pub(crate) async fn login_with_code(
     Ok(Json(convert::token_pair(tokens)))
 }
 
-/// Send a password-reset code and link. Always 202.
+/// Send a password-reset code and link: 202 whether or not there is such an account, or 429
+/// when the address had one this minute (the same for every address).
 #[utoipa::path(post, path = "/v1/auth/password/forgot", tag = "codes", request_body = CodeRequest,
     responses(
         (status = 202, description = "Sent if there is such an account", body = Sent),
         (status = 400, description = "`validation_failed`", body = ProblemBody),
+        (status = 429, description = "`rate_limited`: this address had one this minute (any address alike); see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn forgot_password(
     State(app): State<AppState>,
@@ -204,6 +210,7 @@ pub(crate) async fn reset_password(
         (status = 400, description = "`validation_failed`: no such channel", body = ProblemBody),
         (status = 403, description = "`forbidden`", body = ProblemBody),
         (status = 404, description = "`not_found`", body = ProblemBody),
+        (status = 429, description = "`rate_limited`: this address had one this minute (any address alike); see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn send_verification_code(
     State(app): State<AppState>,

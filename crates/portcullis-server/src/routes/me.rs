@@ -78,6 +78,7 @@ pub(crate) async fn update_me(
         (status = 204, description = "Deleted"),
         (status = 400, description = "`validation_failed`: password missing", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`, `unauthorized` or `token_invalid`", body = ProblemBody),
+        (status = 403, description = "`account_locked`: too many wrong passwords; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn delete_me(
     State(app): State<AppState>,
@@ -107,6 +108,7 @@ pub(crate) async fn get_my_roles(Auth(who): Auth) -> Json<RolesResponse> {
         (status = 204, description = "Changed"),
         (status = 400, description = "`validation_failed` or `weak_password`", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`: wrong current password", body = ProblemBody),
+        (status = 403, description = "`account_locked`: too many wrong passwords; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn change_my_password(
     State(app): State<AppState>,

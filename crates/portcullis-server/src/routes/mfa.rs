@@ -153,6 +153,7 @@ pub(crate) async fn activate_mfa_key(
         (status = 400, description = "`validation_failed`: no re-authentication", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody),
         (status = 404, description = "`not_found`", body = ProblemBody),
+        (status = 403, description = "`account_locked`: too many wrong passwords; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn delete_mfa_key(
     State(app): State<AppState>,
@@ -181,6 +182,7 @@ pub(crate) async fn delete_mfa_key(
         (status = 204, description = "Keys, recovery codes and trusted devices are gone"),
         (status = 400, description = "`validation_failed`", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody),
+        (status = 403, description = "`account_locked`: too many wrong passwords; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn disable_mfa(
     State(app): State<AppState>,
@@ -208,6 +210,7 @@ pub(crate) async fn disable_mfa(
         (status = 200, body = RecoveryCodes),
         (status = 400, description = "`validation_failed`: MFA is off, or no password", body = ProblemBody),
         (status = 401, description = "`invalid_credentials`", body = ProblemBody),
+        (status = 403, description = "`account_locked`: too many wrong passwords; see `Retry-After`", body = ProblemBody),
     ))]
 pub(crate) async fn regenerate_recovery_codes(
     State(app): State<AppState>,
