@@ -1,6 +1,6 @@
 //! Outgoing messages and the ports that deliver them. The use cases never send directly:
 //! they put messages in the store's outbox (in the same transaction as any code they
-//! carry), and [`crate::service::Services::deliver_outbox`] hands them to these senders.
+//! carry), and the outbox courier ([`crate::service::Courier`]) hands them to these senders.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Passwords: normalisation, the organization's rules, and argon2id hashing on dedicated
-//! threads (see [`crate::hashing`]) behind a bounded queue.
+//! threads (see the `hashing` module) behind a bounded queue.
 
 use std::collections::HashSet;
 use std::io::Read;

@@ -616,7 +616,7 @@ impl Services {
 
     /// `forgot_password` for DhiWise, whose answer says whether the account exists
     /// (`RECORD_NOT_FOUND`) and whose code routes take the code alone, so its message shows
-    /// the link's token as the one code (see [`Purpose::ResetByToken`]): where the
+    /// the link's token as the one code (a `ResetByToken` purpose): where the
     /// organization conceals accounts, exactly `forgot_password` and `true` whatever the
     /// address; elsewhere, whether an active account has the address (the code is sent
     /// before answering).

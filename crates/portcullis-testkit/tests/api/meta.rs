@@ -46,6 +46,60 @@ async fn metrics_are_prometheus_text(app: TestServer) {
     }
 }
 
+/// The HTTP contract is locked: `/v1/openapi.json` and the problem bodies of the common
+/// errors are snapshots (`tests/api/snapshots/`), so a change to either fails the tests
+/// until its snapshot is reviewed and updated with it (`INSTA_UPDATE=always`, or
+/// `cargo insta review`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_matches_its_snapshot() {
+    let app = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let doc = app.client().openapi().await.unwrap();
+    insta::assert_json_snapshot!("openapi", doc);
+    let c = app.client();
+    let mut problems = serde_json::Map::new();
+    for (name, method, path, body) in [
+        ("not_found", reqwest::Method::GET, "/nowhere", None),
+        (
+            "method_not_allowed",
+            reqwest::Method::DELETE,
+            "/healthz",
+            None,
+        ),
+        ("unauthorized", reqwest::Method::GET, "/v1/users/me", None),
+        (
+            "validation_failed",
+            reqwest::Method::POST,
+            "/v1/auth/register",
+            Some("{\"email\": \"not an address\", \"password\": \"correct horse battery\"}"),
+        ),
+        (
+            "unknown_field",
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            Some("{\"identifier\": \"a@b.co\", \"password\": \"x\", \"extra\": 1}"),
+        ),
+        (
+            "invalid_credentials",
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            Some("{\"identifier\": \"a@b.co\", \"password\": \"not the password\"}"),
+        ),
+    ] {
+        let mut req = c.request(method, path);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let json: serde_json::Value = res.json().await.unwrap();
+        problems.insert(
+            name.to_owned(),
+            serde_json::json!({"status": status, "body": json}),
+        );
+    }
+    insta::assert_json_snapshot!("problems", problems);
+}
+
 /// Without a metrics token, `/metrics` is not on the API's listener at all; on a listener of
 /// its own (`PORTCULLIS_METRICS_LISTEN`) it needs none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
