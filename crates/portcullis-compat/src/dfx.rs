@@ -116,6 +116,8 @@ pub(crate) struct Failure {
     message: String,
     retry_after: Option<u64>,
     lockout: Option<u64>,
+    /// The internal cause of a 5xx, for the request log.
+    cause: Option<String>,
 }
 
 impl Failure {
@@ -126,6 +128,7 @@ impl Failure {
             message: message.into(),
             retry_after: None,
             lockout: None,
+            cause: None,
         }
     }
 
@@ -149,6 +152,7 @@ impl IntoResponse for Failure {
             body["remainingLockoutDurationSec"] = json!(secs);
         }
         let mut res = envelope::answer(self.status, body, self.retry_after);
+        portcullis_server::with_cause(&mut res, self.cause);
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
         res
@@ -263,11 +267,19 @@ fn common(e: AuthError) -> Failure {
                 "Service unavailable.",
             )
         },
-        AuthError::Store(_) | AuthError::Internal(_) => Failure::new(
-            S::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Internal server error.",
-        ),
+        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+            let u = portcullis_server::Unexpected::of(e);
+            let (code, message) = if u.status == S::INTERNAL_SERVER_ERROR {
+                ("INTERNAL_ERROR", "Internal server error.")
+            } else {
+                ("SERVICE_UNAVAILABLE", "Service unavailable.")
+            };
+            Failure {
+                retry_after: u.retry_after,
+                cause: u.cause,
+                ..Failure::new(u.status, code, message)
+            }
+        }
     }
 }
 

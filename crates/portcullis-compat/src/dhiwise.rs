@@ -49,6 +49,8 @@ pub(crate) struct Answer {
     message: String,
     data: Value,
     retry_after: Option<u64>,
+    /// The internal cause of a 5xx, for the request log.
+    cause: Option<String>,
 }
 
 impl Answer {
@@ -59,6 +61,7 @@ impl Answer {
             message: message.into(),
             data: json!({}),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -94,7 +97,9 @@ impl Answer {
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status, "message": self.message, "data": self.data});
-        envelope::answer(self.http, body, self.retry_after)
+        let mut res = envelope::answer(self.http, body, self.retry_after);
+        portcullis_server::with_cause(&mut res, self.cause);
+        res
     }
 }
 
@@ -167,11 +172,19 @@ fn common(e: AuthError) -> Answer {
             "UNAUTHORIZED",
             "You are not authorized to access the request.",
         ),
-        AuthError::Store(_) | AuthError::Internal(_) => Answer::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "SERVER_ERROR",
-            "Internal server error.",
-        ),
+        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+            let u = portcullis_server::Unexpected::of(e);
+            let message = if u.status == StatusCode::INTERNAL_SERVER_ERROR {
+                "Internal server error."
+            } else {
+                "The server is busy; try again shortly."
+            };
+            Answer {
+                retry_after: u.retry_after,
+                cause: u.cause,
+                ..Answer::new(u.status, "SERVER_ERROR", message)
+            }
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub(crate) struct Failure {
     token: &'static str,
     message: String,
     retry_after: Option<u64>,
+    /// The internal cause of a 5xx, for the request log.
+    cause: Option<String>,
 }
 
 impl Failure {
@@ -69,6 +71,7 @@ impl Failure {
             token,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -95,7 +98,7 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        envelope::answer(
+        let mut res = envelope::answer(
             self.status,
             json!({
                 "error_code": self.status.as_u16(),
@@ -103,7 +106,9 @@ impl IntoResponse for Failure {
                 "message": self.message,
             }),
             self.retry_after,
-        )
+        );
+        portcullis_server::with_cause(&mut res, self.cause);
+        res
     }
 }
 
@@ -177,11 +182,19 @@ fn common(e: AuthError) -> Failure {
                 "The server is busy; try again shortly.",
             )
         },
-        AuthError::Store(_) | AuthError::Internal(_) => Failure::new(
-            S::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error.",
-        ),
+        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+            let u = portcullis_server::Unexpected::of(e);
+            let (token, message) = if u.status == S::INTERNAL_SERVER_ERROR {
+                ("internal_error", "Internal server error.")
+            } else {
+                ("overloaded", "The server is busy; try again shortly.")
+            };
+            Failure {
+                retry_after: u.retry_after,
+                cause: u.cause,
+                ..Failure::new(u.status, token, message)
+            }
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub(crate) struct Failure {
     status: StatusCode,
     message: String,
     retry_after: Option<u64>,
+    /// The internal cause of a 5xx, for the request log.
+    cause: Option<String>,
 }
 
 impl Failure {
@@ -66,6 +68,7 @@ impl Failure {
             status,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -76,11 +79,13 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        envelope::answer(
+        let mut res = envelope::answer(
             self.status,
             json!({ "message": self.message }),
             self.retry_after,
-        )
+        );
+        portcullis_server::with_cause(&mut res, self.cause);
+        res
     }
 }
 
@@ -143,8 +148,18 @@ fn common(e: AuthError) -> Failure {
         AuthError::MfaRequired { .. } | AuthError::CodeInvalid | AuthError::CodeExpired => {
             Failure::bad("A second factor is required.")
         }
-        AuthError::Store(_) | AuthError::Internal(_) => {
-            Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+            let u = portcullis_server::Unexpected::of(e);
+            let message = if u.status == StatusCode::INTERNAL_SERVER_ERROR {
+                "Internal server error."
+            } else {
+                "The server is busy; try again shortly."
+            };
+            Failure {
+                retry_after: u.retry_after,
+                cause: u.cause,
+                ..Failure::new(u.status, message)
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ pub use axum::http::HeaderValue;
 pub use axum::Router;
 pub use extract::Client;
 pub use listener::{serve, ConnectionSettings};
-pub use problem::Problem;
+pub use problem::{with_cause, Problem, Unexpected};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

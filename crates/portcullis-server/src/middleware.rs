@@ -150,7 +150,13 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
     let status = res.status();
     if let Some(InternalCause(cause)) = res.extensions_mut().remove::<InternalCause>() {
         tracing::error!(request_id = %request_id, %method, %route, status = status.as_u16(), cause = %cause, "request failed");
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
+        // `/v1`'s 500 gets the generic body with the request id; a surface with its own
+        // envelope (a dialect, a page) has already answered in its own generic words.
+        let problem = res
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if status == StatusCode::INTERNAL_SERVER_ERROR && problem {
             res = internal_error_body(&request_id);
         }
     }

@@ -12,6 +12,40 @@ use portcullis_core::{AuthError, FieldError, StoreError};
 #[derive(Debug, Clone)]
 pub(crate) struct InternalCause(pub(crate) String);
 
+/// How `/v1` classifies a core error the other surfaces (the dialects, the pages) have no
+/// words of their own for (the store, a bug, overload): the status and `Retry-After` to
+/// answer, and the internal cause of a 5xx, which the surface puts back in its response
+/// with [`with_cause`] so that it is logged once, with the request id.
+#[derive(Debug, Clone)]
+pub struct Unexpected {
+    /// The status `/v1` answers (503 for a database that cannot be reached, 500 for a bug).
+    pub status: StatusCode,
+    /// Seconds to wait, when known.
+    pub retry_after: Option<u64>,
+    /// Why, for the log; never for the client.
+    pub cause: Option<String>,
+}
+
+impl Unexpected {
+    /// The classification of `e`, as `/v1` makes it.
+    pub fn of(e: AuthError) -> Self {
+        let p = Problem::from(e);
+        Self {
+            status: p.status,
+            retry_after: p.retry_after,
+            cause: p.cause,
+        }
+    }
+}
+
+/// Carries `cause` in `res` for the request log (one line, with the request id); a surface
+/// calls this on its own 5xx answers.
+pub fn with_cause(res: &mut Response, cause: Option<String>) {
+    if let Some(cause) = cause {
+        res.extensions_mut().insert(InternalCause(cause));
+    }
+}
+
 /// An error answer in the making.
 #[derive(Debug)]
 pub struct Problem {

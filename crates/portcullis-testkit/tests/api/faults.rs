@@ -458,3 +458,85 @@ async fn readiness_follows_a_postgresql_database_that_goes_away_and_comes_back()
     drop(app);
     psql(&base, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+/// Every log line of this test process, from the moment [`captured_log`] is first called
+/// (servers in tests run in the process, so their request log lands here).
+fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&buffer);
+        let make = move || Captured(std::sync::Arc::clone(&sink));
+        let _ = tracing_subscriber::fmt()
+            .with_writer(make)
+            .with_ansi(false)
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A store failure under a dialect route (the disk filled under MeshyDB's `PUT users/me`):
+/// the dialect answers in its own envelope with `/v1`'s status (503 and `Retry-After`, not
+/// a bare 500), and the cause is logged once, with the request id and the route template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_under_a_dialect_is_logged_once_with_its_cause() {
+    let log = captured_log();
+    let Some(disk) = SmallDisk::mount(24) else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let app = TestServer::spawn_with(Backend::Sqlite, |c| c.data_dir = data)
+        .await
+        .unwrap();
+    let token = app.admin().await;
+    let pair = app
+        .login(
+            portcullis_testkit::ADMIN_EMAIL,
+            portcullis_testkit::ADMIN_PASSWORD,
+        )
+        .await;
+    drop(token);
+    let _filler = disk.fill();
+    let res = reqwest::Client::new()
+        .put(format!("{}/meshydb/default/users/me", app.url()))
+        .bearer_auth(&pair.access_token)
+        .json(&serde_json::json!({"firstName": "Full"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["message"].is_string(), "MeshyDB's envelope: {body}");
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&request_id)).collect();
+    let failures: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("request failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{lines:#?}");
+    assert!(failures[0].contains("ERROR"), "{}", failures[0]);
+    assert!(failures[0].contains("full"), "the cause: {}", failures[0]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("/users/me ") || l.contains("{account}")),
+        "route templates, not paths: {lines:#?}"
+    );
+}
