@@ -234,6 +234,13 @@ pub enum Address {
 }
 
 impl Address {
+    /// The address a code was sent to, as stored: an email, else a phone number.
+    pub fn of_destination(destination: &str) -> Option<Self> {
+        Self::parse(Some(destination), None)
+            .or_else(|_| Self::parse(None, Some(destination)))
+            .ok()
+    }
+
     /// Exactly one of `email` or `phone` (email wins when both are given, as in API.md).
     pub fn parse(email: Option<&str>, phone: Option<&str>) -> Result<Self, FieldError> {
         fn present(s: Option<&str>) -> Option<&str> {

@@ -70,9 +70,7 @@ impl Guard {
             }
         }
     }
-}
 
-impl Guard {
     /// The request with its body wholly received, within the body deadline and the size
     /// limit. Bodies are small (64 KiB at most) and every handler reads its whole body, so
     /// reading it here costs nothing extra, bounds the time a client may take to send it

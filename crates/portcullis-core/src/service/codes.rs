@@ -890,9 +890,7 @@ impl Services {
                 return Err(AuthError::CodeInvalid);
             }
             // The link went to this address, so using it proves the address too.
-            let to = Address::parse(Some(&stored.destination), None)
-                .or_else(|_| Address::parse(None, Some(&stored.destination)))
-                .ok();
+            let to = Address::of_destination(&stored.destination);
             return Ok((user, to));
         }
         let (user, to, code) = self.submitted(input).await?;

@@ -656,9 +656,7 @@ impl Services {
                 .check_code(user, Purpose::Mfa, None, &code, true, client)
                 .await
             {
-                if let Ok(to) = Address::parse(Some(&stored.destination), None)
-                    .or_else(|_| Address::parse(None, Some(&stored.destination)))
-                {
+                if let Some(to) = Address::of_destination(&stored.destination) {
                     self.store
                         .mark_verified(user.id, &super::codes::lookup_key(&to), self.now())
                         .await?;
@@ -757,21 +755,12 @@ impl Services {
         to: OtpTo,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let registered = || {
-            let email = user
+        let proven = notice_address(user).or_else(|| match to {
+            OtpTo::Registered => user
                 .email
                 .as_deref()
-                .and_then(|e| crate::identity::Email::parse(e, "email").ok())
-                .map(Address::Email);
-            email.or_else(|| {
-                user.phone
-                    .as_deref()
-                    .and_then(|p| crate::identity::Phone::parse(p, "phone").ok())
-                    .map(Address::Phone)
-            })
-        };
-        let proven = notice_address(user).or_else(|| match to {
-            OtpTo::Registered => registered(),
+                .or(user.phone.as_deref())
+                .and_then(Address::of_destination),
             OtpTo::Proven => None,
         });
         let phone = user
