@@ -15,7 +15,7 @@ use crate::model::{
 use crate::tokens::StoredSigningKey;
 
 /// Storage failures, in the terms the use cases need.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique field is taken; `what` names it (`email`, `phone`, `username`, `slug`).
     #[error("{what} already exists")]

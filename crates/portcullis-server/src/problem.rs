@@ -38,6 +38,35 @@ impl Unexpected {
     }
 }
 
+impl Unexpected {
+    /// The classification of `e` when it is an error no surface has words of its own for
+    /// (the store, a bug, overload); `None` for every other error, which the surface words
+    /// itself.
+    pub fn classify(e: &AuthError) -> Option<Self> {
+        let e = match e {
+            AuthError::Store(s) => AuthError::Store(s.clone()),
+            AuthError::Internal(cause) => AuthError::Internal(cause.clone()),
+            AuthError::Overloaded { retry_after_secs } => AuthError::Overloaded {
+                retry_after_secs: *retry_after_secs,
+            },
+            _ => return None,
+        };
+        Some(Self::of(e))
+    }
+
+    /// Puts this classification on a surface's own answer: its status, `Retry-After` and
+    /// the cause for the request log.
+    pub fn apply(self, mut res: Response) -> Response {
+        *res.status_mut() = self.status;
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        with_cause(&mut res, self.cause);
+        res
+    }
+}
+
 /// Carries `cause` in `res` for the request log (one line, with the request id); a surface
 /// calls this on its own 5xx answers.
 pub fn with_cause(res: &mut Response, cause: Option<String>) {

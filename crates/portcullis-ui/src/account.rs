@@ -9,7 +9,9 @@ use portcullis_core::{AuthError, SessionId};
 use serde::Deserialize;
 
 use crate::pages::{Account, Once, Row, Totp};
-use crate::web::{self, html, ok, removal, say, see_other, Posted, ProfileForm, Signed, SESSION};
+use crate::web::{
+    self, answer, html, ok, removal, say, see_other, Posted, ProfileForm, Signed, SESSION,
+};
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -112,7 +114,7 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
 async fn outcome(s: &Signed, result: Result<(), AuthError>, done: &str) -> Response {
     match result {
         Ok(()) => render(s, Some(done.to_owned()), None).await,
-        Err(e) => render(s, None, Some(say(&e))).await,
+        Err(e) => answer(&e, render(s, None, Some(say(&e))).await),
     }
 }
 
@@ -179,7 +181,7 @@ pub(crate) async fn mfa_start(s: Signed, Posted(f): Posted<ReauthForm>) -> Respo
             qr_png: key.qr_code_png,
             uri: key.otpauth_uri,
         }),
-        Err(e) => render(&s, None, Some(say(&e))).await,
+        Err(e) => answer(&e, render(&s, None, Some(say(&e))).await),
     }
 }
 
@@ -222,7 +224,7 @@ pub(crate) async fn mfa_activate(s: Signed, Posted(f): Posted<ActivateForm>) -> 
         }),
         Err(e) => {
             let c = s.chrome("Set up an authenticator app").await.with_error(Some(say(&e)));
-            match s.services.pending_mfa_key(&s.who, id).await {
+            let page = match s.services.pending_mfa_key(&s.who, id).await {
                 Ok(key) => html(
                     StatusCode::BAD_REQUEST,
                     &Totp {
@@ -235,7 +237,8 @@ pub(crate) async fn mfa_activate(s: Signed, Posted(f): Posted<ActivateForm>) -> 
                     None,
                 ),
                 Err(_) => render(&s, None, Some(say(&e))).await,
-            }
+            };
+            answer(&e, page)
         }
     }
 }
@@ -304,7 +307,7 @@ pub(crate) async fn create_token(s: Signed, Posted(f): Posted<TokenForm>) -> Res
             items: vec![t.secret],
             next: "/ui/account".to_owned(),
         }),
-        Err(e) => render(&s, None, Some(say(&e))).await,
+        Err(e) => answer(&e, render(&s, None, Some(say(&e))).await),
     }
 }
 

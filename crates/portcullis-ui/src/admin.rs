@@ -16,7 +16,7 @@ use portcullis_core::{AuthError, UserId};
 use serde::Deserialize;
 
 use crate::pages::{AdminAudit, AdminOrg, AdminOrgs, AdminUser, AdminUsers, Once, Row};
-use crate::web::{self, html, ok, say, see_other, Posted, ProfileForm, Signed};
+use crate::web::{self, answer, html, ok, say, see_other, Posted, ProfileForm, Signed};
 
 const PAGE: usize = 50;
 
@@ -167,7 +167,10 @@ pub(crate) async fn create_user(s: Signed, Posted(f): Posted<NewUserForm>) -> Re
         .await;
     match result {
         Ok(u) => see_other(&format!("/ui/admin/users/{}", u.id)),
-        Err(e) => users_page(&s, &admin, &UsersQuery::default(), None, Some(say(&e))).await,
+        Err(e) => answer(
+            &e,
+            users_page(&s, &admin, &UsersQuery::default(), None, Some(say(&e))).await,
+        ),
     }
 }
 
@@ -265,7 +268,7 @@ pub(crate) async fn update_user(
         .await;
     match result {
         Ok(_) => user_page(&s, &admin, id, Some("Saved.".to_owned()), None).await,
-        Err(e) => user_page(&s, &admin, id, None, Some(say(&e))).await,
+        Err(e) => answer(&e, user_page(&s, &admin, id, None, Some(say(&e))).await),
     }
 }
 
@@ -335,14 +338,14 @@ pub(crate) async fn user_action(
                     )
                     .await
                 }
-                Err(e) => user_page(&s, &admin, id, None, Some(say(&e))).await,
+                Err(e) => answer(&e, user_page(&s, &admin, id, None, Some(say(&e))).await),
             }
         }
         _ => Err(AuthError::invalid("action", "is not one of the buttons")),
     };
     match result {
         Ok(done) => user_page(&s, &admin, id, Some(done.to_owned()), None).await,
-        Err(e) => user_page(&s, &admin, id, None, Some(say(&e))).await,
+        Err(e) => answer(&e, user_page(&s, &admin, id, None, Some(say(&e))).await),
     }
 }
 
@@ -408,7 +411,7 @@ pub(crate) async fn create_org(s: Signed, Posted(f): Posted<OrgForm>) -> Respons
         .await;
     match result {
         Ok(o) => see_other(&format!("/ui/admin/orgs/{}", o.slug)),
-        Err(e) => orgs_page(&s, &admin, Some(say(&e))).await,
+        Err(e) => answer(&e, orgs_page(&s, &admin, Some(say(&e))).await),
     }
 }
 
@@ -533,7 +536,7 @@ pub(crate) async fn update_org(
             )
             .await
         }
-        Err(e) => org_page(&s, &admin, &slug, None, Some(say(&e))).await,
+        Err(e) => answer(&e, org_page(&s, &admin, &slug, None, Some(say(&e))).await),
     }
 }
 
@@ -581,7 +584,7 @@ pub(crate) async fn create_license(
             items: vec![key],
             next: format!("/ui/admin/orgs/{slug}"),
         }),
-        Err(e) => org_page(&s, &admin, &slug, None, Some(say(&e))).await,
+        Err(e) => answer(&e, org_page(&s, &admin, &slug, None, Some(say(&e))).await),
     }
 }
 
@@ -616,7 +619,7 @@ pub(crate) async fn revoke_in_org(
     };
     match result {
         Ok(()) => org_page(&s, &admin, &slug, Some("Revoked.".to_owned()), None).await,
-        Err(e) => org_page(&s, &admin, &slug, None, Some(say(&e))).await,
+        Err(e) => answer(&e, org_page(&s, &admin, &slug, None, Some(say(&e))).await),
     }
 }
 
@@ -689,10 +692,12 @@ pub(crate) async fn audit(s: Signed, q: Result<Query<AuditQuery>, QueryRejection
         limit: PAGE,
         ..AuditFilter::default()
     };
+    let mut failure = None;
     let events = match s.services.list_audit(&admin, filter).await {
         Ok(events) => events,
         Err(e) => {
             error = Some(say(&e));
+            failure = Some(e);
             Vec::new()
         }
     };
@@ -700,7 +705,7 @@ pub(crate) async fn audit(s: Signed, q: Result<Query<AuditQuery>, QueryRejection
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
     let status = web::status_of(&error);
-    html(
+    let page = html(
         status,
         &AdminAudit {
             c: s.chrome("Audit log").await.with_error(error),
@@ -711,5 +716,9 @@ pub(crate) async fn audit(s: Signed, q: Result<Query<AuditQuery>, QueryRejection
             next,
         },
         None,
-    )
+    );
+    match failure {
+        Some(e) => answer(&e, page),
+        None => page,
+    }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::public::complete;
-use crate::web::{say, Flow, Posted, Signed};
+use crate::web::{answer, say, Flow, Posted, Signed};
 
 fn failed(e: &AuthError) -> Response {
     let status = match e {
@@ -26,10 +26,12 @@ fn failed(e: &AuthError) -> Response {
             StatusCode::FORBIDDEN
         }
         AuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AuthError::Store(_) | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    (status, Json(json!({ "error": say(e) }))).into_response()
+    answer(
+        e,
+        (status, Json(json!({ "error": say(e) }))).into_response(),
+    )
 }
 
 fn challenge(c: PasskeyChallenge) -> Response {

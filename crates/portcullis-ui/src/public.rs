@@ -21,7 +21,7 @@ use crate::pages::{
     Chrome, CodeSignIn, Forgot, Message, Reset, SecondFactorPage, SignIn, SignUp, Verify,
 };
 use crate::web::{
-    self, csrf_token, html, ok, open_pending, pending_cookie, removal, say, see_other,
+    self, answer, csrf_token, html, ok, open_pending, pending_cookie, removal, say, see_other,
     session_cookie, Flow, Pending, Posted, DEVICE, PENDING, SESSION, TRUSTED,
 };
 
@@ -114,7 +114,7 @@ async fn signed_in(
         Err(e) => {
             let org = services.organization(Some(flow.org())).await.ok();
             let c = Chrome::new("Sign in", org.as_ref(), csrf).with_error(Some(say(&e)));
-            again(c, String::new())
+            answer(&e, again(c, String::new()))
         }
     }
 }
@@ -251,16 +251,13 @@ pub(crate) async fn signin_second_factor(
             let org = services.organization(Some(pending.flow.org())).await.ok();
             let c = Chrome::new("Sign in", org.as_ref(), csrf).with_error(Some(say(&e)));
             let jar = jar.remove(removal(PENDING));
-            (
-                jar,
-                signin_form(
-                    c,
-                    pending.flow,
-                    pending.identifier,
-                    StatusCode::UNAUTHORIZED,
-                ),
-            )
-                .into_response()
+            let page = signin_form(
+                c,
+                pending.flow,
+                pending.identifier,
+                StatusCode::UNAUTHORIZED,
+            );
+            (jar, answer(&e, page)).into_response()
         }
     }
 }
@@ -270,11 +267,10 @@ pub(crate) async fn signin_second_factor(
 async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: Tokens) -> Response {
     match complete(services, jar, flow, &tokens).await {
         Ok((jar, to)) => (jar, see_other(&to)).into_response(),
-        Err((jar, e)) => (
-            jar,
-            web::message_response(StatusCode::BAD_REQUEST, "Cannot go back", &say(&e)),
-        )
-            .into_response(),
+        Err((jar, e)) => {
+            let page = web::message_response(StatusCode::BAD_REQUEST, "Cannot go back", &say(&e));
+            (jar, answer(&e, page)).into_response()
+        }
     }
 }
 
@@ -435,12 +431,13 @@ pub(crate) async fn signup(
         }
         Err(e) => {
             let flow = form.flow.clone();
-            signup_form(
+            let page = signup_form(
                 c.with_error(Some(say(&e))),
                 flow,
                 form,
                 StatusCode::BAD_REQUEST,
-            )
+            );
+            answer(&e, page)
         }
     }
 }
@@ -523,7 +520,7 @@ pub(crate) async fn verify(
         }),
         Err(e) => {
             let query = form.flow.query();
-            ok_with(
+            let page = ok_with(
                 StatusCode::BAD_REQUEST,
                 Verify {
                     c: c.with_error(Some(say(&e))),
@@ -531,7 +528,8 @@ pub(crate) async fn verify(
                     query,
                     email: form.email,
                 },
-            )
+            );
+            answer(&e, page)
         }
     }
 }
@@ -591,6 +589,7 @@ pub(crate) async fn code_request(
             client,
         })
         .await;
+    let mut failure = None;
     let (c, sent, status) = match result {
         Ok(()) => (
             c.with_notice(Some(
@@ -599,11 +598,15 @@ pub(crate) async fn code_request(
             true,
             StatusCode::OK,
         ),
-        Err(e) => (c.with_error(Some(say(&e))), false, StatusCode::BAD_REQUEST),
+        Err(e) => {
+            let c = c.with_error(Some(say(&e)));
+            failure = Some(e);
+            (c, false, StatusCode::BAD_REQUEST)
+        }
     };
     let query = form.flow.query();
     let origin = form.flow.return_origin();
-    html(
+    let page = html(
         status,
         &CodeSignIn {
             c,
@@ -613,7 +616,11 @@ pub(crate) async fn code_request(
             sent,
         },
         origin.as_deref(),
-    )
+    );
+    match failure {
+        Some(e) => answer(&e, page),
+        None => page,
+    }
 }
 
 #[derive(Deserialize)]
@@ -719,14 +726,15 @@ pub(crate) async fn forgot(
         }),
         Err(e) => {
             let query = form.flow.query();
-            ok_with(
+            let page = ok_with(
                 StatusCode::BAD_REQUEST,
                 Forgot {
                     c: c.with_error(Some(say(&e))),
                     flow: form.flow,
                     query,
                 },
-            )
+            );
+            answer(&e, page)
         }
     }
 }
@@ -820,7 +828,7 @@ pub(crate) async fn reset(
         }),
         Err(e) => {
             let query = form.flow.query();
-            ok_with(
+            let page = ok_with(
                 StatusCode::BAD_REQUEST,
                 Reset {
                     c: c.with_error(Some(say(&e))),
@@ -829,7 +837,8 @@ pub(crate) async fn reset(
                     token: form.token,
                     email: form.email,
                 },
-            )
+            );
+            answer(&e, page)
         }
     }
 }

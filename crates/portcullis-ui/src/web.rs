@@ -16,7 +16,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use portcullis_core::model::Organization;
 use portcullis_core::service::{OrgAdmin, Tokens};
 use portcullis_core::{AuthError, ClientInfo, Principal, Services};
-use portcullis_server::{AppState, Client};
+use portcullis_server::{AppState, Client, Unexpected};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -512,6 +512,17 @@ pub(crate) async fn not_found() -> Response {
 /// 303 to `to` (after a form).
 pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+/// The page answering `e`, with the one error policy applied: when `e` is a failure the
+/// pages have no words of their own for (the store, a bug, overload), the page keeps its
+/// text but takes the status and `Retry-After` `/v1` would answer, and carries the cause to
+/// the request log.
+pub(crate) fn answer(e: &AuthError, page: Response) -> Response {
+    match Unexpected::classify(e) {
+        Some(u) => u.apply(page),
+        None => page,
+    }
 }
 
 /// What went wrong, in words for the person at the page.

@@ -484,11 +484,41 @@ impl std::io::Write for Captured {
     }
 }
 
-/// A store failure under a dialect route (the disk filled under MeshyDB's `PUT users/me`):
-/// the dialect answers in its own envelope with `/v1`'s status (503 and `Retry-After`, not
-/// a bare 500), and the cause is logged once, with the request id and the route template.
+/// The request log lines of `request_id`, and asserts the one policy over them: exactly one
+/// `request failed` line, at ERROR, naming the cause (the full disk); and no line carries
+/// the raw path `raw` where a template was matched.
+fn logged_once_with_cause(
+    log: &std::sync::Mutex<Vec<u8>>,
+    request_id: &str,
+    raw: &str,
+) -> Vec<String> {
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains(request_id))
+        .map(str::to_owned)
+        .collect();
+    let failures: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("request failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{lines:#?}");
+    assert!(failures[0].contains("ERROR"), "{}", failures[0]);
+    assert!(failures[0].contains("full"), "the cause: {}", failures[0]);
+    assert!(
+        lines.iter().all(|l| !l.contains(raw)),
+        "route templates, not paths: {lines:#?}"
+    );
+    lines
+}
+
+/// A store failure under a dialect route (the disk filled under MeshyDB's `PUT users/me`)
+/// and under a hosted page (the sign-up form): the dialect answers in its own envelope and
+/// the page with its form and words, both with `/v1`'s status (503 and `Retry-After`, not
+/// a bare 500 or a 400), and each cause is logged once, with the request id and the route
+/// template.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_failure_under_a_dialect_is_logged_once_with_its_cause() {
+async fn a_store_failure_under_a_dialect_or_a_page_is_logged_once_with_its_cause() {
     let log = captured_log();
     let Some(disk) = SmallDisk::mount(24) else {
         return;
@@ -518,19 +548,58 @@ async fn a_store_failure_under_a_dialect_is_logged_once_with_its_cause() {
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["message"].is_string(), "MeshyDB's envelope: {body}");
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&request_id)).collect();
-    let failures: Vec<&&str> = lines
-        .iter()
-        .filter(|l| l.contains("request failed"))
-        .collect();
-    assert_eq!(failures.len(), 1, "{lines:#?}");
-    assert!(failures[0].contains("ERROR"), "{}", failures[0]);
-    assert!(failures[0].contains("full"), "the cause: {}", failures[0]);
+    let lines = logged_once_with_cause(&log, &request_id, "/meshydb/default/");
     assert!(
-        lines
-            .iter()
-            .all(|l| !l.contains("/users/me ") || l.contains("{account}")),
-        "route templates, not paths: {lines:#?}"
+        lines.iter().any(|l| l.contains("{account}")),
+        "the route template: {lines:#?}"
     );
+
+    // The sign-up page, as a browser without JavaScript posts it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}/ui/signup", app.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let body = page.text().await.unwrap();
+    let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    let csrf = body[at..].split('"').next().unwrap().to_owned();
+    let res = http
+        .post(format!("{}/ui/signup", app.url()))
+        .header("cookie", cookies.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf", csrf.as_str()),
+                ("email", "page@example.com"),
+                ("password", USER_PASSWORD),
+            ])
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Something went wrong") || body.contains("busy"),
+        "{body}"
+    );
+    assert!(
+        body.contains("page@example.com"),
+        "the form keeps its input: {body}"
+    );
+    logged_once_with_cause(&log, &request_id, "page@example.com");
 }
