@@ -1,7 +1,5 @@
 //! The errors of the use cases. The HTTP layer alone maps them to statuses and codes.
 
-use crate::store::StoreError;
-
 /// One invalid input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -97,4 +95,21 @@ impl AuthError {
     pub fn invalid(field: &str, message: &str) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
+}
+
+/// Storage failures, in the terms the use cases need.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A unique field is taken; `what` names it (`email`, `phone`, `username`, `slug`).
+    #[error("{what} already exists")]
+    Conflict {
+        /// The field.
+        what: &'static str,
+    },
+    /// The database cannot be reached or failed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
 }

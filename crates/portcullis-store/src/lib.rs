@@ -1,5 +1,5 @@
 //! Storage for Portcullis: the core's [`Store`] trait on SQLite (the default, one file in
-//! WAL mode) and on PostgreSQL (several nodes). Both run the same SQL (see `sql.rs`); only
+//! WAL mode) and on PostgreSQL (several nodes). Both run the same SQL (see `sql/`); only
 //! connection set-up and migration folders differ.
 
 mod rows;
@@ -66,7 +66,7 @@ pub enum Database {
 }
 
 /// A SQLite pool that never lends out a connection still inside a transaction. A cancelled
-/// request must not leave the writer mid-transaction (`begin` in `sql.rs` is the fix); this
+/// request must not leave the writer mid-transaction (`begin` in `sql/` is the fix); this
 /// is the second line: such a connection is closed, which rolls it back, instead of making
 /// every later write fail. The transaction depth is read after the connection's worker
 /// thread has done what was queued before (a rollback sent by a dropped guard).

@@ -16,8 +16,8 @@ use portcullis_core::model::{
     Device, License, MfaKey, OrgPolicy, Organization, Session, TrustedDevice,
 };
 use portcullis_core::store::{
-    AuditFilter, Liveness, LockoutRule, LookupKey, NewCode, NewUser, OutboxStats, Profile,
-    QueuedMessage, Registration, RotateOutcome, Store, StoreError, UserFilter,
+    AuditFilter, Enrolled, Liveness, LockoutRule, LookupKey, NewCode, NewUser, OutboxStats,
+    Profile, QueuedMessage, Registration, RotateOutcome, Store, StoreError, UserFilter,
 };
 use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
@@ -570,20 +570,22 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
 
     // Rate-limit counts.
     assert_eq!(
-        s.count_messages(
-            "codes@example.com",
-            "reset",
-            [t0() + Duration::seconds(1), t0()]
-        )
-        .await
-        .unwrap(),
-        [0, 2]
-    );
-    assert_eq!(
-        s.count_messages("codes@example.com", "other", [t0(), t0()])
+        s.messages_since("codes@example.com", "reset", t0() + Duration::seconds(1))
             .await
             .unwrap(),
-        [0, 0]
+        0
+    );
+    assert_eq!(
+        s.messages_since("codes@example.com", "reset", t0())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.messages_since("codes@example.com", "other", t0())
+            .await
+            .unwrap(),
+        0
     );
     s.enqueue(&message(&org, "codes@example.com", "notice", t0()))
         .await
@@ -911,6 +913,11 @@ async fn second_factors(store: Arc<dyn Store>) {
     };
     s.insert_mfa_key(&key, "sealed").await.unwrap();
     assert_eq!(
+        s.second_factors(ann.id).await.unwrap(),
+        Enrolled::default(),
+        "a pending key is not a factor yet"
+    );
+    assert_eq!(
         s.mfa_keys(ann.id).await.unwrap(),
         vec![(key.clone(), "sealed".to_owned())]
     );
@@ -931,6 +938,13 @@ async fn second_factors(store: Arc<dyn Store>) {
         "once"
     );
     assert!(s.user_by_id(ann.id).await.unwrap().unwrap().mfa_enabled);
+    assert_eq!(
+        s.second_factors(ann.id).await.unwrap(),
+        Enrolled {
+            totp: true,
+            passkey: false
+        }
+    );
     assert!(
         !s.use_totp_step(key.id, 10).await.unwrap(),
         "the activation step is used"

@@ -216,15 +216,12 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<bool, AuthError> {
         let now = self.now();
-        let [_, today] = self
+        let today = self
             .store
-            .count_messages(
+            .messages_since(
                 to.as_str(),
                 purpose.as_str(),
-                [
-                    now - self.config.message_interval,
-                    now - chrono::Duration::days(1),
-                ],
+                now - chrono::Duration::days(1),
             )
             .await?;
         if today >= self.config.message_daily_cap {

@@ -18,6 +18,7 @@ use crate::error::AuthError;
 use crate::identity::Address;
 use crate::ids::UserId;
 use crate::model::{MfaKey, TrustedDevice, User};
+use crate::store::Enrolled;
 
 /// The `amr` value of a session that may only enrol a second factor.
 pub const ENROLMENT_ONLY: &str = "mfa_enrolment";
@@ -629,7 +630,10 @@ impl Services {
         proof: &SecondFactor,
         client: &ClientInfo,
     ) -> Result<Passed, AuthError> {
-        let (has_totp, has_passkey) = self.store.second_factors(user.id).await?;
+        let Enrolled {
+            totp: has_totp,
+            passkey: has_passkey,
+        } = self.store.second_factors(user.id).await?;
         if let Some(assertion) = &proof.passkey {
             self.check_passkey(user, assertion, client).await?;
             return Ok(Passed::By("webauthn"));

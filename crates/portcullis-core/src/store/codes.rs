@@ -1,0 +1,97 @@
+//! One-time codes and links, stored hashed, and the addresses they verify.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{LookupKey, QueuedMessage};
+use crate::error::StoreError;
+use crate::ids::UserId;
+
+/// A one-time code to store (only hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    /// Identifier; part of what the code hash covers.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// What it is for (`verify_email`, `login`, `reset`, ...).
+    pub purpose: String,
+    /// The address it was sent to.
+    pub destination: String,
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// SHA-256 of the link token, for reset links.
+    pub token_hash: Option<String>,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored code, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// Owner.
+    pub user_id: UserId,
+    /// What it is for.
+    pub purpose: String,
+    /// The address it was sent to.
+    pub destination: String,
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// Wrong tries so far.
+    pub attempts: u32,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+    /// Already used or retired.
+    pub consumed: bool,
+}
+
+/// The storage of one-time codes and links, stored hashed, and the addresses they verify.
+#[async_trait]
+pub trait CodeStore: Send + Sync + 'static {
+    /// Stores a code and the message that carries it, retiring earlier live codes of the
+    /// same user and purpose, in one transaction.
+    async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError>;
+    /// The newest code of a user for a purpose that is neither used nor retired.
+    async fn live_code(
+        &self,
+        user_id: UserId,
+        purpose: &str,
+    ) -> Result<Option<StoredCode>, StoreError>;
+    /// The newest live code of `purpose` sent to `destination`, whoever asked for it (a
+    /// proposed new address, which is no one's yet).
+    async fn live_code_to(
+        &self,
+        purpose: &str,
+        destination: &str,
+    ) -> Result<Option<StoredCode>, StoreError>;
+    /// A live code by the hash of its link token.
+    async fn code_by_token(&self, token_hash: &str) -> Result<Option<StoredCode>, StoreError>;
+    /// Takes one try at a code before it is compared, atomically, so that however many
+    /// checks race, at most `max_attempts` are compared: the tries now counted, or `None`
+    /// when none was left.
+    async fn take_code_try(
+        &self,
+        id: uuid::Uuid,
+        max_attempts: u32,
+    ) -> Result<Option<u32>, StoreError>;
+    /// Gives back the try that a right code took (only wrong codes count).
+    async fn return_code_try(&self, id: uuid::Uuid) -> Result<(), StoreError>;
+    /// Uses a code, once: false when it was already used, retired, or out of tries.
+    async fn consume_code(
+        &self,
+        id: uuid::Uuid,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Marks an address verified, if it is still the user's.
+    async fn mark_verified(
+        &self,
+        user_id: UserId,
+        key: &LookupKey,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,60 @@
+//! The storage port, by area: each trait owns the storage of one area of the core, each
+//! method fits one use case and is atomic on its own. The SQLite and PostgreSQL
+//! implementations in `portcullis-store` behave identically (their shared conformance suite
+//! proves it). [`Store`] is all of them, for the use cases to hold as one object.
+
+mod audit;
+mod codes;
+mod devices;
+mod limits;
+mod messages;
+mod meta;
+mod orgs;
+mod passkeys;
+mod second_factors;
+mod sessions;
+mod users;
+
+pub use crate::error::StoreError;
+pub use audit::*;
+pub use codes::*;
+pub use devices::*;
+pub use limits::*;
+pub use messages::*;
+pub use meta::*;
+pub use orgs::*;
+pub use passkeys::*;
+pub use second_factors::*;
+pub use sessions::*;
+pub use users::*;
+
+/// The whole storage port: every area's store.
+pub trait Store:
+    MetaStore
+    + OrgStore
+    + UserStore
+    + SessionStore
+    + DeviceStore
+    + SecondFactorStore
+    + PasskeyStore
+    + CodeStore
+    + MessageStore
+    + LimitStore
+    + AuditStore
+{
+}
+
+impl<T> Store for T where
+    T: MetaStore
+        + OrgStore
+        + UserStore
+        + SessionStore
+        + DeviceStore
+        + SecondFactorStore
+        + PasskeyStore
+        + CodeStore
+        + MessageStore
+        + LimitStore
+        + AuditStore
+{
+}

@@ -1,0 +1,66 @@
+//! What the SQL of every area shares: the store's construction, and the lists and deletions of rows
+//! owned by a user or an organization. Written once, compiled for each backend (see
+//! [`crate::sql`]).
+
+use portcullis_core::store::StoreError;
+
+use crate::rows::db_err;
+
+use super::{Db, Pool, This};
+
+impl This {
+    /// Wraps connected pools: `pool` for reads, `writer` for every statement that
+    /// writes. On SQLite the writer has one connection: SQLite lets one connection
+    /// write at a time, and a second one waiting on the lock sleeps in growing steps
+    /// (its busy handler), which the benchmark saw as registration latency tails;
+    /// queueing in the pool instead hands the lock on at once, in order. On
+    /// PostgreSQL both are the same pool.
+    pub fn new(pool: Pool, writer: Pool) -> Self {
+        Self { pool, writer }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Rows of `columns` (a `... FROM table` list) owned by `owner`, newest first.
+    pub(super) async fn list_owned<R, T>(
+        &self,
+        columns: &str,
+        owner_column: &str,
+        owner: String,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let sql = format!("SELECT {columns} WHERE {owner_column} = $1 ORDER BY id DESC");
+        sqlx::query_as::<_, R>(&sql)
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(T::try_from)
+            .collect()
+    }
+
+    /// Deletes the row `id` of `table` if `owner` owns it; false otherwise.
+    pub(super) async fn delete_owned(
+        &self,
+        table: &str,
+        owner_column: &str,
+        id: uuid::Uuid,
+        owner: String,
+    ) -> Result<bool, StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND {owner_column} = $2");
+        let done = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(owner)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,111 @@
+//! Failure counters, locks and rate-limit windows. Written once, compiled for each backend (see
+//! [`crate::sql`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_core::store::{LimitStore, LockoutRule, StoreError};
+
+use crate::rows::{db_err, ms};
+
+use super::{This, BEGIN};
+use crate::sql::begin;
+
+#[async_trait]
+impl LimitStore for This {
+    async fn locked_until(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let until = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT locked_until FROM lockouts WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .flatten()
+        .filter(|t| *t > ms(now));
+        until.map(crate::rows::time).transpose()
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        // One statement counts the failure, forgetting stale ones: nodes racing on the
+        // same account each add theirs.
+        let (failures, locks) = sqlx::query_as::<_, (i64, i64)>(
+            "INSERT INTO lockouts (key, failures, locks, updated_at) VALUES ($1, 1, 0, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN lockouts.updated_at < $3 THEN 1 ELSE lockouts.failures + 1 END, \
+             locks = CASE WHEN lockouts.updated_at < $4 THEN 0 ELSE lockouts.locks END, \
+             updated_at = $2 \
+             RETURNING failures, locks",
+        )
+        .bind(key)
+        .bind(ms(now))
+        .bind(ms(now - rule.window))
+        .bind(ms(now - chrono::Duration::days(1)))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if failures < i64::from(rule.threshold) {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(None);
+        }
+        let factor = 2_i64.saturating_pow(u32::try_from(locks.clamp(0, 20)).unwrap_or(20));
+        let length = rule
+            .base
+            .num_milliseconds()
+            .saturating_mul(factor)
+            .min(rule.max.num_milliseconds());
+        let until = now + chrono::Duration::milliseconds(length);
+        sqlx::query(
+            "UPDATE lockouts SET failures = 0, locks = locks + 1, locked_until = $1 WHERE key = $2",
+        )
+        .bind(ms(until))
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(until))
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM lockouts WHERE key = $1")
+            .bind(key)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn hit(&self, key: &str, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
+        let hits = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+             hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
+             window_start = $2 RETURNING hits",
+        )
+        .bind(key)
+        .bind(ms(window_start))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(hits).unwrap_or(0))
+    }
+
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+            .bind(ms(before))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,103 @@
+//! One implementation of the storage port in portable SQL (numbered `$n` parameters, which
+//! SQLite accepts too), for SQLite and PostgreSQL. Each area's SQL is one module, written
+//! once as plain Rust over the type names `This`, `Db` and `Pool`, and compiled twice: once
+//! inside [`sqlite`] and once inside [`postgres`], which name those types and the few words
+//! the two databases say differently (how a write transaction begins, how outbox rows are
+//! locked). sqlx has no practical way to write this generically over databases (its traits
+//! would need a bound for every type bound to every query), so this is how the two stores
+//! stay identical by construction, formatted and checked like any other code.
+
+/// The statement that leases outbox rows to a courier, ending its sub-select with `$lock`:
+/// PostgreSQL needs `FOR UPDATE SKIP LOCKED` so that nodes do not take the same rows;
+/// SQLite has one writer at a time, which makes the statement atomic as it is.
+macro_rules! claim_messages {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (",
+            "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL ",
+            "AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) ",
+            "ORDER BY id LIMIT $3 ",
+            $lock,
+            ") RETURNING id, org_id, purpose, recipient, payload, created_at, attempts"
+        )
+    };
+}
+
+// Each area module is loaded twice on purpose, once under each backend (see above).
+#[allow(clippy::duplicate_mod)]
+mod postgres;
+#[allow(clippy::duplicate_mod)]
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use portcullis_core::store::{Profile, StoreError};
+use portcullis_core::tokens::StoredSigningKey;
+
+use crate::rows::{db_err, ms};
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn username_key(p: &Profile) -> Option<String> {
+    p.username.as_ref().map(|u| u.to_lowercase())
+}
+
+/// Counts as `i64` for the databases.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Stores one signing key (shared by both backends' stores).
+async fn insert_key<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    key: &StoredSigningKey,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO signing_keys (kid, algorithm, public_x, private_sealed, created_at) \
+         VALUES ($1, 'EdDSA', $2, $3, $4)",
+    )
+    .bind(key.kid.clone())
+    .bind(key.public_x.clone())
+    .bind(key.private_sealed.clone())
+    .bind(ms(key.created_at))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Starts a write transaction with `statement`, on a task of its own. sqlx's `begin` is not
+/// cancel-safe (transact-rs/sqlx#2054, #4385): a future dropped between sending `BEGIN` and
+/// reading its answer leaves the connection inside a transaction that no guard rolls back,
+/// and the next `BEGIN` on it fails forever. On its own task the `BEGIN` always runs to
+/// completion; when the caller is gone, the task's output, the transaction guard, is dropped
+/// and rolls back as it should.
+async fn begin<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: &'static str,
+) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("starting a transaction: {e}")))?
+        .map_err(db_err)
+}

@@ -1,0 +1,43 @@
+//! The PostgreSQL store: the area modules of `crate::sql`, compiled for `sqlx::Postgres`.
+
+use sqlx::PgPool;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    writer: PgPool,
+}
+
+type This = PgStore;
+type Db = sqlx::Postgres;
+type Pool = PgPool;
+/// How a write transaction begins.
+const BEGIN: &str = "BEGIN";
+/// The statement that leases outbox rows (see `claim_messages!`).
+const CLAIM_MESSAGES: &str = claim_messages!("FOR UPDATE SKIP LOCKED");
+
+#[path = "audit.rs"]
+mod audit;
+#[path = "codes.rs"]
+mod codes;
+#[path = "common.rs"]
+mod common;
+#[path = "devices.rs"]
+mod devices;
+#[path = "limits.rs"]
+mod limits;
+#[path = "messages.rs"]
+mod messages;
+#[path = "meta.rs"]
+mod meta;
+#[path = "orgs.rs"]
+mod orgs;
+#[path = "passkeys.rs"]
+mod passkeys;
+#[path = "second_factors.rs"]
+mod second_factors;
+#[path = "sessions.rs"]
+mod sessions;
+#[path = "users.rs"]
+mod users;

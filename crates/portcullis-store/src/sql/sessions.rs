@@ -1,0 +1,297 @@
+//! Sessions, refresh-token rotation, signing keys and hosted-page hand-off codes. Written once,
+//! compiled for each backend (see [`crate::sql`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_core::ids::{SessionId, UserId};
+use portcullis_core::model::{Session, User};
+use portcullis_core::store::{Liveness, RotateOutcome, SessionStore, StoreError, UiCode};
+use portcullis_core::tokens::StoredSigningKey;
+
+use crate::rows::{db_err, ms, KeyRow, SessionRow, UserRow, SESSION_COLUMNS, USER_COLUMNS};
+
+use super::{Db, This, BEGIN};
+use crate::sql::{begin, insert_key};
+
+#[async_trait]
+impl SessionStore for This {
+    async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
+             app_token_id, device_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.user_id.to_string())
+        .bind(ms(s.created_at))
+        .bind(ms(s.expires_at))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
+        .bind(s.app_token_id.map(|a| a.to_string()))
+        .bind(s.device_id.map(|d| d.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(refresh_hash)
+        .bind(s.id.to_string())
+        .bind(ms(s.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(ms(s.created_at))
+            .bind(s.user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        live: Liveness,
+    ) -> Result<RotateOutcome, StoreError> {
+        let now = ms(live.now);
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        // The one statement that decides: only one caller can flip used_at from NULL.
+        let consumed = sqlx::query_scalar::<_, String>(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(sid) = consumed else {
+            let seen = sqlx::query_as::<_, (String, String)>(
+                "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                 WHERE t.token_hash = $1",
+            )
+            .bind(old_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let Some((sid, uid)) = seen else {
+                return Ok(RotateOutcome::Unknown);
+            };
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'token_reused' \
+                 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(&sid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            let bad = |_| StoreError::Corrupt("session id".into());
+            return Ok(RotateOutcome::Reused {
+                session_id: sid.parse().map_err(bad)?,
+                user_id: uid.parse().map_err(bad)?,
+            });
+        };
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL \
+             AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
+        );
+        let row = sqlx::query_as::<_, SessionRow>(&sql)
+            .bind(&sid)
+            .bind(now)
+            .bind(ms(live.idle_cutoff))
+            .bind(true)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(RotateOutcome::SessionEnded);
+        };
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new_hash)
+        .bind(&sid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&sid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        let mut session = Session::try_from(row)?;
+        session.last_seen_at = live.now;
+        Ok(RotateOutcome::Rotated { session })
+    }
+
+    async fn session_user(
+        &self,
+        id: SessionId,
+        live: Liveness,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} JOIN sessions s ON s.user_id = u.id WHERE s.id = $1 AND s.revoked_at IS NULL \
+             AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
+        );
+        let row = sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id.to_string())
+            .bind(ms(live.now))
+            .bind(ms(live.idle_cutoff))
+            .bind(true)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(self.one_user(row).await?.map(|c| c.user))
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: UserId,
+        live: Liveness,
+    ) -> Result<Vec<Session>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+             AND s.last_seen_at > $3 ORDER BY s.id DESC"
+        );
+        sqlx::query_as::<_, SessionRow>(&sql)
+            .bind(user_id.to_string())
+            .bind(ms(live.now))
+            .bind(ms(live.idle_cutoff))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(Session::try_from)
+            .collect()
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+             WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(reason)
+        .bind(id.to_string())
+        .bind(user_id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+             WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+        )
+        .bind(ms(now))
+        .bind(reason)
+        .bind(user_id.to_string())
+        .bind(keep.map(|k| k.to_string()))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_ui_code(&self, code: &UiCode, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM ui_codes WHERE expires_at < $1")
+            .bind(ms(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO ui_codes (code_hash, user_id, challenge, amr, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&code.code_hash)
+        .bind(code.user_id.to_string())
+        .bind(&code.challenge)
+        .bind(serde_json::to_string(&code.amr).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(ms(code.expires_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn take_ui_code(&self, code_hash: &str) -> Result<Option<UiCode>, StoreError> {
+        let row = sqlx::query_as::<_, (String, String, String, i64)>(
+            "DELETE FROM ui_codes WHERE code_hash = $1 RETURNING user_id, challenge, amr, expires_at",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        let Some((user_id, challenge, amr, expires_at)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(UiCode {
+            code_hash: code_hash.to_owned(),
+            user_id: user_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("ui_codes.user_id".into()))?,
+            challenge,
+            amr: serde_json::from_str(&amr).unwrap_or_default(),
+            expires_at: crate::rows::time(expires_at)?,
+        }))
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        sqlx::query_as::<_, KeyRow>(
+            "SELECT kid, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(StoredSigningKey::try_from)
+        .collect()
+    }
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        insert_key::<Db>(&mut conn, key).await
+    }
+
+    async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        // The claim and the key commit together; a concurrent claimant's INSERT waits
+        // for this transaction, so when it finds the claim taken the key is there.
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let claimed = sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('first_signing_key', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&key.kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        if claimed {
+            insert_key::<Db>(&mut tx, key).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(claimed)
+    }
+}

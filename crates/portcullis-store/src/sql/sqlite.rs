@@ -1,0 +1,45 @@
+//! The SQLite store: the area modules of `crate::sql`, compiled for `sqlx::Sqlite`.
+
+use sqlx::SqlitePool;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: SqlitePool,
+}
+
+type This = SqliteStore;
+type Db = sqlx::Sqlite;
+type Pool = SqlitePool;
+/// How a write transaction begins: SQLite's must be IMMEDIATE (take the write lock at once,
+/// waiting for it under the busy timeout), or a transaction that read first fails with
+/// SQLITE_BUSY when another connection wrote since.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+/// The statement that leases outbox rows (see `claim_messages!`).
+const CLAIM_MESSAGES: &str = claim_messages!("");
+
+#[path = "audit.rs"]
+mod audit;
+#[path = "codes.rs"]
+mod codes;
+#[path = "common.rs"]
+mod common;
+#[path = "devices.rs"]
+mod devices;
+#[path = "limits.rs"]
+mod limits;
+#[path = "messages.rs"]
+mod messages;
+#[path = "meta.rs"]
+mod meta;
+#[path = "orgs.rs"]
+mod orgs;
+#[path = "passkeys.rs"]
+mod passkeys;
+#[path = "second_factors.rs"]
+mod second_factors;
+#[path = "sessions.rs"]
+mod sessions;
+#[path = "users.rs"]
+mod users;

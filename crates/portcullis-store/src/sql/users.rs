@@ -1,0 +1,530 @@
+//! Users: accounts, credentials, profiles, roles, numbers and security questions. Written once,
+//! compiled for each backend (see [`crate::sql`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_core::ids::{SessionId, UserId};
+use portcullis_core::model::{Credentials, Role, User};
+use portcullis_core::store::{LookupKey, NewUser, Profile, StoreError, UserFilter, UserStore};
+use portcullis_core::OrgId;
+use sqlx::QueryBuilder;
+
+use crate::rows::{db_err, ms, RoleRow, UserRow, USER_COLUMNS};
+
+use super::{Db, This, BEGIN};
+use crate::sql::{begin, count, like_pattern, username_key};
+
+impl This {
+    pub(super) async fn roles_of(&self, ids: &[&str]) -> Result<Vec<RoleRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT user_id, role, added_at FROM user_roles WHERE user_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.to_string());
+        }
+        qb.push(")");
+        qb.build_query_as::<RoleRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    pub(super) async fn users_from(
+        &self,
+        rows: Vec<UserRow>,
+    ) -> Result<Vec<Credentials>, StoreError> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut roles = self.roles_of(&ids).await?;
+        rows.into_iter()
+            .map(|r| r.into_credentials(&mut roles))
+            .collect()
+    }
+
+    pub(super) async fn one_user(
+        &self,
+        row: Option<UserRow>,
+    ) -> Result<Option<Credentials>, StoreError> {
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(self.users_from(vec![r]).await?.pop()),
+        }
+    }
+
+    pub(super) async fn user_where(
+        &self,
+        clause: &str,
+        bind: String,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} WHERE {clause}");
+        let row = sqlx::query_as::<_, UserRow>(&sql)
+            .bind(bind)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(self.one_user(row).await?.map(|c| c.user))
+    }
+}
+
+#[async_trait]
+impl UserStore for This {
+    async fn user_number(&self, user_id: UserId) -> Result<u32, StoreError> {
+        let id = user_id.to_string();
+        for _ in 0..5 {
+            let known =
+                sqlx::query_scalar::<_, i64>("SELECT number FROM user_numbers WHERE user_id = $1")
+                    .bind(&id)
+                    .fetch_optional(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+            if let Some(n) = known {
+                return u32::try_from(n).map_err(|_| StoreError::Corrupt("user number".into()));
+            }
+            // Two first asks at once may pick the same next number: one insert wins,
+            // the other conflicts and looks again.
+            match sqlx::query(
+                // `WHERE true`: SQLite reads `ON CONFLICT` after a bare
+                // `SELECT ... FROM` as part of a join.
+                "INSERT INTO user_numbers (number, user_id) \
+                 SELECT COALESCE(MAX(number), 0) + 1, $1 FROM user_numbers WHERE true \
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(&id)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)
+            {
+                Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "could not give the user a number".into(),
+        ))
+    }
+
+    async fn user_by_number(&self, number: u32) -> Result<Option<UserId>, StoreError> {
+        let id = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT user_id FROM user_numbers WHERE number = $1",
+        )
+        .bind(i64::from(number))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .flatten();
+        id.map(|s| s.parse().map_err(|_| StoreError::Corrupt("user id".into())))
+            .transpose()
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        self.insert_users(std::slice::from_ref(user)).await?;
+        // Only the organization's slug is not in hand: one small read, not the user's two.
+        let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = $1")
+            .bind(user.org_id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        crate::rows::inserted_user(user, slug)
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError> {
+        // Multi-row statements in one transaction: all or nothing, and fast enough to
+        // import millions (500 rows x 15 values stays under SQLite's variable limit).
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        for chunk in users.chunks(500) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
+                 username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
+                 created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, user| {
+                let p = &user.profile;
+                row.push_bind(user.id.to_string())
+                    .push_bind(user.org_id.to_string())
+                    .push_bind(p.email.clone())
+                    .push_bind(p.email_verified)
+                    .push_bind(p.phone.clone())
+                    .push_bind(p.phone_verified)
+                    .push_bind(p.username.clone())
+                    .push_bind(username_key(p))
+                    .push_bind(p.first_name.clone())
+                    .push_bind(p.last_name.clone())
+                    .push_bind(user.password_hash.clone())
+                    .push_bind(user.anonymous)
+                    .push_bind(user.active)
+                    .push_bind(p.attributes.to_json())
+                    .push_bind(ms(user.created_at))
+                    .push_bind(ms(user.created_at));
+            });
+            qb.build().execute(&mut *tx).await.map_err(db_err)?;
+            let roles: Vec<(&NewUser, &String)> = chunk
+                .iter()
+                .flat_map(|u| u.roles.iter().map(move |r| (u, r)))
+                .collect();
+            for roles in roles.chunks(2000) {
+                let mut qb =
+                    QueryBuilder::<Db>::new("INSERT INTO user_roles (user_id, role, added_at) ");
+                qb.push_values(roles, |mut row, (user, role)| {
+                    row.push_bind(user.id.to_string())
+                        .push_bind((*role).clone())
+                        .push_bind(ms(user.created_at));
+                });
+                qb.build().execute(&mut *tx).await.map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(users.len() as u64)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.user_where("u.id = $1", id.to_string()).await
+    }
+
+    async fn credentials(
+        &self,
+        org_id: OrgId,
+        key: &LookupKey,
+    ) -> Result<Option<Credentials>, StoreError> {
+        let (column, value) = match key {
+            LookupKey::Email(v) => ("u.email", v),
+            LookupKey::Phone(v) => ("u.phone", v),
+            LookupKey::Username(v) => ("u.username_key", v),
+        };
+        let sql = format!("SELECT {USER_COLUMNS} WHERE u.org_id = $1 AND {column} = $2");
+        let row = sqlx::query_as::<_, UserRow>(&sql)
+            .bind(org_id.to_string())
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        self.one_user(row).await
+    }
+
+    async fn password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT password_hash FROM users WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .flatten(),
+        )
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        p: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, \
+             username = $5, username_key = $6, first_name = $7, last_name = $8, attributes = $9, \
+             updated_at = $10 WHERE id = $11",
+        )
+        .bind(&p.email)
+        .bind(p.email_verified)
+        .bind(&p.phone)
+        .bind(p.phone_verified)
+        .bind(&p.username)
+        .bind(username_key(p))
+        .bind(&p.first_name)
+        .bind(&p.last_name)
+        .bind(p.attributes.to_json())
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.user_by_id(id).await
+    }
+
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let done = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+            .bind(active)
+            .bind(ms(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if !active {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deactivated' \
+                 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(ms(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        self.user_by_id(id).await
+    }
+
+    async fn upgrade_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(ms(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'password_changed' \
+             WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .bind(keep.map(|k| k.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn upgrade_anonymous(
+        &self,
+        id: UserId,
+        p: &Profile,
+        password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, username = $5, \
+             username_key = $6, first_name = $7, last_name = $8, password_hash = $9, anonymous = $10, \
+             updated_at = $11 WHERE id = $12 AND anonymous = $13",
+        )
+        .bind(&p.email)
+        .bind(p.email_verified)
+        .bind(&p.phone)
+        .bind(p.phone_verified)
+        .bind(&p.username)
+        .bind(username_key(p))
+        .bind(&p.first_name)
+        .bind(&p.last_name)
+        .bind(password_hash)
+        .bind(false)
+        .bind(ms(now))
+        .bind(id.to_string())
+        .bind(true)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.user_by_id(id).await
+    }
+
+    async fn delete_idle_anonymous(
+        &self,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Vec<(UserId, OrgId)>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "DELETE FROM users WHERE anonymous = $1 AND updated_at < $2 \
+             AND COALESCE(last_login_at, created_at) < $2 \
+             AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id AND s.last_seen_at >= $2) \
+             RETURNING id, org_id",
+        )
+        .bind(true)
+        .bind(ms(idle_since))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(u, o)| {
+                let bad = |_| StoreError::Corrupt("id".into());
+                Ok((u.parse().map_err(bad)?, o.parse().map_err(bad)?))
+            })
+            .collect()
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_credentials(&self, f: &UserFilter) -> Result<Vec<Credentials>, StoreError> {
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {USER_COLUMNS} WHERE 1 = 1"));
+        if let Some(org) = f.org_id {
+            qb.push(" AND u.org_id = ").push_bind(org.to_string());
+        }
+        if let Some(q) = f.query.as_deref().filter(|q| !q.is_empty()) {
+            let pat = like_pattern(q);
+            qb.push(" AND (");
+            for (i, col) in [
+                "u.email",
+                "u.phone",
+                "u.username_key",
+                "lower(u.first_name)",
+                "lower(u.last_name)",
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push(format!("coalesce({col}, '') LIKE "))
+                    .push_bind(pat.clone())
+                    .push(" ESCAPE '\\'");
+            }
+            qb.push(")");
+        }
+        if let Some(role) = &f.role {
+            qb.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ")
+                .push_bind(role.clone())
+                .push(")");
+        }
+        if let Some(active) = f.active {
+            qb.push(" AND u.active = ").push_bind(active);
+        }
+        if let Some(after) = f.after {
+            qb.push(" AND u.id > ").push_bind(after.to_string());
+        }
+        qb.push(" ORDER BY u.id LIMIT ")
+            .push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build_query_as::<UserRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        self.users_from(rows).await
+    }
+
+    async fn set_roles(
+        &self,
+        id: UserId,
+        roles: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Role>>, StoreError> {
+        let uid = id.to_string();
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let exists = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
+            .bind(&uid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let held: Vec<String> =
+            sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+                .bind(&uid)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        for gone in held.iter().filter(|h| !roles.contains(h)) {
+            sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+                .bind(&uid)
+                .bind(gone)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for new in roles.iter().filter(|r| !held.contains(r)) {
+            sqlx::query("INSERT INTO user_roles (user_id, role, added_at) VALUES ($1, $2, $3)")
+                .bind(&uid)
+                .bind(new)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(self.user_by_id(id).await?.map(|u| u.roles))
+    }
+
+    async fn set_security_questions(
+        &self,
+        user_id: UserId,
+        questions: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let uid = user_id.to_string();
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        sqlx::query("DELETE FROM security_questions WHERE user_id = $1")
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        for (i, (question, hash)) in questions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO security_questions (user_id, position, question, answer_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&uid)
+            .bind(count(i as u64))
+            .bind(question)
+            .bind(hash)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn security_questions(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT question, answer_hash FROM security_questions WHERE user_id = $1 ORDER BY position",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+}
