@@ -2,34 +2,14 @@
 
 use tracing::instrument;
 
-use super::input::{apply, Fields, Patch};
+use super::kernel::accounts::UpdateProfileInput;
+use super::kernel::input::Patch;
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::AuthError;
-use crate::identity::{Attributes, Email, PersonName, Phone, Username};
+use crate::identity::{Email, Phone};
 use crate::ids::SessionId;
 use crate::model::{Session, User};
-use crate::password::{check_new_password, Password, Verified};
-use crate::store::{Profile, StoreError};
-
-/// A partial profile update; absent fields are kept.
-#[derive(Debug, Default)]
-pub struct UpdateProfileInput {
-    /// New email (becomes unverified).
-    pub email: Patch<String>,
-    /// New phone (becomes unverified).
-    pub phone: Patch<String>,
-    /// New username.
-    pub username: Patch<String>,
-    /// Given name.
-    pub first_name: Patch<String>,
-    /// Family name.
-    pub last_name: Patch<String>,
-    /// Keys to replace (`null` removes a key).
-    pub attributes: Option<serde_json::Value>,
-    /// Where the request came from.
-    pub client: ClientInfo,
-}
 
 /// A password change by the signed-in user.
 #[derive(Debug, Default)]
@@ -43,59 +23,6 @@ pub struct ChangePasswordInput {
 }
 
 impl Services {
-    /// Applies a profile patch to `user`; shared by the user and by admins (`actor`).
-    pub(super) async fn patch_profile(
-        &self,
-        user: &User,
-        input: UpdateProfileInput,
-        actor: crate::ids::UserId,
-    ) -> Result<User, AuthError> {
-        let mut f = Fields::default();
-        let email = f.patch(input.email, |s| Email::parse(s, "email"));
-        let phone = f.patch(input.phone, |s| Phone::parse(s, "phone"));
-        let username = f.patch(input.username, |s| Username::parse(s, "username"));
-        let first_name = f.patch(input.first_name, |s| PersonName::parse(s, "first_name"));
-        let last_name = f.patch(input.last_name, |s| PersonName::parse(s, "last_name"));
-        let attributes = match input.attributes {
-            None => Some(user.attributes.clone()),
-            Some(v) => f
-                .take(Attributes::parse(v, "attributes"))
-                .and_then(|patch| f.take(user.attributes.merged(&patch, "attributes"))),
-        };
-        let mut next = Profile::of(user);
-        next.email = apply(next.email, email, |e| e.as_str().to_owned());
-        next.phone = apply(next.phone, phone, |p| p.as_str().to_owned());
-        next.username = apply(next.username, username, |u| u.as_str().to_owned());
-        next.first_name = apply(next.first_name, first_name, |n| n.as_str().to_owned());
-        next.last_name = apply(next.last_name, last_name, |n| n.as_str().to_owned());
-        next.attributes = attributes.unwrap_or_default();
-        if next.email != user.email {
-            next.email_verified = false;
-        }
-        if next.phone != user.phone {
-            next.phone_verified = false;
-        }
-        if !user.anonymous && next.email.is_none() && next.phone.is_none() {
-            f.push(
-                "email",
-                "an account needs an email address or a phone number",
-            );
-        }
-        f.finish()?;
-        let updated = self
-            .store
-            .update_profile(user.id, &next, self.now())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { what } => AuthError::Duplicate(what),
-                e => e.into(),
-            })?
-            .ok_or(AuthError::NotFound)?;
-        self.announce_profile_change(user, &updated, &input.client, actor)
-            .await;
-        Ok(updated)
-    }
-
     /// Changes the caller's own profile.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn update_me(
@@ -141,70 +68,6 @@ impl Services {
         )
         .await;
         Ok(user)
-    }
-
-    /// Re-authentication for sensitive changes: the current password, when the account has one.
-    ///
-    /// A wrong password counts against the account's lock like a failed sign-in (and is
-    /// audited as one), so a stolen session cannot guess the password without limit; while
-    /// the account is locked, no password is checked.
-    pub(super) async fn reauthenticate(
-        &self,
-        user: &User,
-        password: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<Option<String>, AuthError> {
-        let Some(stored) = self.store.password_hash(user.id).await? else {
-            return Ok(None);
-        };
-        let given = password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| AuthError::invalid("password", "is required"))?;
-        let org = self.org(Some(&user.org_slug)).await?;
-        let lock = super::lockout::LockKey::user(user.id);
-        self.check_lock(&lock).await?;
-        let given = Password::new(given).stored_as_sha1(org.policy.sha1_hex_passwords);
-        match self.hasher.verify(&given, Some(&stored)).await? {
-            Verified::No => {
-                self.audit(
-                    self.event(AuditKind::LoginFailed, org.id, client)
-                        .user(user.id)
-                        .detail("reason", "wrong_password_reauthentication"),
-                )
-                .await;
-                self.count_failure(&lock, &org.policy, org.id, Some(user.id), client)
-                    .await?;
-                Err(AuthError::InvalidCredentials)
-            }
-            Verified::Yes | Verified::YesRehashed(_) => Ok(Some(stored)),
-        }
-    }
-
-    /// The hash of a new password for an existing account, checked against its
-    /// organization's rules and its own identifiers, in the organization's stored form.
-    pub(super) async fn replacement_hash(
-        &self,
-        user: &User,
-        new_password: &str,
-    ) -> Result<String, AuthError> {
-        let org = self.org(Some(&user.org_slug)).await?;
-        let email = user
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e, "email").ok());
-        let username = user
-            .username
-            .as_deref()
-            .and_then(|u| Username::parse(u, "username").ok());
-        let new = Password::new(new_password).stored_as_sha1(org.policy.sha1_hex_passwords);
-        check_new_password(
-            &new,
-            &org.policy,
-            email.as_ref(),
-            username.as_ref(),
-            "new_password",
-        )?;
-        self.hasher.hash(&new).await
     }
 
     /// The user's number, for the dialects whose clients type user ids as numbers (emnify's

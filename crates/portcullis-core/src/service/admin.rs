@@ -2,70 +2,16 @@
 
 use tracing::instrument;
 
-use super::account::UpdateProfileInput;
-use super::auth::RegisterInput;
-use super::input::Fields;
-use super::{Principal, Services};
+use super::kernel::accounts::{RegisterInput, UpdateProfileInput};
+use super::kernel::authz::{parse_roles, OrgAdmin};
+use super::kernel::input::Fields;
+use super::Services;
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::error::AuthError;
 use crate::identity::{Email, RoleName};
-use crate::ids::{OrgId, UserId};
-use crate::model::{Organization, Role, User};
+use crate::ids::UserId;
+use crate::model::{Role, User};
 use crate::store::{AuditFilter, UserFilter};
-
-/// An administrator, proven: only [`Services::admin`] makes one, so an admin use case
-/// cannot forget the check. `scope` is the one organization of an `org_admin`, or `None`
-/// for a `system_admin`.
-#[derive(Debug, Clone)]
-pub struct OrgAdmin {
-    actor: Principal,
-    scope: Option<OrgId>,
-}
-
-impl OrgAdmin {
-    /// Who is acting.
-    pub fn actor(&self) -> &Principal {
-        &self.actor
-    }
-
-    /// Whether this admin reaches every organization (`system_admin`).
-    pub fn is_system(&self) -> bool {
-        self.scope.is_none()
-    }
-
-    /// Whether the organization is within this admin's reach.
-    pub(super) fn reaches_org(&self, org: OrgId) -> bool {
-        self.scope.is_none_or(|own| own == org)
-    }
-
-    /// The user, if within reach; others are invisible (not found, not forbidden).
-    fn reach(&self, user: Option<User>) -> Result<User, AuthError> {
-        match user {
-            Some(u) if self.scope.is_none_or(|org| org == u.org_id) => Ok(u),
-            _ => Err(AuthError::NotFound),
-        }
-    }
-
-    /// Only a system admin may grant `system_admin`.
-    fn may_grant(&self, roles: &[String]) -> Result<(), AuthError> {
-        if roles.iter().any(|r| r == RoleName::SYSTEM_ADMIN) && !self.is_system() {
-            return Err(AuthError::Forbidden(
-                "only a system_admin may grant system_admin",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Only a system admin may act on a system admin.
-    pub(super) fn may_manage(&self, target: &User) -> Result<(), AuthError> {
-        if target.has_role(RoleName::SYSTEM_ADMIN) && !self.is_system() {
-            return Err(AuthError::Forbidden(
-                "only a system_admin may manage a system_admin",
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// An admin's new user: a registration plus roles and pre-verified addresses.
 #[derive(Debug, Default)]
@@ -87,78 +33,14 @@ pub struct AdminUpdateInput {
     pub active: Option<bool>,
 }
 
-pub(super) fn parse_roles(f: &mut Fields, raw: &[String]) -> Vec<String> {
-    let mut roles: Vec<String> = raw
-        .iter()
-        .filter_map(|r| {
-            f.take(RoleName::parse(r.trim(), "roles"))
-                .map(|r| r.as_str().to_owned())
-        })
-        .collect();
-    if roles.len() > 32 {
-        f.push("roles", "at most 32 roles");
-    }
-    roles.sort();
-    roles.dedup();
-    roles
-}
-
 impl Services {
-    /// Proves the caller is an administrator.
-    pub fn admin(&self, who: Principal) -> Result<OrgAdmin, AuthError> {
-        if who.user.has_role(RoleName::SYSTEM_ADMIN) {
-            Ok(OrgAdmin {
-                actor: who,
-                scope: None,
-            })
-        } else if who.user.has_role(RoleName::ORG_ADMIN) {
-            let org = who.user.org_id;
-            Ok(OrgAdmin {
-                actor: who,
-                scope: Some(org),
-            })
-        } else {
-            Err(AuthError::Forbidden(
-                "this needs the org_admin or system_admin role",
-            ))
-        }
-    }
-
-    fn admin_event(
-        &self,
-        admin: &OrgAdmin,
-        kind: AuditKind,
-        target: &User,
-        client: &ClientInfo,
-    ) -> AuditEvent {
-        self.event(kind, target.org_id, client)
-            .user(target.id)
-            .actor(admin.actor.user.id)
-    }
-
-    /// The organization an admin names, within reach.
-    pub(super) async fn admin_org(
-        &self,
-        admin: &OrgAdmin,
-        slug: Option<&str>,
-    ) -> Result<Organization, AuthError> {
-        let org = match slug {
-            None => self.org(Some(&admin.actor.user.org_slug)).await?,
-            Some(s) => self.org(Some(s)).await?,
-        };
-        if admin.scope.is_some_and(|own| own != org.id) {
-            return Err(AuthError::NotFound);
-        }
-        Ok(org)
-    }
-
     /// Lists users within reach.
     pub async fn list_users(
         &self,
         admin: &OrgAdmin,
         mut filter: UserFilter,
     ) -> Result<Vec<User>, AuthError> {
-        if let Some(own) = admin.scope {
+        if let Some(own) = admin.scope() {
             filter.org_id = Some(own);
         }
         Ok(self.store.list_users(&filter).await?)
@@ -200,7 +82,7 @@ impl Services {
             &input.account.client,
         ))
         .await;
-        self.send_verifications(&user, &input.account.client, Some(admin.actor.user.id))
+        self.send_verifications(&user, &input.account.client, Some(admin.actor().user.id))
             .await;
         Ok(user)
     }
@@ -214,14 +96,14 @@ impl Services {
         input: AdminUpdateInput,
     ) -> Result<User, AuthError> {
         let target = self.managed_user(admin, id).await?;
-        if input.active == Some(false) && target.id == admin.actor.user.id {
+        if input.active == Some(false) && target.id == admin.actor().user.id {
             return Err(AuthError::Forbidden(
                 "you cannot deactivate your own account",
             ));
         }
         let client = input.profile.client.clone();
         let mut user = self
-            .patch_profile(&target, input.profile, admin.actor.user.id)
+            .patch_profile(&target, input.profile, admin.actor().user.id)
             .await?;
         self.audit(self.admin_event(admin, AuditKind::AdminUserUpdated, &user, &client))
             .await;
@@ -251,7 +133,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let target = self.managed_user(admin, id).await?;
-        if target.id == admin.actor.user.id {
+        if target.id == admin.actor().user.id {
             return Err(AuthError::Forbidden(
                 "delete your own account through /v1/users/me",
             ));
@@ -276,7 +158,7 @@ impl Services {
         let mut roles = parse_roles(&mut f, roles);
         f.finish()?;
         admin.may_grant(&roles)?;
-        let drops_own_admin = target.id == admin.actor.user.id
+        let drops_own_admin = target.id == admin.actor().user.id
             && [RoleName::ORG_ADMIN, RoleName::SYSTEM_ADMIN]
                 .into_iter()
                 .any(|r| target.has_role(r) && !roles.iter().any(|n| n == r));
@@ -336,7 +218,7 @@ impl Services {
                 return Err(AuthError::invalid("type", "unknown event type"));
             }
         }
-        if let Some(own) = admin.scope {
+        if let Some(own) = admin.scope() {
             filter.org_id = Some(own);
         }
         Ok(self.store.list_audit(&filter).await?)

@@ -3,8 +3,10 @@
 
 use tracing::instrument;
 
-use super::input::Fields;
-use super::{Principal, RegisterInput, Services, Tokens};
+use super::kernel::accounts::RegisterInput;
+use super::kernel::input::Fields;
+use super::kernel::sign_in::Tokens;
+use super::{Principal, Services};
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::random_token;
 use crate::error::AuthError;
@@ -81,7 +83,7 @@ impl Services {
         username: String,
         client: &ClientInfo,
     ) -> Result<(crate::model::Organization, User), AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         let org = self.org(organization).await?;
         if !org.policy.allow_anonymous {
@@ -132,7 +134,7 @@ impl Services {
         handle: &str,
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         let org = self.org(organization).await?;
         let found = match guest_handle(handle) {

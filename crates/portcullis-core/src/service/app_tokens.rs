@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::admin::OrgAdmin;
+use super::kernel::authz::OrgAdmin;
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
@@ -152,7 +152,7 @@ impl Services {
         secret: &str,
         client: &ClientInfo,
     ) -> Result<AppAccess, AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         if !secret.starts_with(APP_TOKEN_PREFIX) || secret.len() > 128 {
             return Err(AuthError::TokenInvalid);

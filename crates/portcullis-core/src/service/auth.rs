@@ -2,41 +2,18 @@
 
 use tracing::instrument;
 
-use super::input::Fields;
+use super::kernel::accounts::RegisterInput;
+use super::kernel::input::Fields;
+use super::kernel::sign_in::{SignInPlace, Tokens};
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
 use crate::error::AuthError;
-use crate::identity::{
-    Address, Attributes, Email, Identifier, PersonName, Phone, RoleName, Username,
-};
-use crate::ids::{SessionId, UserId};
-use crate::model::{Session, User};
-use crate::password::{check_new_password, Password, Verified};
-use crate::store::{LookupKey, NewUser, Profile, RotateOutcome, StoreError};
-
-/// A self-registration, as received.
-#[derive(Debug, Default)]
-pub struct RegisterInput {
-    /// Email address.
-    pub email: Option<String>,
-    /// Password (required with an email).
-    pub password: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Username.
-    pub username: Option<String>,
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-    /// Application fields.
-    pub attributes: Option<serde_json::Value>,
-    /// Organization slug.
-    pub organization: Option<String>,
-    /// Where the request came from.
-    pub client: ClientInfo,
-}
+use crate::identity::{Identifier, RoleName};
+use crate::ids::UserId;
+use crate::model::User;
+use crate::password::{Password, Verified};
+use crate::store::{LookupKey, Profile, RotateOutcome};
 
 /// A password sign-in, as received.
 #[derive(Debug, Default)]
@@ -61,139 +38,7 @@ pub struct LoginInput {
     pub client: ClientInfo,
 }
 
-/// What a successful sign-in or refresh hands out.
-#[derive(Debug, Clone)]
-pub struct Tokens {
-    /// Signed JWT.
-    pub access_token: String,
-    /// One-time opaque refresh token.
-    pub refresh_token: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The user.
-    pub user: User,
-    /// Present when the sign-in asked to trust this device: skips the second factor later.
-    pub trusted_device_token: Option<String>,
-    /// After a password sign-in: the device cookie to keep and present at later sign-ins
-    /// (see `device_cookies`).
-    pub device_cookie: Option<String>,
-}
-
-/// A parsed new account: the profile, the password (if any), and the organization.
-pub(super) struct NewAccount {
-    pub(super) profile: Profile,
-    pub(super) email: Option<Email>,
-    pub(super) username: Option<Username>,
-    pub(super) password: Option<Password>,
-}
-
 impl Services {
-    /// Parses the account fields shared by self-registration and admin creation. An email
-    /// needs a password; a phone alone is enough (it signs in by code).
-    pub(super) fn parse_new_account(
-        &self,
-        f: &mut Fields,
-        input: &RegisterInput,
-        verified: bool,
-        password_required_with_email: bool,
-    ) -> NewAccount {
-        let email = f.opt(input.email.as_deref(), |s| Email::parse(s, "email"));
-        let phone = f.opt(input.phone.as_deref(), |s| Phone::parse(s, "phone"));
-        let username = f.opt(input.username.as_deref(), |s| {
-            Username::parse(s, "username")
-        });
-        let first_name = f.opt(input.first_name.as_deref(), |s| {
-            PersonName::parse(s, "first_name")
-        });
-        let last_name = f.opt(input.last_name.as_deref(), |s| {
-            PersonName::parse(s, "last_name")
-        });
-        let attributes = match input.attributes.clone() {
-            None | Some(serde_json::Value::Null) => Some(Attributes::default()),
-            Some(v) => f
-                .take(Attributes::parse(v, "attributes"))
-                .map(Attributes::without_nulls),
-        };
-        let password = input
-            .password
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .map(Password::new);
-        let emailish = input.email.as_deref().is_some_and(|s| !s.trim().is_empty());
-        let phoneish = input.phone.as_deref().is_some_and(|s| !s.trim().is_empty());
-        if !emailish && !phoneish {
-            f.push(
-                "email",
-                "an email address (with a password) or a phone number is required",
-            );
-        } else if emailish && password.is_none() && password_required_with_email {
-            f.push("password", "is required with an email address");
-        }
-        NewAccount {
-            profile: Profile {
-                email: email.as_ref().map(|e| e.as_str().to_owned()),
-                email_verified: verified && email.is_some(),
-                phone: phone.as_ref().map(|p| p.as_str().to_owned()),
-                phone_verified: verified && phone.is_some(),
-                username: username.as_ref().map(|u| u.as_str().to_owned()),
-                first_name: first_name.map(|n| n.as_str().to_owned()),
-                last_name: last_name.map(|n| n.as_str().to_owned()),
-                attributes: attributes.unwrap_or_default(),
-            },
-            email,
-            username,
-            password,
-        }
-    }
-
-    /// Checks a new account's password against the organization's rules and hashes it.
-    pub(super) async fn hash_new_password(
-        &self,
-        org: &crate::model::Organization,
-        account: &NewAccount,
-    ) -> Result<Option<String>, AuthError> {
-        let Some(pw) = &account.password else {
-            return Ok(None);
-        };
-        check_new_password(
-            pw,
-            &org.policy,
-            account.email.as_ref(),
-            account.username.as_ref(),
-            "password",
-        )?;
-        let pw = pw.clone().stored_as_sha1(org.policy.sha1_hex_passwords);
-        Ok(Some(self.hasher.hash(&pw).await?))
-    }
-
-    /// Stores a parsed account: checks the password against the policy, hashes it, inserts.
-    pub(super) async fn create_account(
-        &self,
-        org: &crate::model::Organization,
-        account: NewAccount,
-        roles: Vec<String>,
-    ) -> Result<User, AuthError> {
-        let password_hash = self.hash_new_password(org, &account).await?;
-        let mut roles = roles;
-        if !roles.iter().any(|r| r == RoleName::USER) {
-            roles.push(RoleName::USER.to_owned());
-        }
-        let new = NewUser {
-            id: UserId::new(),
-            org_id: org.id,
-            profile: account.profile,
-            password_hash,
-            anonymous: false,
-            active: true,
-            roles,
-            created_at: self.now(),
-        };
-        self.store.insert_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict { what } => AuthError::Duplicate(what),
-            e => e.into(),
-        })
-    }
-
     /// Self-registration with email and password, or with a phone number.
     #[instrument(skip_all)]
     pub async fn register(&self, input: RegisterInput) -> Result<User, AuthError> {
@@ -202,7 +47,7 @@ impl Services {
             .as_deref()
             .or(input.phone.as_deref())
             .unwrap_or("");
-        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(who))
+        self.rate_limit(&input.client, super::kernel::limits::Limit::ClientAnd(who))
             .await?;
         let org = self.org(input.organization.as_deref()).await?;
         if !org.policy.allow_self_registration {
@@ -273,56 +118,6 @@ impl Services {
         })
     }
 
-    /// Where an organization conceals accounts, the owner of an address someone tried to
-    /// take (by registering, or by upgrading a guest account) gets a notice, and the
-    /// attempt is audited.
-    pub(super) async fn tell_existing_owner(
-        &self,
-        org: &crate::model::Organization,
-        profile: &Profile,
-        what: &str,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        // The notice goes to the address given, proven or not: whoever reads it there is
-        // the one a verification code would have reached.
-        let to = if what == "email" {
-            profile
-                .email
-                .as_deref()
-                .and_then(|e| Email::parse(e, "email").ok())
-                .map(Address::Email)
-        } else {
-            profile
-                .phone
-                .as_deref()
-                .and_then(|p| Phone::parse(p, "phone").ok())
-                .map(Address::Phone)
-        };
-        let owner = match &to {
-            Some(to) => self
-                .store
-                .credentials(org.id, &super::codes::lookup_key(to))
-                .await?
-                .map(|c| c.user),
-            None => None,
-        };
-        if let (Some(owner), Some(to)) = (&owner, &to) {
-            self.audit(
-                self.event(AuditKind::RegistrationConcealed, org.id, client)
-                    .user(owner.id),
-            )
-            .await;
-            self.send_notice_to(
-                owner,
-                to,
-                "Someone tried to create an account with this address, which already has one. \
-                 If it was you, sign in or reset your password; otherwise you need do nothing.",
-            )
-            .await;
-        }
-        Ok(())
-    }
-
     /// The first factor of a sign-in: organization (or device), identifier and password.
     /// Unknown identifiers and wrong passwords answer alike and take as long.
     async fn password_sign_in(
@@ -338,7 +133,7 @@ impl Services {
     > {
         self.rate_limit(
             &input.client,
-            super::lockout::Limit::ClientAnd(&input.identifier),
+            super::kernel::limits::Limit::ClientAnd(&input.identifier),
         )
         .await?;
         let (org, device) = self
@@ -363,8 +158,8 @@ impl Services {
             .and_then(|c| self.known_device(input.device_cookie.as_deref(), c.user.id));
         let lock = match (&creds, known) {
             (Some(_), Some(device)) => device.lock,
-            (Some(c), None) => super::lockout::LockKey::user(c.user.id),
-            (None, _) => super::lockout::LockKey::identifier(org.id, &key),
+            (Some(c), None) => super::kernel::limits::LockKey::user(c.user.id),
+            (None, _) => super::kernel::limits::LockKey::identifier(org.id, &key),
         };
         if let Err(locked) = self.check_lock(&lock).await {
             self.audit(
@@ -444,7 +239,7 @@ impl Services {
                     .user(user.id)
                     .detail("reason", "wrong_second_factor");
                 self.audit(event).await;
-                let lock = super::lockout::LockKey::user(user.id);
+                let lock = super::kernel::limits::LockKey::user(user.id);
                 self.count_failure(&lock, &org.policy, org.id, Some(user.id), &input.client)
                     .await?;
                 metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
@@ -471,107 +266,17 @@ impl Services {
     }
 }
 
-/// Where a sign-in happens: the organization, and the registered device it came through.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct SignInPlace<'a> {
-    pub(super) org: &'a crate::model::Organization,
-    pub(super) device: Option<uuid::Uuid>,
-}
-
 impl Services {
-    /// Opens the session once every factor passed: an enrolment-only one where the
-    /// organization requires a factor the user lacks, and a trusted device when asked for.
-    pub(super) async fn finish_sign_in(
-        &self,
-        place: SignInPlace<'_>,
-        user: User,
-        mut amr: Vec<String>,
-        passed: super::mfa::Passed,
-        proof: &super::SecondFactor,
-        client: &ClientInfo,
-    ) -> Result<Tokens, AuthError> {
-        use super::mfa::Passed;
-        let mut trust = false;
-        match passed {
-            Passed::NotNeeded => {}
-            Passed::EnrolOnly => amr.push(super::ENROLMENT_ONLY.to_owned()),
-            Passed::By(how) => {
-                amr.extend(["mfa".to_owned(), how.to_owned()]);
-                trust = proof.remember_device && how != "trusted_device";
-            }
-        }
-        let org_id = user.org_id;
-        self.clear_lock(user.id).await?;
-        let mut tokens = self
-            .start_session(place.org, user, amr, client, place.device)
-            .await?;
-        if trust {
-            tokens.trusted_device_token = Some(self.trust_device(&tokens.user, client).await?);
-        }
-        self.audit(
-            self.event(AuditKind::LoginSucceeded, org_id, client)
-                .user(tokens.user.id)
-                .actor(tokens.user.id),
-        )
-        .await;
-        metrics::counter!("portcullis_logins_total", "result" => "ok").increment(1);
-        Ok(tokens)
-    }
-
     /// `login/otp`: checks the password, then sends a one-time code as the second factor.
     #[instrument(skip_all)]
     pub async fn request_login_otp(
         &self,
         input: LoginInput,
         channel: Option<&str>,
-        to: super::mfa::OtpTo,
+        to: super::kernel::second_factors::OtpTo,
     ) -> Result<(), AuthError> {
         let (user, _, _) = self.password_sign_in(&input).await?;
         self.send_login_otp(&user, channel, to, &input.client).await
-    }
-
-    /// Opens a session for an authenticated user and issues its first token pair.
-    pub(super) async fn start_session(
-        &self,
-        org: &crate::model::Organization,
-        mut user: User,
-        amr: Vec<String>,
-        client: &ClientInfo,
-        device: Option<uuid::Uuid>,
-    ) -> Result<Tokens, AuthError> {
-        let now = self.now();
-        // The organization (the user's, already loaded by the caller) may shorten or
-        // lengthen sessions.
-        let lifetime = org.policy.session_ttl_secs.map_or(
-            self.config.session_absolute_lifetime,
-            chrono::Duration::seconds,
-        );
-        let session = Session {
-            id: SessionId::new(),
-            user_id: user.id,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + lifetime,
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
-            amr,
-            app_token_id: None,
-            device_id: device,
-        };
-        let refresh_token = random_token(self.rng.as_ref());
-        self.store
-            .create_session(&session, &hash_token(&refresh_token))
-            .await?;
-        user.last_login_at = Some(now);
-        let access_token = self.access_token(&user, session.id, &session.amr)?;
-        Ok(Tokens {
-            access_token,
-            refresh_token,
-            expires_in: self.config.access_token_ttl.num_seconds(),
-            user,
-            trusted_device_token: None,
-            device_cookie: None,
-        })
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice revokes its session.

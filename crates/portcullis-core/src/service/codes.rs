@@ -5,61 +5,19 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use tracing::instrument;
 
-use super::admin::OrgAdmin;
-use super::messages::{render, Sender, Template};
-use super::{Services, Tokens};
+use super::kernel::authz::OrgAdmin;
+use super::kernel::codes::{code_digits, Purpose, Window};
+use super::kernel::identifiers::lookup_key;
+use super::kernel::sign_in::Tokens;
+use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
-use crate::crypto::{ct_eq, hash_token, random_token};
+use crate::crypto::hash_token;
 use crate::error::AuthError;
 use crate::identity::{Address, Email};
 use crate::ids::UserId;
 use crate::model::{Organization, User};
-use crate::store::{LookupKey, NewCode, QueuedMessage, StoredCode};
-
-/// What a code is for; the stored purpose names are part of the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    VerifyEmail,
-    VerifyPhone,
-    Login,
-    Reset,
-    /// A reset whose message shows the link's token as its one code, for dialects whose
-    /// code routes take the code alone, with no address (DhiWise's `validate-otp` and
-    /// `reset-password`): a 6-digit code would be guessable across all accounts at once,
-    /// the 256-bit token is not. Stored and limited as `Reset`.
-    ResetByToken,
-    /// A one-time code as the second factor of a password sign-in.
-    Mfa,
-    /// Proof of a new address proposed for an account in an organization that conceals
-    /// accounts: the address becomes the account's only when this code comes back.
-    ChangeAddress,
-}
-
-impl Purpose {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::VerifyPhone => "verify_phone",
-            Self::Login => "login",
-            Self::Reset | Self::ResetByToken => "reset",
-            Self::Mfa => "mfa",
-            Self::ChangeAddress => "change_address",
-        }
-    }
-
-    fn verify(address: &Address) -> Self {
-        match address {
-            Address::Email(_) => Self::VerifyEmail,
-            Address::Phone(_) => Self::VerifyPhone,
-        }
-    }
-}
-
-/// The purpose of security notices in the outbox (they are not rate-limited).
-const NOTICE: &str = "notice";
 
 /// A request for a code to be sent to an address.
 #[derive(Debug, Default, Clone)]
@@ -95,360 +53,7 @@ pub struct CodeSubmission {
     pub client: ClientInfo,
 }
 
-pub(super) fn lookup_key(address: &Address) -> LookupKey {
-    match address {
-        Address::Email(e) => LookupKey::Email(e.as_str().to_owned()),
-        Address::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
-    }
-}
-
-/// The code as typed: digits only, so that `123 456` and `123-456` work.
-pub(super) fn code_digits(raw: Option<&str>) -> Result<String, AuthError> {
-    let raw = raw
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| AuthError::invalid("code", "is required"))?;
-    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    if digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit()) {
-        Ok(digits)
-    } else {
-        Err(AuthError::CodeInvalid)
-    }
-}
-
-/// The user's proven address that notices go to: email first, else phone.
-pub(super) fn notice_address(user: &User) -> Option<Address> {
-    let email = user
-        .email
-        .as_deref()
-        .filter(|_| user.email_verified)
-        .and_then(|e| Email::parse(e, "email").ok());
-    let phone = user
-        .phone
-        .as_deref()
-        .filter(|_| user.phone_verified)
-        .and_then(|p| crate::identity::Phone::parse(p, "phone").ok());
-    email.map(Address::Email).or(phone.map(Address::Phone))
-}
-
 impl Services {
-    fn code_hash(&self, id: uuid::Uuid, code: &str) -> String {
-        let pepper = self.master.derive("code-hash");
-        let mut h = Sha256::new();
-        h.update(pepper.as_ref());
-        h.update(id.as_bytes());
-        h.update(code.as_bytes());
-        hex::encode(h.finalize())
-    }
-
-    /// Six uniformly random digits.
-    fn new_code(&self) -> String {
-        loop {
-            let mut b = [0u8; 4];
-            self.rng.fill(&mut b);
-            let n = u32::from_le_bytes(b);
-            // Rejection sampling: 4_000_000_000 is a multiple of 1_000_000, so no digit is favoured.
-            if n < 4_000_000_000 {
-                return format!("{:06}", n % 1_000_000);
-            }
-        }
-    }
-
-    fn sender<'a>(&'a self, org: &'a Organization) -> Sender<'a> {
-        Sender {
-            org_name: &org.name,
-            issuer: &self.config.issuer,
-            minutes: self.config.code_ttl.num_minutes(),
-        }
-    }
-
-    fn queued(
-        &self,
-        org: &Organization,
-        purpose: &str,
-        to: &Address,
-        template: Template<'_>,
-    ) -> Result<QueuedMessage, AuthError> {
-        let message = render(to, self.sender(org), template);
-        let json = serde_json::to_vec(&message).map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(QueuedMessage {
-            id: uuid::Uuid::now_v7(),
-            org_id: Some(org.id),
-            purpose: purpose.to_owned(),
-            recipient: to.as_str().to_owned(),
-            payload: self.master.seal(self.rng.as_ref(), &json),
-            created_at: self.now(),
-            attempts: 0,
-        })
-    }
-
-    /// Claims this interval's one message to `to` for `purpose`, atomically (a counter in
-    /// the database), so that concurrent requests on any node cannot both pass the count.
-    /// The counter is kept for every address asked about, with an account or without, so
-    /// that a refusal tells nothing; a refusal says when the next interval starts.
-    async fn claim_send(&self, to: &Address, purpose: Purpose) -> Result<(), AuthError> {
-        let step = self.config.message_interval.num_seconds().max(1);
-        let now = self.now().timestamp();
-        let start = now.div_euclid(step) * step;
-        let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
-        let key = format!(
-            "message:{}:{}",
-            purpose.as_str(),
-            crate::crypto::hash_token(to.as_str())
-        );
-        if self.store.hit(&key, window).await? == 1 {
-            return Ok(());
-        }
-        Err(AuthError::RateLimited {
-            retry_after_secs: u64::try_from(start + step - now).unwrap_or(1).max(1),
-        })
-    }
-
-    /// Whether the recipient may get another message of this purpose now: one an interval
-    /// (claimed here unless `window` says the request claimed it already; a second one is
-    /// `rate_limited`), and at most the daily cap (past it, audited and otherwise silent).
-    async fn may_send(
-        &self,
-        user: &User,
-        to: &Address,
-        purpose: Purpose,
-        window: Window,
-        client: &ClientInfo,
-    ) -> Result<bool, AuthError> {
-        let now = self.now();
-        let today = self
-            .store
-            .messages_since(
-                to.as_str(),
-                purpose.as_str(),
-                now - chrono::Duration::days(1),
-            )
-            .await?;
-        if today >= self.config.message_daily_cap {
-            self.audit(
-                self.event(AuditKind::MessageSuppressed, user.org_id, client)
-                    .user(user.id)
-                    .detail("purpose", purpose.as_str())
-                    .detail("reason", "daily_cap"),
-            )
-            .await;
-            return Ok(false);
-        }
-        if window == Window::ToClaim {
-            self.claim_send(to, purpose).await?;
-        }
-        Ok(true)
-    }
-
-    /// Issues a code for `purpose` to `to` and queues the message carrying it, unless the
-    /// recipient has had one too recently.
-    pub(super) async fn send_code(
-        &self,
-        user: &User,
-        to: &Address,
-        purpose: Purpose,
-        window: Window,
-        client: &ClientInfo,
-        actor: Option<UserId>,
-    ) -> Result<(), AuthError> {
-        if !self.may_send(user, to, purpose, window, client).await? {
-            return Ok(());
-        }
-        let org = self.org(Some(&user.org_slug)).await?;
-        let id = uuid::Uuid::now_v7();
-        let code = zeroize::Zeroizing::new(self.new_code());
-        let token = matches!(purpose, Purpose::Reset | Purpose::ResetByToken)
-            .then(|| zeroize::Zeroizing::new(random_token(self.rng.as_ref())));
-        let link = token
-            .as_ref()
-            .map(|t| format!("{}?token={}", self.config.reset_link_url, t.as_str()));
-        let template = match (purpose, &link, &token) {
-            (Purpose::ResetByToken, Some(link), Some(token)) => Template::Reset {
-                code: token.as_str(),
-                link,
-            },
-            (Purpose::Reset, Some(link), _) => Template::Reset { code: &code, link },
-            (Purpose::Login | Purpose::Mfa, _, _) => Template::Login { code: &code },
-            _ => Template::Verify { code: &code },
-        };
-        let message = self.queued(&org, purpose.as_str(), to, template)?;
-        let now = self.now();
-        let new = NewCode {
-            id,
-            user_id: user.id,
-            purpose: purpose.as_str().to_owned(),
-            destination: to.as_str().to_owned(),
-            code_hash: self.code_hash(id, &code),
-            token_hash: token.as_ref().map(|t| hash_token(t)),
-            created_at: now,
-            expires_at: now + self.config.code_ttl,
-        };
-        self.store.issue_code(&new, &message).await?;
-        self.wake.notify_one();
-        let mut event = self
-            .event(AuditKind::CodeSent, user.org_id, client)
-            .user(user.id)
-            .detail("purpose", purpose.as_str())
-            .detail("channel", to.channel());
-        if let Some(actor) = actor {
-            event = event.actor(actor);
-        }
-        self.audit(event).await;
-        Ok(())
-    }
-
-    /// Queues a security notice to the user's proven address, if any.
-    pub(super) async fn send_notice(&self, user: &User, what: &str) {
-        if let Some(to) = notice_address(user) {
-            self.send_notice_to(user, &to, what).await;
-        }
-    }
-
-    /// Queues a security notice about `user` to `to`, proven or not.
-    pub(super) async fn send_notice_to(&self, user: &User, to: &Address, what: &str) {
-        let result = async {
-            let org = self.org(Some(&user.org_slug)).await?;
-            let message = self.queued(&org, NOTICE, to, Template::Notice { what })?;
-            self.store.enqueue(&message).await?;
-            self.wake.notify_one();
-            Ok::<_, AuthError>(())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(user.id = %user.id, error = %e, "could not queue a security notice");
-        }
-    }
-
-    /// Sends a verification code to each address of the user not yet proven. A failure is
-    /// logged, not returned: the account change itself succeeded and the user can ask again.
-    pub(super) async fn send_verifications(
-        &self,
-        user: &User,
-        client: &ClientInfo,
-        actor: Option<UserId>,
-    ) {
-        let email = user
-            .email
-            .as_deref()
-            .filter(|_| !user.email_verified)
-            .and_then(|e| Email::parse(e, "email").ok());
-        let phone = user
-            .phone
-            .as_deref()
-            .filter(|_| !user.phone_verified)
-            .and_then(|p| crate::identity::Phone::parse(p, "phone").ok());
-        for to in email
-            .map(Address::Email)
-            .into_iter()
-            .chain(phone.map(Address::Phone))
-        {
-            if let Err(e) = self
-                .send_code(
-                    user,
-                    &to,
-                    Purpose::verify(&to),
-                    Window::ToClaim,
-                    client,
-                    actor,
-                )
-                .await
-            {
-                tracing::warn!(user.id = %user.id, error = %e, "could not queue a verification code");
-            }
-        }
-    }
-
-    /// After a profile change: a code to each new address, and a notice to the old proven
-    /// address that it was replaced.
-    pub(super) async fn announce_profile_change(
-        &self,
-        old: &User,
-        new: &User,
-        client: &ClientInfo,
-        actor: UserId,
-    ) {
-        let email_changed = old.email != new.email;
-        let phone_changed = old.phone != new.phone;
-        if email_changed || phone_changed {
-            self.send_verifications(new, client, Some(actor)).await;
-        }
-        if email_changed {
-            self.send_notice(old, "The email address of your account was changed.")
-                .await;
-        } else if phone_changed {
-            self.send_notice(old, "The phone number of your account was changed.")
-                .await;
-        }
-    }
-
-    /// Checks a code against the user's live code of `purpose` sent to `to`. A wrong code
-    /// counts a try; `consume` uses the code up (once, atomically).
-    pub(super) async fn check_code(
-        &self,
-        user: &User,
-        purpose: Purpose,
-        to: Option<&Address>,
-        code: &str,
-        consume: bool,
-        client: &ClientInfo,
-    ) -> Result<StoredCode, AuthError> {
-        let stored = self
-            .store
-            .live_code(user.id, purpose.as_str())
-            .await?
-            .ok_or(AuthError::CodeInvalid)?;
-        if stored.attempts >= self.config.code_max_attempts {
-            return Err(AuthError::CodeInvalid);
-        }
-        if stored.expires_at <= self.now() {
-            return Err(AuthError::CodeExpired);
-        }
-        // A try is taken before the comparison, in the database, so that no burst of
-        // parallel guesses gets more comparisons than the limit allows; a right code gives
-        // its try back.
-        let Some(tries) = self
-            .store
-            .take_code_try(stored.id, self.config.code_max_attempts)
-            .await?
-        else {
-            return Err(AuthError::CodeInvalid);
-        };
-        let matches = ct_eq(
-            self.code_hash(stored.id, code).as_bytes(),
-            stored.code_hash.as_bytes(),
-        );
-        let right_place =
-            to.is_none_or(|to| ct_eq(stored.destination.as_bytes(), to.as_str().as_bytes()));
-        if !(matches && right_place) {
-            self.audit(
-                self.event(AuditKind::CodeFailed, user.org_id, client)
-                    .user(user.id)
-                    .detail("purpose", purpose.as_str())
-                    .detail("attempts", tries),
-            )
-            .await;
-            return Err(AuthError::CodeInvalid);
-        }
-        self.store.return_code_try(stored.id).await?;
-        if consume
-            && !self
-                .store
-                .consume_code(stored.id, self.config.code_max_attempts, self.now())
-                .await?
-        {
-            return Err(AuthError::CodeInvalid);
-        }
-        Ok(stored)
-    }
-
-    async fn find_user(&self, org: &Organization, to: &Address) -> Result<Option<User>, AuthError> {
-        Ok(self
-            .store
-            .credentials(org.id, &lookup_key(to))
-            .await?
-            .map(|c| c.user))
-    }
-
     /// Parses the request, then answers at once and does the rest in the background, so
     /// that neither the answer nor its timing tells whether the address has an account.
     /// The address's one message of the interval is claimed here, before anything is
@@ -458,12 +63,15 @@ impl Services {
         self: &Arc<Self>,
         input: CodeRequest,
         purpose: fn(&Address) -> Purpose,
-        work: fn(Arc<Self>, Organization, Address, Purpose, ClientInfo) -> futures_like::BoxFuture,
+        work: fn(Arc<Self>, Organization, Address, Purpose, ClientInfo) -> BoxFuture,
     ) -> Result<(), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
-        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
-            .await?;
+        self.rate_limit(
+            &input.client,
+            super::kernel::limits::Limit::ClientAnd(to.as_str()),
+        )
+        .await?;
         let org = self.org(input.organization.as_deref()).await?;
         let purpose = purpose(&to);
         self.claim_send(&to, purpose).await?;
@@ -584,7 +192,7 @@ impl Services {
         to: Address,
         purpose: Purpose,
         client: ClientInfo,
-    ) -> futures_like::BoxFuture {
+    ) -> BoxFuture {
         Box::pin(async move {
             match self.find_user(&org, &to).await? {
                 Some(user) if user.active => {
@@ -630,8 +238,11 @@ impl Services {
         }
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
-        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
-            .await?;
+        self.rate_limit(
+            &input.client,
+            super::kernel::limits::Limit::ClientAnd(to.as_str()),
+        )
+        .await?;
         match self.find_user(&org, &to).await? {
             Some(user) if user.active => {
                 self.send_code(
@@ -656,8 +267,11 @@ impl Services {
     ) -> Result<(User, Address, String), AuthError> {
         let to = Address::parse(input.email.as_deref(), input.phone.as_deref())
             .map_err(|e| AuthError::Validation(vec![e]))?;
-        self.rate_limit(&input.client, super::lockout::Limit::ClientAnd(to.as_str()))
-            .await?;
+        self.rate_limit(
+            &input.client,
+            super::kernel::limits::Limit::ClientAnd(to.as_str()),
+        )
+        .await?;
         let code = code_digits(input.code.as_deref())?;
         let org = self.org(input.organization.as_deref()).await?;
         let user = self
@@ -695,43 +309,6 @@ impl Services {
         )
         .await;
         Ok(())
-    }
-
-    /// In an organization that conceals accounts, a new email or phone for an account is
-    /// only proposed: the answer is the same whether the address is free or taken, the free
-    /// one gets a code ([`Purpose::ChangeAddress`]) and the taken one a notice, and nothing
-    /// changes until the code comes back to [`Services::verify_address`].
-    pub(super) async fn propose_address(
-        &self,
-        user: &User,
-        to: &Address,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        self.claim_send(to, Purpose::ChangeAddress).await?;
-        let org = self.org(Some(&user.org_slug)).await?;
-        match self.find_user(&org, to).await? {
-            Some(owner) if owner.id != user.id => {
-                self.send_notice_to(
-                    &owner,
-                    to,
-                    "Someone asked to add this address to another account. Nothing was changed, and nothing needs doing.",
-                )
-                .await;
-                Ok(())
-            }
-            Some(_) => Ok(()),
-            None => {
-                self.send_code(
-                    user,
-                    to,
-                    Purpose::ChangeAddress,
-                    Window::Claimed,
-                    client,
-                    Some(user.id),
-                )
-                .await
-            }
-        }
     }
 
     /// A proposed address proven by its code: it becomes the account's, verified.
@@ -836,7 +413,7 @@ impl Services {
             .ok_or(AuthError::CodeInvalid)?;
         let amr = vec!["otp".to_owned(), to.channel().to_owned()];
         self.finish_sign_in(
-            super::auth::SignInPlace {
+            super::kernel::sign_in::SignInPlace {
                 org: &org,
                 device: device.map(|d| d.id),
             },
@@ -857,7 +434,7 @@ impl Services {
         consume: bool,
     ) -> Result<(User, Option<Address>), AuthError> {
         if let Some(token) = input.token.as_deref().filter(|t| !t.is_empty()) {
-            self.rate_limit(&input.client, super::lockout::Limit::Client)
+            self.rate_limit(&input.client, super::kernel::limits::Limit::Client)
                 .await?;
             let stored = self
                 .store
@@ -984,18 +561,6 @@ impl Services {
     }
 }
 
-/// Whether a message's interval is still to be claimed, or was claimed by the request
-/// before it looked anything up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Window {
-    /// Claimed already.
-    Claimed,
-    /// To be claimed when sending.
-    ToClaim,
-}
-
 /// A boxed future, for the background half of [`Services::answer_then`].
-mod futures_like {
-    pub(super) type BoxFuture =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::AuthError>> + Send>>;
-}
+type BoxFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::AuthError>> + Send>>;

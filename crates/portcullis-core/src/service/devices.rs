@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::admin::OrgAdmin;
+use super::kernel::authz::OrgAdmin;
+use super::kernel::sign_in::DEVICE_PREFIX;
 use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{ct_eq, hash_token, random_token};
@@ -16,8 +17,6 @@ use crate::store::Registration;
 
 /// The start of every license key.
 pub const LICENSE_PREFIX: &str = "pcl_";
-/// The start of every device token.
-pub const DEVICE_PREFIX: &str = "pcd_";
 /// The start of every device refresh token.
 pub const DEVICE_REFRESH_PREFIX: &str = "pcdr_";
 
@@ -130,7 +129,7 @@ impl Services {
         &self,
         input: DeviceInput,
     ) -> Result<(Device, String, Organization), AuthError> {
-        self.rate_limit(&input.client, super::lockout::Limit::Client)
+        self.rate_limit(&input.client, super::kernel::limits::Limit::Client)
             .await?;
         let name = text(Some(&input.name), "name", true)?.unwrap_or_default();
         let device_type = text(input.device_type.as_deref(), "device_type", false)?;
@@ -204,7 +203,7 @@ impl Services {
         refresh_token: &str,
         client: &ClientInfo,
     ) -> Result<(String, String), AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         if !device_token.starts_with(DEVICE_PREFIX)
             || device_token.len() > 128
@@ -277,51 +276,5 @@ impl Services {
         )
         .await;
         Ok(())
-    }
-
-    /// The organization a sign-in goes to, and the device it comes through: a device token
-    /// names its organization (and must agree with `organization` when both are given);
-    /// without one, an organization that requires devices refuses.
-    pub(super) async fn sign_in_org(
-        &self,
-        organization: Option<&str>,
-        device_token: Option<&str>,
-    ) -> Result<(Organization, Option<Device>), AuthError> {
-        let Some(token) = device_token else {
-            let org = self.org(organization).await?;
-            if org.policy.require_device_token {
-                return Err(AuthError::Forbidden(
-                    "this organization requires signing in from a registered device (Authorization: Bearer <device token>)",
-                ));
-            }
-            return Ok((org, None));
-        };
-        if !token.starts_with(DEVICE_PREFIX) || token.len() > 128 {
-            return Err(AuthError::TokenInvalid);
-        }
-        let now = self.now();
-        let (device, license_expiry) = self
-            .store
-            .use_device(&hash_token(token), now)
-            .await?
-            .ok_or(AuthError::TokenInvalid)?;
-        if license_expiry.is_some_and(|at| at <= now) {
-            return Err(AuthError::TokenInvalid);
-        }
-        let org = self
-            .store
-            .org_by_id(device.org_id)
-            .await?
-            .ok_or(AuthError::TokenInvalid)?;
-        if organization
-            .map(str::trim)
-            .is_some_and(|s| !s.is_empty() && s != org.slug)
-        {
-            return Err(AuthError::invalid(
-                "organization",
-                "the device belongs to another organization",
-            ));
-        }
-        Ok((org, Some(device)))
     }
 }

@@ -4,27 +4,21 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
-use totp_rs::{Algorithm, TOTP};
 use tracing::instrument;
 use zeroize::Zeroizing;
 
-use super::admin::OrgAdmin;
-use super::codes::{code_digits, notice_address, Purpose};
+use super::kernel::authz::OrgAdmin;
+use super::kernel::codes::code_digits;
+use super::kernel::reauth::Proof;
+use super::kernel::second_factors::{totp, ACTIVE};
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
-use crate::crypto::{ct_eq, hash_token, random_token};
+use crate::crypto::ct_eq;
 use crate::error::AuthError;
-use crate::identity::Address;
 use crate::ids::UserId;
 use crate::model::{MfaKey, TrustedDevice, User};
-use crate::store::Enrolled;
 
-/// The `amr` value of a session that may only enrol a second factor.
-pub const ENROLMENT_ONLY: &str = "mfa_enrolment";
 const PENDING: &str = "activation_pending";
-const ACTIVE: &str = "active";
-const STEP_SECS: i64 = 30;
 const RECOVERY_CODES: usize = 10;
 
 /// A new TOTP key: everything an authenticator app needs, shown once.
@@ -40,75 +34,6 @@ pub struct NewTotpKey {
     pub qr_code_svg: String,
     /// The URI as a QR code, `data:image/png;base64,...`.
     pub qr_code_png: String,
-}
-
-/// What a caller presents, again, before a sensitive change to their account.
-#[derive(Debug, Clone, Copy)]
-pub enum Proof<'a> {
-    /// The password, or a current TOTP code (what `/v1` asks for).
-    Secret {
-        /// The password.
-        password: Option<&'a str>,
-        /// A current TOTP code.
-        mfa_code: Option<&'a str>,
-    },
-    /// The session was signed into within the organization's `recent_sign_in_secs` (ten
-    /// minutes by default): for the reference dialects, whose clients send no secret for
-    /// these changes.
-    RecentSignIn,
-    /// Nothing: only for calls that change nothing by themselves (DeepAffex's
-    /// `createTwoFactorAuthSecret` makes a pending key, which takes effect only when a code
-    /// from it activates it).
-    Nothing,
-}
-
-impl<'a> Proof<'a> {
-    /// The password alone.
-    pub fn password(password: Option<&'a str>) -> Self {
-        Self::Secret {
-            password,
-            mfa_code: None,
-        }
-    }
-}
-
-/// What a sign-in presented as its second factor.
-#[derive(Debug, Default, Clone)]
-pub struct SecondFactor {
-    /// A TOTP code, or a code sent by `login/otp`.
-    pub mfa_code: Option<String>,
-    /// A recovery code.
-    pub recovery_code: Option<String>,
-    /// A trusted-device token from an earlier sign-in.
-    pub trusted_device_token: Option<String>,
-    /// Trust this device from now on.
-    pub remember_device: bool,
-    /// A passkey assertion (from `POST /v1/auth/passkey/start`).
-    pub passkey: Option<super::PasskeyAssertion>,
-}
-
-/// The outcome of the second-factor check of a sign-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Passed {
-    /// The user has no second factor.
-    NotNeeded,
-    /// The user's organization requires one and the user has none: enrolment only.
-    EnrolOnly,
-    /// Proven; the `amr` value of how.
-    By(&'static str),
-}
-
-fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<TOTP, AuthError> {
-    TOTP::new(
-        Algorithm::SHA1,
-        6,
-        1,
-        STEP_SECS as u64,
-        secret,
-        Some(issuer.to_owned()),
-        account.to_owned(),
-    )
-    .map_err(|e| AuthError::Internal(format!("totp: {e}")))
 }
 
 /// The QR code of `text`, as SVG and as a PNG data URL.
@@ -155,24 +80,7 @@ fn qr_codes(text: &str) -> Result<(String, String), AuthError> {
     Ok((svg, url))
 }
 
-/// How codes are typed: case and separators do not matter.
-fn normalise_recovery(code: &str) -> String {
-    code.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_lowercase()
-}
-
 impl Services {
-    fn recovery_hash(&self, user: UserId, code: &str) -> String {
-        let pepper = self.master.derive("recovery-code");
-        let mut h = Sha256::new();
-        h.update(pepper.as_ref());
-        h.update(user.0.as_bytes());
-        h.update(normalise_recovery(code).as_bytes());
-        hex::encode(h.finalize())
-    }
-
     /// Ten fresh recovery codes (`xxxx-xxxx`, 40 bits each) and their hashes.
     fn new_recovery_codes(&self, user: UserId) -> (Vec<String>, Vec<String>) {
         const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -189,94 +97,6 @@ impl Services {
             .collect();
         let hashes = codes.iter().map(|c| self.recovery_hash(user, c)).collect();
         (codes, hashes)
-    }
-
-    /// The TOTP step a code matches (this step, or one either side), if any.
-    fn totp_step(&self, sealed: &str, code: &str) -> Result<Option<i64>, AuthError> {
-        let secret = self
-            .master
-            .open(sealed)
-            .map_err(|_| AuthError::Internal("unreadable TOTP secret".into()))?;
-        let t = totp(secret.to_vec(), "x", "x")?;
-        let now = self.now().timestamp().div_euclid(STEP_SECS);
-        for step in [now - 1, now, now + 1] {
-            let expected = Zeroizing::new(t.generate(u64::try_from(step * STEP_SECS).unwrap_or(0)));
-            if ct_eq(expected.as_bytes(), code.as_bytes()) {
-                return Ok(Some(step));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Whether `code` is a current TOTP code of one of the user's active keys, used once.
-    async fn check_totp(&self, user: &User, code: &str) -> Result<bool, AuthError> {
-        for (key, sealed) in self.store.mfa_keys(user.id).await? {
-            if key.status != ACTIVE {
-                continue;
-            }
-            if let Some(step) = self.totp_step(&sealed, code)? {
-                // A code seen before (this step or an earlier one) is a replay.
-                return Ok(self.store.use_totp_step(key.id, step).await?);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Re-authentication before a sensitive change: the password or a current TOTP code,
-    /// or (for the reference dialects, whose clients send neither) a sign-in moments ago.
-    /// An account without a password passes a secret proof with nothing in it.
-    pub(super) async fn reauth(
-        &self,
-        who: &Principal,
-        proof: Proof<'_>,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        let (password, mfa_code) = match proof {
-            Proof::Secret { password, mfa_code } => (password, mfa_code),
-            Proof::Nothing => return Ok(()),
-            Proof::RecentSignIn => {
-                let org = self.org(Some(&who.user.org_slug)).await?;
-                let cutoff = self.now() - chrono::Duration::seconds(org.policy.recent_sign_in_secs);
-                let recent = self
-                    .store
-                    .list_sessions(who.user.id, self.liveness())
-                    .await?
-                    .iter()
-                    .any(|s| {
-                        s.id == who.session_id
-                            && s.created_at >= cutoff
-                            // An application token is not a sign-in by the person.
-                            && s.app_token_id.is_none()
-                    });
-                return if recent {
-                    Ok(())
-                } else {
-                    Err(AuthError::Forbidden(
-                        "this change needs a recent sign-in (the organization's recent_sign_in_secs); sign in again",
-                    ))
-                };
-            }
-        };
-        let user = &who.user;
-        if let Some(pw) = password.filter(|p| !p.is_empty()) {
-            self.reauthenticate(user, Some(pw), client).await?;
-            return Ok(());
-        }
-        if let Some(code) = mfa_code.filter(|c| !c.is_empty()) {
-            let code = code_digits(Some(code))?;
-            return if self.check_totp(user, &code).await? {
-                Ok(())
-            } else {
-                Err(AuthError::InvalidCredentials)
-            };
-        }
-        if self.store.password_hash(user.id).await?.is_none() {
-            return Ok(());
-        }
-        Err(AuthError::invalid(
-            "password",
-            "is required (or a current mfa_code)",
-        ))
     }
 
     /// Makes a TOTP key, pending activation.
@@ -481,25 +301,6 @@ impl Services {
         Ok(())
     }
 
-    /// Records that a factor of `user` went: the audit event, and a notice to the user (who
-    /// may not be the one who removed it).
-    pub(super) async fn factor_removed(
-        &self,
-        user: &User,
-        kind: AuditKind,
-        actor: UserId,
-        client: &ClientInfo,
-        notice: &str,
-    ) {
-        self.audit(
-            self.event(kind, user.org_id, client)
-                .user(user.id)
-                .actor(actor),
-        )
-        .await;
-        self.send_notice(user, notice).await;
-    }
-
     async fn remove_all_factors(
         &self,
         user: &User,
@@ -621,196 +422,6 @@ impl Services {
         .await;
         Ok(())
     }
-
-    /// The second factor of a sign-in whose first factor passed.
-    pub(super) async fn second_factor(
-        &self,
-        user: &User,
-        policy: &crate::model::OrgPolicy,
-        proof: &SecondFactor,
-        client: &ClientInfo,
-    ) -> Result<Passed, AuthError> {
-        let Enrolled {
-            totp: has_totp,
-            passkey: has_passkey,
-        } = self.store.second_factors(user.id).await?;
-        if let Some(assertion) = &proof.passkey {
-            self.check_passkey(user, assertion, client).await?;
-            return Ok(Passed::By("webauthn"));
-        }
-        // Only a passkey will do: no other factor is asked for or taken.
-        if policy.phishing_resistant_required {
-            return if has_passkey {
-                Err(AuthError::MfaRequired {
-                    methods: vec!["webauthn".to_owned()],
-                })
-            } else {
-                Ok(Passed::EnrolOnly)
-            };
-        }
-        let require_enrolment = policy.mfa_required;
-        if let Some(raw) = proof.mfa_code.as_deref().filter(|c| !c.is_empty()) {
-            let code = code_digits(Some(raw)).map_err(|_| AuthError::InvalidCredentials)?;
-            if has_totp && self.check_totp(user, &code).await? {
-                return Ok(Passed::By("otp"));
-            }
-            // A code sent by login/otp. Receiving it proves the address it went to (which
-            // a dialect may have sent it to unproven: DhiWise has no verify route).
-            if let Ok(stored) = self
-                .check_code(user, Purpose::Mfa, None, &code, true, client)
-                .await
-            {
-                if let Some(to) = Address::of_destination(&stored.destination) {
-                    self.store
-                        .mark_verified(user.id, &super::codes::lookup_key(&to), self.now())
-                        .await?;
-                }
-                return Ok(Passed::By("otp"));
-            }
-            return Err(AuthError::InvalidCredentials);
-        }
-        if !has_totp && !has_passkey {
-            return Ok(if require_enrolment {
-                Passed::EnrolOnly
-            } else {
-                Passed::NotNeeded
-            });
-        }
-        if let Some(token) = proof
-            .trusted_device_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-        {
-            if self
-                .store
-                .use_trusted_device(user.id, &hash_token(token), self.now())
-                .await?
-            {
-                return Ok(Passed::By("trusted_device"));
-            }
-        }
-        if let Some(code) = proof.recovery_code.as_deref().filter(|c| !c.is_empty()) {
-            if self
-                .store
-                .use_recovery_code(user.id, &self.recovery_hash(user.id, code), self.now())
-                .await?
-            {
-                self.audit(
-                    self.event(AuditKind::RecoveryCodeUsed, user.org_id, client)
-                        .user(user.id)
-                        .actor(user.id),
-                )
-                .await;
-                return Ok(Passed::By("recovery_code"));
-            }
-            return Err(AuthError::InvalidCredentials);
-        }
-        let mut methods = Vec::new();
-        if has_passkey {
-            methods.push("webauthn".to_owned());
-        }
-        if has_totp {
-            methods.extend(["totp".to_owned(), "recovery_code".to_owned()]);
-        }
-        if user.email_verified {
-            methods.push("email".to_owned());
-        }
-        if user.phone_verified {
-            methods.push("sms".to_owned());
-        }
-        Err(AuthError::MfaRequired { methods })
-    }
-
-    /// Trusts the device a sign-in came from; answers its token.
-    pub(super) async fn trust_device(
-        &self,
-        user: &User,
-        client: &ClientInfo,
-    ) -> Result<String, AuthError> {
-        let token = random_token(self.rng.as_ref());
-        let now = self.now();
-        let device = TrustedDevice {
-            id: uuid::Uuid::now_v7(),
-            user_id: user.id,
-            name: client.user_agent.clone(),
-            created_at: now,
-            expires_at: now + self.config.trusted_device_ttl,
-            last_used_at: None,
-        };
-        self.store
-            .insert_trusted_device(&device, &hash_token(&token))
-            .await?;
-        self.audit(
-            self.event(AuditKind::TrustedDeviceAdded, user.org_id, client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
-        Ok(token)
-    }
-
-    /// `login/otp`: the password is checked by the caller; sends a one-time code to the
-    /// user's proven email (or phone, or the `channel` asked for); with
-    /// [`OtpTo::Registered`], to the registered address when none is proven yet.
-    pub(super) async fn send_login_otp(
-        &self,
-        user: &User,
-        channel: Option<&str>,
-        to: OtpTo,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        let proven = notice_address(user).or_else(|| match to {
-            OtpTo::Registered => user
-                .email
-                .as_deref()
-                .or(user.phone.as_deref())
-                .and_then(Address::of_destination),
-            OtpTo::Proven => None,
-        });
-        let phone = user
-            .phone
-            .as_deref()
-            .filter(|_| user.phone_verified)
-            .and_then(|p| crate::identity::Phone::parse(p, "phone").ok())
-            .map(Address::Phone);
-        let email = user
-            .email
-            .as_deref()
-            .filter(|_| user.email_verified)
-            .and_then(|e| crate::identity::Email::parse(e, "email").ok())
-            .map(Address::Email);
-        let to = match channel.map(str::trim).filter(|c| !c.is_empty()) {
-            None => proven,
-            Some("email") => email,
-            Some("sms") => phone,
-            Some(_) => return Err(AuthError::invalid("channel", "must be email or sms")),
-        }
-        .ok_or_else(|| {
-            AuthError::invalid(
-                "channel",
-                "the account has no verified address for this channel",
-            )
-        })?;
-        self.send_code(
-            user,
-            &to,
-            Purpose::Mfa,
-            super::codes::Window::ToClaim,
-            client,
-            None,
-        )
-        .await
-    }
-}
-
-/// Where a sign-in code may go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpTo {
-    /// Only to a proven address.
-    Proven,
-    /// To the registered address when none is proven yet, for dialects with no way to
-    /// prove one first (DhiWise): the code coming back proves it.
-    Registered,
 }
 
 #[cfg(test)]
@@ -822,13 +433,5 @@ mod tests {
         let (svg, png) =
             qr_codes("otpauth://totp/Acme:ann%40example.com?secret=ABC&issuer=Acme").unwrap();
         assert!(svg.contains("<svg") && png.starts_with("data:image/png;base64,iVBORw0KGgo"));
-    }
-
-    #[test]
-    fn recovery_codes_ignore_case_and_separators() {
-        assert_eq!(
-            normalise_recovery("AB12-cd34"),
-            normalise_recovery("ab12 CD34")
-        );
     }
 }

@@ -1,5 +1,13 @@
 //! The use cases. [`Services`] holds the ports and settings; its methods, spread over the
 //! modules below by area, are the only way the HTTP layer changes anything.
+//!
+//! The areas: accounts (`account`, `anonymous`, `admin`, `transfer`, `questions`), sign-in
+//! (`auth`, `ui_codes`), codes and messages (`codes`), second factors (`mfa`), passkeys
+//! (`passkeys`), organizations (`orgs`), devices and application tokens (`devices`,
+//! `app_tokens`). No area imports another: what more than one needs lives below them, in
+//! [`kernel`] (the ports, audit, organization policy, rate limits and locks, authorization,
+//! and the shared steps: sign-in completion, second-factor checks, codes and notices).
+//! `tests/architecture.rs` holds this true.
 
 mod account;
 mod admin;
@@ -7,345 +15,37 @@ mod anonymous;
 mod app_tokens;
 mod auth;
 mod codes;
-mod courier;
-mod device_cookies;
 mod devices;
-mod input;
-mod lockout;
-mod messages;
+mod kernel;
 mod mfa;
 mod orgs;
 mod passkeys;
 mod questions;
-mod session_cache;
 mod transfer;
 mod ui_codes;
 
-use std::sync::{Arc, RwLock};
-
-use chrono::{DateTime, Utc};
-use tracing::{info, instrument};
-
-pub use account::{ChangePasswordInput, UpdateProfileInput};
-pub use admin::{AdminCreateInput, AdminUpdateInput, OrgAdmin};
+pub use account::ChangePasswordInput;
+pub use admin::{AdminCreateInput, AdminUpdateInput};
 pub use app_tokens::{AppAccess, NewAppToken, APP_TOKEN_PREFIX};
-pub use auth::{LoginInput, RegisterInput, Tokens};
+pub use auth::LoginInput;
 pub use codes::{CodeRequest, CodeSubmission};
-pub use courier::Courier;
-pub use device_cookies::DEVICE_COOKIE_PREFIX;
-pub use devices::{DeviceInput, DEVICE_PREFIX, DEVICE_REFRESH_PREFIX, LICENSE_PREFIX};
-pub use input::Patch;
-pub use mfa::{NewTotpKey, OtpTo, Proof, SecondFactor, ENROLMENT_ONLY};
+pub use devices::{DeviceInput, DEVICE_REFRESH_PREFIX, LICENSE_PREFIX};
+pub use kernel::accounts::{RegisterInput, UpdateProfileInput};
+pub use kernel::authz::OrgAdmin;
+pub use kernel::courier::Courier;
+pub use kernel::device_cookies::DEVICE_COOKIE_PREFIX;
+pub use kernel::input::Patch;
+pub use kernel::passkey_checks::PasskeyAssertion;
+pub use kernel::reauth::Proof;
+pub use kernel::second_factors::OtpTo;
+pub use kernel::second_factors::SecondFactor;
+pub use kernel::services::{Principal, Services, StartError, ENROLMENT_ONLY};
+pub use kernel::session_cache::SessionCache;
+pub use kernel::sign_in::Tokens;
+pub use kernel::sign_in::DEVICE_PREFIX;
+pub use mfa::NewTotpKey;
 pub use orgs::{return_allowed, OrgInput};
-pub use passkeys::{PasskeyAssertion, PasskeyChallenge};
+pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;
-pub use session_cache::SessionCache;
 pub use transfer::{ImportError, UserRecord};
 pub use ui_codes::check_code_challenge;
-
-use crate::audit::{AuditEvent, AuditKind, ClientInfo};
-use crate::clock::Clock;
-use crate::config::CoreConfig;
-use crate::crypto::{MasterKey, Rng};
-use crate::error::AuthError;
-use crate::ids::{OrgId, SessionId};
-use crate::model::{OrgPolicy, Organization, User};
-use crate::password::PasswordHasher;
-use crate::store::{Liveness, Store, StoreError};
-use crate::tokens::{generate_signing_key, AccessClaims, KeyRing, PublicKey};
-
-impl Principal {
-    /// Whether this session may only enrol a second factor (its organization requires one).
-    pub fn enrolment_only(&self) -> bool {
-        self.claims.amr.iter().any(|a| a == ENROLMENT_ONLY)
-    }
-}
-
-/// The signed-in caller of a request: a live session of an active user.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The user, as stored now (roles included).
-    pub user: User,
-    /// The session the access token belongs to.
-    pub session_id: SessionId,
-    /// The access token's claims.
-    pub claims: AccessClaims,
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The master key cannot open what the database holds.
-    #[error(
-        "the master key does not match the one this database was set up with; \
-         set PORTCULLIS_MASTER_KEY to that key (or use the data directory that holds it)"
-    )]
-    WrongMasterKey,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Anything else.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-}
-
-const MASTER_KEY_CHECK: &str = "master_key_check";
-const MASTER_KEY_CHECK_PLAIN: &[u8] = b"portcullis master key check v1";
-
-/// The use cases and what they need.
-pub struct Services {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    rng: Arc<dyn Rng>,
-    hasher: PasswordHasher,
-    keys: RwLock<Arc<KeyRing>>,
-    master: MasterKey,
-    config: CoreConfig,
-    default_org: Organization,
-    /// Wakes this node's courier when a message is queued.
-    wake: Arc<tokio::sync::Notify>,
-    /// Sessions checked lately, forgotten on every change.
-    sessions: SessionCache,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Services {
-    /// Prepares the store for use: checks the master key against the database, makes the
-    /// default organization and a first signing key when absent, and loads the keys.
-    pub async fn start(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        rng: Arc<dyn Rng>,
-        master: MasterKey,
-        config: CoreConfig,
-    ) -> Result<Self, StartError> {
-        let now = clock.now();
-        let check = store
-            .meta_init(
-                MASTER_KEY_CHECK,
-                &master.seal(rng.as_ref(), MASTER_KEY_CHECK_PLAIN),
-            )
-            .await?;
-        if master
-            .open(&check)
-            .map_or(true, |p| p.as_slice() != MASTER_KEY_CHECK_PLAIN)
-        {
-            return Err(StartError::WrongMasterKey);
-        }
-        let default_org = store
-            .ensure_org(&Organization {
-                id: OrgId::new(),
-                slug: Organization::DEFAULT_SLUG.to_owned(),
-                name: "Default".to_owned(),
-                policy: OrgPolicy::default(),
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
-        if store.signing_keys().await?.is_empty()
-            && store
-                .insert_first_signing_key(&generate_signing_key(rng.as_ref(), &master, now))
-                .await?
-        {
-            info!("generated the first signing key");
-        }
-        // A WebAuthn setting that cannot work is a start-up error, not a 500 later.
-        passkeys::relying_party(
-            &config.webauthn_rp_id,
-            &config.webauthn_origins,
-            &default_org.name,
-        )?;
-        let hasher = PasswordHasher::new(
-            config.argon2,
-            config.hash_concurrency,
-            config.hash_queue,
-            Arc::clone(&rng),
-        )?;
-        let keys = KeyRing::open(
-            &config.issuer,
-            &master,
-            &store.signing_keys().await?,
-            config.key_activation,
-        )
-        .map_err(|_| StartError::WrongMasterKey)?;
-        let sessions = SessionCache::new(config.session_cache_ttl, true);
-        Ok(Self {
-            store,
-            clock,
-            rng,
-            hasher,
-            keys: RwLock::new(Arc::new(keys)),
-            master,
-            config,
-            default_org,
-            wake: Arc::new(tokio::sync::Notify::new()),
-            sessions,
-        })
-    }
-
-    /// Re-reads the signing keys (after a rotation by another process).
-    pub async fn reload_keys(&self) -> Result<(), StartError> {
-        let ring = KeyRing::open(
-            &self.config.issuer,
-            &self.master,
-            &self.store.signing_keys().await?,
-            self.config.key_activation,
-        )
-        .map_err(|_| StartError::WrongMasterKey)?;
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
-        Ok(())
-    }
-
-    fn key_ring(&self) -> Arc<KeyRing> {
-        Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// The outbox worker of this node, delivering through `mailer` and `sms`.
-    pub fn courier(
-        &self,
-        mailer: Arc<dyn crate::notify::Mailer>,
-        sms: Arc<dyn crate::notify::SmsSender>,
-    ) -> Courier {
-        Courier::new(
-            Arc::clone(&self.store),
-            Arc::clone(&self.clock),
-            self.master.clone(),
-            mailer,
-            sms,
-            Arc::clone(&self.wake),
-        )
-    }
-
-    /// The settings in force.
-    pub fn config(&self) -> &CoreConfig {
-        &self.config
-    }
-
-    /// The public signing keys, for the JWKS.
-    pub fn public_keys(&self) -> Vec<PublicKey> {
-        self.key_ring().public_keys()
-    }
-
-    /// Whether the database answers.
-    pub async fn ready(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-
-    /// The current time, by the server's clock.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    fn liveness(&self) -> Liveness {
-        let now = self.now();
-        Liveness {
-            now,
-            idle_cutoff: now - self.config.session_idle_timeout,
-        }
-    }
-
-    /// The session cache, for the change feed that keeps it true across nodes.
-    pub fn session_cache(&self) -> &SessionCache {
-        &self.sessions
-    }
-
-    async fn audit(&self, event: AuditEvent) {
-        if let Some(kind) = AuditKind::parse(&event.kind) {
-            self.sessions.forget_for(kind, event.user_id);
-        }
-        if let Some(label) = AuditKind::parse(&event.kind).and_then(AuditKind::metric_label) {
-            metrics::counter!("portcullis_audit_events_total", "type" => label).increment(1);
-        }
-        // An audit write failing must not undo what already happened; it is logged loudly.
-        if let Err(e) = self.store.record_audit(&event).await {
-            tracing::error!(error = %e, kind = %event.kind, "could not record audit event");
-        }
-    }
-
-    fn event(&self, kind: AuditKind, org_id: OrgId, client: &ClientInfo) -> AuditEvent {
-        AuditEvent::new(kind, Some(org_id), self.now(), client)
-    }
-
-    /// The organization named by `slug`, or the default one. Read from the store each time,
-    /// so that a policy change takes effect at once, on every node.
-    async fn org(&self, slug: Option<&str>) -> Result<Organization, AuthError> {
-        let slug = slug
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(Organization::DEFAULT_SLUG);
-        self.store
-            .org_by_slug(slug)
-            .await?
-            .ok_or_else(|| AuthError::invalid("organization", "no such organization"))
-    }
-
-    /// The organization named by `slug` (the default one when `None`), for what the hosted
-    /// pages show of it (name, branding) and where they may send users back to.
-    pub async fn organization(&self, slug: Option<&str>) -> Result<Organization, AuthError> {
-        self.org(slug).await
-    }
-
-    /// Checks an access token and that its session and user are still live.
-    #[instrument(skip_all)]
-    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self.key_ring().verify(access_token, self.now())?;
-        let sid: SessionId = claims.sid.parse().map_err(|_| AuthError::TokenInvalid)?;
-        let now = self.now();
-        let user = match self.sessions.get(sid, now) {
-            Some(user) => {
-                metrics::counter!("portcullis_session_cache_total", "result" => "hit").increment(1);
-                user
-            }
-            None => {
-                metrics::counter!("portcullis_session_cache_total", "result" => "miss")
-                    .increment(1);
-                let generation = self.sessions.generation();
-                let user = self
-                    .store
-                    .session_user(sid, self.liveness())
-                    .await?
-                    .ok_or(AuthError::TokenInvalid)?;
-                self.sessions.put(sid, user.clone(), generation, now);
-                user
-            }
-        };
-        if user.id.to_string() != claims.sub {
-            return Err(AuthError::TokenInvalid);
-        }
-        Ok(Principal {
-            user,
-            session_id: sid,
-            claims,
-        })
-    }
-
-    fn access_token(
-        &self,
-        user: &User,
-        session_id: SessionId,
-        amr: &[String],
-    ) -> Result<String, AuthError> {
-        let now = self.now();
-        let mut jti = [0u8; 16];
-        self.rng.fill(&mut jti);
-        let claims = AccessClaims {
-            iss: self.config.issuer.clone(),
-            sub: user.id.to_string(),
-            sid: session_id.to_string(),
-            org: user.org_slug.clone(),
-            roles: user.roles.iter().map(|r| r.name.clone()).collect(),
-            iat: now.timestamp(),
-            exp: (now + self.config.access_token_ttl).timestamp(),
-            amr: amr.to_vec(),
-            jti: hex::encode(jti),
-        };
-        self.key_ring().sign(&claims)
-    }
-}

@@ -3,7 +3,7 @@
 
 use tracing::instrument;
 
-use super::admin::OrgAdmin;
+use super::kernel::authz::OrgAdmin;
 use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::{AuthError, FieldError};
@@ -175,7 +175,7 @@ fn patched_policy(
         ));
     } else if let Some(rp) = &policy.webauthn_rp_id {
         // The verifier's own checks (each origin within the relying party's domain).
-        if super::passkeys::relying_party(rp, &policy.webauthn_origins, "check").is_err() {
+        if super::kernel::webauthn::relying_party(rp, &policy.webauthn_origins, "check").is_err() {
             f.push(FieldError::new(
                 "policy.webauthn_origins",
                 "must be origins of webauthn_rp_id or its subdomains",

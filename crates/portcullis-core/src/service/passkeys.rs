@@ -6,28 +6,24 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::instrument;
-use webauthn_rs::prelude::{
-    Credential, DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
-    WebauthnError,
-};
+use webauthn_rs::prelude::{Credential, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::admin::OrgAdmin;
-use super::mfa::Proof;
-use super::{Principal, Services, Tokens};
+use super::kernel::authz::OrgAdmin;
+use super::kernel::passkey_checks::{
+    invalid_credential, PasskeyAssertion, AUTHENTICATE, CEREMONY_SECS,
+};
+use super::kernel::reauth::Proof;
+use super::kernel::sign_in::Tokens;
+use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::AuthError;
 use crate::ids::UserId;
-use crate::model::{Organization, PasskeyInfo, User};
+use crate::model::{PasskeyInfo, User};
 use crate::store::WebauthnChallenge;
 
-/// How long a ceremony may take.
-const CEREMONY_SECS: i64 = 300;
 const REGISTER: &str = "register";
-const AUTHENTICATE: &str = "authenticate";
-
 /// The options for the browser's `navigator.credentials.create()`/`.get()` (as
 /// `{"publicKey": ...}`), and the ceremony they belong to.
 #[derive(Debug, Clone)]
@@ -38,58 +34,7 @@ pub struct PasskeyChallenge {
     pub options: serde_json::Value,
 }
 
-/// A passkey assertion presented as a second factor: the ceremony and the browser's result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PasskeyAssertion {
-    /// From `POST /v1/auth/passkey/start`.
-    pub challenge_id: uuid::Uuid,
-    /// What `navigator.credentials.get()` gave (a `PublicKeyCredential`, JSON).
-    pub credential: serde_json::Value,
-}
-
-/// The WebAuthn verifier of a relying party.
-pub(super) fn relying_party(
-    rp_id: &str,
-    origins: &[String],
-    name: &str,
-) -> Result<Webauthn, AuthError> {
-    let bad = |e: String| AuthError::Internal(format!("WebAuthn relying party {rp_id}: {e}"));
-    let urls = origins
-        .iter()
-        .map(|o| Url::parse(o).map_err(|e| bad(format!("origin {o}: {e}"))))
-        .collect::<Result<Vec<Url>, AuthError>>()?;
-    let first = urls
-        .first()
-        .ok_or_else(|| bad("no origin configured".to_owned()))?;
-    let mut builder = WebauthnBuilder::new(rp_id, first)
-        .map_err(|e| bad(e.to_string()))?
-        .rp_name(name)
-        // On a developer's machine the port is whatever the server got.
-        .allow_any_port(rp_id == "localhost");
-    for url in &urls[1..] {
-        builder = builder.append_allowed_origin(url);
-    }
-    builder.build().map_err(|e| bad(e.to_string()))
-}
-
-fn invalid_credential(e: impl std::fmt::Display) -> AuthError {
-    AuthError::invalid("credential", &format!("is not a WebAuthn credential: {e}"))
-}
-
 impl Services {
-    /// The relying party an organization's passkeys belong to: its own domain when it has
-    /// one, else the server's.
-    fn relying_party(&self, org: &Organization) -> Result<Webauthn, AuthError> {
-        match &org.policy.webauthn_rp_id {
-            Some(rp) => relying_party(rp, &org.policy.webauthn_origins, &org.name),
-            None => relying_party(
-                &self.config.webauthn_rp_id,
-                &self.config.webauthn_origins,
-                &org.name,
-            ),
-        }
-    }
-
     async fn keep_ceremony(
         &self,
         user: Option<UserId>,
@@ -113,25 +58,6 @@ impl Services {
             )
             .await?;
         Ok(id)
-    }
-
-    /// Takes a ceremony out (once), checking its kind, owner and age.
-    async fn take_ceremony<T: serde::de::DeserializeOwned>(
-        &self,
-        id: uuid::Uuid,
-        kind: &str,
-        user: Option<UserId>,
-    ) -> Result<T, AuthError> {
-        let c = self
-            .store
-            .take_webauthn_challenge(id)
-            .await?
-            .filter(|c| c.kind == kind && c.user_id == user)
-            .ok_or(AuthError::CodeInvalid)?;
-        if c.expires_at <= self.now() {
-            return Err(AuthError::CodeExpired);
-        }
-        serde_json::from_str(&c.state).map_err(|_| AuthError::CodeInvalid)
     }
 
     /// Begins registering a passkey for the caller (after re-authentication).
@@ -340,7 +266,7 @@ impl Services {
         organization: Option<&str>,
         client: &ClientInfo,
     ) -> Result<PasskeyChallenge, AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         let org = self.org(organization).await?;
         let (options, state) = self
@@ -369,7 +295,7 @@ impl Services {
         assertion: &PasskeyAssertion,
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         let org = self.org(organization).await?;
         let user = match self.verify_assertion(&org, assertion, None, client).await {
@@ -395,94 +321,6 @@ impl Services {
         .await;
         self.start_session(&org, user, vec!["webauthn".to_owned()], client, None)
             .await
-    }
-
-    /// Checks a passkey assertion for `user` (the second step after a password).
-    pub(super) async fn check_passkey(
-        &self,
-        user: &User,
-        assertion: &PasskeyAssertion,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        let org = self.org(Some(&user.org_slug)).await?;
-        self.verify_assertion(&org, assertion, Some(user.id), client)
-            .await
-            .map(|_| ())
-    }
-
-    /// Verifies an assertion of a discoverable ceremony: the ceremony (once), the user the
-    /// credential names (in this organization, and `expected` when given), the credential
-    /// (still registered), the signature, user verification and the counter. Any failure
-    /// is `InvalidCredentials` (a malformed credential, a validation error).
-    async fn verify_assertion(
-        &self,
-        org: &Organization,
-        assertion: &PasskeyAssertion,
-        expected: Option<UserId>,
-        client: &ClientInfo,
-    ) -> Result<User, AuthError> {
-        let cred: PublicKeyCredential =
-            serde_json::from_value(assertion.credential.clone()).map_err(invalid_credential)?;
-        let state: DiscoverableAuthentication = self
-            .take_ceremony(assertion.challenge_id, AUTHENTICATE, None)
-            .await
-            .map_err(|_| AuthError::InvalidCredentials)?;
-        let rp = self.relying_party(org)?;
-        let (user_id, cred_id) = rp
-            .identify_discoverable_authentication(&cred)
-            .map_err(|_| AuthError::InvalidCredentials)?;
-        let user_id = UserId(user_id);
-        if expected.is_some_and(|e| e != user_id) {
-            return Err(AuthError::InvalidCredentials);
-        }
-        let user = self
-            .store
-            .user_by_id(user_id)
-            .await?
-            .filter(|u| u.org_id == org.id)
-            .ok_or(AuthError::InvalidCredentials)?;
-        let cred_id = URL_SAFE_NO_PAD.encode(cred_id);
-        let (info, json) = self
-            .store
-            .passkeys(user.id)
-            .await?
-            .into_iter()
-            .find(|(p, _)| p.credential_id == cred_id)
-            .ok_or(AuthError::InvalidCredentials)?;
-        let mut passkey: Passkey = serde_json::from_str(&json)
-            .map_err(|_| AuthError::Internal("passkey record".into()))?;
-        let result = match rp.finish_discoverable_authentication(
-            &cred,
-            state,
-            &[DiscoverableKey::from(&passkey)],
-        ) {
-            Ok(r) => r,
-            Err(WebauthnError::CredentialPossibleCompromise) => {
-                self.audit(
-                    self.event(AuditKind::PasskeyCloneSuspected, user.org_id, client)
-                        .user(user.id)
-                        .detail("passkey_id", info.id.to_string())
-                        .detail("stored_counter", info.counter),
-                )
-                .await;
-                tracing::warn!(passkey.id = %info.id, "passkey counter went backwards; refused");
-                return Err(AuthError::InvalidCredentials);
-            }
-            Err(_) => return Err(AuthError::InvalidCredentials),
-        };
-        passkey.update_credential(&result);
-        let json = serde_json::to_string(&passkey)
-            .map_err(|e| AuthError::Internal(format!("passkey: {e}")))?;
-        self.store
-            .use_passkey(
-                info.id,
-                &json,
-                result.counter(),
-                result.backup_state(),
-                self.now(),
-            )
-            .await?;
-        Ok(user)
     }
 }
 

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tracing::instrument;
 use unicode_normalization::UnicodeNormalization;
 
-use super::admin::OrgAdmin;
+use super::kernel::authz::OrgAdmin;
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::{AuthError, FieldError};
@@ -254,16 +254,16 @@ impl Services {
         if new_password.is_empty() {
             return Err(AuthError::invalid("new_password", "is required"));
         }
-        self.rate_limit(client, super::lockout::Limit::ClientAnd(identifier))
+        self.rate_limit(client, super::kernel::limits::Limit::ClientAnd(identifier))
             .await?;
         let user = self.questions_target(identifier, organization).await?;
         let org = self.org(organization).await?;
         let lock = match &user {
-            Some(u) => super::lockout::LockKey::user(u.id),
+            Some(u) => super::kernel::limits::LockKey::user(u.id),
             None => {
                 let id = Identifier::parse(identifier, "identifier")
                     .map_err(|e| AuthError::Validation(vec![e]))?;
-                super::lockout::LockKey::identifier(org.id, &lookup_of(&id))
+                super::kernel::limits::LockKey::identifier(org.id, &lookup_of(&id))
             }
         };
         self.check_lock(&lock).await?;

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::admin::parse_roles;
-use super::auth::RegisterInput;
-use super::input::Fields;
+use super::kernel::accounts::RegisterInput;
+use super::kernel::authz::parse_roles;
+use super::kernel::input::Fields;
 use super::Services;
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::error::AuthError;

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
-use super::{Principal, Services, Tokens};
+use super::kernel::sign_in::Tokens;
+use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{ct_eq, hash_token, random_token};
 use crate::error::AuthError;
@@ -74,7 +75,7 @@ impl Services {
         verifier: &str,
         client: &ClientInfo,
     ) -> Result<Tokens, AuthError> {
-        self.rate_limit(client, super::lockout::Limit::Client)
+        self.rate_limit(client, super::kernel::limits::Limit::Client)
             .await?;
         if code.is_empty() || code.len() > 128 {
             return Err(AuthError::CodeInvalid);

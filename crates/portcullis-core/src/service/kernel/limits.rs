@@ -6,7 +6,7 @@
 
 use chrono::Duration;
 
-use super::Services;
+use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::hash_token;
 use crate::error::AuthError;
@@ -16,21 +16,21 @@ use crate::store::{LockoutRule, LookupKey};
 
 /// The counter a sign-in attempt is charged to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct LockKey(String);
+pub(crate) struct LockKey(String);
 
 impl LockKey {
     /// An account.
-    pub(super) fn user(id: UserId) -> Self {
+    pub(crate) fn user(id: UserId) -> Self {
         Self(format!("user:{id}"))
     }
 
     /// One known device of an account (see `device_cookies`), by the hash of its nonce.
-    pub(super) fn device(nonce_hash: &str) -> Self {
+    pub(crate) fn device(nonce_hash: &str) -> Self {
         Self(format!("device:{nonce_hash}"))
     }
 
     /// An identifier with no account (hashed: it may be an email address).
-    pub(super) fn identifier(org: OrgId, key: &LookupKey) -> Self {
+    pub(crate) fn identifier(org: OrgId, key: &LookupKey) -> Self {
         Self(format!(
             "identifier:{}",
             hash_token(&format!("{org}:{key:?}"))
@@ -38,7 +38,7 @@ impl LockKey {
     }
 }
 
-fn rule(policy: &OrgPolicy) -> LockoutRule {
+pub(crate) fn rule(policy: &OrgPolicy) -> LockoutRule {
     LockoutRule {
         threshold: policy.lockout_threshold,
         window: Duration::minutes(15),
@@ -49,7 +49,7 @@ fn rule(policy: &OrgPolicy) -> LockoutRule {
 
 impl Services {
     /// Refuses while the key is locked.
-    pub(super) async fn check_lock(&self, key: &LockKey) -> Result<(), AuthError> {
+    pub(crate) async fn check_lock(&self, key: &LockKey) -> Result<(), AuthError> {
         if !self.config.abuse_limits {
             return Ok(());
         }
@@ -65,7 +65,7 @@ impl Services {
     }
 
     /// Counts a failure; audits the lock it causes, if any.
-    pub(super) async fn count_failure(
+    pub(crate) async fn count_failure(
         &self,
         key: &LockKey,
         policy: &OrgPolicy,
@@ -95,7 +95,7 @@ impl Services {
     }
 
     /// Forgets the failures of an account (a full sign-in, or a password reset).
-    pub(super) async fn clear_lock(&self, user: UserId) -> Result<(), AuthError> {
+    pub(crate) async fn clear_lock(&self, user: UserId) -> Result<(), AuthError> {
         if !self.config.abuse_limits {
             return Ok(());
         }
@@ -105,7 +105,7 @@ impl Services {
 
 /// What a rate limit counts: the client address, and the account identifier when known.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Limit<'a> {
+pub(crate) enum Limit<'a> {
     /// The client address only.
     Client,
     /// The client address and this identifier (an email, phone or username, normalised).
@@ -115,7 +115,7 @@ pub(super) enum Limit<'a> {
 impl Services {
     /// Counts a credential- or code-checking request against the client's budget, and the
     /// identifier's; past either, `rate_limited` until the minute is over.
-    pub(super) async fn rate_limit(
+    pub(crate) async fn rate_limit(
         &self,
         client: &ClientInfo,
         what: Limit<'_>,

@@ -44,7 +44,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Courier {
-    pub(super) fn new(
+    pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         master: MasterKey,

@@ -21,10 +21,10 @@ use crate::ids::{SessionId, UserId};
 use crate::model::User;
 
 /// Entries held at most; past that the cache starts again empty.
-const MAX_ENTRIES: usize = 100_000;
+pub(crate) const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug)]
-struct Entry {
+pub(crate) struct Entry {
     user: User,
     cached_at: DateTime<Utc>,
 }
@@ -32,7 +32,7 @@ struct Entry {
 /// The entries, and each user's sessions among them (so forgetting a user, which every
 /// audited change does, costs that user's entries, not a scan of all).
 #[derive(Debug, Default)]
-struct Entries {
+pub(crate) struct Entries {
     by_session: HashMap<SessionId, Entry>,
     by_user: HashMap<UserId, Vec<SessionId>>,
 }
@@ -57,7 +57,7 @@ impl SessionCache {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, Entries> {
+    pub(crate) fn map(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -146,7 +146,7 @@ mod tests {
     use super::*;
     use crate::ids::OrgId;
 
-    fn user() -> User {
+    pub(crate) fn user() -> User {
         let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         User {
             id: UserId::new(),
@@ -171,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn entries_expire_and_are_forgotten_by_user_or_all() {
+    pub(crate) fn entries_expire_and_are_forgotten_by_user_or_all() {
         let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let cache = SessionCache::new(Duration::seconds(5), true);
         let (ann, bob) = (user(), user());
@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn a_read_older_than_a_change_is_not_cached_and_off_means_off() {
+    pub(crate) fn a_read_older_than_a_change_is_not_cached_and_off_means_off() {
         let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let cache = SessionCache::new(Duration::seconds(5), true);
         let ann = user();

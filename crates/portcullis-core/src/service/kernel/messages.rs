@@ -25,14 +25,14 @@ pub(crate) struct Sender<'a> {
     pub(crate) minutes: i64,
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-const NOT_YOU: &str =
+pub(crate) const NOT_YOU: &str =
     "If you did not ask for this, you can ignore this message; nothing changes without the code.";
 
 pub(crate) fn render(to: &Address, from: Sender<'_>, template: Template<'_>) -> Message {
@@ -129,7 +129,7 @@ mod tests {
     };
 
     #[test]
-    fn emails_have_text_and_escaped_html() {
+    pub(crate) fn emails_have_text_and_escaped_html() {
         let to = Address::Email(Email::parse("ann@example.com", "email").unwrap());
         let Message::Email(m) = render(
             &to,
@@ -152,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn texts_are_short() {
+    pub(crate) fn texts_are_short() {
         let to = Address::Phone(Phone::parse("+14155552671", "phone").unwrap());
         let Message::Sms(m) = render(&to, FROM, Template::Login { code: "654321" }) else {
             panic!("a text")
