@@ -160,7 +160,13 @@ impl Username {
 
     /// The case-folded form that uniqueness and look-ups use.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        Self::key_of(&self.0)
+    }
+
+    /// The case-folded form of a stored username: the one case rule, which the store's
+    /// unique key follows too.
+    pub fn key_of(username: &str) -> String {
+        username.to_lowercase()
     }
 }
 

@@ -3,17 +3,18 @@
 use tracing::instrument;
 
 use super::kernel::accounts::RegisterInput;
+use super::kernel::identifiers::sign_in_key;
 use super::kernel::input::Fields;
 use super::kernel::sign_in::{SignInPlace, Tokens};
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
 use crate::error::AuthError;
-use crate::identity::{Identifier, RoleName};
+use crate::identity::RoleName;
 use crate::ids::UserId;
 use crate::model::User;
 use crate::password::{Password, Verified};
-use crate::store::{LookupKey, Profile, RotateOutcome};
+use crate::store::{Profile, RotateOutcome};
 
 /// A password sign-in, as received.
 #[derive(Debug, Default)]
@@ -139,16 +140,10 @@ impl Services {
         let (org, device) = self
             .sign_in_org(input.organization.as_deref(), input.device_token.as_deref())
             .await?;
-        let identifier = Identifier::parse(&input.identifier, "identifier")
-            .map_err(|e| AuthError::Validation(vec![e]))?;
+        let key = sign_in_key(&input.identifier)?;
         if input.password.is_empty() {
             return Err(AuthError::invalid("password", "is required"));
         }
-        let key = match &identifier {
-            Identifier::Email(e) => LookupKey::Email(e.as_str().to_owned()),
-            Identifier::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
-            Identifier::Username(u) => LookupKey::Username(u.key()),
-        };
         let creds = self.store.credentials(org.id, &key).await?;
         // A client that proves it signed in to this account before (its device cookie)
         // answers to its own lock, not the account's: an attacker's failures lock the

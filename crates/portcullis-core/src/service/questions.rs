@@ -8,14 +8,13 @@ use tracing::instrument;
 use unicode_normalization::UnicodeNormalization;
 
 use super::kernel::authz::OrgAdmin;
+use super::kernel::identifiers::sign_in_key;
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::{AuthError, FieldError};
-use crate::identity::Identifier;
 use crate::ids::UserId;
 use crate::model::User;
 use crate::password::{Password, Verified};
-use crate::store::LookupKey;
 
 /// A question and its answer, as received.
 #[derive(Debug, Clone, Default)]
@@ -55,14 +54,6 @@ const DECOYS: [&str; 24] = [
     "In what town was your first job?",
     "What was the model of your first phone?",
 ];
-
-fn lookup_of(id: &Identifier) -> LookupKey {
-    match id {
-        Identifier::Email(e) => LookupKey::Email(e.as_str().to_owned()),
-        Identifier::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
-        Identifier::Username(u) => LookupKey::Username(u.key()),
-    }
-}
 
 fn normalise_answer(raw: &str) -> String {
     raw.nfkc()
@@ -191,13 +182,7 @@ impl Services {
                 "this organization does not allow password recovery by security questions",
             ));
         }
-        let id = Identifier::parse(identifier, "identifier")
-            .map_err(|e| AuthError::Validation(vec![e]))?;
-        let key = match &id {
-            Identifier::Email(e) => LookupKey::Email(e.as_str().to_owned()),
-            Identifier::Phone(p) => LookupKey::Phone(p.as_str().to_owned()),
-            Identifier::Username(u) => LookupKey::Username(u.key()),
-        };
+        let key = sign_in_key(identifier)?;
         Ok(self
             .store
             .credentials(org.id, &key)
@@ -260,11 +245,7 @@ impl Services {
         let org = self.org(organization).await?;
         let lock = match &user {
             Some(u) => super::kernel::limits::LockKey::user(u.id),
-            None => {
-                let id = Identifier::parse(identifier, "identifier")
-                    .map_err(|e| AuthError::Validation(vec![e]))?;
-                super::kernel::limits::LockKey::identifier(org.id, &lookup_of(&id))
-            }
+            None => super::kernel::limits::LockKey::identifier(org.id, &sign_in_key(identifier)?),
         };
         self.check_lock(&lock).await?;
         let stored = match &user {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
-use crate::identity::Attributes;
+use crate::identity::{Attributes, Username};
 use crate::ids::{OrgId, SessionId, UserId};
 use crate::model::{Credentials, Role, User};
 
@@ -63,6 +63,11 @@ impl Profile {
             last_name: user.last_name.clone(),
             attributes: user.attributes.clone(),
         }
+    }
+
+    /// The key the username is unique and found by (see [`Username::key_of`]).
+    pub fn username_key(&self) -> Option<String> {
+        self.username.as_deref().map(Username::key_of)
     }
 }
 

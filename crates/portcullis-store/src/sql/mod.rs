@@ -32,7 +32,7 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use portcullis_core::store::{Profile, StoreError};
+use portcullis_core::store::StoreError;
 use portcullis_core::tokens::StoredSigningKey;
 
 use crate::rows::{db_err, ms};
@@ -49,10 +49,6 @@ fn like_pattern(q: &str) -> String {
     }
     out.push('%');
     out
-}
-
-fn username_key(p: &Profile) -> Option<String> {
-    p.username.as_ref().map(|u| u.to_lowercase())
 }
 
 /// Counts as `i64` for the databases.

@@ -12,7 +12,7 @@ use sqlx::QueryBuilder;
 use crate::rows::{db_err, ms, RoleRow, UserRow, USER_COLUMNS};
 
 use super::{Db, This, BEGIN};
-use crate::sql::{begin, count, like_pattern, username_key};
+use crate::sql::{begin, count, like_pattern};
 
 impl This {
     pub(super) async fn roles_of(&self, ids: &[&str]) -> Result<Vec<RoleRow>, StoreError> {
@@ -149,7 +149,7 @@ impl UserStore for This {
                     .push_bind(p.phone.clone())
                     .push_bind(p.phone_verified)
                     .push_bind(p.username.clone())
-                    .push_bind(username_key(p))
+                    .push_bind(p.username_key())
                     .push_bind(p.first_name.clone())
                     .push_bind(p.last_name.clone())
                     .push_bind(user.password_hash.clone())
@@ -232,7 +232,7 @@ impl UserStore for This {
         .bind(&p.phone)
         .bind(p.phone_verified)
         .bind(&p.username)
-        .bind(username_key(p))
+        .bind(p.username_key())
         .bind(&p.first_name)
         .bind(&p.last_name)
         .bind(p.attributes.to_json())
@@ -339,7 +339,7 @@ impl UserStore for This {
         .bind(&p.phone)
         .bind(p.phone_verified)
         .bind(&p.username)
-        .bind(username_key(p))
+        .bind(p.username_key())
         .bind(&p.first_name)
         .bind(&p.last_name)
         .bind(password_hash)

@@ -6,9 +6,9 @@
 
 use chrono::Duration;
 
+use super::identifiers::{lock_counter, rate_counter};
 use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
-use crate::crypto::hash_token;
 use crate::error::AuthError;
 use crate::ids::{OrgId, UserId};
 use crate::model::OrgPolicy;
@@ -29,12 +29,9 @@ impl LockKey {
         Self(format!("device:{nonce_hash}"))
     }
 
-    /// An identifier with no account (hashed: it may be an email address).
+    /// An identifier with no account (see [`lock_counter`]).
     pub(crate) fn identifier(org: OrgId, key: &LookupKey) -> Self {
-        Self(format!(
-            "identifier:{}",
-            hash_token(&format!("{org}:{key:?}"))
-        ))
+        Self(lock_counter(org, key))
     }
 }
 
@@ -108,7 +105,8 @@ impl Services {
 pub(crate) enum Limit<'a> {
     /// The client address only.
     Client,
-    /// The client address and this identifier (an email, phone or username, normalised).
+    /// The client address and this identifier as typed (counted by its lookup key, see
+    /// [`rate_counter`]).
     ClientAnd(&'a str),
 }
 
@@ -138,11 +136,9 @@ impl Services {
             }
         }
         if let Limit::ClientAnd(identifier) = what {
-            let key = format!(
-                "identifier:{}",
-                hash_token(&identifier.trim().to_lowercase())
-            );
-            if self.store.hit(&key, window).await? > self.config.rate_per_identifier {
+            if self.store.hit(&rate_counter(identifier), window).await?
+                > self.config.rate_per_identifier
+            {
                 metrics::counter!("portcullis_rate_limited_total", "by" => "identifier")
                     .increment(1);
                 return Err(AuthError::RateLimited {
