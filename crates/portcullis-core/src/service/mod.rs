@@ -5,7 +5,7 @@
 //! (`auth`, `ui_codes`), codes and messages (`codes`), second factors (`mfa`), passkeys
 //! (`passkeys`), organizations (`orgs`), devices and application tokens (`devices`,
 //! `app_tokens`). No area imports another: what more than one needs lives below them, in
-//! [`kernel`] (the ports, audit, organization policy, rate limits and locks, authorization,
+//! `kernel` (the ports, audit, organization policy, rate limits and locks, authorization,
 //! and the shared steps: sign-in completion, second-factor checks, codes and notices).
 //! `tests/architecture.rs` holds this true.
 
