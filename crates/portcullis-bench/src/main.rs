@@ -165,7 +165,7 @@ impl Target {
                     .await
                     .context("PostgreSQL")?;
                 config.database_url = Some(url);
-                config.master_key = Some("YmVuY2gtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=".to_owned());
+                config.master_key = Some("YmVuY2gtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=".into());
                 Some((base.to_owned(), schema))
             }
             None => None,

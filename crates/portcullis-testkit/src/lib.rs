@@ -98,14 +98,14 @@ impl TestServer {
             listen: "127.0.0.1:0".to_owned(),
             data_dir: dir.path().join("data"),
             bootstrap_admin_email: Some(ADMIN_EMAIL.to_owned()),
-            bootstrap_admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            bootstrap_admin_password: Some(ADMIN_PASSWORD.into()),
             hash_concurrency: Some(4),
             smtp_url: Some(format!("smtp://127.0.0.1:{smtp_port}")),
             mail_from: "Portcullis Test <no-reply@portcullis.test>".to_owned(),
             sms_webhook_url: Some(format!("{sms_url}/sms")),
-            sms_webhook_secret: Some(SMS_SECRET.to_owned()),
+            sms_webhook_secret: Some(SMS_SECRET.into()),
             reset_link_url: Some("https://app.example/reset".to_owned()),
-            metrics_token: Some(METRICS_TOKEN.to_owned()),
+            metrics_token: Some(METRICS_TOKEN.into()),
             ..Config::default()
         };
         let pg = match backend {
@@ -117,7 +117,7 @@ impl TestServer {
                     .await
                     .expect("create test schema");
                 config.database_url = Some(url);
-                config.master_key = Some("ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcyEhISE=".to_owned());
+                config.master_key = Some("ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcyEhISE=".into());
                 Some((base, schema))
             }
         };

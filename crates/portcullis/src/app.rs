@@ -1,5 +1,6 @@
 //! Assembles a running server from a [`Config`]: database, master key, use cases, HTTP.
 
+use secrecy::ExposeSecret as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -62,11 +63,22 @@ fn senders(config: &Config) -> anyhow::Result<Senders> {
         &config.twilio_from,
     ) {
         (Some(url), _, _, _) => (
-            Arc::new(WebhookSms::new(url, config.sms_webhook_secret.clone())),
+            Arc::new(WebhookSms::new(
+                url,
+                config
+                    .sms_webhook_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned()),
+            )),
             "webhook".into(),
         ),
         (None, Some(sid), Some(token), Some(from)) => (
-            Arc::new(TwilioSms::new(&config.twilio_base_url, sid, token, from)),
+            Arc::new(TwilioSms::new(
+                &config.twilio_base_url,
+                sid,
+                token.expose_secret(),
+                from,
+            )),
             "twilio".into(),
         ),
         _ => (
@@ -295,7 +307,10 @@ impl App {
             &config.bootstrap_admin_email,
             &config.bootstrap_admin_password,
         ) {
-            match services.bootstrap_admin(email, password).await {
+            match services
+                .bootstrap_admin(email, password.expose_secret())
+                .await
+            {
                 Ok(true) => info!("created the bootstrap admin"),
                 Ok(false) => {}
                 Err(
@@ -326,7 +341,10 @@ impl App {
                 request_timeout: Duration::from_secs(config.request_timeout_secs),
                 max_concurrent_requests: config.max_concurrent_requests,
                 body_read_timeout: Duration::from_secs(config.body_read_timeout_secs),
-                metrics_token: config.metrics_token.clone(),
+                metrics_token: config
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| t.expose_secret().to_owned()),
             },
             portcullis_compat::routes(&config.compat_dialects()?).merge(portcullis_ui::routes()),
         );

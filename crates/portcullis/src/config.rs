@@ -1,12 +1,18 @@
 //! Configuration: defaults, then a TOML file (`--config FILE` or `PORTCULLIS_CONFIG`), then
 //! `PORTCULLIS_*` environment variables, each layer winning over the one before.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
+use config::FileFormat;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
+use serde_aux::serde_introspection::serde_introspect;
 use zeroize::Zeroizing;
+
+/// What every variable's name starts with (`PORTCULLIS_` and the field's name).
+const ENV_PREFIX: &str = "PORTCULLIS";
 
 /// Every setting, with a working default for each.
 #[derive(Clone, Deserialize)]
@@ -21,11 +27,11 @@ pub struct Config {
     /// `iss` of tokens and base of links; default `http://<listen address>`.
     pub issuer: Option<String>,
     /// 32 bytes, base64; default: generated into `<data_dir>/master.key` (SQLite only).
-    pub master_key: Option<String>,
+    pub master_key: Option<SecretString>,
     /// Created as `system_admin` on start when absent.
     pub bootstrap_admin_email: Option<String>,
     /// Its password.
-    pub bootstrap_admin_password: Option<String>,
+    pub bootstrap_admin_password: Option<SecretString>,
     /// Log filter, such as `info` or `portcullis=debug`.
     pub log: String,
     /// `text` or `json`.
@@ -65,11 +71,11 @@ pub struct Config {
     /// Text messages are POSTed here as JSON `{"to", "body"}`.
     pub sms_webhook_url: Option<String>,
     /// Sent as `Authorization: Bearer` to the SMS webhook.
-    pub sms_webhook_secret: Option<String>,
+    pub sms_webhook_secret: Option<SecretString>,
     /// Twilio-compatible SMS: account SID.
     pub twilio_account_sid: Option<String>,
     /// Twilio-compatible SMS: auth token.
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<SecretString>,
     /// Twilio-compatible SMS: sending number.
     pub twilio_from: Option<String>,
     /// Twilio-compatible SMS: API base URL.
@@ -107,7 +113,7 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// The bearer token that `/metrics` on the API's listener asks for; unset: metrics are
     /// not served on the API's listener at all.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<SecretString>,
     /// How often the housekeeping job (guest retention) runs, seconds.
     pub janitor_interval_secs: u64,
     /// The reference systems' dialects to serve, comma-separated (`all`, `none`, or names
@@ -197,44 +203,16 @@ impl Default for Config {
     }
 }
 
-fn set<T: FromStr>(
-    slot: &mut T,
-    var: &str,
-    get: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<()>
-where
-    T::Err: std::fmt::Display,
-{
-    if let Some(v) = get(var) {
-        *slot = v
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
-    }
-    Ok(())
-}
-
-fn set_opt<T: FromStr>(
-    slot: &mut Option<T>,
-    var: &str,
-    get: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<()>
-where
-    T::Err: std::fmt::Display,
-{
-    if let Some(v) = get(var).filter(|v| !v.is_empty()) {
-        *slot = Some(v.parse().map_err(|e| anyhow::anyhow!("{var}: {e}"))?);
-    }
-    Ok(())
-}
-
 impl Config {
     /// Loads the file (if any) and the process environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         Self::load_with(file, |k| std::env::var(k).ok())
     }
 
-    /// Loads with an explicit environment (for tests).
+    /// Loads with an explicit environment (for tests). The layers are merged by the `config`
+    /// crate over this one struct: its defaults, the TOML file, then one `PORTCULLIS_<FIELD>`
+    /// variable for each field (read by name, so other `PORTCULLIS_*` variables are left
+    /// alone; values are trimmed, and an empty one counts as unset).
     pub fn load_with(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -242,161 +220,32 @@ impl Config {
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| env("PORTCULLIS_CONFIG").map(PathBuf::from));
-        let mut c = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        let vars: HashMap<String, String> = serde_introspect::<Self>()
+            .iter()
+            .map(|field| format!("{ENV_PREFIX}_{}", field.to_uppercase()))
+            .filter_map(|var| {
+                let value = env(&var)?.trim().to_owned();
+                (!value.is_empty()).then_some((var, value))
+            })
+            .collect();
+        let mut layers = config::Config::builder();
+        if let Some(path) = &file {
+            if !path.is_file() {
+                bail!("reading {}: no such file", path.display());
             }
-            None => Self::default(),
-        };
-        set(&mut c.listen, "PORTCULLIS_LISTEN", &env)?;
-        set(&mut c.data_dir, "PORTCULLIS_DATA_DIR", &env)?;
-        set_opt(&mut c.database_url, "PORTCULLIS_DATABASE_URL", &env)?;
-        set_opt(&mut c.issuer, "PORTCULLIS_ISSUER", &env)?;
-        set_opt(&mut c.master_key, "PORTCULLIS_MASTER_KEY", &env)?;
-        set_opt(
-            &mut c.bootstrap_admin_email,
-            "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL",
-            &env,
-        )?;
-        set_opt(
-            &mut c.bootstrap_admin_password,
-            "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
-            &env,
-        )?;
-        set(&mut c.log, "PORTCULLIS_LOG", &env)?;
-        set(&mut c.log_format, "PORTCULLIS_LOG_FORMAT", &env)?;
-        set(
-            &mut c.access_token_ttl_secs,
-            "PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.session_idle_timeout_secs,
-            "PORTCULLIS_SESSION_IDLE_TIMEOUT_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.session_absolute_lifetime_secs,
-            "PORTCULLIS_SESSION_ABSOLUTE_LIFETIME_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.argon2_memory_kib,
-            "PORTCULLIS_ARGON2_MEMORY_KIB",
-            &env,
-        )?;
-        set(
-            &mut c.argon2_iterations,
-            "PORTCULLIS_ARGON2_ITERATIONS",
-            &env,
-        )?;
-        set(
-            &mut c.argon2_parallelism,
-            "PORTCULLIS_ARGON2_PARALLELISM",
-            &env,
-        )?;
-        set_opt(&mut c.hash_concurrency, "PORTCULLIS_HASH_CONCURRENCY", &env)?;
-        set_opt(&mut c.hash_queue, "PORTCULLIS_HASH_QUEUE", &env)?;
-        set(
-            &mut c.database_max_connections,
-            "PORTCULLIS_DATABASE_MAX_CONNECTIONS",
-            &env,
-        )?;
-        set(
-            &mut c.database_acquire_timeout_secs,
-            "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT_SECS",
-            &env,
-        )?;
-        set(&mut c.key_reload_secs, "PORTCULLIS_KEY_RELOAD_SECS", &env)?;
-        set(
-            &mut c.session_cache_secs,
-            "PORTCULLIS_SESSION_CACHE_SECS",
-            &env,
-        )?;
-        set_opt(&mut c.smtp_url, "PORTCULLIS_SMTP_URL", &env)?;
-        set(&mut c.mail_from, "PORTCULLIS_MAIL_FROM", &env)?;
-        set_opt(&mut c.sms_webhook_url, "PORTCULLIS_SMS_WEBHOOK_URL", &env)?;
-        set_opt(
-            &mut c.sms_webhook_secret,
-            "PORTCULLIS_SMS_WEBHOOK_SECRET",
-            &env,
-        )?;
-        set_opt(
-            &mut c.twilio_account_sid,
-            "PORTCULLIS_TWILIO_ACCOUNT_SID",
-            &env,
-        )?;
-        set_opt(
-            &mut c.twilio_auth_token,
-            "PORTCULLIS_TWILIO_AUTH_TOKEN",
-            &env,
-        )?;
-        set_opt(&mut c.twilio_from, "PORTCULLIS_TWILIO_FROM", &env)?;
-        set(&mut c.twilio_base_url, "PORTCULLIS_TWILIO_BASE_URL", &env)?;
-        set(&mut c.code_ttl_secs, "PORTCULLIS_CODE_TTL_SECS", &env)?;
-        set(
-            &mut c.message_daily_cap,
-            "PORTCULLIS_MESSAGE_DAILY_CAP",
-            &env,
-        )?;
-        set_opt(&mut c.reset_link_url, "PORTCULLIS_RESET_LINK_URL", &env)?;
-        set_opt(&mut c.webauthn_rp_id, "PORTCULLIS_WEBAUTHN_RP_ID", &env)?;
-        set_opt(&mut c.webauthn_origins, "PORTCULLIS_WEBAUTHN_ORIGINS", &env)?;
-        set(&mut c.outbox_worker, "PORTCULLIS_OUTBOX_WORKER", &env)?;
-        set(
-            &mut c.anonymous_retention_days,
-            "PORTCULLIS_ANONYMOUS_RETENTION_DAYS",
-            &env,
-        )?;
-        set(
-            &mut c.janitor_interval_secs,
-            "PORTCULLIS_JANITOR_INTERVAL_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.audit_retention_days,
-            "PORTCULLIS_AUDIT_RETENTION_DAYS",
-            &env,
-        )?;
-        set(
-            &mut c.request_timeout_secs,
-            "PORTCULLIS_REQUEST_TIMEOUT_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.max_concurrent_requests,
-            "PORTCULLIS_MAX_CONCURRENT_REQUESTS",
-            &env,
-        )?;
-        set(
-            &mut c.header_read_timeout_secs,
-            "PORTCULLIS_HEADER_READ_TIMEOUT_SECS",
-            &env,
-        )?;
-        set(
-            &mut c.body_read_timeout_secs,
-            "PORTCULLIS_BODY_READ_TIMEOUT_SECS",
-            &env,
-        )?;
-        set_opt(&mut c.max_connections, "PORTCULLIS_MAX_CONNECTIONS", &env)?;
-        set_opt(&mut c.metrics_listen, "PORTCULLIS_METRICS_LISTEN", &env)?;
-        set_opt(&mut c.metrics_token, "PORTCULLIS_METRICS_TOKEN", &env)?;
-        set(&mut c.rate_limits, "PORTCULLIS_RATE_LIMITS", &env)?;
-        set(&mut c.compat, "PORTCULLIS_COMPAT", &env)?;
-        set(
-            &mut c.rate_limit_ip_per_minute,
-            "PORTCULLIS_RATE_LIMIT_IP_PER_MINUTE",
-            &env,
-        )?;
-        set(
-            &mut c.rate_limit_identifier_per_minute,
-            "PORTCULLIS_RATE_LIMIT_IDENTIFIER_PER_MINUTE",
-            &env,
-        )?;
-        set(&mut c.trusted_proxies, "PORTCULLIS_TRUSTED_PROXIES", &env)?;
-        set(&mut c.cors_origins, "PORTCULLIS_CORS_ORIGINS", &env)?;
+            layers = layers.add_source(config::File::from(path.as_path()).format(FileFormat::Toml));
+        }
+        let layers = layers
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("_")
+                    .source(Some(vars.clone().into_iter().collect())),
+            )
+            .build()
+            .map_err(|e| named(&e, &vars, file.as_deref()))?;
+        let c: Self = layers
+            .try_deserialize()
+            .map_err(|e| named(&e, &vars, file.as_deref()))?;
         c.validate()?;
         Ok(c)
     }
@@ -440,7 +289,11 @@ impl Config {
         {
             bail!("PORTCULLIS_HEADER_READ_TIMEOUT_SECS, PORTCULLIS_BODY_READ_TIMEOUT_SECS and PORTCULLIS_MAX_CONNECTIONS must be at least 1");
         }
-        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 16)
+        {
             bail!("PORTCULLIS_METRICS_TOKEN must be at least 16 characters");
         }
         self.compat_dialects()?;
@@ -521,7 +374,28 @@ impl Config {
 
     /// The master key text from configuration, wiped on drop.
     pub(crate) fn master_key_text(&self) -> Option<Zeroizing<String>> {
-        self.master_key.clone().map(Zeroizing::new)
+        self.master_key
+            .as_ref()
+            .map(|k| Zeroizing::new(k.expose_secret().to_owned()))
+    }
+}
+
+/// A loading error, naming where the bad value came from: the variable (as the documentation
+/// spells it) or the file.
+fn named(
+    e: &config::ConfigError,
+    vars: &HashMap<String, String>,
+    file: Option<&Path>,
+) -> anyhow::Error {
+    let text = e.to_string();
+    let from_var = vars.keys().find(|var| {
+        let key = var[ENV_PREFIX.len() + 1..].to_lowercase();
+        text.contains(&format!("`{key}`")) && text.contains("environment")
+    });
+    match (from_var, file) {
+        (Some(var), _) => anyhow::anyhow!("{var}: {text}"),
+        (None, Some(path)) => anyhow::anyhow!("parsing {}: {text}", path.display()),
+        (None, None) => anyhow::anyhow!("configuration: {text}"),
     }
 }
 
@@ -614,7 +488,10 @@ mod tests {
         assert_eq!(c.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
         assert_eq!(c.mail_from, "Me <me@example.com>");
         assert_eq!(c.sms_webhook_url.as_deref(), Some("http://127.0.0.1:9/sms"));
-        assert_eq!(c.sms_webhook_secret.as_deref(), Some("s"));
+        assert_eq!(
+            c.sms_webhook_secret.as_ref().map(|s| s.expose_secret()),
+            Some("s")
+        );
         assert_eq!((c.code_ttl_secs, c.message_daily_cap), (300, 3));
         assert_eq!(c.reset_link_url.as_deref(), Some("https://app/reset"));
         assert!(!c.outbox_worker);
@@ -692,6 +569,35 @@ mod tests {
             |_| None
         )
         .is_err());
+    }
+
+    /// A secret that looks like a number stays the text it is; other `PORTCULLIS_*`
+    /// variables (a test harness's, say) are not settings and are left alone; secrets do
+    /// not show in the configuration's debug form.
+    #[test]
+    fn secrets_stay_text_and_stay_hidden() {
+        let env: HashMap<&str, &str> = [
+            ("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+            ("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "123456789012"),
+            ("PORTCULLIS_METRICS_TOKEN", " 0000111122223333 "),
+            ("PORTCULLIS_TEST_POSTGRES_URL", "postgres://elsewhere"),
+            ("PORTCULLIS_ISSUER", ""),
+        ]
+        .into();
+        let c = Config::load_with(None, |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(
+            c.bootstrap_admin_password
+                .as_ref()
+                .map(|s| s.expose_secret()),
+            Some("123456789012")
+        );
+        assert_eq!(
+            c.metrics_token.as_ref().map(|s| s.expose_secret()),
+            Some("0000111122223333")
+        );
+        assert_eq!(c.issuer, None, "an empty variable is unset");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("123456789012") && !shown.contains("0000111122223333"));
     }
 
     #[test]
