@@ -16,8 +16,9 @@ use portcullis_core::model::{
     Device, License, MfaKey, OrgPolicy, Organization, Session, TrustedDevice,
 };
 use portcullis_core::store::{
-    AuditFilter, Enrolled, Liveness, LockoutRule, LookupKey, NewCode, NewUser, OutboxStats,
-    Profile, QueuedMessage, Registration, RotateOutcome, Store, StoreError, UserFilter,
+    AuditFilter, Enrolled, Liveness, LockKey, LockoutRule, LookupKey, NewCode, NewUser,
+    OutboxStats, Profile, Purpose, QueuedMessage, RateKey, Registration, RotateOutcome, Store,
+    StoreError, UserFilter,
 };
 use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
@@ -524,7 +525,11 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        s.live_code(ann.id, "reset").await.unwrap().unwrap().id,
+        s.live_code(ann.id, Purpose::Reset)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         second.id,
         "a new code retires the old"
     );
@@ -532,7 +537,11 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
     assert!(!s.code_by_token("tok2").await.unwrap().unwrap().consumed);
     assert!(s.code_by_token("nope").await.unwrap().is_none());
     assert_eq!(
-        s.live_code(ann.id, "login").await.unwrap().unwrap().id,
+        s.live_code(ann.id, Purpose::Login)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         login.id,
         "purposes are apart"
     );
@@ -557,7 +566,7 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
     );
     assert!(s.consume_code(login.id, 5, t0()).await.unwrap());
     assert!(!s.consume_code(login.id, 5, t0()).await.unwrap(), "once");
-    assert!(s.live_code(ann.id, "login").await.unwrap().is_none());
+    assert!(s.live_code(ann.id, Purpose::Login).await.unwrap().is_none());
     assert!(s
         .mark_verified(ann.id, &LookupKey::Email("codes@example.com".into()), t0())
         .await
@@ -570,19 +579,23 @@ async fn codes_and_outbox(store: Arc<dyn Store>) {
 
     // Rate-limit counts.
     assert_eq!(
-        s.messages_since("codes@example.com", "reset", t0() + Duration::seconds(1))
-            .await
-            .unwrap(),
+        s.messages_since(
+            "codes@example.com",
+            Purpose::Reset,
+            t0() + Duration::seconds(1)
+        )
+        .await
+        .unwrap(),
         0
     );
     assert_eq!(
-        s.messages_since("codes@example.com", "reset", t0())
+        s.messages_since("codes@example.com", Purpose::Reset, t0())
             .await
             .unwrap(),
         2
     );
     assert_eq!(
-        s.messages_since("codes@example.com", "other", t0())
+        s.messages_since("codes@example.com", Purpose::ChangeAddress, t0())
             .await
             .unwrap(),
         0
@@ -1026,7 +1039,7 @@ async fn lockouts(store: Arc<dyn Store>) {
         base: Duration::seconds(60),
         max: Duration::seconds(100),
     };
-    let k = "user:x";
+    let k = &LockKey::user(UserId::new());
     assert!(s.locked_until(k, t0()).await.unwrap().is_none());
     assert!(s.record_failure(k, &rule, t0()).await.unwrap().is_none());
     assert!(s.record_failure(k, &rule, t0()).await.unwrap().is_none());
@@ -1055,7 +1068,7 @@ async fn lockouts(store: Arc<dyn Store>) {
         "doubled, capped"
     );
     // Failures older than the window are forgotten.
-    let other = "identifier:y";
+    let other = &LockKey::unknown_identifier("y");
     s.record_failure(other, &rule, t0()).await.unwrap();
     s.record_failure(other, &rule, t0()).await.unwrap();
     assert!(s
@@ -1069,7 +1082,11 @@ async fn lockouts(store: Arc<dyn Store>) {
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let st = Arc::clone(&store);
-            tokio::spawn(async move { st.record_failure("user:race", &rule, t0()).await.unwrap() })
+            tokio::spawn(async move {
+                st.record_failure(&LockKey::device("race"), &rule, t0())
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut locks = 0;
@@ -1083,10 +1100,14 @@ async fn lockouts(store: Arc<dyn Store>) {
     // Rate-limit counters: per window, starting over in a new one, purged when old.
     let w1 = t0();
     let w2 = t0() + Duration::seconds(60);
-    assert_eq!(s.hit("ip:1", w1).await.unwrap(), 1);
-    assert_eq!(s.hit("ip:1", w1).await.unwrap(), 2);
-    assert_eq!(s.hit("ip:2", w1).await.unwrap(), 1);
-    assert_eq!(s.hit("ip:1", w2).await.unwrap(), 1, "a new window");
+    assert_eq!(s.hit(&RateKey::Client("1"), w1).await.unwrap(), 1);
+    assert_eq!(s.hit(&RateKey::Client("1"), w1).await.unwrap(), 2);
+    assert_eq!(s.hit(&RateKey::Client("2"), w1).await.unwrap(), 1);
+    assert_eq!(
+        s.hit(&RateKey::Client("1"), w2).await.unwrap(),
+        1,
+        "a new window"
+    );
     assert_eq!(
         s.purge_rate_limits(w2).await.unwrap(),
         1,

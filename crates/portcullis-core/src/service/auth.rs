@@ -3,7 +3,7 @@
 use tracing::instrument;
 
 use super::kernel::accounts::RegisterInput;
-use super::kernel::identifiers::sign_in_key;
+use super::kernel::identifiers::{sign_in_key, unknown_identifier_lock};
 use super::kernel::input::Fields;
 use super::kernel::sign_in::{SignInPlace, Tokens};
 use super::{Principal, Services};
@@ -14,6 +14,7 @@ use crate::identity::RoleName;
 use crate::ids::UserId;
 use crate::model::User;
 use crate::password::{Password, Verified};
+use crate::store::LockKey;
 use crate::store::{Profile, RotateOutcome};
 
 /// A password sign-in, as received.
@@ -153,8 +154,8 @@ impl Services {
             .and_then(|c| self.known_device(input.device_cookie.as_deref(), c.user.id));
         let lock = match (&creds, known) {
             (Some(_), Some(device)) => device.lock,
-            (Some(c), None) => super::kernel::limits::LockKey::user(c.user.id),
-            (None, _) => super::kernel::limits::LockKey::identifier(org.id, &key),
+            (Some(c), None) => LockKey::user(c.user.id),
+            (None, _) => unknown_identifier_lock(org.id, &key),
         };
         if let Err(locked) = self.check_lock(&lock).await {
             self.audit(
@@ -234,7 +235,7 @@ impl Services {
                     .user(user.id)
                     .detail("reason", "wrong_second_factor");
                 self.audit(event).await;
-                let lock = super::kernel::limits::LockKey::user(user.id);
+                let lock = LockKey::user(user.id);
                 self.count_failure(&lock, &org.policy, org.id, Some(user.id), &input.client)
                     .await?;
                 metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tracing::instrument;
 
 use super::kernel::authz::OrgAdmin;
-use super::kernel::codes::{code_digits, Purpose, Window};
+use super::kernel::codes::{code_digits, Window};
 use super::kernel::identifiers::lookup_key;
 use super::kernel::sign_in::Tokens;
 use super::Services;
@@ -18,6 +18,7 @@ use crate::error::AuthError;
 use crate::identity::{Address, Email};
 use crate::ids::UserId;
 use crate::model::{Organization, User};
+use crate::store::Purpose;
 
 /// A request for a code to be sent to an address.
 #[derive(Debug, Default, Clone)]
@@ -318,7 +319,7 @@ impl Services {
         let code = code_digits(input.code.as_deref())?;
         let stored = self
             .store
-            .live_code_to(Purpose::ChangeAddress.as_str(), to.as_str())
+            .live_code_to(Purpose::ChangeAddress, to.as_str())
             .await?
             .ok_or(AuthError::CodeInvalid)?;
         let user = self

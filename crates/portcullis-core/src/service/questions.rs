@@ -8,13 +8,14 @@ use tracing::instrument;
 use unicode_normalization::UnicodeNormalization;
 
 use super::kernel::authz::OrgAdmin;
-use super::kernel::identifiers::sign_in_key;
+use super::kernel::identifiers::{sign_in_key, unknown_identifier_lock};
 use super::{Principal, Services};
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::{AuthError, FieldError};
 use crate::ids::UserId;
 use crate::model::User;
 use crate::password::{Password, Verified};
+use crate::store::LockKey;
 
 /// A question and its answer, as received.
 #[derive(Debug, Clone, Default)]
@@ -244,8 +245,8 @@ impl Services {
         let user = self.questions_target(identifier, organization).await?;
         let org = self.org(organization).await?;
         let lock = match &user {
-            Some(u) => super::kernel::limits::LockKey::user(u.id),
-            None => super::kernel::limits::LockKey::identifier(org.id, &sign_in_key(identifier)?),
+            Some(u) => LockKey::user(u.id),
+            None => unknown_identifier_lock(org.id, &sign_in_key(identifier)?),
         };
         self.check_lock(&lock).await?;
         let stored = match &user {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{LookupKey, QueuedMessage};
 use crate::error::StoreError;
+use crate::identity::Address;
 use crate::ids::UserId;
 
 /// A one-time code to store (only hashes).
@@ -59,13 +60,13 @@ pub trait CodeStore: Send + Sync + 'static {
     async fn live_code(
         &self,
         user_id: UserId,
-        purpose: &str,
+        purpose: Purpose,
     ) -> Result<Option<StoredCode>, StoreError>;
     /// The newest live code of `purpose` sent to `destination`, whoever asked for it (a
     /// proposed new address, which is no one's yet).
     async fn live_code_to(
         &self,
-        purpose: &str,
+        purpose: Purpose,
         destination: &str,
     ) -> Result<Option<StoredCode>, StoreError>;
     /// A live code by the hash of its link token.
@@ -94,4 +95,49 @@ pub trait CodeStore: Send + Sync + 'static {
         key: &LookupKey,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
+
+/// What a code is for; the stored purpose names are part of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Proof of an email address.
+    VerifyEmail,
+    /// Proof of a phone number.
+    VerifyPhone,
+    /// A sign-in without a password.
+    Login,
+    /// A password reset.
+    Reset,
+    /// A reset whose message shows the link's token as its one code, for dialects whose
+    /// code routes take the code alone, with no address (DhiWise's `validate-otp` and
+    /// `reset-password`): a 6-digit code would be guessable across all accounts at once,
+    /// the 256-bit token is not. Stored and limited as `Reset`.
+    ResetByToken,
+    /// A one-time code as the second factor of a password sign-in.
+    Mfa,
+    /// Proof of a new address proposed for an account in an organization that conceals
+    /// accounts: the address becomes the account's only when this code comes back.
+    ChangeAddress,
+}
+
+impl Purpose {
+    /// The name stored with codes and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::VerifyPhone => "verify_phone",
+            Self::Login => "login",
+            Self::Reset | Self::ResetByToken => "reset",
+            Self::Mfa => "mfa",
+            Self::ChangeAddress => "change_address",
+        }
+    }
+
+    /// The purpose that verifies `address`.
+    pub fn verify(address: &Address) -> Self {
+        match address {
+            Address::Email(_) => Self::VerifyEmail,
+            Address::Phone(_) => Self::VerifyPhone,
+        }
+    }
 }

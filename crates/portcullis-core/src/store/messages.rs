@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::Purpose;
 use crate::error::StoreError;
 use crate::ids::OrgId;
 
@@ -45,7 +46,7 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn messages_since(
         &self,
         recipient: &str,
-        purpose: &str,
+        purpose: Purpose,
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
     /// Leases up to `limit` due messages until `lease_until`, so that no other worker or

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::ids::UserId;
 use portcullis_core::store::{
-    CodeStore, LookupKey, NewCode, QueuedMessage, StoreError, StoredCode,
+    CodeStore, LookupKey, NewCode, Purpose, QueuedMessage, StoreError, StoredCode,
 };
 
 use crate::rows::{db_err, ms, CodeRow, CODE_COLUMNS};
@@ -48,14 +48,14 @@ impl CodeStore for This {
     async fn live_code(
         &self,
         user_id: UserId,
-        purpose: &str,
+        purpose: Purpose,
     ) -> Result<Option<StoredCode>, StoreError> {
         let sql = format!(
             "SELECT {CODE_COLUMNS} WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL ORDER BY id DESC LIMIT 1"
         );
         sqlx::query_as::<_, CodeRow>(&sql)
             .bind(user_id.to_string())
-            .bind(purpose)
+            .bind(purpose.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?
@@ -65,14 +65,14 @@ impl CodeStore for This {
 
     async fn live_code_to(
         &self,
-        purpose: &str,
+        purpose: Purpose,
         destination: &str,
     ) -> Result<Option<StoredCode>, StoreError> {
         let sql = format!(
             "SELECT {CODE_COLUMNS} WHERE purpose = $1 AND destination = $2 AND consumed_at IS NULL ORDER BY id DESC LIMIT 1"
         );
         sqlx::query_as::<_, CodeRow>(&sql)
-            .bind(purpose)
+            .bind(purpose.as_str())
             .bind(destination)
             .fetch_optional(&self.pool)
             .await

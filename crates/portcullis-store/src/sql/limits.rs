@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use portcullis_core::store::{LimitStore, LockoutRule, StoreError};
+use portcullis_core::store::{LimitStore, LockKey, LockoutRule, RateKey, StoreError};
 
 use crate::rows::{db_err, ms};
 
@@ -14,13 +14,13 @@ use crate::sql::begin;
 impl LimitStore for This {
     async fn locked_until(
         &self,
-        key: &str,
+        key: &LockKey,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let until = sqlx::query_scalar::<_, Option<i64>>(
             "SELECT locked_until FROM lockouts WHERE key = $1",
         )
-        .bind(key)
+        .bind(key.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
@@ -31,7 +31,7 @@ impl LimitStore for This {
 
     async fn record_failure(
         &self,
-        key: &str,
+        key: &LockKey,
         rule: &LockoutRule,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -46,7 +46,7 @@ impl LimitStore for This {
              updated_at = $2 \
              RETURNING failures, locks",
         )
-        .bind(key)
+        .bind(key.as_str())
         .bind(ms(now))
         .bind(ms(now - rule.window))
         .bind(ms(now - chrono::Duration::days(1)))
@@ -68,7 +68,7 @@ impl LimitStore for This {
             "UPDATE lockouts SET failures = 0, locks = locks + 1, locked_until = $1 WHERE key = $2",
         )
         .bind(ms(until))
-        .bind(key)
+        .bind(key.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -76,23 +76,23 @@ impl LimitStore for This {
         Ok(Some(until))
     }
 
-    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+    async fn clear_failures(&self, key: &LockKey) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM lockouts WHERE key = $1")
-            .bind(key)
+            .bind(key.as_str())
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn hit(&self, key: &str, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn hit(&self, key: &RateKey<'_>, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
         let hits = sqlx::query_scalar::<_, i64>(
             "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \
              hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
              window_start = $2 RETURNING hits",
         )
-        .bind(key)
+        .bind(key.text())
         .bind(ms(window_start))
         .fetch_one(&self.writer)
         .await

@@ -10,47 +10,8 @@ use crate::error::AuthError;
 use crate::identity::{Address, Email};
 use crate::ids::UserId;
 use crate::model::{Organization, User};
-use crate::store::{NewCode, QueuedMessage, StoredCode};
+use crate::store::{NewCode, Purpose, QueuedMessage, RateKey, StoredCode};
 use sha2::{Digest, Sha256};
-
-/// What a code is for; the stored purpose names are part of the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    VerifyEmail,
-    VerifyPhone,
-    Login,
-    Reset,
-    /// A reset whose message shows the link's token as its one code, for dialects whose
-    /// code routes take the code alone, with no address (DhiWise's `validate-otp` and
-    /// `reset-password`): a 6-digit code would be guessable across all accounts at once,
-    /// the 256-bit token is not. Stored and limited as `Reset`.
-    ResetByToken,
-    /// A one-time code as the second factor of a password sign-in.
-    Mfa,
-    /// Proof of a new address proposed for an account in an organization that conceals
-    /// accounts: the address becomes the account's only when this code comes back.
-    ChangeAddress,
-}
-
-impl Purpose {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::VerifyPhone => "verify_phone",
-            Self::Login => "login",
-            Self::Reset | Self::ResetByToken => "reset",
-            Self::Mfa => "mfa",
-            Self::ChangeAddress => "change_address",
-        }
-    }
-
-    pub(crate) fn verify(address: &Address) -> Self {
-        match address {
-            Address::Email(_) => Self::VerifyEmail,
-            Address::Phone(_) => Self::VerifyPhone,
-        }
-    }
-}
 
 /// The purpose of security notices in the outbox (they are not rate-limited).
 pub(crate) const NOTICE: &str = "notice";
@@ -154,11 +115,8 @@ impl Services {
         let now = self.now().timestamp();
         let start = now.div_euclid(step) * step;
         let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
-        let key = format!(
-            "message:{}:{}",
-            purpose.as_str(),
-            crate::crypto::hash_token(to.as_str())
-        );
+        let to = crate::crypto::hash_token(to.as_str());
+        let key = RateKey::Message { purpose, to: &to };
         if self.store.hit(&key, window).await? == 1 {
             return Ok(());
         }
@@ -181,11 +139,7 @@ impl Services {
         let now = self.now();
         let today = self
             .store
-            .messages_since(
-                to.as_str(),
-                purpose.as_str(),
-                now - chrono::Duration::days(1),
-            )
+            .messages_since(to.as_str(), purpose, now - chrono::Duration::days(1))
             .await?;
         if today >= self.config.message_daily_cap {
             self.audit(
@@ -357,7 +311,7 @@ impl Services {
     ) -> Result<StoredCode, AuthError> {
         let stored = self
             .store
-            .live_code(user.id, purpose.as_str())
+            .live_code(user.id, purpose)
             .await?
             .ok_or(AuthError::CodeInvalid)?;
         if stored.attempts >= self.config.code_max_attempts {

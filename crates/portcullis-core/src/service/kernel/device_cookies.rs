@@ -17,7 +17,7 @@ pub(crate) const PURPOSE: &str = "device-cookie";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KnownDevice {
     /// The lock counter of this device alone.
-    pub(crate) lock: super::limits::LockKey,
+    pub(crate) lock: crate::store::LockKey,
 }
 
 impl Services {
@@ -38,7 +38,7 @@ impl Services {
         }
         let expected = self.mac(PURPOSE, format!("{id}.{nonce}").as_bytes());
         ct_eq(expected.as_bytes(), mac.as_bytes()).then(|| KnownDevice {
-            lock: super::limits::LockKey::device(&hash_token(nonce)),
+            lock: crate::store::LockKey::device(&hash_token(nonce)),
         })
     }
 }

@@ -6,7 +6,7 @@ use crate::crypto::hash_token;
 use crate::error::AuthError;
 use crate::identity::{Address, Identifier};
 use crate::ids::OrgId;
-use crate::store::LookupKey;
+use crate::store::{LockKey, LookupKey};
 
 /// The lookup key of a typed identifier; a validation error on the field `identifier` when
 /// it is none of the three.
@@ -39,24 +39,21 @@ fn counter_text(key: &LookupKey) -> String {
     }
 }
 
-/// The lock counter of an identifier that names no account in `org` (hashed: it may be an
-/// email address).
-pub(crate) fn lock_counter(org: OrgId, key: &LookupKey) -> String {
-    format!(
-        "identifier:{}",
-        hash_token(&format!("{org}:{}", counter_text(key)))
-    )
+/// The lock of an identifier that names no account in `org` (hashed: it may be an email
+/// address).
+pub(crate) fn unknown_identifier_lock(org: OrgId, key: &LookupKey) -> LockKey {
+    LockKey::unknown_identifier(&hash_token(&format!("{org}:{}", counter_text(key))))
 }
 
-/// The rate-limit counter of a typed identifier: its lookup key when it parses (so that
-/// `Ann@Example.com` and `ann@example.com`, or two spellings of one phone number, share one
-/// budget), else the trimmed, lower-cased text (a malformed one is counted too). Hashed.
-pub(crate) fn rate_counter(raw: &str) -> String {
+/// The digest a typed identifier's rate limit counts by: of its lookup key when it parses
+/// (so that `Ann@Example.com` and `ann@example.com`, or two spellings of one phone number,
+/// share one budget), else of the trimmed, lower-cased text (a malformed one is counted too).
+pub(crate) fn rate_digest(raw: &str) -> String {
     let text = match sign_in_key(raw) {
         Ok(key) => counter_text(&key),
         Err(_) => raw.trim().to_lowercase(),
     };
-    format!("identifier:{}", hash_token(&text))
+    hash_token(&text)
 }
 
 #[cfg(test)]
@@ -70,15 +67,12 @@ mod tests {
             LookupKey::Email("ann@example.com".into())
         );
         assert_eq!(
-            rate_counter("Ann@Example.com"),
-            rate_counter(" ann@example.com")
+            rate_digest("Ann@Example.com"),
+            rate_digest(" ann@example.com")
         );
-        assert_eq!(
-            rate_counter("+1 202 555 0143"),
-            rate_counter("+12025550143")
-        );
-        assert_eq!(rate_counter("Ann_1"), rate_counter("ann_1"));
-        assert_ne!(rate_counter("ann_1"), rate_counter("ann_2"));
+        assert_eq!(rate_digest("+1 202 555 0143"), rate_digest("+12025550143"));
+        assert_eq!(rate_digest("Ann_1"), rate_digest("ann_1"));
+        assert_ne!(rate_digest("ann_1"), rate_digest("ann_2"));
         assert!(sign_in_key("").is_err());
     }
 
@@ -93,7 +87,7 @@ mod tests {
             LookupKey::Username("ann".into()),
         ] {
             assert_eq!(
-                lock_counter(org, &key),
+                unknown_identifier_lock(org, &key).as_str(),
                 format!("identifier:{}", hash_token(&format!("{org}:{key:?}")))
             );
         }

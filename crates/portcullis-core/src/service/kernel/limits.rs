@@ -6,34 +6,13 @@
 
 use chrono::Duration;
 
-use super::identifiers::{lock_counter, rate_counter};
+use super::identifiers::rate_digest;
 use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
 use crate::error::AuthError;
 use crate::ids::{OrgId, UserId};
 use crate::model::OrgPolicy;
-use crate::store::{LockoutRule, LookupKey};
-
-/// The counter a sign-in attempt is charged to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LockKey(String);
-
-impl LockKey {
-    /// An account.
-    pub(crate) fn user(id: UserId) -> Self {
-        Self(format!("user:{id}"))
-    }
-
-    /// One known device of an account (see `device_cookies`), by the hash of its nonce.
-    pub(crate) fn device(nonce_hash: &str) -> Self {
-        Self(format!("device:{nonce_hash}"))
-    }
-
-    /// An identifier with no account (see [`lock_counter`]).
-    pub(crate) fn identifier(org: OrgId, key: &LookupKey) -> Self {
-        Self(lock_counter(org, key))
-    }
-}
+use crate::store::{LockKey, LockoutRule, RateKey};
 
 pub(crate) fn rule(policy: &OrgPolicy) -> LockoutRule {
     LockoutRule {
@@ -50,7 +29,7 @@ impl Services {
         if !self.config.abuse_limits {
             return Ok(());
         }
-        match self.store.locked_until(&key.0, self.now()).await? {
+        match self.store.locked_until(key, self.now()).await? {
             Some(until) => {
                 let secs = (until - self.now()).num_seconds().max(1);
                 Err(AuthError::Locked {
@@ -76,7 +55,7 @@ impl Services {
         }
         if let Some(until) = self
             .store
-            .record_failure(&key.0, &rule(policy), self.now())
+            .record_failure(key, &rule(policy), self.now())
             .await?
         {
             let mut event = self
@@ -96,7 +75,7 @@ impl Services {
         if !self.config.abuse_limits {
             return Ok(());
         }
-        Ok(self.store.clear_failures(&LockKey::user(user).0).await?)
+        Ok(self.store.clear_failures(&LockKey::user(user)).await?)
     }
 }
 
@@ -106,7 +85,7 @@ pub(crate) enum Limit<'a> {
     /// The client address only.
     Client,
     /// The client address and this identifier as typed (counted by its lookup key, see
-    /// [`rate_counter`]).
+    /// [`rate_digest`]).
     ClientAnd(&'a str),
 }
 
@@ -128,7 +107,7 @@ impl Services {
             .unwrap_or(60)
             .max(1);
         if let Some(ip) = &client.ip {
-            if self.store.hit(&format!("ip:{ip}"), window).await? > self.config.rate_per_ip {
+            if self.store.hit(&RateKey::Client(ip), window).await? > self.config.rate_per_ip {
                 metrics::counter!("portcullis_rate_limited_total", "by" => "ip").increment(1);
                 return Err(AuthError::RateLimited {
                     retry_after_secs: retry,
@@ -136,7 +115,10 @@ impl Services {
             }
         }
         if let Limit::ClientAnd(identifier) = what {
-            if self.store.hit(&rate_counter(identifier), window).await?
+            if self
+                .store
+                .hit(&RateKey::Identifier(&rate_digest(identifier)), window)
+                .await?
                 > self.config.rate_per_identifier
             {
                 metrics::counter!("portcullis_rate_limited_total", "by" => "identifier")

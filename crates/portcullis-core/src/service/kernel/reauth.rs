@@ -27,7 +27,7 @@ impl Services {
             .filter(|p| !p.is_empty())
             .ok_or_else(|| AuthError::invalid("password", "is required"))?;
         let org = self.org(Some(&user.org_slug)).await?;
-        let lock = super::limits::LockKey::user(user.id);
+        let lock = crate::store::LockKey::user(user.id);
         self.check_lock(&lock).await?;
         let given = Password::new(given).stored_as_sha1(org.policy.sha1_hex_passwords);
         match self.hasher.verify(&given, Some(&stored)).await? {

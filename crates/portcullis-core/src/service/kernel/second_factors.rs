@@ -2,7 +2,7 @@
 //! recovery code, emailed or texted code, passkey), trusting the device, and sending a one-time
 //! code.
 
-use super::codes::{code_digits, notice_address, Purpose};
+use super::codes::{code_digits, notice_address};
 use super::passkey_checks::PasskeyAssertion;
 use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
@@ -12,6 +12,7 @@ use crate::identity::Address;
 use crate::ids::UserId;
 use crate::model::{TrustedDevice, User};
 use crate::store::Enrolled;
+use crate::store::Purpose;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
