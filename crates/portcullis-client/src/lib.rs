@@ -42,6 +42,7 @@ mod codes;
 mod devices;
 mod discovery;
 mod mfa;
+mod oauth_clients;
 mod orgs;
 mod users;
 

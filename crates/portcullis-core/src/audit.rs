@@ -124,11 +124,20 @@ pub enum AuditKind {
     RegistrationConcealed,
     /// Users were imported from a file (`portcullis import`).
     UsersImported,
+    /// An admin registered an OAuth client (an application that signs users in through
+    /// OpenID Connect).
+    OAuthClientCreated,
+    /// An admin changed an OAuth client's settings.
+    OAuthClientUpdated,
+    /// An admin rotated an OAuth client's secret.
+    OAuthClientSecretRotated,
+    /// An admin deleted an OAuth client.
+    OAuthClientDeleted,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 53] = [
+    pub const ALL: [AuditKind; 57] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -182,6 +191,10 @@ impl AuditKind {
         Self::AccountLocked,
         Self::RegistrationConcealed,
         Self::UsersImported,
+        Self::OAuthClientCreated,
+        Self::OAuthClientUpdated,
+        Self::OAuthClientSecretRotated,
+        Self::OAuthClientDeleted,
     ];
 
     /// The wire name.
@@ -240,6 +253,10 @@ impl AuditKind {
             Self::AccountLocked => "account.locked",
             Self::RegistrationConcealed => "user.registration_concealed",
             Self::UsersImported => "users.imported",
+            Self::OAuthClientCreated => "oauth_client.created",
+            Self::OAuthClientUpdated => "oauth_client.updated",
+            Self::OAuthClientSecretRotated => "oauth_client.secret_rotated",
+            Self::OAuthClientDeleted => "oauth_client.deleted",
         }
     }
 
@@ -261,6 +278,10 @@ impl AuditKind {
                 | Self::RegistrationConcealed
                 | Self::UsersImported
                 | Self::BootstrapAdminCreated
+                | Self::OAuthClientCreated
+                | Self::OAuthClientUpdated
+                | Self::OAuthClientSecretRotated
+                | Self::OAuthClientDeleted
         )
     }
 

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod model;
 pub mod notify;
+pub mod oauth;
 pub mod password;
 pub mod service;
 pub mod store;

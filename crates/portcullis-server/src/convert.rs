@@ -127,6 +127,31 @@ pub(crate) fn app_tokens(ts: Vec<model::AppToken>) -> api::AppTokenList {
     }
 }
 
+pub(crate) fn oauth_client(c: portcullis_core::oauth::OAuthClient) -> api::OAuthClient {
+    api::OAuthClient {
+        client_id: c.id,
+        name: c.name,
+        client_type: c.client_type.as_str().to_owned(),
+        redirect_uris: c.redirect_uris,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        scopes: c.scopes,
+        token_endpoint_auth_method: c.token_endpoint_auth_method.as_str().to_owned(),
+        id_token_signed_response_alg: c.id_token_signed_response_alg.as_str().to_owned(),
+        first_party: c.first_party,
+        backchannel_logout_uri: c.backchannel_logout_uri,
+        access_token_lifetime_secs: c.access_token_lifetime_secs,
+        refresh_token_lifetime_secs: c.refresh_token_lifetime_secs,
+        client_secret_prefix: c.secret_prefix,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
 pub(crate) fn license(l: model::License) -> api::License {
     api::License {
         id: l.id,

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "Administration (org_admin, system_admin)"),
         (name = "orgs", description = "Organizations and their policies"),
         (name = "devices", description = "Licenses, device registration and device tokens"),
+        (name = "oauth", description = "OAuth clients: applications that sign an organization's users in through OpenID Connect"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Health, metrics, documentation"),
     )

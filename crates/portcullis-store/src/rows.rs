@@ -523,3 +523,74 @@ impl TryFrom<TrustedDeviceRow> for portcullis_core::model::TrustedDevice {
         })
     }
 }
+
+#[derive(Debug, FromRow)]
+pub(crate) struct OAuthClientRow {
+    id: String,
+    org_id: String,
+    name: String,
+    client_type: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    token_endpoint_auth_method: String,
+    id_token_signed_response_alg: String,
+    first_party: bool,
+    backchannel_logout_uri: Option<String>,
+    access_token_lifetime_secs: Option<i64>,
+    refresh_token_lifetime_secs: Option<i64>,
+    secret_prefix: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) const OAUTH_CLIENT_COLUMNS: &str =
+    "id, org_id, name, client_type, redirect_uris, post_logout_redirect_uris, grant_types, \
+     scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party, \
+     backchannel_logout_uri, access_token_lifetime_secs, refresh_token_lifetime_secs, \
+     secret_prefix, created_at, updated_at FROM oauth_clients";
+
+/// A list as stored: a JSON array of strings.
+pub(crate) fn json_list<T: AsRef<str>>(items: &[T]) -> String {
+    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("list {text}")))
+}
+
+fn wire<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("value {text}")))
+}
+
+impl TryFrom<OAuthClientRow> for portcullis_core::oauth::OAuthClient {
+    type Error = StoreError;
+    fn try_from(r: OAuthClientRow) -> Result<Self, StoreError> {
+        use portcullis_core::oauth::{AuthMethod, ClientType, GrantType, SigningAlg};
+        let lifetime = |v: Option<i64>| v.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: id(&r.org_id)?,
+            name: r.name,
+            client_type: wire(&r.client_type, ClientType::parse)?,
+            redirect_uris: list(&r.redirect_uris)?,
+            post_logout_redirect_uris: list(&r.post_logout_redirect_uris)?,
+            grant_types: list(&r.grant_types)?
+                .iter()
+                .map(|g| wire(g, GrantType::parse))
+                .collect::<Result<_, _>>()?,
+            scopes: list(&r.scopes)?,
+            token_endpoint_auth_method: wire(&r.token_endpoint_auth_method, AuthMethod::parse)?,
+            id_token_signed_response_alg: wire(&r.id_token_signed_response_alg, SigningAlg::parse)?,
+            first_party: r.first_party,
+            backchannel_logout_uri: r.backchannel_logout_uri,
+            access_token_lifetime_secs: lifetime(r.access_token_lifetime_secs),
+            refresh_token_lifetime_secs: lifetime(r.refresh_token_lifetime_secs),
+            secret_prefix: r.secret_prefix,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}

@@ -3,8 +3,8 @@
 //!
 //! The areas: accounts (`account`, `anonymous`, `admin`, `transfer`, `questions`), sign-in
 //! (`auth`, `ui_codes`), codes and messages (`codes`), second factors (`mfa`), passkeys
-//! (`passkeys`), organizations (`orgs`), devices and application tokens (`devices`,
-//! `app_tokens`). No area imports another: what more than one needs lives below them, in
+//! (`passkeys`), organizations (`orgs`) and their OAuth clients (`oauth_clients`), devices and
+//! application tokens (`devices`, `app_tokens`). No area imports another: what more than one needs lives below them, in
 //! `kernel` (the ports, audit, organization policy, rate limits and locks, authorization,
 //! and the shared steps: sign-in completion, second-factor checks, codes and notices).
 //! `tests/architecture.rs` holds this true.
@@ -18,6 +18,7 @@ mod codes;
 mod devices;
 mod kernel;
 mod mfa;
+mod oauth_clients;
 mod orgs;
 mod passkeys;
 mod questions;
@@ -44,6 +45,7 @@ pub use kernel::session_cache::SessionCache;
 pub use kernel::sign_in::Tokens;
 pub use kernel::sign_in::DEVICE_PREFIX;
 pub use mfa::NewTotpKey;
+pub use oauth_clients::OAuthClientSettings;
 pub use orgs::{return_allowed, OrgInput};
 pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;

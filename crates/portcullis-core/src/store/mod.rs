@@ -9,6 +9,7 @@ mod devices;
 mod limits;
 mod messages;
 mod meta;
+mod oauth_clients;
 mod orgs;
 mod passkeys;
 mod second_factors;
@@ -22,6 +23,7 @@ pub use devices::*;
 pub use limits::*;
 pub use messages::*;
 pub use meta::*;
+pub use oauth_clients::*;
 pub use orgs::*;
 pub use passkeys::*;
 pub use second_factors::*;
@@ -41,6 +43,7 @@ pub trait Store:
     + MessageStore
     + LimitStore
     + AuditStore
+    + OAuthClientStore
 {
 }
 
@@ -56,5 +59,6 @@ impl<T> Store for T where
         + MessageStore
         + LimitStore
         + AuditStore
+        + OAuthClientStore
 {
 }

@@ -10,6 +10,7 @@ mod me;
 mod meta;
 pub(crate) use meta::render_metrics;
 mod mfa;
+mod oauth_clients;
 mod orgs;
 mod passkeys;
 mod questions;
@@ -94,6 +95,16 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::register_device))
         .routes(routes!(devices::list_devices))
         .routes(routes!(devices::delete_device))
+        .routes(routes!(
+            oauth_clients::create_oauth_client,
+            oauth_clients::list_oauth_clients
+        ))
+        .routes(routes!(
+            oauth_clients::get_oauth_client,
+            oauth_clients::update_oauth_client,
+            oauth_clients::delete_oauth_client
+        ))
+        .routes(routes!(oauth_clients::rotate_oauth_client_secret))
         .routes(routes!(mfa::mfa_types))
         .routes(routes!(mfa::mfa_statuses))
         .routes(routes!(mfa::create_mfa_key, mfa::list_mfa_keys))

@@ -33,6 +33,8 @@ mod limits;
 mod messages;
 #[path = "meta.rs"]
 mod meta;
+#[path = "oauth_clients.rs"]
+mod oauth_clients;
 #[path = "orgs.rs"]
 mod orgs;
 #[path = "passkeys.rs"]

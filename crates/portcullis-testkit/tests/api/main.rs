@@ -25,6 +25,7 @@ mod lockout;
 mod me;
 mod meta;
 mod mfa;
+mod oauth_clients;
 mod orgs;
 mod passkeys;
 mod questions;

@@ -4,7 +4,7 @@
 use crate::error::{AuthError, FieldError};
 
 /// A field of a partial update: left alone, cleared (`null`), or set.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Patch<T> {
     /// Absent: unchanged.
     #[default]
@@ -59,12 +59,18 @@ impl Fields {
         }
     }
 
-    /// Records an error.
+    /// Whether an error is recorded for `field` (so that a rule between fields does not
+    /// report a field twice).
+    pub(crate) fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+
     /// Drops the errors recorded for `field`.
     pub(crate) fn forget(&mut self, field: &str) {
         self.0.retain(|e| e.field != field);
     }
 
+    /// Records an error.
     pub(crate) fn push(&mut self, field: &str, message: &str) {
         self.0.push(FieldError::new(field, message));
     }
