@@ -54,11 +54,23 @@ pub use audit::AuditQuery;
 pub use portcullis_api as api;
 pub use users::UserQuery;
 
+/// The invalid fields of a problem, for its message: ` [field: what is wrong; ...]`.
+fn fields(errors: &[api::FieldProblem]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect();
+    format!(" [{}]", each.join("; "))
+}
+
 /// What a call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The server answered with a problem.
-    #[error("{status}: {} ({})", problem.detail, problem.code.as_str())]
+    #[error("{status}: {} ({}){}", problem.detail, problem.code.as_str(), fields(&problem.errors))]
     Api {
         /// HTTP status.
         status: StatusCode,

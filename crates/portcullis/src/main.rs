@@ -63,6 +63,13 @@ enum Command {
         #[command(subcommand)]
         command: portcullis::remote::Licenses,
     },
+    /// OAuth clients, through a running server (admin token).
+    OauthClients {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::OAuthClients,
+    },
     /// The audit log, through a running server (admin token).
     Audit {
         #[command(flatten)]
@@ -160,6 +167,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit { remote, command } => {
             return portcullis::remote::audit(&remote, command).await
         }
+        Command::OauthClients { remote, command } => {
+            return portcullis::remote::oauth_clients(&remote, command).await
+        }
         _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
@@ -221,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { .. }
         | Command::Orgs { .. }
         | Command::Licenses { .. }
+        | Command::OauthClients { .. }
         | Command::Audit { .. } => {
             unreachable!("handled above")
         }

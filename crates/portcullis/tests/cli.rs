@@ -1,5 +1,5 @@
 //! The admin CLI, run as its binary against a spawned server: users, organizations,
-//! licenses and the audit log, as tables and as JSON.
+//! licenses, OAuth clients and the audit log, as tables and as JSON.
 
 #![expect(
     clippy::unwrap_used,
@@ -187,6 +187,82 @@ async fn orgs_and_licenses_commands() {
         .as_array()
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_clients_commands() {
+    let (_db, _node, cli) = cli().await;
+    let made = cli.json(&[
+        "oauth-clients",
+        "create",
+        "default",
+        "--name",
+        "Acme web",
+        "--redirect-uri",
+        "https://app.acme.test/callback",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/callback",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+    ]);
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    assert!(made["client_secret"].as_str().unwrap().starts_with("pcs_"));
+    assert_eq!(made["scopes"], serde_json::json!(["openid", "email"]));
+    let table = cli.ok(&["oauth-clients", "list", "default"]);
+    assert!(table.contains(&id) && table.contains("Acme web"), "{table}");
+    assert!(!table.contains(made["client_secret"].as_str().unwrap()));
+    let changed = cli.json(&[
+        "oauth-clients",
+        "update",
+        "default",
+        &id,
+        "--name",
+        "Acme",
+        "--first-party",
+    ]);
+    assert_eq!(
+        (changed["name"].as_str(), changed["first_party"].as_bool()),
+        (Some("Acme"), Some(true))
+    );
+    assert_eq!(
+        changed["redirect_uris"].as_array().unwrap().len(),
+        2,
+        "kept"
+    );
+    let rotated = cli.json(&["oauth-clients", "rotate-secret", "default", &id]);
+    assert_ne!(rotated["client_secret"], made["client_secret"]);
+    let public = cli.json(&[
+        "oauth-clients",
+        "create",
+        "default",
+        "--public",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        "http://localhost:5173/cb",
+    ]);
+    assert!(public["client_secret"].is_null());
+    let refused = cli.run(&[
+        "oauth-clients",
+        "create",
+        "default",
+        "--name",
+        "x",
+        "--redirect-uri",
+        "http://app.acme.test/cb",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("redirect_uris"));
+    cli.ok(&["oauth-clients", "delete", "default", &id]);
+    assert_eq!(
+        cli.json(&["oauth-clients", "list", "default"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! access token or an application token (`--url`/`--token`, or `PORTCULLIS_URL` and
 //! `PORTCULLIS_TOKEN`). Output is a table, or JSON with `--json`.
 
+mod oauth_clients;
+
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,6 +15,8 @@ use portcullis_client::api::{
 use portcullis_client::{AuditQuery, Client, UserQuery};
 use serde::Serialize;
 use uuid::Uuid;
+
+pub use oauth_clients::{oauth_clients, OAuthClients, Settings as OAuthClientSettings};
 
 /// Where the server is and who is calling.
 #[derive(Debug, Args)]
