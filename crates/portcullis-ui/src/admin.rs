@@ -1,7 +1,7 @@
 //! The admin console: users (search, pages, create, edit, deactivate, delete, roles, second
 //! factors off, sessions ended, verification sent), organizations and their policies,
-//! licenses and devices, and the audit log with filters. An `org_admin` sees only its own
-//! organization; a `system_admin`, all.
+//! licenses and devices, applications (OAuth clients, in `admin_clients`), and the audit log
+//! with filters. An `org_admin` sees only its own organization; a `system_admin`, all.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
@@ -415,7 +415,7 @@ pub(crate) async fn create_org(s: Signed, Posted(f): Posted<OrgForm>) -> Respons
     }
 }
 
-async fn org_page(
+pub(crate) async fn org_page(
     s: &Signed,
     admin: &OrgAdmin,
     slug: &str,
@@ -464,6 +464,22 @@ async fn org_page(
             current: false,
         })
         .collect();
+    let clients = services
+        .oauth_clients(admin, slug)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| Row {
+            id: c.id.to_string(),
+            cells: vec![
+                c.name,
+                c.id.to_string(),
+                c.client_type.as_str().to_owned(),
+                c.redirect_uris.join(" "),
+            ],
+            current: c.client_type == portcullis_core::oauth::ClientType::Confidential,
+        })
+        .collect();
     let status = web::status_of(&error);
     html(
         status,
@@ -478,6 +494,7 @@ async fn org_page(
             system: admin.is_system(),
             licenses,
             devices,
+            clients,
         },
         None,
     )

@@ -12,6 +12,7 @@
 
 mod account;
 mod admin;
+mod admin_clients;
 mod pages;
 mod passkey;
 mod public;
@@ -68,6 +69,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/orgs/{slug}/licenses", post(admin::create_license))
         .route("/admin/orgs/{slug}/revoke", post(admin::revoke_in_org))
+        .route(
+            "/admin/orgs/{slug}/clients",
+            post(admin_clients::create_client),
+        )
+        .route(
+            "/admin/orgs/{slug}/clients/{id}",
+            post(admin_clients::client_action),
+        )
         .route("/admin/audit", get(admin::audit))
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn(web::guard));

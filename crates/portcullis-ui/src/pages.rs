@@ -218,6 +218,8 @@ pub(crate) struct AdminOrg {
     pub(crate) system: bool,
     pub(crate) licenses: Vec<Row>,
     pub(crate) devices: Vec<Row>,
+    /// OAuth clients; `current` marks the confidential ones (they have a secret to rotate).
+    pub(crate) clients: Vec<Row>,
 }
 
 #[derive(Template)]

@@ -417,6 +417,99 @@ async fn the_console_is_for_admins_within_their_reach(app: TestServer) {
         .contains("src=\"https://cdn.example/logo.png\""));
 }
 
+/// An application registered in the console: the secret is shown once (then never on the
+/// page), a new one replaces it, a bad redirect URI is refused with its reason, and deleting
+/// removes it. Public clients get no secret.
+async fn the_console_registers_applications(app: TestServer) {
+    let mut admin = Browser::new(&app);
+    admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let made = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/clients",
+            &[
+                ("name", "Acme web"),
+                ("client_type", "confidential"),
+                (
+                    "redirect_uris",
+                    "https://app.acme.test/cb\r\nhttp://localhost:3000/cb\r\n",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let secret = made
+        .body
+        .split(|c: char| c == '<' || c == '>' || c.is_whitespace())
+        .find(|w| w.starts_with("pcs_"))
+        .expect("the secret, once")
+        .to_owned();
+    let listed = app
+        .admin()
+        .await
+        .oauth_clients("default")
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 1);
+    let client = &listed[0];
+    assert_eq!(
+        client.redirect_uris,
+        ["https://app.acme.test/cb", "http://localhost:3000/cb"]
+    );
+    assert!(made.body.contains(&client.client_id.to_string()));
+    let page = admin.get("/ui/admin/orgs/default").await;
+    assert!(page.body.contains("Acme web") && !page.body.contains(&secret));
+
+    let action = format!("/ui/admin/orgs/default/clients/{}", client.client_id);
+    let rotated = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "rotate")])
+        .await;
+    assert_eq!(rotated.status, 200);
+    assert!(rotated.body.contains("pcs_") && !rotated.body.contains(&secret));
+
+    let refused = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/clients",
+            &[
+                ("name", "Bad"),
+                ("redirect_uris", "http://app.acme.test/cb"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("loopback"), "{}", refused.body);
+
+    let public = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/clients",
+            &[
+                ("name", "Acme SPA"),
+                ("client_type", "public"),
+                ("redirect_uris", "http://127.0.0.1:5173/cb"),
+            ],
+        )
+        .await;
+    assert_eq!(public.status, 200);
+    assert!(!public.body.contains("pcs_"));
+
+    let gone = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "delete")])
+        .await;
+    assert_eq!(gone.status, 200);
+    let left = app
+        .admin()
+        .await
+        .oauth_clients("default")
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "Acme SPA");
+}
+
 async fn an_organization_that_requires_a_second_factor_gets_one_enrolled_first(app: TestServer) {
     crate::set_policy(&app, "default", json!({"mfa_required": true})).await;
     app.user("eve@example.com").await;
@@ -518,6 +611,7 @@ both_backends!(
     sign_in_goes_back_to_the_application_with_a_single_use_pkce_code,
     only_listed_origins_with_a_challenge_are_gone_back_to,
     forms_need_their_csrf_token_and_pages_allow_no_script,
+    the_console_registers_applications,
     the_page_session_renews_itself_and_ends_with_sign_out,
     the_console_is_for_admins_within_their_reach,
     an_organization_that_requires_a_second_factor_gets_one_enrolled_first,
