@@ -7,7 +7,7 @@ use portcullis_testkit::api::{
 use portcullis_testkit::client::{Client, Error};
 use portcullis_testkit::{both_backends, TestServer, USER_PASSWORD};
 
-use crate::{code, fields};
+use crate::{assert_audited, code, fields};
 
 /// An organization `acme` with one member, `ann@acme.test`; answers the system admin.
 async fn acme(app: &TestServer) -> Client {
@@ -288,25 +288,17 @@ async fn revoking_a_device_or_license_ends_its_sessions_at_once(app: TestServer)
         code(admin.delete_license("acme", license.details.id).await),
         ProblemCode::NotFound
     );
-    let kinds: Vec<String> = admin
-        .audit_events(&portcullis_testkit::client::AuditQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    for k in [
-        "license.created",
-        "device.registered",
-        "device.revoked",
-        "license.revoked",
-    ] {
-        assert!(kinds.iter().any(|x| x == k), "{k}");
-    }
+    assert_audited(
+        &admin,
+        None,
+        &[
+            "license.created",
+            "device.registered",
+            "device.revoked",
+            "license.revoked",
+        ],
+    )
+    .await;
 }
 
 async fn an_organization_can_require_device_tokens(app: TestServer) {

@@ -99,6 +99,30 @@ pub(crate) fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> ProblemCode {
     }
 }
 
+/// Asserts that the audit log (the events about `user`, when given; the newest 200) holds an
+/// event of each of `kinds`.
+pub(crate) async fn assert_audited(
+    admin: &portcullis_testkit::client::Client,
+    user: Option<uuid::Uuid>,
+    kinds: &[&str],
+) {
+    let logged: Vec<String> = admin
+        .audit_events(&portcullis_testkit::client::AuditQuery {
+            user_id: user,
+            limit: Some(200),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in kinds {
+        assert!(logged.iter().any(|k| k == kind), "{kind} in {logged:?}");
+    }
+}
+
 /// The failed fields of a validation problem.
 pub(crate) fn fields<T: std::fmt::Debug>(r: Result<T, Error>) -> Vec<String> {
     match r {

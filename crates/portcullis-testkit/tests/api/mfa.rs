@@ -7,7 +7,7 @@ use portcullis_testkit::api::{
 use portcullis_testkit::client::{Client, Error};
 use portcullis_testkit::{base32, both_backends, code_in, totp, TestServer, USER_PASSWORD};
 
-use crate::{code, fields};
+use crate::{assert_audited, code, fields};
 
 const ANN: &str = "ann@example.com";
 
@@ -500,26 +500,17 @@ async fn admins_take_a_users_factors_off(app: TestServer) {
         .await
         .unwrap();
     assert_eq!(all.status(), 204);
-    let kinds: Vec<String> = admin
-        .audit_events(&portcullis_testkit::client::AuditQuery {
-            user_id: Some(id),
-            limit: Some(200),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    for k in [
-        "mfa.key_created",
-        "mfa.enabled",
-        "mfa.key_deleted",
-        "mfa.disabled",
-    ] {
-        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
-    }
+    assert_audited(
+        &admin,
+        Some(id),
+        &[
+            "mfa.key_created",
+            "mfa.enabled",
+            "mfa.key_deleted",
+            "mfa.disabled",
+        ],
+    )
+    .await;
 }
 
 async fn an_organization_can_require_a_second_factor(app: TestServer) {

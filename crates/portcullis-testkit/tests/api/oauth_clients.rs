@@ -5,10 +5,9 @@
 use portcullis_testkit::api::{
     CreateOAuthClientRequest, CreateOrgRequest, ProblemCode, UpdateOAuthClientRequest,
 };
-use portcullis_testkit::client::AuditQuery;
 use portcullis_testkit::{both_backends, TestServer};
 
-use crate::{code, fields};
+use crate::{assert_audited, code, fields};
 
 fn web_app() -> CreateOAuthClientRequest {
     CreateOAuthClientRequest {
@@ -127,25 +126,17 @@ async fn an_admin_registers_changes_rotates_and_deletes_a_client(app: TestServer
         code(admin.delete_oauth_client("default", c.client_id).await),
         ProblemCode::NotFound
     );
-    let kinds: Vec<String> = admin
-        .audit_events(&AuditQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    for kind in [
-        "oauth_client.created",
-        "oauth_client.updated",
-        "oauth_client.secret_rotated",
-        "oauth_client.deleted",
-    ] {
-        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
-    }
+    assert_audited(
+        &admin,
+        None,
+        &[
+            "oauth_client.created",
+            "oauth_client.updated",
+            "oauth_client.secret_rotated",
+            "oauth_client.deleted",
+        ],
+    )
+    .await;
 }
 
 async fn a_public_client_has_no_secret_and_uses_no_client_credentials(app: TestServer) {

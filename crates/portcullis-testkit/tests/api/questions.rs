@@ -8,7 +8,7 @@ use portcullis_testkit::client::{Client, Error};
 use portcullis_testkit::{both_backends, TestServer};
 use reqwest::Method;
 
-use crate::{code, fields};
+use crate::{assert_audited, code, fields};
 
 const ANN: &str = "ann@example.com";
 
@@ -192,25 +192,16 @@ async fn questions_recover_a_password_only_where_the_organization_allows_it(app:
     );
     app.login(ANN, "a brand new passphrase").await;
     let admin = app.admin().await;
-    let kinds: Vec<String> = admin
-        .audit_events(&portcullis_testkit::client::AuditQuery {
-            user_id: Some(pair.user.id),
-            limit: Some(200),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    for k in [
-        "security_questions.set",
-        "security_questions.failed",
-        "password.reset",
-    ] {
-        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
-    }
+    assert_audited(
+        &admin,
+        Some(pair.user.id),
+        &[
+            "security_questions.set",
+            "security_questions.failed",
+            "password.reset",
+        ],
+    )
+    .await;
 }
 
 async fn questions_are_checked_and_admins_can_set_them(app: TestServer) {
