@@ -54,6 +54,49 @@ async fn per_identifier(backend: Backend) {
     app.login("ann@example.com", USER_PASSWORD).await;
 }
 
+/// One identifier, one budget, however it is typed: spellings of one phone number (spaces,
+/// brackets, dashes; the budget below the lockout threshold) count together, also when
+/// twenty arrive at once. (Case and surrounding spaces were already one budget.)
+async fn per_identifier_whatever_the_spelling(backend: Backend) {
+    let Some(app) = server(backend, 100, 4, "").await else {
+        return;
+    };
+    let spellings = [
+        "+12025550143",
+        "+1 202 555 0143",
+        "+1 (202) 555-0143",
+        " +1-202-555-0143",
+    ];
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let client = app.client();
+        let body = LoginRequest {
+            identifier: spellings[i % spellings.len()].to_owned(),
+            password: "wrong password".to_owned(),
+            ..Default::default()
+        };
+        burst.spawn(async move { client.login(&body).await.err().and_then(|e| e.code()) });
+    }
+    let answers = burst.join_all().await;
+    let count = |c: ProblemCode| answers.iter().filter(|a| **a == Some(c)).count();
+    let (checked, limited) = (
+        count(ProblemCode::InvalidCredentials),
+        count(ProblemCode::RateLimited),
+    );
+    assert_eq!(
+        (checked, limited),
+        (4, 16),
+        "one budget of four for every spelling"
+    );
+    for other in ["+12025550144", "+44 20 7946 0958"] {
+        assert_eq!(
+            code(app.try_login(other, "anything").await),
+            ProblemCode::InvalidCredentials,
+            "another number has its own budget"
+        );
+    }
+}
+
 async fn per_client(backend: Backend) {
     let Some(app) = server(backend, 4, 100, "").await else {
         return;
@@ -191,6 +234,7 @@ macro_rules! on_both {
 
 on_both!(
     sign_ins_are_limited_per_identifier => per_identifier,
+    spellings_of_one_identifier_share_its_limit => per_identifier_whatever_the_spelling,
     requests_are_limited_per_client_across_restarts => per_client,
     forwarded_addresses_count_only_from_trusted_proxies => forwarded_for,
     limits_and_lockout_can_be_switched_off => switched_off,
