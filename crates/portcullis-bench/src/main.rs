@@ -708,7 +708,12 @@ fn signing_path_rate(d: Duration) -> anyhow::Result<f64> {
     use portcullis_core::tokens::{generate_signing_key, AccessClaims, KeyRing};
     let master = portcullis_core::MasterKey::generate(&portcullis_core::OsRng);
     let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
-    let key = generate_signing_key(&portcullis_core::OsRng, &master, now);
+    let key = generate_signing_key(
+        portcullis_core::oauth::SigningAlg::EdDsa,
+        &portcullis_core::OsRng,
+        &master,
+        now,
+    )?;
     let ring = KeyRing::open(
         "http://127.0.0.1:8080",
         &master,

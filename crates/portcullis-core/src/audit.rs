@@ -133,11 +133,21 @@ pub enum AuditKind {
     OAuthClientSecretRotated,
     /// An admin deleted an OAuth client.
     OAuthClientDeleted,
+    /// A user consented to a client's scopes (or a first-party client was let in).
+    OAuthGranted,
+    /// The token endpoint issued tokens (any grant but refresh).
+    OAuthTokenIssued,
+    /// A client refreshed its tokens.
+    OAuthTokenRefreshed,
+    /// A token was revoked, an authorization code reused, or a user withdrew an authorization.
+    OAuthRevoked,
+    /// A relying party ended the user's session (RP-initiated logout).
+    OAuthLogout,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 57] = [
+    pub const ALL: [AuditKind; 62] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -195,6 +205,11 @@ impl AuditKind {
         Self::OAuthClientUpdated,
         Self::OAuthClientSecretRotated,
         Self::OAuthClientDeleted,
+        Self::OAuthGranted,
+        Self::OAuthTokenIssued,
+        Self::OAuthTokenRefreshed,
+        Self::OAuthRevoked,
+        Self::OAuthLogout,
     ];
 
     /// The wire name.
@@ -257,6 +272,11 @@ impl AuditKind {
             Self::OAuthClientUpdated => "oauth_client.updated",
             Self::OAuthClientSecretRotated => "oauth_client.secret_rotated",
             Self::OAuthClientDeleted => "oauth_client.deleted",
+            Self::OAuthGranted => "oauth.granted",
+            Self::OAuthTokenIssued => "oauth.token_issued",
+            Self::OAuthTokenRefreshed => "oauth.token_refreshed",
+            Self::OAuthRevoked => "oauth.revoked",
+            Self::OAuthLogout => "oauth.logout",
         }
     }
 
@@ -282,6 +302,9 @@ impl AuditKind {
                 | Self::OAuthClientUpdated
                 | Self::OAuthClientSecretRotated
                 | Self::OAuthClientDeleted
+                | Self::OAuthGranted
+                | Self::OAuthTokenIssued
+                | Self::OAuthTokenRefreshed
         )
     }
 

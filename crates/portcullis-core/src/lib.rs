@@ -13,6 +13,7 @@ pub mod ids;
 pub mod model;
 pub mod notify;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
 pub mod service;
 pub mod store;

@@ -201,6 +201,21 @@ pub struct Session {
     pub app_token_id: Option<uuid::Uuid>,
     /// The registered device this session signed in from, if any; the session ends with it.
     pub device_id: Option<uuid::Uuid>,
+    /// For a session made for an OAuth client: the grant it carries.
+    pub grant: Option<Grant>,
+}
+
+/// What a session made for an OAuth client (by an authorization code) carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The client.
+    pub client_id: uuid::Uuid,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The browser session the user authorized it in (the ID token's `sid`).
+    pub browser_sid: SessionId,
+    /// When the user signed in there.
+    pub auth_time: DateTime<Utc>,
 }
 
 /// A license: lets up to `max_devices` devices register in an organization.

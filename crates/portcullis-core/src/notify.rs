@@ -1,4 +1,4 @@
-//! Outgoing messages and the ports that deliver them. The use cases never send directly:
+//! Outgoing messages and HTTP calls, and the ports that deliver them. The use cases never send directly:
 //! they put messages in the store's outbox (in the same transaction as any code they
 //! carry), and the outbox courier ([`crate::service::Courier`]) hands them to these senders.
 
@@ -64,4 +64,33 @@ pub trait Mailer: Send + Sync + 'static {
 pub trait SmsSender: Send + Sync + 'static {
     /// Sends one message; an error means it should be retried later.
     async fn send(&self, message: &SmsMessage) -> Result<(), SendError>;
+}
+
+/// An HTTP `POST` to another system, as the outbound queue keeps it (back-channel logout
+/// tokens now; webhooks later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundRequest {
+    /// Where.
+    pub url: String,
+    /// The body's media type.
+    pub content_type: String,
+    /// The body.
+    pub body: String,
+}
+
+/// Why an outbound call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct CallError {
+    /// In words, for the log and the queue.
+    pub reason: String,
+    /// Whether trying again cannot help (an address that may not be called).
+    pub permanent: bool,
+}
+
+/// Makes outbound HTTP calls.
+#[async_trait]
+pub trait Caller: Send + Sync + 'static {
+    /// Posts `request`; success is a 2xx answer.
+    async fn post(&self, request: &OutboundRequest) -> Result<(), CallError>;
 }

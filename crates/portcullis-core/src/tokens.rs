@@ -1,9 +1,12 @@
-//! Access tokens: EdDSA (Ed25519) JWTs signed with keys that live, encrypted, in the store,
-//! so that every node signs and verifies with the same set.
+//! Signed tokens: the first-party access tokens (EdDSA JWTs) and everything the OpenID
+//! provider signs (ID tokens, RFC 9068 access tokens, logout tokens) with RS256, ES256 or
+//! EdDSA. The keys live, encrypted, in the store, so that every node signs and verifies with
+//! the same set; one key of each algorithm signs at a time.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::Signer as _;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -12,28 +15,46 @@ use base64::Engine;
 
 use crate::crypto::{MasterKey, MasterKeyError, Rng};
 use crate::error::AuthError;
+use crate::oauth::SigningAlg;
 
-/// A signing key as stored: public half in clear, private seed sealed with the master key.
+/// The size of generated RSA keys, in bits.
+const RSA_BITS: usize = 2048;
+
+/// A signing key as stored: public half in clear, private half sealed with the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
     /// Key id, the JWT `kid`.
     pub kid: String,
-    /// Ed25519 public key, base64url (the JWK `x`).
+    /// What it signs with.
+    pub algorithm: SigningAlg,
+    /// The public key, base64url: Ed25519's 32 bytes (the JWK `x`), P-256's uncompressed
+    /// point, or RSA's DER `RSAPublicKey`.
     pub public_x: String,
-    /// The 32-byte seed sealed by [`MasterKey::seal`].
+    /// Sealed by [`MasterKey::seal`]: Ed25519's 32-byte seed, or the PKCS#8 document of an
+    /// RSA or P-256 key.
     pub private_sealed: String,
-    /// When it was made; the newest signs.
+    /// When it was made; the newest of its algorithm signs.
     pub created_at: DateTime<Utc>,
+}
+
+/// The private half of a usable key, parsed once.
+enum Signer {
+    /// jsonwebtoken's encoder re-reads a PKCS#8 key (and derives its public half) on every
+    /// token, which doubles the cost of signing; this one is parsed at load time.
+    Ed25519(ed25519_dalek::SigningKey),
+    /// ring signs RSA in constant time (the `rsa` crate carries RUSTSEC-2023-0071).
+    Rsa(ring::rsa::KeyPair),
+    /// ring's P-256 with fixed-length (JOSE) signatures.
+    Ecdsa(ring::signature::EcdsaKeyPair),
 }
 
 /// One usable key.
 struct LiveKey {
     kid: String,
+    alg: SigningAlg,
     created_at: DateTime<Utc>,
-    public_x: String,
-    /// Parsed once: jsonwebtoken's encoder re-reads a PKCS#8 key (and derives its public
-    /// half) on every token, which doubles the cost of signing.
-    signing: ed25519_dalek::SigningKey,
+    jwk: PublicKey,
+    signer: Signer,
     decoding: DecodingKey,
 }
 
@@ -61,10 +82,10 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
-/// The set of signing keys, newest first. Every key verifies; the one that signs is the
-/// newest that has been published for `activation` (so that every node, and every relying
-/// party that caches the JWKS, has seen it before a token signed with it arrives), else the
-/// oldest.
+/// The set of signing keys, newest first. Every key verifies; the one that signs, for each
+/// algorithm, is the newest of that algorithm that has been published for `activation` (so
+/// that every node, and every relying party that caches the JWKS, has seen it before a token
+/// signed with it arrives), else the oldest.
 pub struct KeyRing {
     issuer: String,
     keys: Vec<LiveKey>,
@@ -84,20 +105,26 @@ fn signing_index(
         .or(n.checked_sub(1))
 }
 
-/// The key id that signs at `now`, among stored keys (any order).
-pub fn signing_kid(
+/// The key ids that sign at `now`, one per algorithm, among stored keys (any order).
+pub fn signing_kids(
     stored: &[StoredSigningKey],
     now: DateTime<Utc>,
     activation: chrono::Duration,
-) -> Option<String> {
-    let mut sorted: Vec<&StoredSigningKey> = stored.iter().collect();
-    sorted.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| b.kid.cmp(&a.kid))
-    });
-    signing_index(sorted.iter().map(|k| k.created_at), now, activation)
-        .map(|i| sorted[i].kid.clone())
+) -> Vec<String> {
+    SigningAlg::ALL
+        .iter()
+        .filter_map(|&alg| {
+            let mut sorted: Vec<&StoredSigningKey> =
+                stored.iter().filter(|k| k.algorithm == alg).collect();
+            sorted.sort_by(|a, b| {
+                b.created_at
+                    .cmp(&a.created_at)
+                    .then_with(|| b.kid.cmp(&a.kid))
+            });
+            signing_index(sorted.iter().map(|k| k.created_at), now, activation)
+                .map(|i| sorted[i].kid.clone())
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -111,31 +138,197 @@ impl std::fmt::Debug for KeyRing {
     }
 }
 
-/// A key's public part, as published in the JWKS.
+/// A key's public part, as published in the JWKS (RFC 7517, 7518 section 6, 8037).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
     /// Key id.
     pub kid: String,
-    /// Ed25519 public key, base64url.
-    pub x: String,
+    /// What it verifies.
+    pub alg: SigningAlg,
+    /// The key's parameters, base64url.
+    pub params: PublicParams,
 }
 
-/// Makes a new Ed25519 key, its private seed sealed with `master`.
+/// The parameters of a public key, by key type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicParams {
+    /// `kty: OKP`, `crv: Ed25519`.
+    Okp {
+        /// The public key.
+        x: String,
+    },
+    /// `kty: EC`, `crv: P-256`.
+    Ec {
+        /// The point's x coordinate.
+        x: String,
+        /// The point's y coordinate.
+        y: String,
+    },
+    /// `kty: RSA`.
+    Rsa {
+        /// The modulus.
+        n: String,
+        /// The public exponent.
+        e: String,
+    },
+}
+
+/// `rand_core`'s view of our [`Rng`], for the one generator that takes it.
+struct RandCore<'a>(&'a dyn Rng);
+
+impl rand_core::RngCore for RandCore<'_> {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill(dest);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.fill(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for RandCore<'_> {}
+
+/// Makes a new key of `alg`, its private half sealed with `master`.
+///
+/// ring cannot make RSA keys, so the `rsa` crate makes them. RUSTSEC-2023-0071 (Marvin) is a
+/// timing side channel of its private-key *operations*; making a key exposes nothing to an
+/// attacker, and every signature is made by ring.
 pub fn generate_signing_key(
+    alg: SigningAlg,
     rng: &dyn Rng,
     master: &MasterKey,
     now: DateTime<Utc>,
-) -> StoredSigningKey {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    rng.fill(seed.as_mut());
-    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+) -> Result<StoredSigningKey, AuthError> {
+    let failed = |e: &dyn std::fmt::Display| AuthError::Internal(format!("key generation: {e}"));
+    let (public, private): (Vec<u8>, Zeroizing<Vec<u8>>) = match alg {
+        SigningAlg::EdDsa => {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            rng.fill(seed.as_mut());
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            (
+                key.verifying_key().as_bytes().to_vec(),
+                Zeroizing::new(seed.to_vec()),
+            )
+        }
+        SigningAlg::Rs256 => {
+            use rsa::pkcs8::EncodePrivateKey as _;
+            let key =
+                rsa::RsaPrivateKey::new(&mut RandCore(rng), RSA_BITS).map_err(|e| failed(&e))?;
+            let der = key.to_pkcs8_der().map_err(|e| failed(&e))?;
+            let pkcs8 = Zeroizing::new(der.as_bytes().to_vec());
+            let pair = ring::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(|e| failed(&e))?;
+            (pair.public().as_ref().to_vec(), pkcs8)
+        }
+        SigningAlg::Es256 => {
+            use ring::signature::KeyPair as _;
+            let random = ring::rand::SystemRandom::new();
+            let doc = ring::signature::EcdsaKeyPair::generate_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &random,
+            )
+            .map_err(|e| failed(&e))?;
+            let pkcs8 = Zeroizing::new(doc.as_ref().to_vec());
+            let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &pkcs8,
+                &random,
+            )
+            .map_err(|e| failed(&e))?;
+            (pair.public_key().as_ref().to_vec(), pkcs8)
+        }
+    };
     let mut kid_bytes = [0u8; 12];
     rng.fill(&mut kid_bytes);
-    StoredSigningKey {
+    Ok(StoredSigningKey {
         kid: URL_SAFE_NO_PAD.encode(kid_bytes),
-        public_x: URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
-        private_sealed: master.seal(rng, seed.as_ref()),
+        algorithm: alg,
+        public_x: URL_SAFE_NO_PAD.encode(public),
+        private_sealed: master.seal(rng, &private),
         created_at: now,
+    })
+}
+
+/// Parses a stored key's private half into a signer, its public parameters and its
+/// verifying key.
+fn live_key(s: &StoredSigningKey, master: &MasterKey) -> Result<LiveKey, MasterKeyError> {
+    use ring::signature::KeyPair as _;
+    fn bad<E>(_: E) -> MasterKeyError {
+        MasterKeyError::Decrypt
+    }
+    let private = master.open(&s.private_sealed)?;
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let (signer, params, decoding) = match s.algorithm {
+        SigningAlg::EdDsa => {
+            let seed: [u8; 32] = private
+                .as_slice()
+                .try_into()
+                .map_err(|_| MasterKeyError::Decrypt)?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let x = b64(key.verifying_key().as_bytes());
+            let decoding = DecodingKey::from_ed_components(&x).map_err(bad)?;
+            (Signer::Ed25519(key), PublicParams::Okp { x }, decoding)
+        }
+        SigningAlg::Rs256 => {
+            let pair = ring::rsa::KeyPair::from_pkcs8(&private).map_err(bad)?;
+            let parts = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
+            let (n, e) = (b64(&parts.n), b64(&parts.e));
+            let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(bad)?;
+            (Signer::Rsa(pair), PublicParams::Rsa { n, e }, decoding)
+        }
+        SigningAlg::Es256 => {
+            let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &private,
+                &ring::rand::SystemRandom::new(),
+            )
+            .map_err(bad)?;
+            // An uncompressed point: 0x04, then x and y of 32 bytes each.
+            let point = pair.public_key().as_ref();
+            if point.len() != 65 {
+                return Err(MasterKeyError::Decrypt);
+            }
+            let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
+            let decoding = DecodingKey::from_ec_components(&x, &y).map_err(bad)?;
+            (Signer::Ecdsa(pair), PublicParams::Ec { x, y }, decoding)
+        }
+    };
+    Ok(LiveKey {
+        kid: s.kid.clone(),
+        alg: s.algorithm,
+        created_at: s.created_at,
+        jwk: PublicKey {
+            kid: s.kid.clone(),
+            alg: s.algorithm,
+            params,
+        },
+        signer,
+        decoding,
+    })
+}
+
+/// A JWS header (RFC 7515 section 4).
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+fn jwt_algorithm(alg: SigningAlg) -> Algorithm {
+    match alg {
+        SigningAlg::Rs256 => Algorithm::RS256,
+        SigningAlg::Es256 => Algorithm::ES256,
+        SigningAlg::EdDsa => Algorithm::EdDSA,
     }
 }
 
@@ -154,24 +347,10 @@ impl KeyRing {
                 .cmp(&a.created_at)
                 .then_with(|| b.kid.cmp(&a.kid))
         });
-        let mut keys = Vec::with_capacity(sorted.len());
-        for s in sorted {
-            let seed = master.open(&s.private_sealed)?;
-            let seed: [u8; 32] = seed
-                .as_slice()
-                .try_into()
-                .map_err(|_| MasterKeyError::Decrypt)?;
-            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-            let decoding = DecodingKey::from_ed_components(&s.public_x)
-                .map_err(|_| MasterKeyError::Decrypt)?;
-            keys.push(LiveKey {
-                kid: s.kid.clone(),
-                created_at: s.created_at,
-                public_x: s.public_x.clone(),
-                signing: key,
-                decoding,
-            });
-        }
+        let keys = sorted
+            .into_iter()
+            .map(|s| live_key(s, master))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             issuer: issuer.to_owned(),
             keys,
@@ -186,34 +365,62 @@ impl KeyRing {
 
     /// The public keys, for the JWKS.
     pub fn public_keys(&self) -> Vec<PublicKey> {
-        self.keys
-            .iter()
-            .map(|k| PublicKey {
-                kid: k.kid.clone(),
-                x: k.public_x.clone(),
-            })
-            .collect()
+        self.keys.iter().map(|k| k.jwk.clone()).collect()
     }
 
-    /// Signs claims with the key active at their `iat`.
+    /// Signs a first-party access token (EdDSA) with the key active at its `iat`.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, AuthError> {
-        let at = DateTime::from_timestamp(claims.iat, 0).unwrap_or_default();
-        let key = signing_index(self.keys.iter().map(|k| k.created_at), at, self.activation)
-            .and_then(|i| self.keys.get(i))
-            .ok_or_else(|| AuthError::Internal("no signing key".into()))?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
+        self.sign_jwt(SigningAlg::EdDsa, "JWT", claims.iat, claims)
+    }
+
+    /// Signs `claims` as a JWT of type `typ` with the key of `alg` active at `iat`.
+    pub fn sign_jwt<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        iat: i64,
+        claims: &T,
+    ) -> Result<String, AuthError> {
+        let at = DateTime::from_timestamp(iat, 0).unwrap_or_default();
+        let of_alg: Vec<&LiveKey> = self.keys.iter().filter(|k| k.alg == alg).collect();
+        let key = signing_index(of_alg.iter().map(|k| k.created_at), at, self.activation)
+            .and_then(|i| of_alg.get(i))
+            .ok_or_else(|| AuthError::Internal(format!("no {} signing key", alg.as_str())))?;
+        let header = JwsHeader {
+            alg: alg.as_str(),
+            typ,
+            kid: &key.kid,
+        };
         // JWS compact serialisation (RFC 7515 section 7.1) by hand, with the key parsed at
-        // load time; jsonwebtoken offers no encoder that keeps a parsed Ed25519 key.
+        // load time; jsonwebtoken offers no encoder that keeps a parsed key, nor ring.
         let part = |v: &dyn erased::Json| -> Result<String, AuthError> {
             Ok(URL_SAFE_NO_PAD.encode(v.to_json()?))
         };
         let mut token = part(&header)?;
         token.push('.');
         token.push_str(&part(claims)?);
-        let signature = key.signing.sign(token.as_bytes());
+        let failed = || AuthError::Internal("signing failed".into());
+        let signature = match &key.signer {
+            Signer::Ed25519(k) => k.sign(token.as_bytes()).to_bytes().to_vec(),
+            Signer::Rsa(k) => {
+                let mut sig = vec![0u8; k.public().modulus_len()];
+                k.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    token.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| failed())?;
+                sig
+            }
+            Signer::Ecdsa(k) => k
+                .sign(&ring::rand::SystemRandom::new(), token.as_bytes())
+                .map_err(|_| failed())?
+                .as_ref()
+                .to_vec(),
+        };
         token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
         Ok(token)
     }
 
@@ -226,25 +433,44 @@ impl KeyRing {
         Ok(claims)
     }
 
-    /// The claims of a token signed by one of the keys, expired or not (for proving that a
-    /// refresh token and an access token were issued together).
+    /// The claims of a first-party token signed by one of the keys, expired or not (for
+    /// proving that a refresh token and an access token were issued together).
     pub fn verify_signature(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        self.verify_jwt(token, SigningAlg::EdDsa, "JWT")
+    }
+
+    /// The claims of a JWT of type `typ` that a key of `alg` signed, with this issuer, expired
+    /// or not (callers check `exp` against their clock).
+    pub fn verify_jwt<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        alg: SigningAlg,
+        typ: &str,
+    ) -> Result<T, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::TokenInvalid)?;
-        if header.alg != Algorithm::EdDSA {
+        if header.alg != jwt_algorithm(alg)
+            || !header
+                .typ
+                .as_deref()
+                .unwrap_or("JWT")
+                .eq_ignore_ascii_case(typ)
+        {
             return Err(AuthError::TokenInvalid);
         }
         let kid = header.kid.ok_or(AuthError::TokenInvalid)?;
         let key = self
             .keys
             .iter()
-            .find(|k| k.kid == kid)
+            .find(|k| k.kid == kid && k.alg == alg)
             .ok_or(AuthError::TokenInvalid)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        let mut validation = Validation::new(jwt_algorithm(alg));
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        // Expiry is checked against our Clock below, not the library's wall clock.
+        // Expiry is checked against our Clock, not the library's wall clock; audiences by
+        // the caller, who knows which one it expects.
         validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+        validation.validate_aud = false;
+        let data = jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
             .map_err(|_| AuthError::TokenInvalid)?;
         Ok(data.claims)
     }
@@ -291,28 +517,28 @@ mod tests {
     fn signs_with_newest_and_verifies_with_any() {
         let master = MasterKey::generate(&OsRng);
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let old = generate_signing_key(&OsRng, &master, t0);
+        let old = generate_signing_key(SigningAlg::EdDsa, &OsRng, &master, t0).unwrap();
         let old_ring =
             KeyRing::open("http://issuer", &master, std::slice::from_ref(&old), ACT).unwrap();
         let old_token = old_ring.sign(&claims(t0)).unwrap();
 
         let t1 = t0 + chrono::Duration::hours(1);
-        let new = generate_signing_key(&OsRng, &master, t1);
+        let new = generate_signing_key(SigningAlg::EdDsa, &OsRng, &master, t1).unwrap();
         let ring =
             KeyRing::open("http://issuer", &master, &[old.clone(), new.clone()], ACT).unwrap();
         let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
         // Published but not yet active: the old key still signs, the new one already verifies.
         assert_eq!(kid(&ring.sign(&claims(t1)).unwrap()), old.kid);
         assert_eq!(
-            signing_kid(&[new.clone(), old.clone()], t1, ACT),
-            Some(old.kid.clone())
+            signing_kids(&[new.clone(), old.clone()], t1, ACT),
+            vec![old.kid.clone()]
         );
         let later = t1 + ACT;
         let token = ring.sign(&claims(later)).unwrap();
         assert_eq!(kid(&token), new.kid);
         assert_eq!(
-            signing_kid(&[old.clone(), new.clone()], later, ACT),
-            Some(new.kid.clone())
+            signing_kids(&[old.clone(), new.clone()], later, ACT),
+            vec![new.kid.clone()]
         );
         // The old key still verifies what it signed (while that lives).
         assert_eq!(ring.verify(&old_token, t0).unwrap().sub, "u");
@@ -328,7 +554,7 @@ mod tests {
         assert!(KeyRing::open(
             "x",
             &MasterKey::generate(&OsRng),
-            &[generate_signing_key(&OsRng, &master, t0)],
+            &[generate_signing_key(SigningAlg::EdDsa, &OsRng, &master, t0).unwrap()],
             ACT
         )
         .is_err());
@@ -341,7 +567,7 @@ mod tests {
         let ring = KeyRing::open(
             "http://issuer",
             &master,
-            &[generate_signing_key(&OsRng, &master, t0)],
+            &[generate_signing_key(SigningAlg::EdDsa, &OsRng, &master, t0).unwrap()],
             ACT,
         )
         .unwrap();
@@ -357,5 +583,63 @@ mod tests {
         parts[1] = &forged;
         assert!(ring.verify(&parts.join("."), t0).is_err());
         assert!(ring.verify("not a jwt", t0).is_err());
+    }
+
+    #[test]
+    fn each_algorithm_signs_what_its_published_key_verifies() {
+        use ring::signature::{self, UnparsedPublicKey};
+        let master = MasterKey::generate(&OsRng);
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let stored: Vec<StoredSigningKey> = SigningAlg::ALL
+            .iter()
+            .map(|&alg| generate_signing_key(alg, &OsRng, &master, t0).unwrap())
+            .collect();
+        let ring = KeyRing::open("http://issuer", &master, &stored, ACT).unwrap();
+        let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s).unwrap();
+        for key in ring.public_keys() {
+            let token = ring
+                .sign_jwt(key.alg, "at+jwt", t0.timestamp(), &claims(t0))
+                .unwrap();
+            // The published key verifies it, checked by ring on its own (not the signer's
+            // code path).
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let ok = match &key.params {
+                PublicParams::Rsa { n, e } => signature::RsaPublicKeyComponents {
+                    n: b64(n),
+                    e: b64(e),
+                }
+                .verify(
+                    &signature::RSA_PKCS1_2048_8192_SHA256,
+                    input.as_bytes(),
+                    &b64(sig),
+                )
+                .is_ok(),
+                PublicParams::Ec { x, y } => {
+                    let point = [vec![4u8], b64(x), b64(y)].concat();
+                    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                        .verify(input.as_bytes(), &b64(sig))
+                        .is_ok()
+                }
+                PublicParams::Okp { x } => UnparsedPublicKey::new(&signature::ED25519, b64(x))
+                    .verify(input.as_bytes(), &b64(sig))
+                    .is_ok(),
+            };
+            assert!(ok, "{:?}", key.alg);
+            let header: serde_json::Value =
+                serde_json::from_slice(&b64(token.split('.').next().unwrap())).unwrap();
+            assert_eq!(header["alg"], key.alg.as_str());
+            assert_eq!(header["kid"], key.kid.as_str());
+            assert_eq!(header["typ"], "at+jwt");
+            let back: AccessClaims = ring.verify_jwt(&token, key.alg, "at+jwt").unwrap();
+            assert_eq!(back.sub, "u");
+            // Another type or algorithm is refused.
+            assert!(ring
+                .verify_jwt::<AccessClaims>(&token, key.alg, "JWT")
+                .is_err());
+            let other = SigningAlg::ALL.iter().find(|&&a| a != key.alg).unwrap();
+            assert!(ring
+                .verify_jwt::<AccessClaims>(&token, *other, "at+jwt")
+                .is_err());
+        }
     }
 }

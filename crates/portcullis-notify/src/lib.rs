@@ -1,12 +1,15 @@
 //! Message delivery for Portcullis: the [`Mailer`] and [`SmsSender`] ports of the core,
 //! implemented over SMTP (lettre), an HTTP webhook, a Twilio-compatible API, and file
-//! outboxes for running without any of them.
+//! outboxes for running without any of them; and the [`Caller`] port, outbound HTTP calls
+//! to public addresses.
 
+mod http;
 mod mail;
 mod sms;
 
+pub use http::HttpCaller;
 pub use mail::{OutboxMailer, SmtpMailer};
-pub use portcullis_core::notify::{EmailMessage, Mailer, SendError, SmsMessage, SmsSender};
+pub use portcullis_core::notify::{Caller, EmailMessage, Mailer, SendError, SmsMessage, SmsSender};
 pub use sms::{OutboxSms, TwilioSms, WebhookSms};
 
 /// Writes `contents` to a new file named by a fresh time-ordered id in `dir`.

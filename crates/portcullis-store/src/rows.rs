@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::identity::Attributes;
-use portcullis_core::model::{Credentials, OrgPolicy, Organization, Role, Session, User};
-use portcullis_core::store::{NewUser, StoreError};
+use portcullis_core::model::{Credentials, Grant, OrgPolicy, Organization, Role, Session, User};
+use portcullis_core::store::{AuthCode, Consent, NewUser, StoreError};
 use portcullis_core::tokens::StoredSigningKey;
 use sqlx::FromRow;
 
@@ -210,11 +210,16 @@ pub(crate) struct SessionRow {
     amr: String,
     app_token_id: Option<String>,
     device_id: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+    browser_sid: Option<String>,
+    auth_time: Option<i64>,
 }
 
 pub(crate) const SESSION_COLUMNS: &str =
     "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, \
-     s.user_agent, s.amr, s.app_token_id, s.device_id FROM sessions s";
+     s.user_agent, s.amr, s.app_token_id, s.device_id, s.client_id, s.scope, s.browser_sid, \
+     s.auth_time FROM sessions s";
 
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
@@ -230,6 +235,15 @@ impl TryFrom<SessionRow> for Session {
             amr: serde_json::from_str(&r.amr).unwrap_or_default(),
             app_token_id: r.app_token_id.as_deref().map(id).transpose()?,
             device_id: r.device_id.as_deref().map(id).transpose()?,
+            grant: match (r.client_id, r.browser_sid, r.auth_time) {
+                (Some(client), Some(browser), Some(at)) => Some(Grant {
+                    client_id: id(&client)?,
+                    scope: r.scope.unwrap_or_default(),
+                    browser_sid: id(&browser)?,
+                    auth_time: time(at)?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -237,6 +251,7 @@ impl TryFrom<SessionRow> for Session {
 #[derive(Debug, FromRow)]
 pub(crate) struct KeyRow {
     kid: String,
+    algorithm: String,
     public_x: String,
     private_sealed: String,
     created_at: i64,
@@ -247,6 +262,8 @@ impl TryFrom<KeyRow> for StoredSigningKey {
     fn try_from(r: KeyRow) -> Result<Self, StoreError> {
         Ok(Self {
             kid: r.kid,
+            algorithm: portcullis_core::oauth::SigningAlg::parse(&r.algorithm)
+                .ok_or_else(|| StoreError::Corrupt("signing_keys.algorithm".into()))?,
             public_x: r.public_x,
             private_sealed: r.private_sealed,
             created_at: time(r.created_at)?,
@@ -338,6 +355,30 @@ impl TryFrom<OutboxRow> for portcullis_core::store::QueuedMessage {
             payload: r.payload,
             created_at: time(r.created_at)?,
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct CallRow {
+    id: String,
+    org_id: Option<String>,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl TryFrom<CallRow> for portcullis_core::store::OutboundJob {
+    type Error = StoreError;
+    fn try_from(r: CallRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: r.org_id.as_deref().map(id).transpose()?,
+            kind: r.kind,
+            payload: r.payload,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            created_at: time(r.created_at)?,
         })
     }
 }
@@ -550,6 +591,70 @@ pub(crate) const OAUTH_CLIENT_COLUMNS: &str =
      scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party, \
      backchannel_logout_uri, access_token_lifetime_secs, refresh_token_lifetime_secs, \
      secret_prefix, created_at, updated_at FROM oauth_clients";
+
+/// A client with the hash of its secret.
+#[derive(Debug, FromRow)]
+pub(crate) struct OAuthClientSecretRow {
+    #[sqlx(flatten)]
+    pub(crate) client: OAuthClientRow,
+    pub(crate) secret_hash: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct AuthCodeRow {
+    code_hash: String,
+    client_id: String,
+    user_id: String,
+    browser_sid: String,
+    redirect_uri: String,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    auth_time: i64,
+    amr: String,
+    expires_at: i64,
+}
+
+pub(crate) const AUTH_CODE_COLUMNS: &str =
+    "code_hash, client_id, user_id, browser_sid, redirect_uri, scope, nonce, code_challenge, \
+     auth_time, amr, expires_at FROM oauth_codes";
+
+impl TryFrom<AuthCodeRow> for AuthCode {
+    type Error = StoreError;
+    fn try_from(r: AuthCodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            code_hash: r.code_hash,
+            client_id: id(&r.client_id)?,
+            user_id: id(&r.user_id)?,
+            browser_sid: id(&r.browser_sid)?,
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            auth_time: time(r.auth_time)?,
+            amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+            expires_at: time(r.expires_at)?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct ConsentRow {
+    client_id: String,
+    scope: String,
+    granted_at: i64,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            client_id: id(&r.client_id)?,
+            scope: r.scope,
+            granted_at: time(r.granted_at)?,
+        })
+    }
+}
 
 /// A list as stored: a JSON array of strings.
 pub(crate) fn json_list<T: AsRef<str>>(items: &[T]) -> String {

@@ -106,6 +106,8 @@ impl TestServer {
             sms_webhook_secret: Some(SMS_SECRET.into()),
             reset_link_url: Some("https://app.example/reset".to_owned()),
             metrics_token: Some(METRICS_TOKEN.into()),
+            // The relying parties' back-channel endpoints in tests are on loopback.
+            outbound_allow: "127.0.0.1".to_owned(),
             ..Config::default()
         };
         let pg = match backend {

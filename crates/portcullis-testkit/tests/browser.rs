@@ -366,3 +366,105 @@ async fn a_passkey_is_enrolled_and_signs_in_in_chromium() {
     assert_eq!(p.path().await, "/ui/account");
     p.b.close().await.unwrap();
 }
+
+/// An application signs a user in through OpenID Connect in a real browser: the
+/// application's library (the `openidconnect` crate) makes the request with PKCE, Chromium
+/// signs in on the hosted pages and consents, and is sent back to the application's
+/// callback (which the pages' Content-Security-Policy must let the forms redirect to); the
+/// library then exchanges the code and checks the ID token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_signs_a_user_in_with_openid_connect_in_chromium() {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+        RedirectUrl, Scope, TokenResponse as _,
+    };
+
+    let app = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    app.user(EMAIL).await;
+    // The application's callback, on loopback: it hands the query to the test.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/callback", listener.local_addr().unwrap());
+    let route = axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+        let _ = tx.send(q.unwrap_or_default());
+        async { axum::response::Html("<h1>Back in the application</h1>") }
+    });
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().route("/callback", route))
+            .await
+            .unwrap();
+    });
+    let created = app
+        .admin()
+        .await
+        .create_oauth_client(
+            "default",
+            &portcullis_testkit::api::CreateOAuthClientRequest {
+                name: "Acme web".into(),
+                redirect_uris: vec![callback.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(app.url()).unwrap(), &http)
+        .await
+        .unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(created.client.client_id.to_string()),
+        created.client_secret.map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(callback).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let driver = chromedriver();
+    let p = Pages {
+        app: &app,
+        b: browser(&driver).await,
+    };
+    p.b.goto(url.as_str()).await.unwrap();
+    assert_eq!(p.path().await, "/ui/signin");
+    p.shot("oidc-signin").await;
+    p.fill("#identifier", EMAIL).await;
+    p.fill("#password", portcullis_testkit::USER_PASSWORD).await;
+    p.submit("form[action='/ui/signin'] button[type=submit]")
+        .await;
+    assert_eq!(p.heading().await, "Allow access?");
+    p.shot("oidc-consent").await;
+    p.submit("button[value=allow]").await;
+    assert_eq!(p.heading().await, "Back in the application");
+    let query = rx.recv().await.unwrap();
+    let params: std::collections::BTreeMap<String, String> =
+        serde_urlencoded::from_str(&query).unwrap();
+    assert_eq!(params["state"], *state.secret());
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&rp.id_token_verifier(), &nonce)
+        .unwrap();
+    assert_eq!(claims.email().map(|e| e.as_str()), Some(EMAIL));
+    p.b.close().await.unwrap();
+}

@@ -13,6 +13,7 @@
 mod account;
 mod admin;
 mod admin_clients;
+mod oidc;
 mod pages;
 mod passkey;
 mod public;
@@ -42,6 +43,14 @@ pub fn routes() -> Router<AppState> {
         .route("/forgot", get(public::forgot_page).post(public::forgot))
         .route("/reset", get(public::reset_page).post(public::reset))
         .route("/signout", post(public::signout))
+        .route(
+            "/authorize",
+            get(oidc::continue_authorization).post(oidc::consent),
+        )
+        .route(
+            "/logout",
+            get(oidc::logout_page).post(oidc::logout_confirmed),
+        )
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
@@ -80,5 +89,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/audit", get(admin::audit))
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn(web::guard));
-    Router::new().nest("/ui", ui)
+    Router::new()
+        .route(
+            "/oauth2/authorize",
+            get(oidc::authorize).post(oidc::authorize),
+        )
+        .route("/oauth2/logout", get(oidc::logout).post(oidc::logout))
+        .nest("/ui", ui)
 }

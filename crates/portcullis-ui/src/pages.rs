@@ -232,3 +232,26 @@ pub(crate) struct AdminAudit {
     pub(crate) events: Vec<Row>,
     pub(crate) next: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage {
+    pub(crate) c: Chrome,
+    /// The sealed authorization request.
+    pub(crate) request: String,
+    pub(crate) client: String,
+    /// The scopes, in words.
+    pub(crate) scopes: Vec<&'static str>,
+    pub(crate) account: String,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub(crate) struct SignedOut {
+    pub(crate) c: Chrome,
+    /// Ask before signing out (the application could not prove who it signs out).
+    pub(crate) confirm: bool,
+    /// The sealed logout request.
+    pub(crate) request: String,
+    pub(crate) client: Option<String>,
+}

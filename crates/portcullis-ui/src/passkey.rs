@@ -127,7 +127,7 @@ pub(crate) async fn sign_in_finish(
         Ok(o) => o,
         Err(e) => return failed(&e),
     };
-    if let Some(problem) = f.flow.problem(&org) {
+    if let Some(problem) = f.flow.problem(&services, &org) {
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": problem }))).into_response();
     }
     let assertion = PasskeyAssertion {

@@ -40,7 +40,7 @@ async fn start(
             "There is no organization by that name.",
         )
     })?;
-    if let Some(problem) = flow.problem(&org) {
+    if let Some(problem) = flow.problem(services, &org) {
         return Err(web::message_response(
             StatusCode::BAD_REQUEST,
             "Cannot continue",
@@ -60,8 +60,14 @@ pub(crate) async fn home(jar: CookieJar) -> Response {
     }
 }
 
-fn signin_form(c: Chrome, flow: Flow, identifier: String, status: StatusCode) -> Response {
-    let origin = flow.return_origin();
+fn signin_form(
+    services: &Services,
+    c: Chrome,
+    flow: Flow,
+    identifier: String,
+    status: StatusCode,
+) -> Response {
+    let origin = flow.return_origin(services);
     let query = flow.query();
     html(
         status,
@@ -82,7 +88,7 @@ pub(crate) async fn signin_page(
 ) -> Response {
     let flow = web::query(q);
     match start(app.services(), &jar, &flow, "Sign in").await {
-        Ok((_, c)) => signin_form(c, flow, String::new(), StatusCode::OK),
+        Ok((_, c)) => signin_form(app.services(), c, flow, String::new(), StatusCode::OK),
         Err(page) => page,
     }
 }
@@ -160,17 +166,18 @@ pub(crate) async fn signin(
             org: form.flow.org().to_owned(),
         };
         let jar = jar.add(pending_cookie(&services, &pending));
-        let origin = form.flow.return_origin();
+        let origin = form.flow.return_origin(&services);
         return (jar, html(StatusCode::OK, &page, origin.as_deref())).into_response();
     }
     let flow = form.flow.clone();
     let identifier = form.identifier;
+    let services2 = Arc::clone(&services);
     signed_in(
         &services,
         jar,
         form.flow,
         result,
-        move |c, _| signin_form(c, flow, identifier, StatusCode::UNAUTHORIZED),
+        move |c, _| signin_form(&services2, c, flow, identifier, StatusCode::UNAUTHORIZED),
         csrf,
     )
     .await
@@ -244,7 +251,7 @@ pub(crate) async fn signin_second_factor(
                 passkey: pending.methods.iter().any(|m| m == "webauthn"),
                 org: pending.flow.org().to_owned(),
             };
-            let origin = pending.flow.return_origin();
+            let origin = pending.flow.return_origin(&services);
             html(StatusCode::UNAUTHORIZED, &page, origin.as_deref())
         }
         Err(e) => {
@@ -252,6 +259,7 @@ pub(crate) async fn signin_second_factor(
             let c = Chrome::new("Sign in", org.as_ref(), csrf).with_error(Some(say(&e)));
             let jar = jar.remove(removal(PENDING));
             let page = signin_form(
+                &services,
                 c,
                 pending.flow,
                 pending.identifier,
@@ -299,6 +307,9 @@ pub(crate) async fn complete(
             Some(30 * 86_400),
         ));
     }
+    if let Some(sealed) = flow.authorize.as_deref() {
+        return Ok((jar, crate::oidc::continue_url(sealed)));
+    }
     let Some(to) = flow.return_to.as_deref().filter(|s| !s.is_empty()) else {
         return Ok((jar, "/ui/account".to_owned()));
     };
@@ -335,7 +346,10 @@ pub(crate) async fn signout(
     Posted(_): Posted<serde_json::Map<String, serde_json::Value>>,
 ) -> Response {
     if let Some(axum::Extension(web::PageSession(who))) = session {
-        let _ = app.services().logout(&who, &client).await;
+        let _ = app
+            .services()
+            .end_browser_session(&who, None, &client)
+            .await;
     }
     let jar = jar.remove(removal(SESSION));
     (jar, see_other("/ui/signin")).into_response()
@@ -543,7 +557,7 @@ pub(crate) async fn code_page(
     match start(app.services(), &jar, &flow, "Sign in with a code").await {
         Ok((_, c)) => {
             let query = flow.query();
-            let origin = flow.return_origin();
+            let origin = flow.return_origin(app.services());
             html(
                 StatusCode::OK,
                 &CodeSignIn {
@@ -605,7 +619,7 @@ pub(crate) async fn code_request(
         }
     };
     let query = form.flow.query();
-    let origin = form.flow.return_origin();
+    let origin = form.flow.return_origin(services);
     let page = html(
         status,
         &CodeSignIn {
@@ -657,6 +671,7 @@ pub(crate) async fn code_signin(
     let csrf = csrf_token(&services, &jar);
     let flow = form.flow.clone();
     let email = form.email;
+    let origin = flow.return_origin(&services);
     signed_in(
         &services,
         jar,
@@ -664,7 +679,6 @@ pub(crate) async fn code_signin(
         result,
         move |c, _| {
             let query = flow.query();
-            let origin = flow.return_origin();
             html(
                 StatusCode::UNAUTHORIZED,
                 &CodeSignIn {

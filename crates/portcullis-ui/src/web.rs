@@ -144,6 +144,9 @@ pub(crate) struct Flow {
     pub(crate) code_challenge_method: Option<String>,
     #[serde(default)]
     pub(crate) state: Option<String>,
+    /// An OpenID Connect authorization waiting for this sign-in (sealed; see `oidc`).
+    #[serde(default)]
+    pub(crate) authorize: Option<String>,
 }
 
 impl Flow {
@@ -158,7 +161,16 @@ impl Flow {
 
     /// `None` when the flow may go on; else why not. A `return_to` must be an origin the
     /// organization lists and come with an S256 challenge.
-    pub(crate) fn problem(&self, org: &Organization) -> Option<String> {
+    pub(crate) fn problem(&self, services: &Services, org: &Organization) -> Option<String> {
+        if let Some(sealed) = self.authorize.as_deref() {
+            return match crate::oidc::open_request(services, sealed) {
+                Some(req) if req.org == org.slug => None,
+                _ => Some(
+                    "This sign-in request has expired. Go back to the application and start again."
+                        .to_owned(),
+                ),
+            };
+        }
         let to = self.return_to.as_deref().filter(|s| !s.is_empty())?;
         if !portcullis_core::service::return_allowed(&org.policy, to) {
             return Some(
@@ -179,8 +191,18 @@ impl Flow {
     }
 
     /// The origin a form of this flow may finally redirect to (for the CSP's form-action).
-    pub(crate) fn return_origin(&self) -> Option<String> {
-        let to = self.return_to.as_deref().filter(|s| !s.is_empty())?;
+    pub(crate) fn return_origin(&self, services: &Services) -> Option<String> {
+        if let Some(sealed) = self.authorize.as_deref() {
+            let req = crate::oidc::open_request(services, sealed)?;
+            return origin_of(&req.redirect_uri);
+        }
+        origin_of(self.return_to.as_deref().filter(|s| !s.is_empty())?)
+    }
+}
+
+/// The origin (`scheme://authority`) of an absolute URL.
+pub(crate) fn origin_of(to: &str) -> Option<String> {
+    {
         let (scheme, rest) = to.split_once("://")?;
         let authority = rest.split(['/', '?', '#']).next()?;
         Some(format!("{scheme}://{authority}"))

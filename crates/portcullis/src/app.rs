@@ -28,6 +28,7 @@ pub struct App {
     db: Database,
     database: String,
     courier: Option<portcullis_core::service::Courier>,
+    dispatcher: Option<portcullis_core::service::Dispatcher>,
     janitor_interval: Duration,
     key_reload: Duration,
 }
@@ -327,6 +328,11 @@ impl App {
             }
         }
         let courier = config.outbox_worker.then(|| services.courier(mailer, sms));
+        let caller = portcullis_notify::HttpCaller::new(&config.outbound_allow_list())
+            .map_err(|e| anyhow::anyhow!("PORTCULLIS_OUTBOUND_ALLOW: {e}"))?;
+        let dispatcher = config
+            .outbox_worker
+            .then(|| services.dispatcher(Arc::new(caller)));
         info!(%delivery, worker = config.outbox_worker, "message delivery");
         let router = portcullis_server::router(
             Arc::clone(&services),
@@ -370,6 +376,7 @@ impl App {
             db,
             database: redact_url(&url),
             courier,
+            dispatcher,
             janitor_interval: Duration::from_secs(config.janitor_interval_secs),
             key_reload: Duration::from_secs(config.key_reload_secs),
         })
@@ -411,6 +418,9 @@ impl App {
         let courier = self
             .courier
             .map(|c| tokio::spawn(c.run(until_stopped(stopped.clone()))));
+        let dispatcher = self
+            .dispatcher
+            .map(|d| tokio::spawn(d.run(until_stopped(stopped.clone()))));
         // The change feed keeps this node's session cache true (PostgreSQL); until it
         // connects, and whenever it is lost, the cache is off.
         let services = Arc::clone(&self.services);
@@ -485,6 +495,9 @@ impl App {
         feed.abort();
         if let Some(courier) = courier {
             let _ = courier.await;
+        }
+        if let Some(dispatcher) = dispatcher {
+            let _ = dispatcher.await;
         }
         self.db.close().await;
         result.context("serving HTTP")

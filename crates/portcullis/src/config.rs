@@ -131,6 +131,9 @@ pub struct Config {
     pub cors_origins: String,
     /// Whether this node delivers the outbox (turn off on nodes that should only answer HTTP).
     pub outbox_worker: bool,
+    /// Comma-separated addresses or CIDR blocks that outbound calls (back-channel logout) may
+    /// reach though they are private or loopback, such as `10.0.0.0/8`.
+    pub outbound_allow: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -183,6 +186,7 @@ impl Default for Config {
             webauthn_rp_id: None,
             webauthn_origins: None,
             outbox_worker: true,
+            outbound_allow: String::new(),
             rate_limits: "on".to_owned(),
             rate_limit_ip_per_minute: core.rate_per_ip,
             rate_limit_identifier_per_minute: core.rate_per_identifier,
@@ -335,6 +339,16 @@ impl Config {
     pub fn compat_dialects(&self) -> anyhow::Result<Vec<portcullis_compat::Dialect>> {
         portcullis_compat::Dialect::parse_list(&self.compat)
             .map_err(|e| anyhow::anyhow!("PORTCULLIS_COMPAT: {e}"))
+    }
+
+    /// The addresses outbound calls may reach though they are not public.
+    pub fn outbound_allow_list(&self) -> Vec<String> {
+        self.outbound_allow
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The CORS origins, checked: `scheme://host[:port]`, no path.

@@ -4,7 +4,8 @@
 //! only after twice the reload interval, when every node has it; old keys keep verifying.
 
 use chrono::{DateTime, Utc};
-use portcullis_core::tokens::{generate_signing_key, signing_kid, KeyRing, StoredSigningKey};
+use portcullis_core::oauth::SigningAlg;
+use portcullis_core::tokens::{generate_signing_key, signing_kids, KeyRing, StoredSigningKey};
 use portcullis_core::{Clock as _, OsRng, SystemClock};
 use serde::Serialize;
 
@@ -16,9 +17,12 @@ use crate::Config;
 pub struct KeyInfo {
     /// Key id (`kid` in token headers and the JWKS).
     pub kid: String,
+    /// What it signs with: `EdDSA` (first-party access tokens, and ID tokens of clients that
+    /// ask for it), `RS256` or `ES256`.
+    pub algorithm: &'static str,
     /// When it was made.
     pub created_at: DateTime<Utc>,
-    /// `signing` (the one key that signs now), `next` (published, signs from `signs_from`),
+    /// `signing` (the one key of its algorithm that signs now), `next` (published, signs from `signs_from`),
     /// or `verifying` (older; verifies the tokens it signed until they expire).
     pub state: &'static str,
     /// When it starts or started signing.
@@ -33,12 +37,12 @@ fn activation(config: &Config) -> chrono::Duration {
 
 fn describe(config: &Config, stored: &[StoredSigningKey], now: DateTime<Utc>) -> Vec<KeyInfo> {
     let active = activation(config);
-    let signing = signing_kid(stored, now, active);
+    let signing = signing_kids(stored, now, active);
     let mut keys: Vec<KeyInfo> = stored
         .iter()
         .map(|k| {
             let signs_from = k.created_at + active;
-            let state = if signing.as_deref() == Some(k.kid.as_str()) {
+            let state = if signing.contains(&k.kid) {
                 "signing"
             } else if signs_from > now {
                 "next"
@@ -47,13 +51,14 @@ fn describe(config: &Config, stored: &[StoredSigningKey], now: DateTime<Utc>) ->
             };
             KeyInfo {
                 kid: k.kid.clone(),
+                algorithm: k.algorithm.as_str(),
                 created_at: k.created_at,
                 state,
                 signs_from,
             }
         })
         .collect();
-    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+    keys.sort_by_key(|k| (std::cmp::Reverse(k.created_at), k.algorithm));
     keys
 }
 
@@ -65,7 +70,7 @@ pub async fn list(config: &Config) -> anyhow::Result<Vec<KeyInfo>> {
     Ok(describe(config, &stored, SystemClock.now()))
 }
 
-/// Adds a new key, sealed with the master key (which must open the keys already there, so
+/// Adds a new key of each algorithm, sealed with the master key (which must open the keys already there, so
 /// that a wrong key is refused rather than stored), and answers every key.
 pub async fn rotate(config: &Config) -> anyhow::Result<Vec<KeyInfo>> {
     let db = open_database(config).await?;
@@ -76,9 +81,11 @@ pub async fn rotate(config: &Config) -> anyhow::Result<Vec<KeyInfo>> {
         anyhow::anyhow!("the master key does not open the stored signing keys; set the same PORTCULLIS_MASTER_KEY as the nodes")
     })?;
     let now = SystemClock.now();
-    store
-        .insert_signing_key(&generate_signing_key(&OsRng, &master, now))
-        .await?;
+    for &alg in SigningAlg::ALL {
+        store
+            .insert_signing_key(&generate_signing_key(alg, &OsRng, &master, now)?)
+            .await?;
+    }
     let stored = store.signing_keys().await?;
     db.close().await;
     Ok(describe(config, &stored, now))

@@ -107,7 +107,8 @@ enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Add a new signing key: published at once, signing after twice PORTCULLIS_KEY_RELOAD_SECS.
+    /// Add a new signing key of each algorithm (EdDSA, RS256, ES256): published at once,
+    /// signing after twice PORTCULLIS_KEY_RELOAD_SECS.
     Rotate,
     /// List the keys and which one signs.
     List,
@@ -118,11 +119,15 @@ fn print_keys(keys: &[portcullis::keys::KeyInfo], json: bool) -> anyhow::Result<
         println!("{}", serde_json::to_string_pretty(keys)?);
         return Ok(());
     }
-    println!("{:<18} {:<10} {:<26} SIGNS FROM", "KID", "STATE", "CREATED");
+    println!(
+        "{:<18} {:<6} {:<10} {:<26} SIGNS FROM",
+        "KID", "ALG", "STATE", "CREATED"
+    );
     for k in keys {
         println!(
-            "{:<18} {:<10} {:<26} {}",
+            "{:<18} {:<6} {:<10} {:<26} {}",
             k.kid,
+            k.algorithm,
             k.state,
             k.created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

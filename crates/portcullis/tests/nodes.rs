@@ -219,8 +219,20 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
     let old = nodes[0].login(&http, ADMIN).await;
     let old_access = old["access_token"].as_str().unwrap().to_owned();
     let keys = keys_command(&db, "rotate");
-    let new_kid = keys[0]["kid"].as_str().unwrap().to_owned();
-    assert_eq!(keys[0]["state"], "next");
+    let eddsa = |keys: &serde_json::Value| -> Vec<serde_json::Value> {
+        let keys = keys.as_array().unwrap();
+        keys.iter()
+            .filter(|k| k["algorithm"] == "EdDSA")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        keys.as_array().unwrap().len(),
+        6,
+        "one new key per algorithm"
+    );
+    let new_kid = eddsa(&keys)[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(eddsa(&keys)[0]["state"], "next");
     assert_ne!(new_kid, kid(&old_access));
     let rotated_at = Instant::now();
     for node in &nodes {
@@ -230,7 +242,7 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
                 .unwrap()
                 .to_owned();
             if kid(&token) == new_kid {
-                assert_eq!(node.published_keys(&http).await, 2);
+                assert_eq!(node.published_keys(&http).await, 6);
                 break;
             }
             assert!(
@@ -246,7 +258,7 @@ async fn three_nodes_share_state_revoke_everywhere_and_survive_a_kill() {
         "key rotation: every node signs with the new key {:?} after `keys rotate`",
         rotated_at.elapsed()
     );
-    let listed = keys_command(&db, "list");
+    let listed = eddsa(&keys_command(&db, "list"));
     assert_eq!(listed[0]["kid"], new_kid.as_str());
     assert_eq!(listed[0]["state"], "signing");
     assert_eq!(listed[1]["state"], "verifying");
@@ -422,5 +434,137 @@ async fn readyz_follows_the_database_and_the_node_recovers_without_a_restart() {
     eprintln!(
         "readyz recovered {:?} after the database came back",
         back.elapsed()
+    );
+}
+
+/// A browser's cookies, kept across nodes (as one browser behind a load balancer).
+#[derive(Default)]
+struct Jar(std::collections::BTreeMap<String, String>);
+
+impl Jar {
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> (u16, String, String) {
+        let cookie: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let res = req
+            .header("cookie", cookie.join("; "))
+            .send()
+            .await
+            .unwrap();
+        for set in res.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.insert(name.to_owned(), value.to_owned());
+        }
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, res.text().await.unwrap())
+    }
+}
+
+/// An OpenID Connect authorization started on one node is continued on a second, signed in
+/// on a third, and its code redeemed on yet another: the request travels sealed, the code
+/// and the sessions are in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorization_started_on_one_node_completes_on_another() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let nodes = three_nodes(&db);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    register(&nodes[0], &http, "ann@example.com").await;
+    let admin = nodes[1].login(&http, ADMIN).await;
+    let callback = "https://app.example.test/callback";
+    let created: serde_json::Value = http
+        .post(format!("{}/v1/orgs/default/oauth-clients", nodes[2].url))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .json(
+            &serde_json::json!({"name": "Acme", "redirect_uris": [callback], "first_party": true}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+
+    let mut jar = Jar::default();
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", callback),
+        ("scope", "openid email"),
+        ("state", "st"),
+        ("nonce", "nn"),
+    ])
+    .unwrap();
+    let (status, to, _) = jar
+        .send(http.get(format!("{}/oauth2/authorize?{query}", nodes[0].url)))
+        .await;
+    assert_eq!(status, 303);
+    let (status, to, _) = jar.send(http.get(format!("{}{to}", nodes[1].url))).await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/ui/signin?"), "{to}");
+    let (status, _, page) = jar.send(http.get(format!("{}{to}", nodes[2].url))).await;
+    assert_eq!(status, 200);
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..].split('"').next().unwrap().to_owned();
+    let mut form: Vec<(String, String)> =
+        serde_urlencoded::from_str(to.split_once('?').unwrap().1).unwrap();
+    form.extend([
+        ("csrf".to_owned(), csrf),
+        ("identifier".to_owned(), "ann@example.com".to_owned()),
+        ("password".to_owned(), PASSWORD.to_owned()),
+    ]);
+    let (status, to, _) = jar
+        .send(
+            http.post(format!("{}/ui/signin", nodes[2].url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(&form).unwrap()),
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/ui/authorize?"), "{to}");
+    let (status, back, _) = jar.send(http.get(format!("{}{to}", nodes[0].url))).await;
+    assert_eq!(status, 303);
+    assert!(back.starts_with(callback), "{back}");
+    let answer: std::collections::BTreeMap<String, String> =
+        serde_urlencoded::from_str(back.split_once('?').unwrap().1).unwrap();
+    assert_eq!(answer["state"], "st");
+    assert_eq!(answer["iss"], "https://id.example.test");
+
+    // Redeemed on another node; used once more anywhere, refused.
+    let redeem = |node: usize| {
+        http.post(format!("{}/oauth2/token", nodes[node].url))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", answer["code"].as_str()),
+                ("redirect_uri", callback),
+            ])
+            .send()
+    };
+    let tokens: serde_json::Value = redeem(1).await.unwrap().json().await.unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    let again = redeem(2).await.unwrap();
+    assert_eq!(again.status(), 400);
+    let info = http
+        .get(format!("{}/oauth2/userinfo", nodes[0].url))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        info.status(),
+        401,
+        "the reuse on another node ended the grant"
     );
 }

@@ -186,6 +186,7 @@ impl Services {
             amr: vec!["app_token".to_owned()],
             app_token_id: Some(token.id),
             device_id: None,
+            grant: None,
         };
         // The session's refresh token is never handed out: this hash matches no secret.
         self.store

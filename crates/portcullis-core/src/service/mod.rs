@@ -3,8 +3,8 @@
 //!
 //! The areas: accounts (`account`, `anonymous`, `admin`, `transfer`, `questions`), sign-in
 //! (`auth`, `ui_codes`), codes and messages (`codes`), second factors (`mfa`), passkeys
-//! (`passkeys`), organizations (`orgs`) and their OAuth clients (`oauth_clients`), devices and
-//! application tokens (`devices`, `app_tokens`). No area imports another: what more than one needs lives below them, in
+//! (`passkeys`), organizations (`orgs`) and their OAuth clients (`oauth_clients`), the OpenID
+//! provider (`oidc`), devices and application tokens (`devices`, `app_tokens`). No area imports another: what more than one needs lives below them, in
 //! `kernel` (the ports, audit, organization policy, rate limits and locks, authorization,
 //! and the shared steps: sign-in completion, second-factor checks, codes and notices).
 //! `tests/architecture.rs` holds this true.
@@ -19,6 +19,7 @@ mod devices;
 mod kernel;
 mod mfa;
 mod oauth_clients;
+mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;
@@ -36,6 +37,7 @@ pub use kernel::authz::OrgAdmin;
 pub use kernel::courier::Courier;
 pub use kernel::device_cookies::DEVICE_COOKIE_PREFIX;
 pub use kernel::input::Patch;
+pub use kernel::outbound::Dispatcher;
 pub use kernel::passkey_checks::PasskeyAssertion;
 pub use kernel::reauth::Proof;
 pub use kernel::second_factors::OtpTo;
@@ -46,6 +48,9 @@ pub use kernel::sign_in::Tokens;
 pub use kernel::sign_in::DEVICE_PREFIX;
 pub use mfa::NewTotpKey;
 pub use oauth_clients::OAuthClientSettings;
+pub use oidc::{
+    Authorization, AuthorizeNext, AuthorizeRefusal, ClientCredentials, TokenAnswer, TokenForm,
+};
 pub use orgs::{return_allowed, OrgInput};
 pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;

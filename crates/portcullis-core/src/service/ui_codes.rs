@@ -122,40 +122,6 @@ impl Services {
         self.start_session(&org, user, stored.amr, client, None)
             .await
     }
-
-    /// A MAC of `data` under a key derived from the master key for `purpose` (hex), for
-    /// values the server hands out and must recognise later without storing them.
-    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
-        use hmac::{Mac as _, SimpleHmac};
-        let key = self.master.derive(purpose);
-        // HMAC takes keys of any length; `new_from_slice` cannot fail here.
-        let mut mac = match SimpleHmac::<Sha256>::new_from_slice(key.as_ref()) {
-            Ok(m) => m,
-            Err(_) => return String::new(),
-        };
-        mac.update(data);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    /// `plain`, encrypted and authenticated for `purpose` (base64), for state the server
-    /// keeps in the client (the hosted pages' cookies).
-    pub fn seal(&self, purpose: &str, plain: &[u8]) -> String {
-        let mut labelled =
-            zeroize::Zeroizing::new(Vec::with_capacity(purpose.len() + 1 + plain.len()));
-        labelled.extend_from_slice(purpose.as_bytes());
-        labelled.push(0);
-        labelled.extend_from_slice(plain);
-        self.master.seal(self.rng.as_ref(), &labelled)
-    }
-
-    /// What [`Services::seal`] sealed for the same `purpose`, or `None`.
-    pub fn open(&self, purpose: &str, sealed: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-        let labelled = self.master.open(sealed).ok()?;
-        let rest = labelled
-            .strip_prefix(purpose.as_bytes())?
-            .strip_prefix(&[0u8])?;
-        Some(zeroize::Zeroizing::new(rest.to_vec()))
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ mod limits;
 mod messages;
 mod meta;
 mod oauth_clients;
+mod oidc;
 mod orgs;
+mod outbound;
 mod passkeys;
 mod second_factors;
 mod sessions;
@@ -24,7 +26,9 @@ pub use limits::*;
 pub use messages::*;
 pub use meta::*;
 pub use oauth_clients::*;
+pub use oidc::*;
 pub use orgs::*;
+pub use outbound::*;
 pub use passkeys::*;
 pub use second_factors::*;
 pub use sessions::*;
@@ -44,6 +48,8 @@ pub trait Store:
     + LimitStore
     + AuditStore
     + OAuthClientStore
+    + OidcStore
+    + OutboundStore
 {
 }
 
@@ -60,5 +66,7 @@ impl<T> Store for T where
         + LimitStore
         + AuditStore
         + OAuthClientStore
+        + OidcStore
+        + OutboundStore
 {
 }

@@ -38,7 +38,7 @@ pub enum RotateOutcome {
     /// The token was live and is now retired; the new one is stored.
     Rotated {
         /// The session, with `last_seen_at` updated.
-        session: Session,
+        session: Box<Session>,
     },
     /// The token had already been used: its session is now revoked.
     Reused {

@@ -6,22 +6,50 @@ use axum::response::{Html, IntoResponse};
 use axum::Json;
 use portcullis_api::{Health, Jwk, Jwks, OpenIdConfiguration, Problem as ProblemBody};
 
+use portcullis_core::oauth::{AuthMethod, GrantType, SigningAlg, SCOPES};
+use portcullis_core::oidc::{ACR_MULTI_FACTOR, ACR_ONE_FACTOR};
+use portcullis_core::tokens::PublicParams;
+
 use crate::{AppState, Problem};
 
-/// The public keys that verify access tokens (RFC 7517, OKP/Ed25519).
+/// The public keys that verify every token Portcullis signs (RFC 7517): Ed25519, RSA, P-256.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery", responses((status = 200, body = Jwks)))]
 pub(crate) async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
     let keys = app
         .services
         .public_keys()
         .into_iter()
-        .map(|k| Jwk {
-            kty: "OKP".into(),
-            crv: "Ed25519".into(),
-            x: k.x,
-            kid: k.kid,
-            alg: "EdDSA".into(),
-            use_: "sig".into(),
+        .map(|k| {
+            let mut jwk = Jwk {
+                kty: String::new(),
+                crv: None,
+                x: None,
+                y: None,
+                n: None,
+                e: None,
+                kid: k.kid,
+                alg: k.alg.as_str().into(),
+                use_: "sig".into(),
+            };
+            match k.params {
+                PublicParams::Okp { x } => {
+                    jwk.kty = "OKP".into();
+                    jwk.crv = Some("Ed25519".into());
+                    jwk.x = Some(x);
+                }
+                PublicParams::Ec { x, y } => {
+                    jwk.kty = "EC".into();
+                    jwk.crv = Some("P-256".into());
+                    jwk.x = Some(x);
+                    jwk.y = Some(y);
+                }
+                PublicParams::Rsa { n, e } => {
+                    jwk.kty = "RSA".into();
+                    jwk.n = Some(n);
+                    jwk.e = Some(e);
+                }
+            }
+            jwk
         })
         .collect();
     // Verifiers may cache the keys for a few minutes; rotation keeps old keys long enough.
@@ -31,7 +59,8 @@ pub(crate) async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Discovery: issuer, key set and endpoints.
+/// Discovery (OpenID Connect Discovery 1.0): the issuer, its endpoints, keys and what it
+/// supports.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, body = OpenIdConfiguration)))]
 pub(crate) async fn openid_configuration(State(app): State<AppState>) -> impl IntoResponse {
@@ -41,17 +70,68 @@ pub(crate) async fn openid_configuration(State(app): State<AppState>) -> impl In
         .issuer
         .trim_end_matches('/')
         .to_owned();
+    let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let at = |path: &str| format!("{issuer}{path}");
+    let client_auth = list(&["client_secret_basic", "client_secret_post"]);
     let body = OpenIdConfiguration {
-        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
-        token_endpoint: format!("{issuer}/v1/auth/token/refresh"),
+        authorization_endpoint: at("/oauth2/authorize"),
+        token_endpoint: at("/oauth2/token"),
+        userinfo_endpoint: at("/oauth2/userinfo"),
+        jwks_uri: at("/.well-known/jwks.json"),
+        end_session_endpoint: at("/oauth2/logout"),
+        introspection_endpoint: at("/oauth2/introspect"),
+        revocation_endpoint: at("/oauth2/revoke"),
         issuer,
-        id_token_signing_alg_values_supported: vec!["EdDSA".into()],
-        subject_types_supported: vec!["public".into()],
-        claims_supported: [
-            "iss", "sub", "sid", "org", "roles", "iat", "exp", "amr", "jti",
-        ]
-        .map(String::from)
-        .to_vec(),
+        scopes_supported: list(&SCOPES),
+        response_types_supported: list(&["code"]),
+        response_modes_supported: list(&["query"]),
+        grant_types_supported: GrantType::ALL
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        subject_types_supported: list(&["public"]),
+        id_token_signing_alg_values_supported: SigningAlg::ALL
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        token_endpoint_auth_methods_supported: AuthMethod::ALL
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        introspection_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: client_auth,
+        code_challenge_methods_supported: list(&["S256"]),
+        claims_supported: list(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "sid",
+            "at_hash",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "updated_at",
+            "email",
+            "email_verified",
+            "phone_number",
+            "phone_number_verified",
+        ]),
+        acr_values_supported: list(&[ACR_ONE_FACTOR, ACR_MULTI_FACTOR]),
+        prompt_values_supported: list(&["none", "login", "consent", "select_account"]),
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        authorization_response_iss_parameter_supported: true,
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
     };
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(body))
 }

@@ -11,6 +11,7 @@ mod meta;
 pub(crate) use meta::render_metrics;
 mod mfa;
 mod oauth_clients;
+mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;
@@ -122,6 +123,12 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(questions::set_my_questions))
         .routes(routes!(questions::set_user_questions))
         .routes(routes!(questions::recovery_questions))
+        .routes(routes!(oidc::token))
+        .routes(routes!(oidc::userinfo_get, oidc::userinfo_post))
+        .routes(routes!(oidc::introspect))
+        .routes(routes!(oidc::revoke))
+        .routes(routes!(oidc::list_authorizations))
+        .routes(routes!(oidc::revoke_authorization))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))

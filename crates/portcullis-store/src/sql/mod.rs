@@ -23,6 +23,20 @@ macro_rules! claim_messages {
     };
 }
 
+/// The statement that leases due outbound calls, as `claim_messages!` does outbox rows.
+macro_rules! claim_calls {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbound_calls SET leased_until = $1, attempts = attempts + 1 WHERE id IN (",
+            "SELECT id FROM outbound_calls WHERE done_at IS NULL AND failed_at IS NULL ",
+            "AND next_at <= $2 AND (leased_until IS NULL OR leased_until <= $2) ",
+            "ORDER BY id LIMIT $3 ",
+            $lock,
+            ") RETURNING id, org_id, kind, payload, attempts, created_at"
+        )
+    };
+}
+
 // Each area module is loaded twice on purpose, once under each backend (see above).
 #[allow(clippy::duplicate_mod)]
 mod postgres;
@@ -69,9 +83,10 @@ where
 {
     sqlx::query::<DB>(
         "INSERT INTO signing_keys (kid, algorithm, public_x, private_sealed, created_at) \
-         VALUES ($1, 'EdDSA', $2, $3, $4)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(key.kid.clone())
+    .bind(key.algorithm.as_str().to_owned())
     .bind(key.public_x.clone())
     .bind(key.private_sealed.clone())
     .bind(ms(key.created_at))

@@ -14,6 +14,8 @@ type Db = sqlx::Postgres;
 type Pool = PgPool;
 /// How a write transaction begins.
 const BEGIN: &str = "BEGIN";
+/// The statement that leases outbound calls (see `claim_calls!`).
+const CLAIM_CALLS: &str = claim_calls!("FOR UPDATE SKIP LOCKED");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("FOR UPDATE SKIP LOCKED");
 
@@ -33,8 +35,12 @@ mod messages;
 mod meta;
 #[path = "oauth_clients.rs"]
 mod oauth_clients;
+#[path = "oidc.rs"]
+mod oidc;
 #[path = "orgs.rs"]
 mod orgs;
+#[path = "outbound.rs"]
+mod outbound;
 #[path = "passkeys.rs"]
 mod passkeys;
 #[path = "second_factors.rs"]

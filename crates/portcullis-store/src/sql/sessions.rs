@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::{Session, User};
+use portcullis_core::oauth::SigningAlg;
 use portcullis_core::store::{Liveness, RotateOutcome, SessionStore, StoreError, UiCode};
 use portcullis_core::tokens::StoredSigningKey;
 
@@ -19,7 +20,8 @@ impl SessionStore for This {
         let mut tx = begin(&self.writer, BEGIN).await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
-             app_token_id, device_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
+             app_token_id, device_id, client_id, scope, browser_sid, auth_time) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(s.id.to_string())
         .bind(s.user_id.to_string())
@@ -30,6 +32,10 @@ impl SessionStore for This {
         .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
         .bind(s.app_token_id.map(|a| a.to_string()))
         .bind(s.device_id.map(|d| d.to_string()))
+        .bind(s.grant.as_ref().map(|g| g.client_id.to_string()))
+        .bind(s.grant.as_ref().map(|g| g.scope.clone()))
+        .bind(s.grant.as_ref().map(|g| g.browser_sid.to_string()))
+        .bind(s.grant.as_ref().map(|g| ms(g.auth_time)))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -130,7 +136,9 @@ impl SessionStore for This {
         tx.commit().await.map_err(db_err)?;
         let mut session = Session::try_from(row)?;
         session.last_seen_at = live.now;
-        Ok(RotateOutcome::Rotated { session })
+        Ok(RotateOutcome::Rotated {
+            session: Box::new(session),
+        })
     }
 
     async fn session_user(
@@ -260,7 +268,7 @@ impl SessionStore for This {
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         sqlx::query_as::<_, KeyRow>(
-            "SELECT kid, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",
+            "SELECT kid, algorithm, public_x, private_sealed, created_at FROM signing_keys ORDER BY created_at DESC",
         )
         .fetch_all(&self.pool)
         .await
@@ -279,9 +287,15 @@ impl SessionStore for This {
         // The claim and the key commit together; a concurrent claimant's INSERT waits
         // for this transaction, so when it finds the claim taken the key is there.
         let mut tx = begin(&self.writer, BEGIN).await?;
+        // One claim per algorithm; the EdDSA one keeps the name it had before there were others.
+        let claim = match key.algorithm {
+            SigningAlg::EdDsa => "first_signing_key".to_owned(),
+            other => format!("first_signing_key:{}", other.as_str()),
+        };
         let claimed = sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('first_signing_key', $1) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
+        .bind(claim)
         .bind(&key.kid)
         .execute(&mut *tx)
         .await

@@ -16,6 +16,8 @@ type Pool = SqlitePool;
 /// waiting for it under the busy timeout), or a transaction that read first fails with
 /// SQLITE_BUSY when another connection wrote since.
 const BEGIN: &str = "BEGIN IMMEDIATE";
+/// The statement that leases outbound calls (see `claim_calls!`).
+const CLAIM_CALLS: &str = claim_calls!("");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("");
 
@@ -35,8 +37,12 @@ mod messages;
 mod meta;
 #[path = "oauth_clients.rs"]
 mod oauth_clients;
+#[path = "oidc.rs"]
+mod oidc;
 #[path = "orgs.rs"]
 mod orgs;
+#[path = "outbound.rs"]
+mod outbound;
 #[path = "passkeys.rs"]
 mod passkeys;
 #[path = "second_factors.rs"]

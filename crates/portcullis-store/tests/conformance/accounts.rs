@@ -309,6 +309,7 @@ pub(crate) async fn story(store: Arc<dyn Store>) {
     // Signing keys.
     let key = portcullis_core::tokens::StoredSigningKey {
         kid: "k1".into(),
+        algorithm: portcullis_core::oauth::SigningAlg::Rs256,
         public_x: "x".into(),
         private_sealed: "s".into(),
         created_at: t0(),

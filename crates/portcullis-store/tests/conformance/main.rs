@@ -10,6 +10,7 @@ mod accounts;
 mod codes;
 mod faults;
 mod limits;
+mod oidc;
 mod orgs;
 mod second_factors;
 
@@ -26,6 +27,7 @@ use accounts::{bulk_users, guests, story, user_numbers};
 use codes::{codes_and_outbox, outbox_race};
 use faults::{cancellation, race};
 use limits::lockouts;
+use oidc::provider;
 use orgs::{licenses_and_devices, organizations};
 use second_factors::second_factors;
 
@@ -78,6 +80,7 @@ pub(crate) fn session(user: UserId, now: DateTime<Utc>) -> Session {
         amr: vec!["pwd".into()],
         app_token_id: None,
         device_id: None,
+        grant: None,
     }
 }
 
@@ -169,6 +172,7 @@ async fn sqlite_codes_and_outbox() {
     second_factors(db.store()).await;
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
+    provider(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,6 +189,7 @@ async fn postgres_codes_and_outbox() {
     second_factors(db.store()).await;
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
+    provider(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }

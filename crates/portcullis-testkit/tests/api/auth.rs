@@ -221,7 +221,9 @@ async fn access_tokens_are_eddsa_jwts_verifiable_with_the_jwks(app: TestServer) 
         .iter()
         .find(|k| Some(&k.kid) == header.kid.as_ref())
         .expect("kid is published");
-    let decoding = jsonwebtoken::DecodingKey::from_ed_components(&key.x).unwrap();
+    assert_eq!(key.alg, "EdDSA");
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key.x.as_deref().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_issuer(&[app.url()]);
     let claims =

@@ -9,6 +9,7 @@
 mod admin;
 mod app_tokens;
 mod auth;
+mod browser;
 mod client;
 mod codes;
 mod compat_dfx;
@@ -26,6 +27,7 @@ mod me;
 mod meta;
 mod mfa;
 mod oauth_clients;
+mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;

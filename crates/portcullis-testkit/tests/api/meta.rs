@@ -14,20 +14,102 @@ async fn discovery_names_the_issuer_and_keys(app: TestServer) {
         conf.jwks_uri,
         format!("{}/.well-known/jwks.json", app.url())
     );
-    assert_eq!(conf.id_token_signing_alg_values_supported, ["EdDSA"]);
-    let jwks = app.client().jwks().await.unwrap();
-    assert_eq!(jwks.keys.len(), 1);
-    let k = &jwks.keys[0];
+    // Every endpoint is on the issuer (OpenID Connect Discovery section 3), and answers.
+    let endpoints = [
+        (&conf.authorization_endpoint, "/oauth2/authorize"),
+        (&conf.token_endpoint, "/oauth2/token"),
+        (&conf.userinfo_endpoint, "/oauth2/userinfo"),
+        (&conf.end_session_endpoint, "/oauth2/logout"),
+        (&conf.introspection_endpoint, "/oauth2/introspect"),
+        (&conf.revocation_endpoint, "/oauth2/revoke"),
+    ];
+    for (url, path) in endpoints {
+        assert_eq!(*url, format!("{}{path}", app.url()));
+        let status = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(url.as_str())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, 404, "{path}");
+    }
+    assert_eq!(conf.response_types_supported, ["code"]);
+    assert_eq!(conf.code_challenge_methods_supported, ["S256"]);
     assert_eq!(
-        (
-            k.kty.as_str(),
-            k.crv.as_str(),
-            k.alg.as_str(),
-            k.use_.as_str()
-        ),
-        ("OKP", "Ed25519", "EdDSA", "sig")
+        conf.scopes_supported,
+        ["openid", "profile", "email", "phone", "offline_access"]
     );
-    assert_eq!(k.x.len(), 43, "32 bytes, base64url");
+    assert_eq!(
+        conf.grant_types_supported,
+        ["authorization_code", "refresh_token", "client_credentials"]
+    );
+    assert_eq!(
+        conf.token_endpoint_auth_methods_supported,
+        ["client_secret_basic", "client_secret_post", "none"]
+    );
+    for claim in [
+        "sub",
+        "email",
+        "phone_number",
+        "auth_time",
+        "amr",
+        "sid",
+        "at_hash",
+    ] {
+        assert!(conf.claims_supported.iter().any(|c| c == claim), "{claim}");
+    }
+    assert!(conf.backchannel_logout_supported && conf.backchannel_logout_session_supported);
+    assert!(conf.authorization_response_iss_parameter_supported);
+    assert!(!conf.request_parameter_supported && !conf.request_uri_parameter_supported);
+    assert_eq!(
+        conf.id_token_signing_alg_values_supported,
+        ["RS256", "ES256", "EdDSA"]
+    );
+    let jwks = app.client().jwks().await.unwrap();
+    let mut seen: Vec<(&str, Option<&str>, &str)> = jwks
+        .keys
+        .iter()
+        .map(|k| (k.kty.as_str(), k.crv.as_deref(), k.alg.as_str()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("EC", Some("P-256"), "ES256"),
+            ("OKP", Some("Ed25519"), "EdDSA"),
+            ("RSA", None, "RS256")
+        ]
+    );
+    for k in &jwks.keys {
+        assert_eq!(k.use_, "sig");
+        assert_eq!(k.kid.len(), 16);
+        let len = |v: &Option<String>| v.as_deref().map_or(0, str::len);
+        match k.kty.as_str() {
+            "OKP" => assert_eq!(len(&k.x), 43, "32 bytes, base64url"),
+            "EC" => assert_eq!((len(&k.x), len(&k.y)), (43, 43)),
+            _ => assert_eq!(
+                (len(&k.n), k.e.as_deref()),
+                (342, Some("AQAB")),
+                "2048 bits"
+            ),
+        }
+    }
+    // Never a private or symmetric part.
+    let raw = app
+        .client()
+        .request(reqwest::Method::GET, "/.well-known/jwks.json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for private in ["\"d\"", "\"p\"", "\"q\"", "\"dp\"", "\"k\"", "oct"] {
+        assert!(!raw.contains(private), "{raw}");
+    }
 }
 
 async fn metrics_are_prometheus_text(app: TestServer) {

@@ -12,6 +12,7 @@ pub(crate) mod identifiers;
 pub(crate) mod input;
 pub(crate) mod limits;
 pub(crate) mod messages;
+pub(crate) mod outbound;
 pub(crate) mod passkey_checks;
 pub(crate) mod reauth;
 pub(crate) mod second_factors;

@@ -17,6 +17,7 @@ use crate::crypto::{MasterKey, Rng};
 use crate::error::AuthError;
 use crate::ids::{OrgId, SessionId};
 use crate::model::{OrgPolicy, Organization, User};
+use crate::oauth::SigningAlg;
 use crate::password::PasswordHasher;
 use crate::store::{Liveness, Store, StoreError};
 use crate::tokens::{generate_signing_key, AccessClaims, KeyRing, PublicKey};
@@ -74,6 +75,8 @@ pub struct Services {
     pub(in crate::service) default_org: Organization,
     /// Wakes this node's courier when a message is queued.
     pub(in crate::service) wake: Arc<tokio::sync::Notify>,
+    /// Wakes this node's dispatcher when a call is queued.
+    pub(in crate::service) outbound_wake: Arc<tokio::sync::Notify>,
     /// Sessions checked lately, forgotten on every change.
     pub(in crate::service) sessions: SessionCache,
 }
@@ -119,12 +122,20 @@ impl Services {
                 updated_at: now,
             })
             .await?;
-        if store.signing_keys().await?.is_empty()
-            && store
-                .insert_first_signing_key(&generate_signing_key(rng.as_ref(), &master, now))
-                .await?
-        {
-            info!("generated the first signing key");
+        let stored = store.signing_keys().await?;
+        for &alg in SigningAlg::ALL {
+            if !stored.iter().any(|k| k.algorithm == alg)
+                && store
+                    .insert_first_signing_key(&generate_signing_key(
+                        alg,
+                        rng.as_ref(),
+                        &master,
+                        now,
+                    )?)
+                    .await?
+            {
+                info!(alg = alg.as_str(), "generated the first signing key");
+            }
         }
         // A WebAuthn setting that cannot work is a start-up error, not a 500 later.
         relying_party(
@@ -156,6 +167,7 @@ impl Services {
             config,
             default_org,
             wake: Arc::new(tokio::sync::Notify::new()),
+            outbound_wake: Arc::new(tokio::sync::Notify::new()),
             sessions,
         })
     }
@@ -191,6 +203,40 @@ impl Services {
             sms,
             Arc::clone(&self.wake),
         )
+    }
+
+    /// A MAC of `data` under a key derived from the master key for `purpose` (hex), for
+    /// values the server hands out and must recognise later without storing them.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
+        use hmac::{Mac as _, SimpleHmac};
+        let key = self.master.derive(purpose);
+        // HMAC takes keys of any length; `new_from_slice` cannot fail here.
+        let mut mac = match SimpleHmac::<sha2::Sha256>::new_from_slice(key.as_ref()) {
+            Ok(m) => m,
+            Err(_) => return String::new(),
+        };
+        mac.update(data);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// `plain`, encrypted and authenticated for `purpose` (base64), for state the server
+    /// keeps in the client (the hosted pages' cookies).
+    pub fn seal(&self, purpose: &str, plain: &[u8]) -> String {
+        let mut labelled =
+            zeroize::Zeroizing::new(Vec::with_capacity(purpose.len() + 1 + plain.len()));
+        labelled.extend_from_slice(purpose.as_bytes());
+        labelled.push(0);
+        labelled.extend_from_slice(plain);
+        self.master.seal(self.rng.as_ref(), &labelled)
+    }
+
+    /// What [`Services::seal`] sealed for the same `purpose`, or `None`.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let labelled = self.master.open(sealed).ok()?;
+        let rest = labelled
+            .strip_prefix(purpose.as_bytes())?
+            .strip_prefix(&[0u8])?;
+        Some(zeroize::Zeroizing::new(rest.to_vec()))
     }
 
     /// The settings in force.

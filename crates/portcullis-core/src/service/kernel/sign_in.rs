@@ -102,6 +102,7 @@ impl Services {
             amr,
             app_token_id: None,
             device_id: device,
+            grant: None,
         };
         let refresh_token = random_token(self.rng.as_ref());
         self.store

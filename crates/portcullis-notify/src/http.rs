@@ -1,0 +1,215 @@
+//! Outbound HTTP calls (the core's [`Caller`] port): back-channel logout tokens now,
+//! webhooks later. Calls go only to public addresses, so that a URL an organization admin
+//! registers cannot reach the server's own network (SSRF), unless the operator lists the
+//! address in `PORTCULLIS_OUTBOUND_ALLOW`. The check is made on the addresses a name
+//! resolves to, in the resolver the connection uses, so a name cannot change its answer
+//! between the check and the call.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipnet::IpNet;
+use portcullis_core::notify::{CallError, Caller, OutboundRequest};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// How long one call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether `ip` is an address the world can reach (not loopback, private, link-local,
+/// shared, documentation, multicast or unspecified).
+fn public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || (a == 100 && (64..128).contains(&b)) // shared address space, RFC 6598
+                || a == 0)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80) // link local
+        }
+    }
+}
+
+/// Which addresses may be called.
+#[derive(Debug, Clone, Default)]
+struct Policy {
+    allow: Vec<IpNet>,
+}
+
+impl Policy {
+    fn permits(&self, ip: IpAddr) -> bool {
+        public(ip) || self.allow.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Resolves names with the system resolver, keeping only the addresses the policy permits.
+struct Guarded(Arc<Policy>);
+
+impl Resolve for Guarded {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = Arc::clone(&self.0);
+        Box::pin(async move {
+            let host = format!("{}:0", name.as_str());
+            let found: Vec<SocketAddr> = tokio::net::lookup_host(host).await?.collect();
+            let kept: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
+            if kept.is_empty() {
+                return Err(format!(
+                    "{} resolves only to addresses outbound calls may not reach",
+                    name.as_str()
+                )
+                .into());
+            }
+            let addrs: Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Makes outbound calls with reqwest, to permitted addresses only.
+#[derive(Debug, Clone)]
+pub struct HttpCaller {
+    http: reqwest::Client,
+    policy: Arc<Policy>,
+}
+
+impl HttpCaller {
+    /// A caller that may also reach `allow` (addresses or CIDR blocks, such as `127.0.0.1`
+    /// or `10.0.0.0/8`), though they are not public.
+    pub fn new(allow: &[String]) -> Result<Self, String> {
+        let allow = allow
+            .iter()
+            .map(|a| {
+                let a = a.trim();
+                a.parse::<IpNet>()
+                    .or_else(|_| a.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("{a:?} is not an IP address or CIDR block"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = Arc::new(Policy { allow });
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(Guarded(Arc::clone(&policy))))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { http, policy })
+    }
+}
+
+#[async_trait]
+impl Caller for HttpCaller {
+    async fn post(&self, request: &OutboundRequest) -> Result<(), CallError> {
+        let refuse = |reason: String| CallError {
+            reason,
+            permanent: true,
+        };
+        let url = reqwest::Url::parse(&request.url).map_err(|e| refuse(e.to_string()))?;
+        // An address written in the URL never reaches the resolver: checked here.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if literal.is_some_and(|ip| !self.policy.permits(ip)) {
+            return Err(refuse(format!(
+                "{} is not an address outbound calls may reach",
+                url.host_str().unwrap_or_default()
+            )));
+        }
+        let res = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, &request.content_type)
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|e| CallError {
+                reason: format!("{e}"),
+                permanent: false,
+            })?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(CallError {
+                reason: format!("answered {}", res.status()),
+                permanent: false,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_unless_allowed() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!public(private.parse().unwrap()), "{private}");
+        }
+        for open in ["8.8.8.8", "2606:4700::1111"] {
+            assert!(public(open.parse().unwrap()), "{open}");
+        }
+        let caller = HttpCaller::new(&["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap();
+        assert!(caller.policy.permits("127.0.0.1".parse().unwrap()));
+        assert!(caller.policy.permits("10.9.9.9".parse().unwrap()));
+        assert!(!caller.policy.permits("192.168.1.1".parse().unwrap()));
+        assert!(HttpCaller::new(&["nonsense".into()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refused_address_is_given_up_at_once() {
+        let caller = HttpCaller::new(&[]).unwrap();
+        let e = caller
+            .post(&OutboundRequest {
+                url: "http://127.0.0.1:9/logout".into(),
+                content_type: "text/plain".into(),
+                body: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert!(e.permanent, "{e}");
+        let e = caller
+            .post(&OutboundRequest {
+                url: "http://localhost:9/logout".into(),
+                content_type: "text/plain".into(),
+                body: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("may not reach") || e.to_string().contains("error"),
+            "{e}"
+        );
+    }
+}
