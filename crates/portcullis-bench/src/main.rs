@@ -6,6 +6,7 @@
 
 mod load;
 mod memory;
+mod oidc;
 mod raw;
 mod stats;
 
@@ -243,7 +244,7 @@ impl Target {
     }
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -389,6 +390,9 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
     let issuer = t.url.clone();
     let bare = bare_server(&format!("{}/.well-known/jwks.json", t.url), &issuer).await?;
     let me_url = format!("{}/v1/users/me", t.url);
+    let client_id = oidc::register(&t.store, t.org).await?;
+    let client_token = oidc::access_token(&t.url, &client_id).await?;
+    let browsers = Arc::new(oidc::browsers(&t.url, 16, PASSWORD).await?);
     let mut r = Rounds::default();
     let mut register_failures = 0u64;
     for round in 0..args.rounds {
@@ -508,6 +512,20 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
             .await
         };
         r.add("refresh/s (16 clients)", refresh.rate());
+
+        // The OpenID provider, each figure beside what bounds it.
+        let rs256 = tokio::task::spawn_blocking(move || oidc::rs256_rate(d)).await??;
+        r.add("raw RS256 sign/s (all cores)", rs256);
+        let grants = oidc::grants(&t.url, &client_id, 16, d).await;
+        r.add("client_credentials grants/s (16 clients)", grants.rate());
+        r.add("ratio grants", grants.rate() / rs256.max(1e-9));
+        let me = gets(me_url.clone(), Arc::clone(&toks), 64, d).await;
+        let seen = oidc::introspections(&t.url, &client_id, &client_token, 64, d).await;
+        r.add("introspection/s (64 clients)", seen.rate());
+        r.add("ratio introspection", seen.rate() / me.rate().max(1e-9));
+        let flows = oidc::flows(&t.url, &client_id, Arc::clone(&browsers), d).await;
+        r.add("authorization-code flows/s (16 browsers)", flows.rate());
+        r.add("flow failures", flows.failed as f64);
     }
 
     // Memory under a flood of 10x the permits: the peak over the base must stay within the
@@ -669,6 +687,41 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         v("refresh/s (16 clients)"),
         None,
         None,
+    );
+    fig(
+        "raw RS256 sign/s (all cores)",
+        "1/s",
+        v("raw RS256 sign/s (all cores)"),
+        None,
+        None,
+    );
+    fig(
+        "client_credentials grants/s (16 clients)",
+        "1/s",
+        v("client_credentials grants/s (16 clients)"),
+        Some(r.median("ratio grants")),
+        Some((true, 0.5)),
+    );
+    fig(
+        "introspection/s vs GET /me (64 clients)",
+        "1/s",
+        v("introspection/s (64 clients)"),
+        Some(r.median("ratio introspection")),
+        Some((true, 0.8)),
+    );
+    fig(
+        "authorization-code flows/s (16 browsers)",
+        "1/s",
+        v("authorization-code flows/s (16 browsers)"),
+        None,
+        None,
+    );
+    fig(
+        "authorization-code flows failed",
+        "count",
+        vec![v("flow failures").iter().sum()],
+        None,
+        Some((false, 0.0)),
     );
     for name in [
         "CPU ms per raw argon2id hash",

@@ -24,7 +24,7 @@ pub(crate) fn hash(p: Argon2Params, password: &str) -> anyhow::Result<String> {
 }
 
 /// Operations per second of `op`, run on `threads` threads at once for `duration`.
-fn per_second(threads: usize, duration: Duration, op: impl Fn() + Sync) -> f64 {
+pub(crate) fn per_second(threads: usize, duration: Duration, op: impl Fn() + Sync) -> f64 {
     let start = Instant::now();
     if threads <= 1 {
         // On the calling thread, as the figure it is compared with is measured.

@@ -382,9 +382,14 @@ impl KeyRing {
         claims: &T,
     ) -> Result<String, AuthError> {
         let at = DateTime::from_timestamp(iat, 0).unwrap_or_default();
-        let of_alg: Vec<&LiveKey> = self.keys.iter().filter(|k| k.alg == alg).collect();
-        let key = signing_index(of_alg.iter().map(|k| k.created_at), at, self.activation)
-            .and_then(|i| of_alg.get(i))
+        // Newest first: the first key of `alg` published for `activation` signs, else the
+        // oldest of `alg` (as `signing_index` decides, without collecting the keys).
+        let mut of_alg = self.keys.iter().filter(|k| k.alg == alg);
+        let cutoff = at - self.activation;
+        let key = of_alg
+            .clone()
+            .find(|k| k.created_at <= cutoff)
+            .or_else(|| of_alg.next_back())
             .ok_or_else(|| AuthError::Internal(format!("no {} signing key", alg.as_str())))?;
         let header = JwsHeader {
             alg: alg.as_str(),

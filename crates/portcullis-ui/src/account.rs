@@ -87,6 +87,17 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
             current: false,
         })
         .collect();
+    let apps = services
+        .authorizations(who)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| Row {
+            id: a.client_id.to_string(),
+            cells: vec![a.client_name, a.scope, when(a.granted_at)],
+            current: false,
+        })
+        .collect();
     let c = s
         .chrome("Your account")
         .await
@@ -106,6 +117,7 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
         passkeys,
         sessions,
         tokens,
+        apps,
     };
     let status = web::status_of(&error);
     html(status, &page, None)
@@ -317,6 +329,20 @@ pub(crate) async fn revoke_token(s: Signed, Posted(f): Posted<IdForm>) -> Respon
         Err(_) => Err(AuthError::NotFound),
     };
     outcome(&s, result, "That token is revoked.").await
+}
+
+/// Withdraws an application's authorization: its sessions end, and it must ask again.
+pub(crate) async fn revoke_app(s: Signed, Posted(f): Posted<IdForm>) -> Response {
+    let result = match f.id.parse::<uuid::Uuid>() {
+        Ok(id) => s.services.revoke_authorization(&s.who, id, &s.client).await,
+        Err(_) => Err(AuthError::NotFound),
+    };
+    outcome(
+        &s,
+        result,
+        "That application is removed; it must ask you again.",
+    )
+    .await
 }
 
 #[derive(Deserialize)]

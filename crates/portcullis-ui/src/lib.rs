@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions/revoke-all", post(account::revoke_all))
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/revoke", post(account::revoke_token))
+        .route("/account/apps/revoke", post(account::revoke_app))
         .route("/admin", get(admin::users))
         // As people type it.
         .route("/admin/", get(admin::users))

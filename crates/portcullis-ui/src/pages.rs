@@ -151,6 +151,8 @@ pub(crate) struct Account {
     pub(crate) passkeys: Vec<Row>,
     pub(crate) sessions: Vec<Row>,
     pub(crate) tokens: Vec<Row>,
+    /// The applications the user authorized (OpenID Connect).
+    pub(crate) apps: Vec<Row>,
 }
 
 #[derive(Template)]

@@ -1194,6 +1194,32 @@ async fn users_see_and_withdraw_their_authorizations(app: TestServer) {
     let s = start(&client, &["email"], &[]);
     let (_, seen) = back(&mut b, &s.url, "ann@example.com").await;
     assert!(seen.contains(&"consent".to_owned()), "{seen:?}");
+
+    // The account page lists it, and removes it.
+    let page = b.get("/ui/account").await;
+    assert!(
+        page.body.contains("Applications you let in"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<td>Acme</td>"), "{}", page.body);
+    let csrf = page.csrf();
+    let done = b
+        .post(
+            "/ui/account/apps/revoke",
+            &[("csrf", &csrf), ("id", &client.id)],
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert!(
+        done.body.contains("That application is removed"),
+        "{}",
+        done.body
+    );
+    assert!(!done.body.contains("<td>Acme</td>"));
+    let s = start(&client, &["email"], &[]);
+    let (_, seen) = back(&mut b, &s.url, "ann@example.com").await;
+    assert!(seen.contains(&"consent".to_owned()), "{seen:?}");
 }
 
 both_backends!(
