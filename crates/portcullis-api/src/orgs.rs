@@ -37,10 +37,6 @@ pub struct OrgPolicy {
     /// next sign-in with the password.
     #[serde(default)]
     pub sha1_hex_passwords: bool,
-    /// Origins (`https://app.example`, at most 20) the hosted pages may send a signed-in user
-    /// back to with `?return_to=`.
-    #[serde(default)]
-    pub ui_return_origins: Vec<String>,
     /// Logo on the hosted pages: an `https://` URL.
     #[serde(default)]
     pub brand_logo_url: Option<String>,

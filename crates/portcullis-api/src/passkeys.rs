@@ -90,13 +90,3 @@ pub struct PasskeyList {
     /// Oldest first.
     pub items: Vec<Passkey>,
 }
-
-/// `POST /v1/auth/ui-code/exchange`: an application's back end turns the code the hosted
-/// pages sent the browser back with into a token pair.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct UiCodeExchange {
-    /// The `code` query parameter of the redirect (single use, one minute).
-    pub code: String,
-    /// The PKCE verifier whose base64url SHA-256 was the `code_challenge` (RFC 7636).
-    pub code_verifier: String,
-}

@@ -14,6 +14,9 @@ use portcullis_core::OrgId;
 use crate::load;
 use crate::stats::Sample;
 
+/// A signed-in browser: its cookies, kept as the pages renew them.
+pub(crate) type Browser = Arc<tokio::sync::Mutex<Vec<(String, String)>>>;
+
 /// The bench client's secret (a client secret is 256 random bits; this one is known).
 pub(crate) const SECRET: &str = "pcs_bench-client-secret-0123456789abcdefghijklmn";
 /// Where its codes go: never called, the flow reads the code from the redirect.
@@ -24,7 +27,7 @@ pub(crate) async fn register(
     store: &Arc<dyn portcullis_core::Store>,
     org: OrgId,
 ) -> anyhow::Result<String> {
-    let now = chrono::Utc::now();
+    let now = portcullis_core::Clock::now(&portcullis_core::SystemClock);
     let client = OAuthClient {
         id: uuid::Uuid::now_v7(),
         org_id: org,
@@ -156,11 +159,7 @@ fn cookie_header(jar: &[(String, String)]) -> String {
 }
 
 /// Browsers signed in on the hosted pages as `bench{i}@bench.test`: their cookies.
-pub(crate) async fn browsers(
-    url: &str,
-    n: usize,
-    password: &str,
-) -> anyhow::Result<Vec<Arc<tokio::sync::Mutex<Vec<(String, String)>>>>> {
+pub(crate) async fn browsers(url: &str, n: usize, password: &str) -> anyhow::Result<Vec<Browser>> {
     let http = no_redirects();
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -197,12 +196,7 @@ pub(crate) async fn browsers(
 /// Whole authorization-code flows of signed-in browsers: the authorization request, its
 /// continuation on the pages (straight back with a code: the client is first-party), and
 /// the code redeemed with its PKCE verifier.
-pub(crate) async fn flows(
-    url: &str,
-    id: &str,
-    browsers: Arc<Vec<Arc<tokio::sync::Mutex<Vec<(String, String)>>>>>,
-    d: Duration,
-) -> Sample {
+pub(crate) async fn flows(url: &str, id: &str, browsers: Arc<Vec<Browser>>, d: Duration) -> Sample {
     let (http, url, id) = (no_redirects(), url.to_owned(), id.to_owned());
     load::run(browsers.len(), d, move |c, n| {
         let (http, url, id) = (http.clone(), url.clone(), id.clone());

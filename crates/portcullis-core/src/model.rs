@@ -63,9 +63,6 @@ pub struct OrgPolicy {
     /// Portcullis computes the form itself for every other API. Existing hashes move to the
     /// form at their next sign-in with the password.
     pub sha1_hex_passwords: bool,
-    /// Origins (`https://app.example`) the hosted pages may send a signed-in user back to
-    /// (`?return_to=`); none by default.
-    pub ui_return_origins: Vec<String>,
     /// Logo shown on the hosted pages (an `https://` URL).
     pub brand_logo_url: Option<String>,
     /// Primary colour of the hosted pages (`#rrggbb`).
@@ -101,7 +98,6 @@ impl Default for OrgPolicy {
             lockout_max_secs: 3600,
             conceal_existing_accounts: false,
             sha1_hex_passwords: false,
-            ui_return_origins: Vec::new(),
             brand_logo_url: None,
             brand_color: None,
             webauthn_rp_id: None,

@@ -96,7 +96,6 @@ pub(crate) fn organization(o: model::Organization) -> api::Organization {
             lockout_max_secs: p.lockout_max_secs,
             conceal_existing_accounts: p.conceal_existing_accounts,
             sha1_hex_passwords: p.sha1_hex_passwords,
-            ui_return_origins: p.ui_return_origins,
             brand_logo_url: p.brand_logo_url,
             brand_color: p.brand_color,
             webauthn_rp_id: p.webauthn_rp_id,

@@ -7,8 +7,9 @@
 //! cookie (`Secure` when the issuer is `https://`), renewed by the refresh token as it
 //! expires; every form carries a CSRF token, a MAC of a random cookie (the signed
 //! double-submit pattern); pages send a Content-Security-Policy that allows no script at all.
-//! A sign-in goes back to an application only to an origin the organization lists, with a
-//! single-use code for the application's back end (PKCE), never with tokens in the URL.
+//! A sign-in goes back to an application only through the OpenID Connect provider
+//! (`oidc`): to a redirect URI the application registered, with a single-use code for its
+//! back end, never with tokens in the URL.
 
 mod account;
 mod admin;

@@ -126,7 +126,6 @@ pub(crate) async fn continue_authorization(
             let flow = Flow {
                 org: Some(req.org.clone()),
                 authorize: Some(sealed),
-                ..Flow::default()
             };
             see_other(&format!("/ui/signin?{}", flow.query()))
         }

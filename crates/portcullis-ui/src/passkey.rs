@@ -141,8 +141,6 @@ pub(crate) async fn sign_in_finish(
         Ok(t) => t,
         Err(e) => return failed(&e),
     };
-    match complete(&services, jar, &f.flow, &tokens).await {
-        Ok((jar, location)) => (jar, Json(json!({ "location": location }))).into_response(),
-        Err((jar, e)) => (jar, failed(&e)).into_response(),
-    }
+    let (jar, location) = complete(&services, jar, &f.flow, &tokens);
+    (jar, Json(json!({ "location": location }))).into_response()
 }

@@ -273,23 +273,18 @@ pub(crate) async fn signin_second_factor(
 /// Signed in: the page session starts, and the browser goes back to the application with a
 /// code (when the sign-in came from one), else to the account page.
 async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: Tokens) -> Response {
-    match complete(services, jar, flow, &tokens).await {
-        Ok((jar, to)) => (jar, see_other(&to)).into_response(),
-        Err((jar, e)) => {
-            let page = web::message_response(StatusCode::BAD_REQUEST, "Cannot go back", &say(&e));
-            (jar, answer(&e, page)).into_response()
-        }
-    }
+    let (jar, to) = complete(services, jar, flow, &tokens);
+    (jar, see_other(&to)).into_response()
 }
 
-/// The cookies of a new page session, and where the browser goes next: back to the
-/// application with a hand-off code, or to the account page.
-pub(crate) async fn complete(
+/// The cookies of a new page session, and where the browser goes next: on with the
+/// application's authorization, or to the account page.
+pub(crate) fn complete(
     services: &Arc<Services>,
     jar: CookieJar,
     flow: &Flow,
     tokens: &Tokens,
-) -> Result<(CookieJar, String), (CookieJar, AuthError)> {
+) -> (CookieJar, String) {
     let mut jar = jar.add(session_cookie(services, tokens));
     if let Some(device) = &tokens.device_cookie {
         jar = jar.add(web::cookie(
@@ -307,34 +302,11 @@ pub(crate) async fn complete(
             Some(30 * 86_400),
         ));
     }
-    if let Some(sealed) = flow.authorize.as_deref() {
-        return Ok((jar, crate::oidc::continue_url(sealed)));
-    }
-    let Some(to) = flow.return_to.as_deref().filter(|s| !s.is_empty()) else {
-        return Ok((jar, "/ui/account".to_owned()));
+    let to = match flow.authorize.as_deref() {
+        Some(sealed) => crate::oidc::continue_url(sealed),
+        None => "/ui/account".to_owned(),
     };
-    let handoff = async {
-        let who = services.authenticate(&tokens.access_token).await?;
-        services
-            .issue_ui_code(
-                &who,
-                flow.code_challenge.as_deref().unwrap_or(""),
-                flow.code_challenge_method.as_deref().unwrap_or("S256"),
-            )
-            .await
-    };
-    match handoff.await {
-        Ok(code) => {
-            let mut params = vec![("code", code)];
-            if let Some(state) = flow.state.clone().filter(|s| !s.is_empty()) {
-                params.push(("state", state));
-            }
-            let sep = if to.contains('?') { '&' } else { '?' };
-            let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-            Ok((jar, format!("{to}{sep}{query}")))
-        }
-        Err(e) => Err((jar, e)),
-    }
+    (jar, to)
 }
 
 /// Ends the page session (and the session behind it).

@@ -131,20 +131,12 @@ pub(crate) fn open_pending(services: &Services, jar: &CookieJar) -> Option<Pendi
 }
 
 /// Where a sign-in goes afterwards, carried through every form of the flow: the
-/// organization, and an application to go back to with a PKCE-bound code.
+/// organization, and the OpenID Connect authorization waiting for it, if any.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Flow {
     #[serde(default)]
     pub(crate) org: Option<String>,
-    #[serde(default)]
-    pub(crate) return_to: Option<String>,
-    #[serde(default)]
-    pub(crate) code_challenge: Option<String>,
-    #[serde(default)]
-    pub(crate) code_challenge_method: Option<String>,
-    #[serde(default)]
-    pub(crate) state: Option<String>,
-    /// An OpenID Connect authorization waiting for this sign-in (sealed; see `oidc`).
+    /// The checked authorization request, sealed (see `oidc`).
     #[serde(default)]
     pub(crate) authorize: Option<String>,
 }
@@ -159,30 +151,17 @@ impl Flow {
             .unwrap_or(Organization::DEFAULT_SLUG)
     }
 
-    /// `None` when the flow may go on; else why not. A `return_to` must be an origin the
-    /// organization lists and come with an S256 challenge.
+    /// `None` when the flow may go on; else why not: an authorization must still be one
+    /// (sealed here, not too old) of this organization.
     pub(crate) fn problem(&self, services: &Services, org: &Organization) -> Option<String> {
-        if let Some(sealed) = self.authorize.as_deref() {
-            return match crate::oidc::open_request(services, sealed) {
-                Some(req) if req.org == org.slug => None,
-                _ => Some(
-                    "This sign-in request has expired. Go back to the application and start again."
-                        .to_owned(),
-                ),
-            };
-        }
-        let to = self.return_to.as_deref().filter(|s| !s.is_empty())?;
-        if !portcullis_core::service::return_allowed(&org.policy, to) {
-            return Some(
-                "This application's address is not one this organization sends users back to."
+        let sealed = self.authorize.as_deref()?;
+        match crate::oidc::open_request(services, sealed) {
+            Some(req) if req.org == org.slug => None,
+            _ => Some(
+                "This sign-in request has expired. Go back to the application and start again."
                     .to_owned(),
-            );
+            ),
         }
-        let challenge = self.code_challenge.as_deref().unwrap_or("");
-        let method = self.code_challenge_method.as_deref().unwrap_or("S256");
-        portcullis_core::service::check_code_challenge(challenge, method)
-            .err()
-            .map(|_| "The application sent no valid code_challenge (PKCE, S256).".to_owned())
     }
 
     /// The query string that carries this flow to another page of it.
@@ -192,11 +171,8 @@ impl Flow {
 
     /// The origin a form of this flow may finally redirect to (for the CSP's form-action).
     pub(crate) fn return_origin(&self, services: &Services) -> Option<String> {
-        if let Some(sealed) = self.authorize.as_deref() {
-            let req = crate::oidc::open_request(services, sealed)?;
-            return origin_of(&req.redirect_uri);
-        }
-        origin_of(self.return_to.as_deref().filter(|s| !s.is_empty())?)
+        let req = crate::oidc::open_request(services, self.authorize.as_deref()?)?;
+        origin_of(&req.redirect_uri)
     }
 }
 

@@ -2,7 +2,7 @@
 //! modules below by area, are the only way the HTTP layer changes anything.
 //!
 //! The areas: accounts (`account`, `anonymous`, `admin`, `transfer`, `questions`), sign-in
-//! (`auth`, `ui_codes`), codes and messages (`codes`), second factors (`mfa`), passkeys
+//! (`auth`), codes and messages (`codes`), second factors (`mfa`), passkeys
 //! (`passkeys`), organizations (`orgs`) and their OAuth clients (`oauth_clients`), the OpenID
 //! provider (`oidc`), devices and application tokens (`devices`, `app_tokens`). No area imports another: what more than one needs lives below them, in
 //! `kernel` (the ports, audit, organization policy, rate limits and locks, authorization,
@@ -24,7 +24,6 @@ mod orgs;
 mod passkeys;
 mod questions;
 mod transfer;
-mod ui_codes;
 
 pub use account::ChangePasswordInput;
 pub use admin::{AdminCreateInput, AdminUpdateInput};
@@ -51,8 +50,7 @@ pub use oauth_clients::OAuthClientSettings;
 pub use oidc::{
     Authorization, AuthorizeNext, AuthorizeRefusal, ClientCredentials, TokenAnswer, TokenForm,
 };
-pub use orgs::{return_allowed, OrgInput};
+pub use orgs::OrgInput;
 pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;
 pub use transfer::{ImportError, UserRecord};
-pub use ui_codes::check_code_challenge;

@@ -1,4 +1,4 @@
-//! Sessions, refresh-token rotation, signing keys and hosted-page hand-off codes.
+//! Sessions, refresh-token rotation and signing keys.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,21 +7,6 @@ use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
 use crate::model::{Session, User};
 use crate::tokens::StoredSigningKey;
-
-/// A hosted-page hand-off code, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UiCode {
-    /// SHA-256 of the code.
-    pub code_hash: String,
-    /// Who signed in.
-    pub user_id: UserId,
-    /// The PKCE S256 challenge the code was issued for.
-    pub challenge: String,
-    /// How they signed in (the session's `amr`).
-    pub amr: Vec<String>,
-    /// When it stops working.
-    pub expires_at: DateTime<Utc>,
-}
 
 /// When a session counts as live.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +38,7 @@ pub enum RotateOutcome {
     Unknown,
 }
 
-/// The storage of sessions, refresh-token rotation, signing keys and hosted-page hand-off codes.
+/// The storage of sessions, refresh-token rotation and signing keys.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Starts a session with its first refresh token and records the login time.
@@ -91,10 +76,6 @@ pub trait SessionStore: Send + Sync + 'static {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
-    /// Keeps a hosted-page hand-off code (by its hash) until `expires_at`; drops expired ones.
-    async fn insert_ui_code(&self, code: &UiCode, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Takes a hand-off code out (whatever its expiry: the caller checks), so it serves once.
-    async fn take_ui_code(&self, code_hash: &str) -> Result<Option<UiCode>, StoreError>;
     /// Every signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Adds a signing key.

@@ -5,33 +5,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use portcullis_api::{
     LoginOtpRequest, LoginRequest, Problem as ProblemBody, RefreshRequest, RegisterRequest, Sent,
-    TokenPair, UiCodeExchange, User,
+    TokenPair, User,
 };
 use portcullis_core::service::{LoginInput, RegisterInput, SecondFactor};
 
 use crate::convert;
 use crate::extract::{ApiJson, Auth, Client, DeviceToken, EnrolAuth};
 use crate::{AppState, Problem};
-
-/// Exchange a hosted-page hand-off code (with the PKCE verifier) for a token pair.
-#[utoipa::path(post, path = "/v1/auth/ui-code/exchange", tag = "auth", request_body = UiCodeExchange,
-    responses(
-        (status = 200, description = "A token pair for a new session", body = TokenPair),
-        (status = 400, description = "`code_invalid` (unknown, used, or the verifier does not match), `code_expired`, or `validation_failed`", body = ProblemBody),
-        (status = 403, description = "`account_inactive`", body = ProblemBody),
-        (status = 429, description = "`rate_limited`", body = ProblemBody),
-    ))]
-pub(crate) async fn exchange_ui_code(
-    State(app): State<AppState>,
-    Client(client): Client,
-    ApiJson(body): ApiJson<UiCodeExchange>,
-) -> Result<Json<TokenPair>, Problem> {
-    let tokens = app
-        .services
-        .exchange_ui_code(&body.code, &body.code_verifier, &client)
-        .await?;
-    Ok(Json(convert::token_pair(tokens)))
-}
 
 /// Register with email and password, or with a phone number.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,

@@ -45,7 +45,6 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
-        .routes(routes!(auth::exchange_ui_code))
         .routes(routes!(passkeys::register_start))
         .routes(routes!(passkeys::register_finish))
         .routes(routes!(passkeys::list))

@@ -1,4 +1,4 @@
-//! Sessions, refresh-token rotation, signing keys and hosted-page hand-off codes. Written once,
+//! Sessions, refresh-token rotation and signing keys. Written once,
 //! compiled for each backend (see [`crate::sql`]).
 
 use async_trait::async_trait;
@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::{Session, User};
 use portcullis_core::oauth::SigningAlg;
-use portcullis_core::store::{Liveness, RotateOutcome, SessionStore, StoreError, UiCode};
+use portcullis_core::store::{Liveness, RotateOutcome, SessionStore, StoreError};
 use portcullis_core::tokens::StoredSigningKey;
 
 use crate::rows::{db_err, ms, KeyRow, SessionRow, UserRow, SESSION_COLUMNS, USER_COLUMNS};
@@ -222,48 +222,6 @@ impl SessionStore for This {
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected())
-    }
-
-    async fn insert_ui_code(&self, code: &UiCode, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM ui_codes WHERE expires_at < $1")
-            .bind(ms(now))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO ui_codes (code_hash, user_id, challenge, amr, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&code.code_hash)
-        .bind(code.user_id.to_string())
-        .bind(&code.challenge)
-        .bind(serde_json::to_string(&code.amr).unwrap_or_else(|_| "[]".to_owned()))
-        .bind(ms(code.expires_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn take_ui_code(&self, code_hash: &str) -> Result<Option<UiCode>, StoreError> {
-        let row = sqlx::query_as::<_, (String, String, String, i64)>(
-            "DELETE FROM ui_codes WHERE code_hash = $1 RETURNING user_id, challenge, amr, expires_at",
-        )
-        .bind(code_hash)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(db_err)?;
-        let Some((user_id, challenge, amr, expires_at)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(UiCode {
-            code_hash: code_hash.to_owned(),
-            user_id: user_id
-                .parse()
-                .map_err(|_| StoreError::Corrupt("ui_codes.user_id".into()))?,
-            challenge,
-            amr: serde_json::from_str(&amr).unwrap_or_default(),
-            expires_at: crate::rows::time(expires_at)?,
-        }))
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {

@@ -1,149 +1,13 @@
 //! The hosted pages over HTTP, as a browser without JavaScript speaks to them: cookies,
-//! CSRF tokens, security headers, the way back to an application (a PKCE-bound code for
-//! `POST /v1/auth/ui-code/exchange`), the page session's renewal, and who may open the
-//! console. (The whole flow in a real browser is `tests/browser.rs`.)
+//! CSRF tokens, security headers, the page session's renewal, and who may open the console.
+//! (The way back to an application is the OpenID Connect provider's, in `oidc.rs`; the
+//! whole flow in a real browser is `tests/browser.rs`.)
 
-use std::collections::BTreeMap;
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 use crate::browser::Browser;
 use crate::code;
-
-fn pkce() -> (String, String) {
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
-async fn exchange(app: &TestServer, code: &str, verifier: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/v1/auth/ui-code/exchange", app.url()))
-        .json(&json!({"code": code, "code_verifier": verifier}))
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
-
-fn code_of(location: &str) -> String {
-    let query = location.split_once('?').unwrap().1;
-    let params: BTreeMap<String, String> = serde_urlencoded::from_str(query).unwrap();
-    params["code"].clone()
-}
-
-async fn sign_in_goes_back_to_the_application_with_a_single_use_pkce_code(app: TestServer) {
-    crate::set_policy(
-        &app,
-        "default",
-        json!({"ui_return_origins": ["https://app.example"]}),
-    )
-    .await;
-    app.user("ann@example.com").await;
-    let (verifier, challenge) = pkce();
-    let query = serde_urlencoded::to_string([
-        ("return_to", "https://app.example/callback"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("state", "xyz"),
-    ])
-    .unwrap();
-    let mut b = Browser::new(&app);
-    let page = b.get(&format!("/ui/signin?{query}")).await;
-    assert!(page
-        .header("content-security-policy")
-        .contains("form-action 'self' https://app.example"));
-    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    let to = done.location();
-    assert!(to.starts_with("https://app.example/callback?code="), "{to}");
-    assert!(to.ends_with("&state=xyz"), "{to}");
-    assert!(!to.contains("eyJ"), "no token in the URL: {to}");
-    // A wrong verifier spends the code; the code serves once.
-    let code = code_of(&to);
-    let (status, body) = exchange(&app, &code, &pkce().0).await;
-    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
-    let (status, body) = exchange(&app, &code, &verifier).await;
-    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
-    // Again, with the right verifier: a token pair of a new session.
-    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
-    let code = code_of(&done.location());
-    let (status, pair) = exchange(&app, &code, &verifier).await;
-    assert_eq!(status, 200, "{pair}");
-    let me = app
-        .client()
-        .with_token(pair["access_token"].as_str().unwrap())
-        .me()
-        .await
-        .unwrap();
-    assert_eq!(me.email.as_deref(), Some("ann@example.com"));
-    let (status, _) = exchange(&app, &code, &verifier).await;
-    assert_eq!(status, 400);
-    // A minute later the code is dead; a verifier of the wrong shape is a validation error.
-    let done = b.sign_in(&query, "ann@example.com", USER_PASSWORD).await;
-    let code = code_of(&done.location());
-    let (status, body) = exchange(&app, &code, "short").await;
-    assert_eq!((status, &body["code"]), (400, &json!("validation_failed")));
-    app.advance(61);
-    let (status, body) = exchange(&app, &code, &verifier).await;
-    assert_eq!((status, &body["code"]), (400, &json!("code_expired")));
-    let (status, body) = exchange(&app, "", &verifier).await;
-    assert_eq!((status, &body["code"]), (400, &json!("code_invalid")));
-}
-
-async fn only_listed_origins_with_a_challenge_are_gone_back_to(app: TestServer) {
-    crate::set_policy(
-        &app,
-        "default",
-        json!({"ui_return_origins": ["https://app.example"]}),
-    )
-    .await;
-    let (_, challenge) = pkce();
-    let mut b = Browser::new(&app);
-    for (to, challenge) in [
-        ("https://evil.example/cb", challenge.as_str()),
-        ("https://app.example.evil.example/cb", challenge.as_str()),
-        ("https://app.example@evil.example/", challenge.as_str()),
-        ("https://app.example/cb", ""),
-        ("https://app.example/cb", "not-a-challenge"),
-    ] {
-        let q = serde_urlencoded::to_string([("return_to", to), ("code_challenge", challenge)])
-            .unwrap();
-        let page = b.get(&format!("/ui/signin?{q}")).await;
-        assert_eq!(page.status, 400, "{to} {challenge}");
-        assert!(page.body.contains("Cannot continue"));
-    }
-    let page = b.get("/ui/signin?org=nowhere").await;
-    assert_eq!(page.status, 404);
-    // The policy refuses what is not an origin, and bad branding.
-    let admin = app.admin().await;
-    for policy in [
-        json!({"ui_return_origins": ["https://app.example/path"]}),
-        json!({"ui_return_origins": ["app.example"]}),
-        json!({"brand_color": "red"}),
-        json!({"brand_logo_url": "http://insecure.example/logo.png"}),
-    ] {
-        let r = admin
-            .update_org(
-                "default",
-                &portcullis_testkit::api::UpdateOrgRequest {
-                    policy: Some(policy.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert_eq!(crate::code(r), ProblemCode::ValidationFailed, "{policy}");
-    }
-}
 
 async fn forms_need_their_csrf_token_and_pages_allow_no_script(app: TestServer) {
     app.user("bo@example.com").await;
@@ -505,8 +369,6 @@ async fn a_mailed_or_texted_code_signs_in(app: TestServer) {
 
 both_backends!(
     a_second_reset_request_says_how_long_to_wait,
-    sign_in_goes_back_to_the_application_with_a_single_use_pkce_code,
-    only_listed_origins_with_a_challenge_are_gone_back_to,
     forms_need_their_csrf_token_and_pages_allow_no_script,
     the_console_registers_applications,
     the_page_session_renews_itself_and_ends_with_sign_out,
