@@ -1232,6 +1232,7 @@ both_backends!(
     relying_parties_sign_users_out,
     users_see_and_withdraw_their_authorizations,
     signing_out_sends_each_client_a_logout_token_until_it_is_taken,
+    bad_input_gets_the_specifications_errors_never_a_server_error,
 );
 
 /// A relying party's back-channel logout endpoint on loopback: answers the first `fail`
@@ -1342,4 +1343,111 @@ async fn signing_out_sends_each_client_a_logout_token_until_it_is_taken(app: Tes
             .is_err(),
         "one logout token"
     );
+}
+
+async fn bad_input_gets_the_specifications_errors_never_a_server_error(app: TestServer) {
+    let client = register(&app, settings("Acme")).await;
+    let secret = client.secret.clone().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("{}{path}", app.url());
+
+    // The token endpoint: JSON instead of a form, bytes that are not UTF-8, an empty body,
+    // a huge code: invalid_request or invalid_grant, as JSON.
+    for (content_type, body) in [
+        (
+            "application/json",
+            br#"{"grant_type":"client_credentials"}"#.to_vec(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            vec![0xff, 0xfe, b'=', 0x80],
+        ),
+        ("application/x-www-form-urlencoded", Vec::new()),
+        (
+            "application/x-www-form-urlencoded",
+            format!(
+                "grant_type=authorization_code&code={}&redirect_uri=x",
+                "A".repeat(5000)
+            )
+            .into_bytes(),
+        ),
+    ] {
+        let res = http
+            .post(url("/oauth2/token"))
+            .basic_auth(&client.id, Some(&secret))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{content_type}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            matches!(
+                body["error"].as_str(),
+                Some("invalid_request" | "invalid_grant")
+            ),
+            "{body}"
+        );
+    }
+    // No credentials at all; a malformed Basic header.
+    for auth in [None, Some("Basic !!!"), Some("Bearer x")] {
+        let mut req = http
+            .post(url("/oauth2/introspect"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("token=x");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{auth:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    // Userinfo: no token, a token that is not one, a first-party access token.
+    let (pair, _) = app.signed_in("ann@example.com").await;
+    for token in [None, Some("nonsense"), Some(pair.access_token.as_str())] {
+        let mut req = http.get(url("/oauth2/userinfo"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{token:?}");
+        assert!(res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer"));
+    }
+    // The pages: a forged or stale sealed request, a consent without its CSRF token.
+    for path in [
+        "/ui/authorize?request=forged",
+        "/ui/authorize",
+        "/ui/logout?request=%00%01",
+    ] {
+        let res = http.get(url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        assert!(res.headers().get("location").is_none());
+    }
+    let res = http
+        .post(url("/ui/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("request=x&decision=allow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Huge and odd authorization parameters.
+    let odd = format!(
+        "/oauth2/authorize?client_id={}&redirect_uri={}&response_type=code&state={}&nonce=%00",
+        client.id,
+        CALLBACK,
+        "s".repeat(4000)
+    );
+    let res = http.get(url(&odd)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(query_of(&to)["error"], "invalid_request");
 }
