@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata, CoreTokenResponse,
 };
 use openidconnect::{
     AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
@@ -16,7 +16,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse as _, UserInfoClaims,
 };
-use portcullis_testkit::api::CreateOAuthClientRequest;
+use portcullis_testkit::api::{CreateOAuthClientRequest, UpdateUserRequest};
 use portcullis_testkit::{both_backends, TestServer, USER_PASSWORD};
 use serde_json::Value;
 
@@ -223,6 +223,22 @@ fn header_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
 
+/// The library redeems the code of `answer` with its PKCE verifier.
+async fn redeem(
+    client: &App,
+    answer: &BTreeMap<String, String>,
+    verifier: PkceCodeVerifier,
+) -> CoreTokenResponse {
+    client
+        .rp
+        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&client.http)
+        .await
+        .unwrap()
+}
+
 /// A token request by hand, for what a library will not send.
 async fn token_request(
     app: &TestServer,
@@ -262,6 +278,18 @@ async fn userinfo_status(app: &TestServer, access_token: &str) -> u16 {
 
 async fn a_relying_party_signs_a_user_in_with_the_code_flow(app: TestServer) {
     let user = app.user("ann@example.com").await;
+    let pair = app.login("ann@example.com", USER_PASSWORD).await;
+    app.client()
+        .with_token(&pair.access_token)
+        .update_me(&UpdateUserRequest {
+            phone: Some(Some("+15555550123".into())),
+            username: Some(Some("ann".into())),
+            first_name: Some(Some("Ann".into())),
+            last_name: Some(Some("Lee".into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let client = register(&app, settings("Acme")).await;
     let mut b = Browser::new(&app);
 
@@ -271,14 +299,7 @@ async fn a_relying_party_signs_a_user_in_with_the_code_flow(app: TestServer) {
     assert!(seen.contains(&"sign-in".to_owned()) && seen.contains(&"consent".to_owned()));
     assert_eq!(answer["state"], *s.state.secret());
     assert_eq!(answer["iss"], app.url(), "RFC 9207");
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
 
     // The library checks the ID token (signature by the published key, iss, aud, azp,
     // exp, nonce); then its at_hash, as the specification asks of a client.
@@ -312,7 +333,13 @@ async fn a_relying_party_signs_a_user_in_with_the_code_flow(app: TestServer) {
     assert_eq!(raw["amr"], serde_json::json!(["pwd"]));
     assert_eq!(raw["email_verified"], false);
     assert!(raw["updated_at"].is_i64());
-    assert!(raw.get("phone_number").is_none(), "Ann has no phone");
+    // Each scope's claims (OpenID Connect Core section 5.4).
+    assert_eq!(raw["name"], "Ann Lee");
+    assert_eq!(raw["given_name"], "Ann");
+    assert_eq!(raw["family_name"], "Lee");
+    assert_eq!(raw["preferred_username"], "ann");
+    assert_eq!(raw["phone_number"], "+15555550123");
+    assert_eq!(raw["phone_number_verified"], false);
 
     // The access token is an RFC 9068 JWT.
     let access = token.access_token().secret().clone();
@@ -336,6 +363,11 @@ async fn a_relying_party_signs_a_user_in_with_the_code_flow(app: TestServer) {
         .await
         .unwrap();
     assert_eq!(info.email().map(|e| e.as_str()), Some("ann@example.com"));
+    assert_eq!(
+        info.phone_number().map(|p| p.as_str()),
+        Some("+15555550123")
+    );
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("ann"));
 
     // A refresh: new tokens, a new ID token for the same user; the old refresh token is
     // spent, and its reuse ends the session.
@@ -378,16 +410,10 @@ async fn a_relying_party_signs_a_user_in_with_the_code_flow(app: TestServer) {
     let (answer, seen) = back(&mut b, &url, "ann@example.com").await;
     assert!(!seen.contains(&"consent".to_owned()), "{seen:?}");
     assert!(!seen.contains(&"sign-in".to_owned()), "{seen:?}");
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let raw = claims_of(&token.id_token().unwrap().to_string());
     assert!(raw.get("nonce").is_none(), "no nonce asked, none given");
+    assert!(raw.get("phone_number").is_none(), "phone was not asked for");
     assert_eq!(token.scopes().unwrap().len(), 3);
 
     // prompt=consent asks again.
@@ -840,14 +866,7 @@ async fn authorization_requests_are_checked_before_anything_is_shown(app: TestSe
     // A public client with PKCE gets tokens without a secret.
     let s = start(&public, &["email"], &[]);
     let (answer, _) = back(&mut b, &s.url, "ann@example.com").await;
-    let token = public
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&public.http)
-        .await
-        .unwrap();
+    let token = redeem(&public, &answer, s.verifier).await;
     assert!(token.id_token().is_some());
 }
 
@@ -866,14 +885,7 @@ async fn prompt_login_max_age_and_id_token_hint_ask_for_a_new_sign_in(app: TestS
     let s = start(&client, &["email"], &[]);
     let (answer, seen) = back(&mut b, &s.url, "ann@example.com").await;
     assert!(seen.contains(&"sign-in".to_owned()));
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let ann_id_token = token.id_token().unwrap().to_string();
     let first_auth_time = claims_of(&ann_id_token)["auth_time"].as_i64().unwrap();
 
@@ -885,14 +897,7 @@ async fn prompt_login_max_age_and_id_token_hint_ask_for_a_new_sign_in(app: TestS
     let s = start(&client, &["email"], &[("prompt", "login")]);
     let (answer, seen) = back(&mut b, &s.url, "ann@example.com").await;
     assert!(seen.contains(&"sign-in".to_owned()), "{seen:?}");
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let auth_time = claims_of(&token.id_token().unwrap().to_string())["auth_time"]
         .as_i64()
         .unwrap();
@@ -1079,14 +1084,7 @@ async fn relying_parties_sign_users_out(app: TestServer) {
     let mut b = Browser::new(&app);
     let s = start(&client, &["email"], &[]);
     let (answer, _) = back(&mut b, &s.url, "ann@example.com").await;
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let id_token = token.id_token().unwrap().to_string();
     let logout = |pairs: &[(&str, &str)]| {
         format!(
@@ -1154,14 +1152,7 @@ async fn users_see_and_withdraw_their_authorizations(app: TestServer) {
     let mut b = Browser::new(&app);
     let s = start(&client, &["email"], &[]);
     let (answer, _) = back(&mut b, &s.url, "ann@example.com").await;
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let pair = app.login("ann@example.com", USER_PASSWORD).await;
     let ann = app.client().with_token(&pair.access_token);
     let path = "/v1/users/me/authorizations";
@@ -1280,14 +1271,7 @@ async fn signing_out_sends_each_client_a_logout_token_until_it_is_taken(app: Tes
     let mut b = Browser::new(&app);
     let s = start(&client, &["email"], &[]);
     let (answer, _) = back(&mut b, &s.url, "ann@example.com").await;
-    let token = client
-        .rp
-        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
-        .unwrap()
-        .set_pkce_verifier(s.verifier)
-        .request_async(&client.http)
-        .await
-        .unwrap();
+    let token = redeem(&client, &answer, s.verifier).await;
     let id_claims = claims_of(&token.id_token().unwrap().to_string());
 
     // The user signs out on the hosted pages.
