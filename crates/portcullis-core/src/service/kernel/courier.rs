@@ -160,27 +160,31 @@ impl Courier {
     /// Delivers until `shutdown` completes: at once when a message is queued on this node,
     /// and every second for messages queued elsewhere or due for retry.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
         // The gauges are refreshed once a second at most: a read of the whole queue per
         // message would cost more than the message.
-        let mut reported: Option<std::time::Instant> = None;
-        loop {
-            match self.deliver_due().await {
-                // A full batch may mean more are waiting.
-                Ok(n) if n >= BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox round failed"),
-            }
-            if reported.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1)) {
-                self.report().await;
-                reported = Some(std::time::Instant::now());
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            }
-        }
+        let reported = std::sync::Mutex::new(None::<std::time::Instant>);
+        super::queue::work(
+            "outbox",
+            BATCH,
+            &self.wake,
+            shutdown,
+            || self.deliver_due(),
+            || async {
+                let due = {
+                    let mut last = reported.lock().unwrap_or_else(|e| e.into_inner());
+                    let due =
+                        last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+                    if due {
+                        *last = Some(std::time::Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    self.report().await;
+                }
+            },
+        )
+        .await;
     }
 }
 

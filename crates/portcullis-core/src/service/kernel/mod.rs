@@ -14,6 +14,7 @@ pub(crate) mod limits;
 pub(crate) mod messages;
 pub(crate) mod outbound;
 pub(crate) mod passkey_checks;
+pub(crate) mod queue;
 pub(crate) mod reauth;
 pub(crate) mod second_factors;
 pub(crate) mod services;

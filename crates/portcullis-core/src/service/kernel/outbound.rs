@@ -141,19 +141,15 @@ impl Dispatcher {
     /// Works the queue until `shutdown` completes: at once when a call is queued on this
     /// node, and every second for calls queued elsewhere or due for retry.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            match self.call_due().await {
-                Ok(n) if n >= BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbound round failed"),
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            }
-        }
+        super::queue::work(
+            "outbound",
+            BATCH,
+            &self.wake,
+            shutdown,
+            || self.call_due(),
+            || async {},
+        )
+        .await;
     }
 }
 
