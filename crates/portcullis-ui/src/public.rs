@@ -88,7 +88,16 @@ pub(crate) async fn signin_page(
 ) -> Response {
     let flow = web::query(q);
     match start(app.services(), &jar, &flow, "Sign in").await {
-        Ok((_, c)) => signin_form(app.services(), c, flow, String::new(), StatusCode::OK),
+        Ok((_, c)) => {
+            // An application's `login_hint` fills in who signs in.
+            let hint = flow
+                .authorize
+                .as_deref()
+                .and_then(|a| crate::oidc::open_request(app.services(), a))
+                .and_then(|r| r.login_hint)
+                .unwrap_or_default();
+            signin_form(app.services(), c, flow, hint, StatusCode::OK)
+        }
         Err(page) => page,
     }
 }

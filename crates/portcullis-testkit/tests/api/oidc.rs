@@ -800,6 +800,18 @@ async fn authorization_requests_are_checked_before_anything_is_shown(app: TestSe
         assert!(!q["error_description"].is_empty());
     }
 
+    // A login_hint fills in the sign-in form.
+    let s = start(&client, &["email"], &[("login_hint", "hinted@example.com")]);
+    let mut fresh = Browser::new(&app);
+    let page = fresh.send(fresh.http.get(&s.url)).await;
+    let page = fresh.get(&page.location()).await;
+    let page = fresh.get(&page.location()).await;
+    assert!(
+        page.body.contains("value=\"hinted@example.com\""),
+        "{}",
+        page.body
+    );
+
     // prompt=none without a session: login_required, from the pages that know.
     let s = start(&client, &["email"], &[("prompt", "none"), ("state", "s2")]);
     match travel(
