@@ -567,4 +567,43 @@ async fn an_authorization_started_on_one_node_completes_on_another() {
         401,
         "the reuse on another node ended the grant"
     );
+
+    // A secret rotated on one node stops working on another that had the client cached.
+    let introspect = |node: usize, secret: String| {
+        let http = http.clone();
+        let (url, client_id) = (nodes[node].url.clone(), client_id.clone());
+        async move {
+            http.post(format!("{url}/oauth2/introspect"))
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[("token", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(introspect(0, secret.clone()).await, 200);
+    let rotated: serde_json::Value = http
+        .post(format!(
+            "{}/v1/orgs/default/oauth-clients/{client_id}/secret",
+            nodes[1].url
+        ))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answers_within(Duration::from_secs(1), 401, || introspect(
+            0,
+            secret.clone()
+        ))
+        .await,
+        "the old secret still works on another node a second after its rotation"
+    );
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(0, new_secret).await, 200);
 }

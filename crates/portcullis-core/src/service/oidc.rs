@@ -139,7 +139,26 @@ impl Services {
         let Ok(id) = id.trim().parse::<uuid::Uuid>() else {
             return Ok(None);
         };
-        Ok(self.store.oauth_client_by_id(id).await?)
+        self.client_by_id(id).await
+    }
+
+    /// A client and its secret's hash, from this node's cache when it was read lately (every
+    /// change to a client forgets it here, and on other nodes through the change feed).
+    async fn client_by_id(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<(OAuthClient, Option<String>)>, AuthError> {
+        let now = self.now();
+        if let Some(hit) = self.sessions.client(id, now) {
+            return Ok(Some(hit));
+        }
+        let generation = self.sessions.generation();
+        let found = self.store.oauth_client_by_id(id).await?;
+        if let Some((client, hash)) = &found {
+            self.sessions
+                .put_client(client.clone(), hash.clone(), generation, now);
+        }
+        Ok(found)
     }
 
     /// `GET`/`POST /oauth2/authorize`: checks the request. An unknown client or redirect URI
@@ -1109,7 +1128,7 @@ impl Services {
             .client_id
             .parse::<uuid::Uuid>()
             .map_err(|_| OidcError::InvalidToken)?;
-        if self.store.oauth_client_by_id(client_id).await?.is_none() {
+        if self.client_by_id(client_id).await?.is_none() {
             return Err(OidcError::InvalidToken);
         }
         let Some(sid) = claims.sid.as_deref() else {
@@ -1117,8 +1136,7 @@ impl Services {
         };
         let sid: SessionId = sid.parse().map_err(|_| OidcError::InvalidToken)?;
         let user = self
-            .store
-            .session_user(sid, self.liveness())
+            .live_session_user(sid)
             .await?
             .ok_or(OidcError::InvalidToken)?;
         Ok((claims, Some(user)))

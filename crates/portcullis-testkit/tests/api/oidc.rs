@@ -1075,7 +1075,28 @@ async fn client_credentials_introspection_and_revocation(app: TestServer) {
         .await
         .unwrap();
     assert_eq!(seen["active"], false);
+    // A rotated secret stops working at once, though the client was just read (and cached).
+    let rotated = app
+        .admin()
+        .await
+        .rotate_oauth_client_secret("default", client.id.parse().unwrap())
+        .await
+        .unwrap();
+    let (status, body, _) =
+        token_request(&app, basic, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, _, _) = token_request(
+        &app,
+        Some((&client.id, &rotated.client_secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200);
     // Unknown tokens are answered alike.
+    let me = (client.id.as_str(), rotated.client_secret.as_str());
     let res = post("/oauth2/revoke", me, &[("token", "nothing-like-a-token")])
         .await
         .unwrap();

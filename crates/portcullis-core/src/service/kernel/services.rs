@@ -321,25 +321,10 @@ impl Services {
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let claims = self.key_ring().verify(access_token, self.now())?;
         let sid: SessionId = claims.sid.parse().map_err(|_| AuthError::TokenInvalid)?;
-        let now = self.now();
-        let user = match self.sessions.get(sid, now) {
-            Some(user) => {
-                metrics::counter!("portcullis_session_cache_total", "result" => "hit").increment(1);
-                user
-            }
-            None => {
-                metrics::counter!("portcullis_session_cache_total", "result" => "miss")
-                    .increment(1);
-                let generation = self.sessions.generation();
-                let user = self
-                    .store
-                    .session_user(sid, self.liveness())
-                    .await?
-                    .ok_or(AuthError::TokenInvalid)?;
-                self.sessions.put(sid, user.clone(), generation, now);
-                user
-            }
-        };
+        let user = self
+            .live_session_user(sid)
+            .await?
+            .ok_or(AuthError::TokenInvalid)?;
         if user.id.to_string() != claims.sub {
             return Err(AuthError::TokenInvalid);
         }
@@ -348,6 +333,25 @@ impl Services {
             session_id: sid,
             claims,
         })
+    }
+
+    /// The user of a live session, from this node's session cache when it was checked lately.
+    pub(in crate::service) async fn live_session_user(
+        &self,
+        sid: SessionId,
+    ) -> Result<Option<User>, AuthError> {
+        let now = self.now();
+        if let Some(user) = self.sessions.get(sid, now) {
+            metrics::counter!("portcullis_session_cache_total", "result" => "hit").increment(1);
+            return Ok(Some(user));
+        }
+        metrics::counter!("portcullis_session_cache_total", "result" => "miss").increment(1);
+        let generation = self.sessions.generation();
+        let user = self.store.session_user(sid, self.liveness()).await?;
+        if let Some(user) = &user {
+            self.sessions.put(sid, user.clone(), generation, now);
+        }
+        Ok(user)
     }
 
     pub(in crate::service) fn access_token(

@@ -1,5 +1,6 @@
 //! A per-node cache of live sessions, so that a request with an access token does not read
-//! the database when nothing about its session or user has changed.
+//! the database when nothing about its session or user has changed; and of OAuth clients,
+//! so that the token and introspection endpoints do not read a client at every call.
 //!
 //! It stays correct by forgetting: every change this node makes to an account forgets that
 //! user's entries at once (the use case records an audit event; see
@@ -19,6 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::audit::AuditKind;
 use crate::ids::{SessionId, UserId};
 use crate::model::User;
+use crate::oauth::OAuthClient;
 
 /// Entries held at most; past that the cache starts again empty.
 pub(crate) const MAX_ENTRIES: usize = 100_000;
@@ -35,6 +37,8 @@ pub(crate) struct Entry {
 pub(crate) struct Entries {
     by_session: HashMap<SessionId, Entry>,
     by_user: HashMap<UserId, Vec<SessionId>>,
+    /// OAuth clients, with the hash of their secret, and when they were read.
+    clients: HashMap<uuid::Uuid, (OAuthClient, Option<String>, DateTime<Utc>)>,
 }
 
 /// Live sessions this node has checked lately.
@@ -105,6 +109,42 @@ impl SessionCache {
         }
     }
 
+    /// A client read less than `ttl` ago, with its secret's hash, if no change has been seen
+    /// since.
+    pub fn client(
+        &self,
+        id: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> Option<(OAuthClient, Option<String>)> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
+        let map = self.map();
+        let (client, hash, at) = map.clients.get(&id)?;
+        (now >= *at && now - *at < self.ttl).then(|| (client.clone(), hash.clone()))
+    }
+
+    /// Remembers a client read from the database, as [`SessionCache::put`] does a session.
+    pub fn put_client(
+        &self,
+        client: OAuthClient,
+        hash: Option<String>,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) {
+        if !self.enabled.load(Ordering::Acquire) {
+            return;
+        }
+        let mut map = self.map();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if map.clients.len() >= MAX_ENTRIES {
+            map.clients.clear();
+        }
+        map.clients.insert(client.id, (client, hash, now));
+    }
+
     /// Forgets every session of `user`.
     pub fn forget_user(&self, user: UserId) {
         let mut map = self.map();
@@ -131,6 +171,17 @@ impl SessionCache {
 
     /// Forgets what an audited change may have made stale.
     pub fn forget_for(&self, kind: AuditKind, user: Option<UserId>) {
+        if matches!(
+            kind,
+            AuditKind::OAuthClientUpdated
+                | AuditKind::OAuthClientSecretRotated
+                | AuditKind::OAuthClientDeleted
+        ) {
+            let mut map = self.map();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            map.clients.clear();
+            return;
+        }
         if !kind.changes_accounts() {
             return;
         }
