@@ -328,7 +328,13 @@ async fn gets(
 /// EdDSA JWT verification (with the server's public key, read from its JWKS).
 async fn bare_server(jwks_url: &str, issuer: &str) -> anyhow::Result<String> {
     let jwks: serde_json::Value = reqwest::get(jwks_url).await?.json().await?;
-    let x = jwks["keys"][0]["x"].as_str().context("jwks")?.to_owned();
+    // The Ed25519 key: the JWKS also lists the RSA and P-256 keys of the OpenID provider.
+    let x = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["alg"] == "EdDSA"))
+        .and_then(|k| k["x"].as_str())
+        .context("jwks")?
+        .to_owned();
     let key = Arc::new(jsonwebtoken::DecodingKey::from_ed_components(&x)?);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_issuer(&[issuer]);
