@@ -15,8 +15,13 @@ impl This {
     /// (its busy handler), which the benchmark saw as registration latency tails;
     /// queueing in the pool instead hands the lock on at once, in order. On
     /// PostgreSQL both are the same pool.
+    /// Starts the audit log's writer, so call it inside the Tokio runtime.
     pub fn new(pool: Pool, writer: Pool) -> Self {
-        Self { pool, writer }
+        Self {
+            audit: super::audit::AuditWriter::start(writer.clone()),
+            pool,
+            writer,
+        }
     }
 
     /// The pool.

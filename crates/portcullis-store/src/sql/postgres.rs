@@ -7,6 +7,8 @@ use sqlx::PgPool;
 pub struct PgStore {
     pool: PgPool,
     writer: PgPool,
+    /// Writes the audit log in groups.
+    audit: audit::AuditWriter,
 }
 
 type This = PgStore;

@@ -7,6 +7,8 @@ use sqlx::SqlitePool;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// Writes the audit log in groups.
+    audit: audit::AuditWriter,
 }
 
 type This = SqliteStore;

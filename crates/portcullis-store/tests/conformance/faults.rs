@@ -134,3 +134,38 @@ pub(crate) async fn no_open_transaction(db: &Database) {
         held.push(conn);
     }
 }
+
+/// Many audited requests at once: every event is written (the writer takes them in groups),
+/// each caller told so only once it is.
+pub(crate) async fn audit_burst(store: Arc<dyn Store>) {
+    use portcullis_core::audit::{AuditEvent, AuditKind, ClientInfo};
+    use portcullis_core::store::AuditFilter;
+    let org = default_org(store.as_ref()).await;
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let st = Arc::clone(&store);
+            tokio::spawn(async move {
+                let e = AuditEvent::new(
+                    AuditKind::OAuthTokenIssued,
+                    Some(org.id),
+                    t0(),
+                    &ClientInfo::default(),
+                )
+                .detail("n", i.to_string());
+                st.record_audit(&e).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let listed = store
+        .list_audit(&AuditFilter {
+            kind: Some("oauth.token_issued".into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 300);
+}

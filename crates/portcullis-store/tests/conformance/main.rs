@@ -25,7 +25,7 @@ use portcullis_store::{pg_schema, Database, PoolSettings};
 
 use accounts::{bulk_users, guests, story, user_numbers};
 use codes::{codes_and_outbox, outbox_race};
-use faults::{cancellation, race};
+use faults::{audit_burst, cancellation, race};
 use limits::lockouts;
 use oidc::provider;
 use orgs::{licenses_and_devices, organizations};
@@ -173,6 +173,7 @@ async fn sqlite_codes_and_outbox() {
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
     provider(db.store()).await;
+    audit_burst(db.store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,6 +191,7 @@ async fn postgres_codes_and_outbox() {
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
     provider(db.store()).await;
+    audit_burst(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
 }
