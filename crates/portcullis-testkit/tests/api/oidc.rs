@@ -223,6 +223,15 @@ fn header_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
 
+/// The URL of `path` on `app` with `pairs` as its query.
+fn at(app: &TestServer, path: &str, pairs: &[(&str, &str)]) -> String {
+    format!(
+        "{}{path}?{}",
+        app.url(),
+        serde_urlencoded::to_string(pairs).unwrap()
+    )
+}
+
 /// The library redeems the code of `answer` with its PKCE verifier.
 async fn redeem(
     client: &App,
@@ -710,13 +719,7 @@ async fn authorization_requests_are_checked_before_anything_is_shown(app: TestSe
     )
     .await;
     let mut b = Browser::new(&app);
-    let authorize = |pairs: &[(&str, &str)]| {
-        format!(
-            "{}/oauth2/authorize?{}",
-            app.url(),
-            serde_urlencoded::to_string(pairs).unwrap()
-        )
-    };
+    let authorize = |pairs: &[(&str, &str)]| at(&app, "/oauth2/authorize", pairs);
 
     // An unknown client or an unregistered redirect URI: a page, never a redirect.
     for pairs in [
@@ -1119,13 +1122,7 @@ async fn relying_parties_sign_users_out(app: TestServer) {
     let (answer, _) = back(&mut b, &s.url, "ann@example.com").await;
     let token = redeem(&client, &answer, s.verifier).await;
     let id_token = token.id_token().unwrap().to_string();
-    let logout = |pairs: &[(&str, &str)]| {
-        format!(
-            "{}/oauth2/logout?{}",
-            app.url(),
-            serde_urlencoded::to_string(pairs).unwrap()
-        )
-    };
+    let logout = |pairs: &[(&str, &str)]| at(&app, "/oauth2/logout", pairs);
 
     // A bad hint, or a URI the client did not register: refused on a page.
     for pairs in [
