@@ -117,6 +117,14 @@ pub(crate) async fn continue_authorization(
         );
     };
     let who = session.map(|axum::Extension(PageSession(who))| who);
+    // Signed in, but the organization requires a second factor this user has yet to set
+    // up: the account page says so and offers it (the application is asked again after).
+    let enrolling = who
+        .as_ref()
+        .is_some_and(portcullis_core::Principal::enrolment_only);
+    if enrolling && !req.prompt.contains(&portcullis_core::oidc::Prompt::None) {
+        return see_other("/ui/account");
+    }
     match services
         .continue_authorization(&req, who.as_ref(), &client)
         .await

@@ -1243,7 +1243,33 @@ async fn users_see_and_withdraw_their_authorizations(app: TestServer) {
     assert!(seen.contains(&"consent".to_owned()), "{seen:?}");
 }
 
+async fn a_user_who_must_enrol_a_second_factor_is_sent_to_do_so_first(app: TestServer) {
+    let client = register(&app, settings("Acme")).await;
+    crate::set_policy(&app, "default", serde_json::json!({"mfa_required": true})).await;
+    app.user("eve@example.com").await;
+    let mut b = Browser::new(&app);
+    let s = start(&client, &["email"], &[]);
+    match travel(&mut b, &s.url, "eve@example.com", true).await {
+        (Trip::Page(page), seen) => {
+            assert!(seen.contains(&"sign-in".to_owned()), "{seen:?}");
+            assert!(
+                page.body.contains("set up an authenticator app below"),
+                "{}",
+                page.body
+            );
+        }
+        (Trip::Back(to), _) => panic!("no code before the second factor: {to}"),
+    }
+    // Without a page allowed, the application hears that the user must sign in.
+    let s = start(&client, &["email"], &[("prompt", "none")]);
+    match travel(&mut b, &s.url, "eve@example.com", true).await.0 {
+        Trip::Back(to) => assert_eq!(query_of(&to)["error"], "login_required"),
+        Trip::Page(p) => panic!("{}", p.body),
+    }
+}
+
 both_backends!(
+    a_user_who_must_enrol_a_second_factor_is_sent_to_do_so_first,
     a_relying_party_signs_a_user_in_with_the_code_flow,
     client_secret_post_and_each_id_token_algorithm,
     codes_are_single_use_bound_to_their_client_redirect_and_verifier,
