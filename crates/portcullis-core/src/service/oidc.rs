@@ -346,8 +346,7 @@ impl Services {
         }
         let client = match hinted.or(named) {
             Some(id) => Some(
-                self.store
-                    .oauth_client_by_id(id)
+                self.client_by_id(id)
                     .await?
                     .ok_or_else(|| OidcError::request("unknown client_id"))?
                     .0,
@@ -437,7 +436,7 @@ impl Services {
         client_id: uuid::Uuid,
         who: &Principal,
     ) -> Result<(), AuthError> {
-        let Some((oauth_client, _)) = self.store.oauth_client_by_id(client_id).await? else {
+        let Some((oauth_client, _)) = self.client_by_id(client_id).await? else {
             return Ok(());
         };
         let Some(uri) = oauth_client.backchannel_logout_uri.clone() else {
@@ -483,8 +482,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<AuthorizeNext, AuthError> {
         let oauth_client = self
-            .store
-            .oauth_client_by_id(req.client_id)
+            .client_by_id(req.client_id)
             .await?
             .ok_or(AuthError::NotFound)?
             .0;
@@ -569,8 +567,7 @@ impl Services {
             ));
         }
         let oauth_client = self
-            .store
-            .oauth_client_by_id(req.client_id)
+            .client_by_id(req.client_id)
             .await?
             .ok_or(AuthError::NotFound)?
             .0;
@@ -1269,7 +1266,7 @@ impl Services {
     pub async fn authorizations(&self, who: &Principal) -> Result<Vec<Authorization>, AuthError> {
         let mut out = Vec::new();
         for c in self.store.consents(who.user.id).await? {
-            if let Some((client, _)) = self.store.oauth_client_by_id(c.client_id).await? {
+            if let Some((client, _)) = self.client_by_id(c.client_id).await? {
                 out.push(Authorization {
                     client_id: c.client_id,
                     client_name: client.name,
