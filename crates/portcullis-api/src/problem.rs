@@ -45,6 +45,10 @@ pub enum ProblemCode {
     UnsupportedMediaType,
     /// 429: too many requests; see `Retry-After`.
     RateLimited,
+    /// 403: the organization's `before_user_created` hook refused; `detail` is its message.
+    HookDenied,
+    /// 503: a hook that fails closed did not answer in time or usably.
+    HookUnavailable,
     /// 503: the server is saturated or its database is unreachable; see `Retry-After`.
     Overloaded,
     /// 500: a bug; the body names the request id.
@@ -77,6 +81,8 @@ impl ProblemCode {
             Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
+            Self::HookDenied => "hook_denied",
+            Self::HookUnavailable => "hook_unavailable",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
             Self::Unknown => "unknown",

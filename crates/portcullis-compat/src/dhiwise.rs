@@ -158,6 +158,7 @@ fn common(e: AuthError) -> Answer {
         )
         .retry_after(retry_after_secs),
         AuthError::Forbidden(why) => Answer::new(StatusCode::FORBIDDEN, "FAILURE", why),
+        AuthError::HookDenied(message) => Answer::new(StatusCode::FORBIDDEN, "FAILURE", &message),
         AuthError::Duplicate(_) => {
             Answer::validation("User Registration Failed, Duplicate Data found")
         }
@@ -172,7 +173,7 @@ fn common(e: AuthError) -> Answer {
             "UNAUTHORIZED",
             "You are not authorized to access the request.",
         ),
-        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+        e @ (AuthError::Store(_) | AuthError::Internal(_) | AuthError::HookUnavailable) => {
             let u = portcullis_server::Unexpected::of(e);
             let message = if u.status == StatusCode::INTERNAL_SERVER_ERROR {
                 "Internal server error."

@@ -164,6 +164,7 @@ fn common(e: AuthError) -> Failure {
             "This user is deactivated.",
         ),
         AuthError::Forbidden(why) => Failure::new(S::FORBIDDEN, "forbidden", why),
+        AuthError::HookDenied(message) => Failure::new(S::FORBIDDEN, "forbidden", message),
         AuthError::NotFound => Failure::not_found("user or key"),
         AuthError::Duplicate(what) => {
             Failure::new(S::CONFLICT, "duplicate", format!("That {what} is in use."))
@@ -182,7 +183,7 @@ fn common(e: AuthError) -> Failure {
                 "The server is busy; try again shortly.",
             )
         },
-        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+        e @ (AuthError::Store(_) | AuthError::Internal(_) | AuthError::HookUnavailable) => {
             let u = portcullis_server::Unexpected::of(e);
             let (token, message) = if u.status == S::INTERNAL_SERVER_ERROR {
                 ("internal_error", "Internal server error.")

@@ -124,7 +124,7 @@ fn common(e: AuthError) -> Failure {
         AuthError::Unauthorized | AuthError::TokenInvalid | AuthError::TokenReused => {
             Failure::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED)
         }
-        AuthError::Forbidden(_) | AuthError::NotFound => {
+        AuthError::Forbidden(_) | AuthError::NotFound | AuthError::HookDenied(_) => {
             Failure::new(StatusCode::FORBIDDEN, NO_PERMISSION)
         }
         AuthError::RateLimited { retry_after_secs } | AuthError::Locked { retry_after_secs } => {
@@ -148,7 +148,7 @@ fn common(e: AuthError) -> Failure {
         AuthError::MfaRequired { .. } | AuthError::CodeInvalid | AuthError::CodeExpired => {
             Failure::bad("A second factor is required.")
         }
-        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+        e @ (AuthError::Store(_) | AuthError::Internal(_) | AuthError::HookUnavailable) => {
             let u = portcullis_server::Unexpected::of(e);
             let message = if u.status == StatusCode::INTERNAL_SERVER_ERROR {
                 "Internal server error."

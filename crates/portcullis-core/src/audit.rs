@@ -143,11 +143,23 @@ pub enum AuditKind {
     OAuthRevoked,
     /// A relying party ended the user's session (RP-initiated logout).
     OAuthLogout,
+    /// An admin added a webhook endpoint.
+    WebhookCreated,
+    /// An admin changed a webhook endpoint.
+    WebhookUpdated,
+    /// An admin gave a webhook endpoint a new secret.
+    WebhookSecretRotated,
+    /// An admin deleted a webhook endpoint.
+    WebhookDeleted,
+    /// An admin set (added or changed) a hook.
+    HookSet,
+    /// An admin removed a hook.
+    HookDeleted,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 62] = [
+    pub const ALL: [AuditKind; 68] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -210,6 +222,12 @@ impl AuditKind {
         Self::OAuthTokenRefreshed,
         Self::OAuthRevoked,
         Self::OAuthLogout,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookSecretRotated,
+        Self::WebhookDeleted,
+        Self::HookSet,
+        Self::HookDeleted,
     ];
 
     /// The wire name.
@@ -277,6 +295,12 @@ impl AuditKind {
             Self::OAuthTokenRefreshed => "oauth.token_refreshed",
             Self::OAuthRevoked => "oauth.revoked",
             Self::OAuthLogout => "oauth.logout",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::HookSet => "hook.set",
+            Self::HookDeleted => "hook.deleted",
         }
     }
 
@@ -305,6 +329,12 @@ impl AuditKind {
                 | Self::OAuthGranted
                 | Self::OAuthTokenIssued
                 | Self::OAuthTokenRefreshed
+                | Self::WebhookCreated
+                | Self::WebhookUpdated
+                | Self::WebhookSecretRotated
+                | Self::WebhookDeleted
+                | Self::HookSet
+                | Self::HookDeleted
         )
     }
 

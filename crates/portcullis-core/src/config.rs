@@ -74,6 +74,8 @@ pub struct CoreConfig {
     pub webauthn_rp_id: String,
     /// The origins passkey ceremonies may come from (`https://id.example.com`).
     pub webauthn_origins: Vec<String>,
+    /// Waits before each retry of a webhook delivery; given up after the last.
+    pub webhook_retry: Vec<Duration>,
 }
 
 /// The relying party of an issuer: its host, and its origin. Browsers refuse an IP address
@@ -128,6 +130,7 @@ impl CoreConfig {
             abuse_limits: true,
             rate_per_ip: 60,
             rate_per_identifier: 20,
+            webhook_retry: crate::webhooks::retry_schedule(),
         }
     }
 }

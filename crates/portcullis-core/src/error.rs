@@ -82,6 +82,13 @@ pub enum AuthError {
         /// Suggested wait, in seconds.
         retry_after_secs: u64,
     },
+    /// The organization's `before_user_created` hook refused; the message is the hook's,
+    /// for the user.
+    #[error("refused by the organization's hook")]
+    HookDenied(String),
+    /// A hook that fails closed did not answer (in time, or usably).
+    #[error("a hook did not answer")]
+    HookUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -67,14 +67,29 @@ pub trait SmsSender: Send + Sync + 'static {
 }
 
 /// An HTTP `POST` to another system, as the outbound queue keeps it (back-channel logout
-/// tokens now; webhooks later).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// tokens), or as a hook or webhook is called.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundRequest {
     /// Where.
     pub url: String,
     /// The body's media type.
     pub content_type: String,
     /// The body.
+    pub body: String,
+    /// More headers (a webhook's signature).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// How long to wait for the whole answer, milliseconds; the caller's default if none.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A 2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallReply {
+    /// The status code.
+    pub status: u16,
+    /// The body, cut at 64 KiB.
     pub body: String,
 }
 
@@ -86,11 +101,15 @@ pub struct CallError {
     pub reason: String,
     /// Whether trying again cannot help (an address that may not be called).
     pub permanent: bool,
+    /// The status code, when an answer came.
+    pub status: Option<u16>,
+    /// Whether no answer came in time.
+    pub timed_out: bool,
 }
 
 /// Makes outbound HTTP calls.
 #[async_trait]
 pub trait Caller: Send + Sync + 'static {
     /// Posts `request`; success is a 2xx answer.
-    async fn post(&self, request: &OutboundRequest) -> Result<(), CallError>;
+    async fn post(&self, request: &OutboundRequest) -> Result<CallReply, CallError>;
 }

@@ -414,6 +414,38 @@ impl KeyRing {
         self.sign_jwt(SigningAlg::EdDsa, "JWT", claims.iat, claims)
     }
 
+    /// Signs a first-party access token with `extra` claims beside its own (a hook's; the
+    /// caller has dropped any that `claims` holds).
+    pub fn sign_with(
+        &self,
+        claims: &AccessClaims,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, AuthError> {
+        self.sign_jwt_with(SigningAlg::EdDsa, "JWT", claims.iat, claims, extra)
+    }
+
+    /// [`KeyRing::sign_jwt`] with `extra` claims beside those of `claims`.
+    pub fn sign_jwt_with<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        iat: i64,
+        claims: &T,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, AuthError> {
+        #[derive(Serialize)]
+        struct WithExtra<'a, T> {
+            #[serde(flatten)]
+            claims: &'a T,
+            #[serde(flatten)]
+            extra: &'a serde_json::Map<String, serde_json::Value>,
+        }
+        if extra.is_empty() {
+            return self.sign_jwt(alg, typ, iat, claims);
+        }
+        self.sign_jwt(alg, typ, iat, &WithExtra { claims, extra })
+    }
+
     /// Signs `claims` as a JWT of type `typ` with the key of `alg` active at `iat`.
     pub fn sign_jwt<T: Serialize>(
         &self,

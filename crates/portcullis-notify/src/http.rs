@@ -1,5 +1,5 @@
-//! Outbound HTTP calls (the core's [`Caller`] port): back-channel logout tokens now,
-//! webhooks later. Calls go only to public addresses, so that a URL an organization admin
+//! Outbound HTTP calls (the core's [`Caller`] port): back-channel logout tokens, webhooks
+//! and hooks. Calls go only to public addresses, so that a URL an organization admin
 //! registers cannot reach the server's own network (SSRF), unless the operator lists the
 //! address in `PORTCULLIS_OUTBOUND_ALLOW`. The check is made on the addresses a name
 //! resolves to, in the resolver the connection uses, so a name cannot change its answer
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ipnet::IpNet;
-use portcullis_core::notify::{CallError, Caller, OutboundRequest};
+use portcullis_core::notify::{CallError, CallReply, Caller, OutboundRequest};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// How long one call may take.
@@ -116,12 +116,23 @@ impl HttpCaller {
     }
 }
 
+/// The most of an answer's body that is read.
+const REPLY_LIMIT: usize = 64 * 1024;
+
 #[async_trait]
 impl Caller for HttpCaller {
-    async fn post(&self, request: &OutboundRequest) -> Result<(), CallError> {
+    async fn post(&self, request: &OutboundRequest) -> Result<CallReply, CallError> {
         let refuse = |reason: String| CallError {
             reason,
             permanent: true,
+            status: None,
+            timed_out: false,
+        };
+        let failed = |e: reqwest::Error, status: Option<u16>| CallError {
+            reason: format!("{e}"),
+            permanent: false,
+            status,
+            timed_out: e.is_timeout(),
         };
         let url = reqwest::Url::parse(&request.url).map_err(|e| refuse(e.to_string()))?;
         // An address written in the URL never reaches the resolver: checked here.
@@ -136,23 +147,40 @@ impl Caller for HttpCaller {
                 url.host_str().unwrap_or_default()
             )));
         }
-        let res = self
+        let mut call = self
             .http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, &request.content_type)
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(|e| CallError {
-                reason: format!("{e}"),
-                permanent: false,
-            })?;
-        if res.status().is_success() {
-            Ok(())
+            .body(request.body.clone());
+        for (name, value) in &request.headers {
+            call = call.header(name.as_str(), value.as_str());
+        }
+        if let Some(ms) = request.timeout_ms {
+            call = call.timeout(Duration::from_millis(ms));
+        }
+        let mut res = call.send().await.map_err(|e| failed(e, None))?;
+        let status = res.status();
+        // The body, up to the limit (a hook's answer); the rest is not read.
+        let mut body = Vec::new();
+        while body.len() < REPLY_LIMIT {
+            match res.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(failed(e, Some(status.as_u16()))),
+            }
+        }
+        body.truncate(REPLY_LIMIT);
+        if status.is_success() {
+            Ok(CallReply {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
         } else {
             Err(CallError {
-                reason: format!("answered {}", res.status()),
+                reason: format!("answered {status}"),
                 permanent: false,
+                status: Some(status.as_u16()),
+                timed_out: false,
             })
         }
     }
@@ -195,6 +223,7 @@ mod tests {
                 url: "http://127.0.0.1:9/logout".into(),
                 content_type: "text/plain".into(),
                 body: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -204,6 +233,7 @@ mod tests {
                 url: "http://localhost:9/logout".into(),
                 content_type: "text/plain".into(),
                 body: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();

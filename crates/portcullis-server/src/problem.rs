@@ -49,6 +49,7 @@ impl Unexpected {
             AuthError::Overloaded { retry_after_secs } => AuthError::Overloaded {
                 retry_after_secs: *retry_after_secs,
             },
+            AuthError::HookUnavailable => AuthError::HookUnavailable,
             _ => return None,
         };
         Some(Self::of(e))
@@ -311,6 +312,18 @@ impl From<AuthError> for Problem {
                     "The server is busy; try again shortly.",
                 );
                 p.retry_after = Some(retry_after_secs.max(1));
+                p
+            }
+            AuthError::HookDenied(message) => {
+                Self::new(S::FORBIDDEN, ProblemCode::HookDenied, message)
+            }
+            AuthError::HookUnavailable => {
+                let mut p = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ProblemCode::HookUnavailable,
+                    "A service this request depends on did not answer; try again shortly.",
+                );
+                p.retry_after = Some(5);
                 p
             }
             AuthError::Store(StoreError::Unavailable(cause)) => Self::unavailable(cause),

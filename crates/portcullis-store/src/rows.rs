@@ -699,3 +699,134 @@ impl TryFrom<OAuthClientRow> for portcullis_core::oauth::OAuthClient {
         })
     }
 }
+
+/// The list of event types as stored: `,a,b,`, or empty for every type.
+pub(crate) fn event_types_column(types: &[String]) -> String {
+    if types.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", types.join(","))
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct WebhookRow {
+    id: String,
+    org_id: String,
+    url: String,
+    event_types: String,
+    enabled: bool,
+    failing_since: Option<i64>,
+    secret_sealed: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, org_id, url, event_types, enabled, failing_since, \
+     secret_sealed, created_at, updated_at FROM webhooks";
+
+impl TryFrom<WebhookRow> for portcullis_core::webhooks::Webhook {
+    type Error = StoreError;
+    fn try_from(r: WebhookRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: id(&r.org_id)?,
+            url: r.url,
+            event_types: r
+                .event_types
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            enabled: r.enabled,
+            failing_since: r.failing_since.map(time).transpose()?,
+            secret_sealed: r.secret_sealed,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct DeliveryRow {
+    webhook_id: String,
+    event_id: String,
+    event_type: String,
+    body: String,
+    attempts: i64,
+    next_at: i64,
+    last_status: Option<i64>,
+    last_latency_ms: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    delivered_at: Option<i64>,
+    failed_at: Option<i64>,
+}
+
+pub(crate) const DELIVERY_COLUMNS: &str = "webhook_id, event_id, event_type, body, attempts, \
+     next_at, last_status, last_latency_ms, last_error, created_at, delivered_at, failed_at \
+     FROM webhook_deliveries";
+
+impl TryFrom<DeliveryRow> for portcullis_core::webhooks::Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        use portcullis_core::webhooks::DeliveryState;
+        let state = if r.delivered_at.is_some() {
+            DeliveryState::Delivered
+        } else if r.failed_at.is_some() {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        };
+        Ok(Self {
+            webhook_id: id(&r.webhook_id)?,
+            event_id: id(&r.event_id)?,
+            event_type: r.event_type,
+            body: r.body,
+            state,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            last_status: r.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_latency_ms: r.last_latency_ms.and_then(|l| u64::try_from(l).ok()),
+            last_error: r.last_error,
+            next_at: (state == DeliveryState::Pending)
+                .then(|| time(r.next_at))
+                .transpose()?,
+            created_at: time(r.created_at)?,
+            delivered_at: r.delivered_at.map(time).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct HookRow {
+    org_id: String,
+    name: String,
+    url: String,
+    timeout_ms: i64,
+    fail_closed: bool,
+    enabled: bool,
+    secret_sealed: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) const HOOK_COLUMNS: &str = "org_id, name, url, timeout_ms, fail_closed, enabled, \
+     secret_sealed, created_at, updated_at FROM hooks";
+
+impl TryFrom<HookRow> for portcullis_core::webhooks::Hook {
+    type Error = StoreError;
+    fn try_from(r: HookRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            org_id: id(&r.org_id)?,
+            name: portcullis_core::webhooks::HookName::parse(&r.name)
+                .ok_or_else(|| StoreError::Corrupt(format!("hook {}", r.name)))?,
+            url: r.url,
+            timeout_ms: u32::try_from(r.timeout_ms).unwrap_or(u32::MAX),
+            fail_closed: r.fail_closed,
+            enabled: r.enabled,
+            secret_sealed: r.secret_sealed,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}

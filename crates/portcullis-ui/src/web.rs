@@ -550,6 +550,10 @@ pub(crate) fn say(e: &AuthError) -> String {
         AuthError::CodeInvalid => "That code is not correct.".to_owned(),
         AuthError::CodeExpired => "That code has expired; ask for a new one.".to_owned(),
         AuthError::Overloaded { .. } => "The server is busy; try again in a moment.".to_owned(),
+        AuthError::HookDenied(message) => message.clone(),
+        AuthError::HookUnavailable => {
+            "A service this depends on did not answer; try again in a moment.".to_owned()
+        }
         AuthError::Store(_) | AuthError::Internal(_) => {
             "Something went wrong on our side; try again.".to_owned()
         }

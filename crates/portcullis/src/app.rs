@@ -29,6 +29,7 @@ pub struct App {
     database: String,
     courier: Option<portcullis_core::service::Courier>,
     dispatcher: Option<portcullis_core::service::Dispatcher>,
+    deliverer: Option<portcullis_core::service::Deliverer>,
     janitor_interval: Duration,
     key_reload: Duration,
 }
@@ -221,6 +222,12 @@ fn core_config(config: &Config, issuer: String) -> CoreConfig {
         i64::try_from(config.key_reload_secs.saturating_mul(2)).unwrap_or(i64::MAX),
     );
     core.message_daily_cap = config.message_daily_cap;
+    if let Ok(Some(schedule)) = config.webhook_retry_schedule() {
+        core.webhook_retry = schedule
+            .into_iter()
+            .map(|s| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)))
+            .collect();
+    }
     if let Some(url) = &config.reset_link_url {
         core.reset_link_url = url.clone();
     }
@@ -299,7 +306,11 @@ impl App {
         let services = Services::start(db.store(), clock, Arc::new(OsRng), master, core)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let services = Arc::new(services);
+        let caller: Arc<dyn portcullis_core::notify::Caller> = Arc::new(
+            portcullis_notify::HttpCaller::new(&config.outbound_allow_list())
+                .map_err(|e| anyhow::anyhow!("PORTCULLIS_OUTBOUND_ALLOW: {e}"))?,
+        );
+        let services = Arc::new(services.with_caller(Arc::clone(&caller)));
         if backend == Backend::Postgres {
             // Other nodes change sessions too: no cache until the change feed is connected.
             services.session_cache().set_enabled(false);
@@ -328,11 +339,12 @@ impl App {
             }
         }
         let courier = config.outbox_worker.then(|| services.courier(mailer, sms));
-        let caller = portcullis_notify::HttpCaller::new(&config.outbound_allow_list())
-            .map_err(|e| anyhow::anyhow!("PORTCULLIS_OUTBOUND_ALLOW: {e}"))?;
         let dispatcher = config
             .outbox_worker
-            .then(|| services.dispatcher(Arc::new(caller)));
+            .then(|| services.dispatcher(Arc::clone(&caller)));
+        let deliverer = config
+            .outbox_worker
+            .then(|| services.deliverer(Arc::clone(&caller)));
         info!(%delivery, worker = config.outbox_worker, "message delivery");
         let router = portcullis_server::router(
             Arc::clone(&services),
@@ -377,6 +389,7 @@ impl App {
             database: redact_url(&url),
             courier,
             dispatcher,
+            deliverer,
             janitor_interval: Duration::from_secs(config.janitor_interval_secs),
             key_reload: Duration::from_secs(config.key_reload_secs),
         })
@@ -420,6 +433,9 @@ impl App {
             .map(|c| tokio::spawn(c.run(until_stopped(stopped.clone()))));
         let dispatcher = self
             .dispatcher
+            .map(|d| tokio::spawn(d.run(until_stopped(stopped.clone()))));
+        let deliverer = self
+            .deliverer
             .map(|d| tokio::spawn(d.run(until_stopped(stopped.clone()))));
         // The change feed keeps this node's session cache true (PostgreSQL); until it
         // connects, and whenever it is lost, the cache is off.
@@ -478,6 +494,9 @@ impl App {
                     Ok(n) => info!(deleted = n, "deleted audit events past retention"),
                     Err(e) => warn!(error = %e, "audit retention job failed"),
                 }
+                if let Err(e) = services.purge_deliveries().await {
+                    warn!(error = %e, "webhook delivery cleanup failed");
+                }
             }
         });
         let result = portcullis_server::serve(
@@ -498,6 +517,9 @@ impl App {
         }
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
+        }
+        if let Some(deliverer) = deliverer {
+            let _ = deliverer.await;
         }
         self.db.close().await;
         result.context("serving HTTP")

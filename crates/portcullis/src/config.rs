@@ -134,6 +134,10 @@ pub struct Config {
     /// Comma-separated addresses or CIDR blocks that outbound calls (back-channel logout) may
     /// reach though they are private or loopback, such as `10.0.0.0/8`.
     pub outbound_allow: String,
+    /// Seconds to wait before each retry of a webhook delivery, comma-separated; empty: the
+    /// standard schedule (5 s, 30 s, 2 min ... about three days in all). After the last, the
+    /// delivery is given up and its endpoint marked failing.
+    pub webhook_retry_secs: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -187,6 +191,7 @@ impl Default for Config {
             webauthn_origins: None,
             outbox_worker: true,
             outbound_allow: String::new(),
+            webhook_retry_secs: String::new(),
             rate_limits: "on".to_owned(),
             rate_limit_ip_per_minute: core.rate_per_ip,
             rate_limit_identifier_per_minute: core.rate_per_identifier,
@@ -268,6 +273,7 @@ impl Config {
             bail!("rate limits must allow at least one request a minute (or set PORTCULLIS_RATE_LIMITS=off)");
         }
         self.trusted_proxy_list()?;
+        self.webhook_retry_schedule()?;
         self.cors_origin_list()?;
         if self.anonymous_retention_days < 1 || self.janitor_interval_secs < 1 {
             bail!("PORTCULLIS_ANONYMOUS_RETENTION_DAYS and PORTCULLIS_JANITOR_INTERVAL_SECS must be at least 1");
@@ -339,6 +345,22 @@ impl Config {
     pub fn compat_dialects(&self) -> anyhow::Result<Vec<portcullis_compat::Dialect>> {
         portcullis_compat::Dialect::parse_list(&self.compat)
             .map_err(|e| anyhow::anyhow!("PORTCULLIS_COMPAT: {e}"))
+    }
+
+    /// The webhook retry schedule, seconds, when one is set.
+    pub fn webhook_retry_schedule(&self) -> anyhow::Result<Option<Vec<u64>>> {
+        if self.webhook_retry_secs.trim().is_empty() {
+            return Ok(None);
+        }
+        self.webhook_retry_secs
+            .split(',')
+            .map(|s| {
+                s.trim().parse::<u64>().ok().filter(|n| (1..=7 * 86_400).contains(n)).ok_or_else(|| {
+                    anyhow::anyhow!("PORTCULLIS_WEBHOOK_RETRY_SECS: {s:?} is not a number of seconds (1 to 604800)")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// The addresses outbound calls may reach though they are not public.

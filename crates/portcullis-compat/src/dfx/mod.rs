@@ -255,6 +255,7 @@ fn common(e: AuthError) -> Failure {
             "This account is deactivated.",
         ),
         AuthError::Forbidden(why) => Failure::new(S::FORBIDDEN, "FORBIDDEN", why),
+        AuthError::HookDenied(message) => Failure::new(S::FORBIDDEN, "FORBIDDEN", message),
         AuthError::NotFound => Failure::new(S::NOT_FOUND, "NOT_FOUND", "No such user."),
         AuthError::Duplicate(what) => Failure::new(
             S::BAD_REQUEST,
@@ -275,7 +276,7 @@ fn common(e: AuthError) -> Failure {
                 "Service unavailable.",
             )
         },
-        e @ (AuthError::Store(_) | AuthError::Internal(_)) => {
+        e @ (AuthError::Store(_) | AuthError::Internal(_) | AuthError::HookUnavailable) => {
             let u = portcullis_server::Unexpected::of(e);
             let (code, message) = if u.status == S::INTERNAL_SERVER_ERROR {
                 ("INTERNAL_ERROR", "Internal server error.")

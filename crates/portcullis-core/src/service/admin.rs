@@ -74,7 +74,7 @@ impl Services {
         let roles = parse_roles(&mut f, &input.roles);
         f.finish()?;
         admin.may_grant(&roles)?;
-        let user = self.create_account(&org, account, roles).await?;
+        let user = self.create_account(&org, account, roles, "admin").await?;
         self.audit(self.admin_event(
             admin,
             AuditKind::AdminUserCreated,
@@ -283,7 +283,7 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, true, true);
         f.finish()?;
         let user = self
-            .create_account(&org, account, vec![role.to_owned()])
+            .create_account(&org, account, vec![role.to_owned()], "admin")
             .await?;
         self.audit(
             self.event(

@@ -192,7 +192,7 @@ impl Services {
         self.store
             .create_session(&session, &hash_token(&random_token(self.rng.as_ref())))
             .await?;
-        let access_token = self.access_token(&user, session.id, &session.amr)?;
+        let access_token = self.access_token(&user, session.id, &session.amr).await?;
         self.audit(
             self.event(AuditKind::LoginSucceeded, user.org_id, client)
                 .user(user.id)

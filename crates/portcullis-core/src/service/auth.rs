@@ -61,7 +61,7 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
         let profile = account.profile.clone();
-        let user = match self.create_account(&org, account, Vec::new()).await {
+        let user = match self.create_account(&org, account, Vec::new(), "registration").await {
             Err(AuthError::Duplicate(what @ ("email" | "phone")))
                 if org.policy.conceal_existing_accounts =>
             {
@@ -302,7 +302,7 @@ impl Services {
                     .user_by_id(session.user_id)
                     .await?
                     .ok_or(AuthError::TokenInvalid)?;
-                let access_token = self.access_token(&user, session.id, &session.amr)?;
+                let access_token = self.access_token(&user, session.id, &session.amr).await?;
                 Ok(Tokens {
                     access_token,
                     refresh_token: next,

@@ -6,6 +6,7 @@
 use tracing::instrument;
 
 use super::kernel::authz::OrgAdmin;
+use super::kernel::services::stored_time;
 use super::kernel::input::{Fields, Patch};
 use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
@@ -408,11 +409,6 @@ impl Services {
         )
         .await;
     }
-}
-
-/// `t` as the store keeps it (milliseconds), so that an answer equals what is read back.
-fn stored_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// The first characters of a secret, to recognise it by.

@@ -468,6 +468,7 @@ impl Services {
                 url: uri,
                 content_type: "application/x-www-form-urlencoded".into(),
                 body,
+                ..Default::default()
             },
         )
         .await
@@ -853,7 +854,8 @@ impl Services {
             &session,
             code.nonce.as_deref(),
             refresh,
-        )?;
+        )
+        .await?;
         self.audit(
             self.event(AuditKind::OAuthTokenIssued, oauth_client.org_id, client)
                 .user(user.id)
@@ -883,7 +885,7 @@ impl Services {
 
     /// The tokens of a client session: an access token, an ID token when `openid` was
     /// granted, the refresh token when the client may refresh.
-    fn grant_tokens(
+    async fn grant_tokens(
         &self,
         oauth_client: &OAuthClient,
         user: &User,
@@ -911,8 +913,9 @@ impl Services {
             amr: Some(session.amr.clone()),
             sid: Some(session.id.to_string()),
         };
+        let extra = self.hook_claims(user, &claims).await?;
         let ring = self.key_ring();
-        let access_token = ring.sign_jwt(SigningAlg::Rs256, "at+jwt", now, &claims)?;
+        let access_token = ring.sign_jwt_with(SigningAlg::Rs256, "at+jwt", now, &claims, &extra)?;
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let id_token = if scopes.contains(&"openid") {
             let alg = oauth_client.id_token_signed_response_alg;
@@ -1031,7 +1034,8 @@ impl Services {
             }
         }
         let user = self.grant_user(&session.user_id, oauth_client).await?;
-        let answer = self.grant_tokens(oauth_client, &user, &session, None, next)?;
+        let answer = self.grant_tokens(oauth_client, &user, &session, None, next)
+            .await?;
         self.audit(
             self.event(AuditKind::OAuthTokenRefreshed, oauth_client.org_id, client)
                 .user(user.id)

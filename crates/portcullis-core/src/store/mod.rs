@@ -17,6 +17,7 @@ mod passkeys;
 mod second_factors;
 mod sessions;
 mod users;
+mod webhooks;
 
 pub use crate::error::StoreError;
 pub use audit::*;
@@ -33,6 +34,7 @@ pub use passkeys::*;
 pub use second_factors::*;
 pub use sessions::*;
 pub use users::*;
+pub use webhooks::*;
 
 /// The whole storage port: every area's store.
 pub trait Store:
@@ -50,6 +52,7 @@ pub trait Store:
     + OAuthClientStore
     + OidcStore
     + OutboundStore
+    + WebhookStore
 {
 }
 
@@ -68,5 +71,6 @@ impl<T> Store for T where
         + OAuthClientStore
         + OidcStore
         + OutboundStore
+        + WebhookStore
 {
 }

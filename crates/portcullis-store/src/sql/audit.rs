@@ -3,13 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
+use portcullis_core::ids::OrgId;
+use portcullis_core::webhooks::EventBody;
 use portcullis_core::store::{AuditFilter, AuditStore, StoreError};
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{db_err, ms, AuditRow};
 
-use super::{Db, Pool, This};
+use super::{Db, Pool, This, BEGIN};
+use crate::sql::begin;
 
 #[async_trait]
 impl AuditStore for This {
@@ -110,6 +113,8 @@ async fn write_groups(writer: Pool, mut waiting: mpsc::Receiver<Waiting>) {
 }
 
 async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError> {
+    // One transaction: the events, and the webhook deliveries that report them.
+    let mut tx = begin(writer, BEGIN).await?;
     let mut qb = QueryBuilder::<Db>::new(
         "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) ",
     );
@@ -124,6 +129,43 @@ async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError
             .push_bind(ms(e.at))
             .push_bind(e.details.to_string());
     });
-    qb.build().execute(writer).await.map_err(db_err)?;
+    qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    queue_deliveries(&mut tx, group).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Queues a delivery of each event of an organization to each of its enabled endpoints
+/// that wants its type (`event_types` is `,a,b,` or empty; `_` is escaped for LIKE).
+async fn queue_deliveries(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    group: &[Waiting],
+) -> Result<(), StoreError> {
+    let events: Vec<(&AuditEvent, OrgId)> = group
+        .iter()
+        .filter_map(|(e, _)| e.org_id.map(|org| (e, org)))
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Db>::new(
+        "WITH ev (event_id, org_id, event_type, ordering_key, body, at) AS (",
+    );
+    qb.push_values(&events, |mut row, (e, org)| {
+        row.push_bind(e.id.to_string())
+            .push_bind(org.to_string())
+            .push_bind(e.kind.clone())
+            .push_bind(e.user_id.map_or_else(|| e.id.to_string(), |u| u.to_string()))
+            .push_bind(EventBody::of(e, *org).to_json())
+            .push_bind(ms(e.at));
+    });
+    qb.push(
+        ") INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, ordering_key, body, \
+         attempts, next_at, created_at) \
+         SELECT w.id, ev.event_id, ev.event_type, ev.ordering_key, ev.body, 0, ev.at, ev.at \
+         FROM ev JOIN webhooks w ON w.org_id = ev.org_id \
+         WHERE w.enabled AND (w.event_types = '' OR w.event_types LIKE \
+         '%,' || REPLACE(ev.event_type, '_', '\\_') || ',%' ESCAPE '\\')",
+    );
+    qb.build().execute(&mut **tx).await.map_err(db_err)?;
     Ok(())
 }

@@ -37,6 +37,28 @@ macro_rules! claim_calls {
     };
 }
 
+/// The statement that leases due webhook deliveries, ending its sub-select with `$lock`
+/// (PostgreSQL's names the deliveries' alias `d`). A delivery waits while an earlier one to
+/// the same endpoint about the same user is unfinished: each user's events arrive in order.
+macro_rules! claim_deliveries {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_deliveries SET leased_until = $1, attempts = attempts + 1 ",
+            "WHERE (webhook_id, event_id) IN (",
+            "SELECT d.webhook_id, d.event_id FROM webhook_deliveries d ",
+            "JOIN webhooks w ON w.id = d.webhook_id ",
+            "WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_at <= $2 ",
+            "AND (d.leased_until IS NULL OR d.leased_until <= $2) AND w.enabled ",
+            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id ",
+            "AND e.ordering_key = d.ordering_key AND e.delivered_at IS NULL ",
+            "AND e.failed_at IS NULL AND e.event_id < d.event_id) ",
+            "ORDER BY d.event_id LIMIT $3 ",
+            $lock,
+            ") RETURNING webhook_id, event_id, event_type, body, attempts"
+        )
+    };
+}
+
 // Each area module is loaded twice on purpose, once under each backend (see above).
 #[allow(clippy::duplicate_mod)]
 mod postgres;

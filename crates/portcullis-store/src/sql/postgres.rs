@@ -17,6 +17,8 @@ type Pool = PgPool;
 /// How a write transaction begins.
 const BEGIN: &str = "BEGIN";
 /// The statement that leases outbound calls (see `claim_calls!`).
+/// The statement that leases webhook deliveries (see `claim_deliveries!`).
+const CLAIM_DELIVERIES: &str = claim_deliveries!("FOR UPDATE OF d SKIP LOCKED");
 const CLAIM_CALLS: &str = claim_calls!("FOR UPDATE SKIP LOCKED");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("FOR UPDATE SKIP LOCKED");
@@ -51,3 +53,5 @@ mod second_factors;
 mod sessions;
 #[path = "users.rs"]
 mod users;
+#[path = "webhooks.rs"]
+mod webhooks;

@@ -19,6 +19,8 @@ type Pool = SqlitePool;
 /// SQLITE_BUSY when another connection wrote since.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 /// The statement that leases outbound calls (see `claim_calls!`).
+/// The statement that leases webhook deliveries (see `claim_deliveries!`).
+const CLAIM_DELIVERIES: &str = claim_deliveries!("");
 const CLAIM_CALLS: &str = claim_calls!("");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("");
@@ -53,3 +55,5 @@ mod second_factors;
 mod sessions;
 #[path = "users.rs"]
 mod users;
+#[path = "webhooks.rs"]
+mod webhooks;

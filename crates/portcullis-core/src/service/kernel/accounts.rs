@@ -1,6 +1,8 @@
 //! Steps every way of making or changing an account shares: parsing a new account, hashing its
 //! password, creating it (or telling an address's owner instead), and patching a profile.
 
+use super::hooks::Answer;
+use crate::webhooks::{Decision, HookName};
 use super::input::{apply, Fields, Patch};
 use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
@@ -122,13 +124,38 @@ impl Services {
         Ok(Some(self.hasher.hash(&pw).await?))
     }
 
-    /// Stores a parsed account: checks the password against the policy, hashes it, inserts.
+    /// Stores a parsed account: asks the organization's `before_user_created` hook (if it
+    /// has one), checks the password against the policy, hashes it, inserts. `source` tells
+    /// the hook how the account comes (`registration`, `admin`).
     pub(crate) async fn create_account(
         &self,
         org: &crate::model::Organization,
         account: NewAccount,
         roles: Vec<String>,
+        source: &str,
     ) -> Result<User, AuthError> {
+        let p = &account.profile;
+        let data = serde_json::json!({
+            "org_id": org.id.to_string(),
+            "org": org.slug,
+            "source": source,
+            "email": p.email,
+            "phone": p.phone,
+            "username": p.username,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "roles": roles,
+        });
+        if let Answer::Given(Decision::Deny { message }) = self
+            .ask_hook::<Decision>(org.id, HookName::BeforeUserCreated, data)
+            .await?
+        {
+            let message = message
+                .map(|m| m.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| "This account cannot be made.".to_owned());
+            return Err(AuthError::HookDenied(message));
+        }
         let password_hash = self.hash_new_password(org, &account).await?;
         let mut roles = roles;
         if !roles.iter().any(|r| r == RoleName::USER) {

@@ -139,6 +139,14 @@ impl Services {
             .await?)
     }
 
+    /// Deletes finished webhook deliveries older than 30 days (housekeeping).
+    pub async fn purge_deliveries(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .purge_deliveries(self.now() - Duration::days(30))
+            .await?)
+    }
+
     /// Deletes rate-limit counters older than an hour (housekeeping).
     pub async fn purge_rate_limits(&self) -> Result<u64, AuthError> {
         Ok(self

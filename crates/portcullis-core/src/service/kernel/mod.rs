@@ -6,6 +6,7 @@
 pub(crate) mod accounts;
 pub(crate) mod authz;
 pub(crate) mod codes;
+pub(crate) mod hooks;
 pub(crate) mod courier;
 pub(crate) mod device_cookies;
 pub(crate) mod identifiers;
@@ -21,3 +22,4 @@ pub(crate) mod services;
 pub(crate) mod session_cache;
 pub(crate) mod sign_in;
 pub(crate) mod webauthn;
+pub(crate) mod webhooks;

@@ -117,7 +117,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let kind = job.kind.clone();
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 self.store.call_done(job.id, now).await?;
                 metrics::counter!("portcullis_outbound_calls_total", "kind" => kind, "result" => "ok")
                     .increment(1);

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, instrument};
 
 use super::courier::Courier;
+use super::hooks::Answer;
 use super::session_cache::SessionCache;
 use super::webauthn::relying_party;
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
@@ -21,6 +22,12 @@ use crate::oauth::SigningAlg;
 use crate::password::PasswordHasher;
 use crate::store::{Liveness, Store, StoreError};
 use crate::tokens::{generate_signing_key, AccessClaims, KeyRing, PublicKey};
+use crate::webhooks::{allowed_claims, ClaimsAnswer, HookName};
+
+/// `t` as the store keeps it (milliseconds), so that an answer equals what is read back.
+pub(crate) fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
 
 /// The `amr` value of a session that may only enrol a second factor.
 pub const ENROLMENT_ONLY: &str = "mfa_enrolment";
@@ -77,6 +84,10 @@ pub struct Services {
     pub(in crate::service) wake: Arc<tokio::sync::Notify>,
     /// Wakes this node's dispatcher when a call is queued.
     pub(in crate::service) outbound_wake: Arc<tokio::sync::Notify>,
+    /// Wakes this node's webhook deliverer when an event is recorded.
+    pub(in crate::service) webhook_wake: Arc<tokio::sync::Notify>,
+    /// Calls hooks (none: a hook that is set fails, as its policy says).
+    pub(in crate::service) caller: Option<Arc<dyn crate::notify::Caller>>,
     /// Sessions checked lately, forgotten on every change.
     pub(in crate::service) sessions: SessionCache,
 }
@@ -168,8 +179,17 @@ impl Services {
             default_org,
             wake: Arc::new(tokio::sync::Notify::new()),
             outbound_wake: Arc::new(tokio::sync::Notify::new()),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            caller: None,
             sessions,
         })
+    }
+
+    /// These services, calling hooks (and webhooks) through `caller`.
+    #[must_use]
+    pub fn with_caller(mut self, caller: Arc<dyn crate::notify::Caller>) -> Self {
+        self.caller = Some(caller);
+        self
     }
 
     /// Re-reads the signing keys (after a rotation by another process).
@@ -280,8 +300,12 @@ impl Services {
             metrics::counter!("portcullis_audit_events_total", "type" => label).increment(1);
         }
         // An audit write failing must not undo what already happened; it is logged loudly.
-        if let Err(e) = self.store.record_audit(&event).await {
-            tracing::error!(error = %e, kind = %event.kind, "could not record audit event");
+        match self.store.record_audit(&event).await {
+            // The event may have queued webhook deliveries with it.
+            Ok(()) => self.webhook_wake.notify_one(),
+            Err(e) => {
+                tracing::error!(error = %e, kind = %event.kind, "could not record audit event");
+            }
         }
     }
 
@@ -354,7 +378,9 @@ impl Services {
         Ok(user)
     }
 
-    pub(in crate::service) fn access_token(
+    /// A first-party access token for `user`'s session, with the claims the organization's
+    /// `custom_access_token_claims` hook adds (if it has one; reserved claims are dropped).
+    pub(in crate::service) async fn access_token(
         &self,
         user: &User,
         session_id: SessionId,
@@ -374,6 +400,39 @@ impl Services {
             amr: amr.to_vec(),
             jti: hex::encode(jti),
         };
-        self.key_ring().sign(&claims)
+        let extra = self.hook_claims(user, &claims).await?;
+        self.key_ring().sign_with(&claims, &extra)
+    }
+
+    /// The claims `user`'s organization's hook adds to an access token with `claims`.
+    pub(in crate::service) async fn hook_claims(
+        &self,
+        user: &User,
+        claims: &impl serde::Serialize,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
+        let data = serde_json::json!({
+            "user": {
+                "id": user.id.to_string(),
+                "org_id": user.org_id.to_string(),
+                "username": user.username,
+                "email": user.email,
+                "roles": user.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                "attributes": user.attributes.as_map(),
+            },
+            "claims": claims,
+        });
+        let answer = self
+            .ask_hook::<ClaimsAnswer>(user.org_id, HookName::CustomAccessTokenClaims, data)
+            .await?;
+        let Answer::Given(answer) = answer else {
+            return Ok(serde_json::Map::new());
+        };
+        match allowed_claims(answer.claims) {
+            Ok(claims) => Ok(claims),
+            Err(why) => {
+                tracing::warn!(org = %user.org_id, error = %why, "hook claims refused");
+                Ok(serde_json::Map::new())
+            }
+        }
     }
 }

@@ -109,7 +109,7 @@ impl Services {
             .create_session(&session, &hash_token(&refresh_token))
             .await?;
         user.last_login_at = Some(now);
-        let access_token = self.access_token(&user, session.id, &session.amr)?;
+        let access_token = self.access_token(&user, session.id, &session.amr).await?;
         Ok(Tokens {
             access_token,
             refresh_token,
