@@ -15,6 +15,7 @@ mod orgs;
 mod passkeys;
 mod problem;
 mod users;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -34,6 +35,7 @@ pub use orgs::*;
 pub use passkeys::*;
 pub use problem::{FieldProblem, Problem, ProblemCode};
 pub use users::*;
+pub use webhooks::*;
 
 /// `Some(None)` for an explicit `null`, `None` for an absent field (with `#[serde(default)]`).
 pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>

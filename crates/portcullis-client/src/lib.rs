@@ -45,6 +45,7 @@ mod mfa;
 mod oauth_clients;
 mod orgs;
 mod users;
+mod webhooks;
 
 use portcullis_api::{Problem, ProblemCode, RefreshRequest, TokenPair};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};

@@ -151,6 +151,46 @@ pub(crate) fn oauth_client(c: portcullis_core::oauth::OAuthClient) -> api::OAuth
     }
 }
 
+pub(crate) fn webhook(w: portcullis_core::webhooks::Webhook) -> api::Webhook {
+    api::Webhook {
+        id: w.id,
+        url: w.url,
+        event_types: w.event_types,
+        enabled: w.enabled,
+        failing_since: w.failing_since,
+        created_at: w.created_at,
+        updated_at: w.updated_at,
+    }
+}
+
+pub(crate) fn delivery(d: portcullis_core::webhooks::Delivery) -> api::WebhookDelivery {
+    api::WebhookDelivery {
+        event_id: d.event_id,
+        event_type: d.event_type,
+        status: d.state.as_str().to_owned(),
+        attempts: d.attempts,
+        response_status: d.last_status,
+        latency_ms: d.last_latency_ms,
+        error: d.last_error,
+        next_attempt_at: d.next_at,
+        created_at: d.created_at,
+        delivered_at: d.delivered_at,
+        payload: serde_json::from_str(&d.body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+pub(crate) fn hook(h: portcullis_core::webhooks::Hook) -> api::Hook {
+    api::Hook {
+        name: h.name.as_str().to_owned(),
+        url: h.url,
+        timeout_ms: h.timeout_ms,
+        on_failure: if h.fail_closed { "closed" } else { "open" }.to_owned(),
+        enabled: h.enabled,
+        created_at: h.created_at,
+        updated_at: h.updated_at,
+    }
+}
+
 pub(crate) fn license(l: model::License) -> api::License {
     api::License {
         id: l.id,

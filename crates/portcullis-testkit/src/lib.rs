@@ -4,6 +4,7 @@
 
 pub mod authenticator;
 mod otp;
+pub mod receiver;
 mod sinks;
 
 use std::io::Write as _;
@@ -108,6 +109,9 @@ impl TestServer {
             metrics_token: Some(METRICS_TOKEN.into()),
             // The relying parties' back-channel endpoints in tests are on loopback.
             outbound_allow: "127.0.0.1".to_owned(),
+            // Webhook retries a second apart, given up after ten: a receiver that is down
+            // for a few seconds, or for good, within a test's time.
+            webhook_retry_secs: "1,1,1,1,1,1,1,1,1,1".to_owned(),
             ..Config::default()
         };
         let pg = match backend {

@@ -61,7 +61,10 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
         let profile = account.profile.clone();
-        let user = match self.create_account(&org, account, Vec::new(), "registration").await {
+        let user = match self
+            .create_account(&org, account, Vec::new(), "registration")
+            .await
+        {
             Err(AuthError::Duplicate(what @ ("email" | "phone")))
                 if org.policy.conceal_existing_accounts =>
             {

@@ -38,7 +38,6 @@ pub use kernel::courier::Courier;
 pub use kernel::device_cookies::DEVICE_COOKIE_PREFIX;
 pub use kernel::input::Patch;
 pub use kernel::outbound::Dispatcher;
-pub use kernel::webhooks::Deliverer;
 pub use kernel::passkey_checks::PasskeyAssertion;
 pub use kernel::reauth::Proof;
 pub use kernel::second_factors::OtpTo;
@@ -47,6 +46,7 @@ pub use kernel::services::{Principal, Services, StartError, ENROLMENT_ONLY};
 pub use kernel::session_cache::SessionCache;
 pub use kernel::sign_in::Tokens;
 pub use kernel::sign_in::DEVICE_PREFIX;
+pub use kernel::webhooks::Deliverer;
 pub use mfa::NewTotpKey;
 pub use oauth_clients::OAuthClientSettings;
 pub use oidc::{

@@ -6,8 +6,8 @@
 use tracing::instrument;
 
 use super::kernel::authz::OrgAdmin;
-use super::kernel::services::stored_time;
 use super::kernel::input::{Fields, Patch};
+use super::kernel::services::stored_time;
 use super::Services;
 use crate::audit::{AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};

@@ -848,14 +848,15 @@ impl Services {
         self.store
             .create_session(&session, &hash_token(&refresh))
             .await?;
-        let answer = self.grant_tokens(
-            oauth_client,
-            &user,
-            &session,
-            code.nonce.as_deref(),
-            refresh,
-        )
-        .await?;
+        let answer = self
+            .grant_tokens(
+                oauth_client,
+                &user,
+                &session,
+                code.nonce.as_deref(),
+                refresh,
+            )
+            .await?;
         self.audit(
             self.event(AuditKind::OAuthTokenIssued, oauth_client.org_id, client)
                 .user(user.id)
@@ -1034,7 +1035,8 @@ impl Services {
             }
         }
         let user = self.grant_user(&session.user_id, oauth_client).await?;
-        let answer = self.grant_tokens(oauth_client, &user, &session, None, next)
+        let answer = self
+            .grant_tokens(oauth_client, &user, &session, None, next)
             .await?;
         self.audit(
             self.event(AuditKind::OAuthTokenRefreshed, oauth_client.org_id, client)

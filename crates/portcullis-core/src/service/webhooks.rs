@@ -109,7 +109,11 @@ impl Services {
     }
 
     /// An organization's endpoints.
-    pub async fn webhooks(&self, admin: &OrgAdmin, org_slug: &str) -> Result<Vec<Webhook>, AuthError> {
+    pub async fn webhooks(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+    ) -> Result<Vec<Webhook>, AuthError> {
         let org = self.admin_org(admin, Some(org_slug)).await?;
         Ok(self.store.webhooks(org.id).await?)
     }
@@ -166,8 +170,14 @@ impl Services {
         if !self.store.update_webhook(&w).await? {
             return Err(AuthError::NotFound);
         }
-        self.webhook_event(admin, AuditKind::WebhookSecretRotated, w.org_id, w.id, client)
-            .await;
+        self.webhook_event(
+            admin,
+            AuditKind::WebhookSecretRotated,
+            w.org_id,
+            w.id,
+            client,
+        )
+        .await;
         Ok(secret)
     }
 
@@ -378,7 +388,12 @@ impl Services {
     }
 
     /// One hook of an organization.
-    pub async fn hook(&self, admin: &OrgAdmin, org_slug: &str, name: &str) -> Result<Hook, AuthError> {
+    pub async fn hook(
+        &self,
+        admin: &OrgAdmin,
+        org_slug: &str,
+        name: &str,
+    ) -> Result<Hook, AuthError> {
         let name = HookName::parse(name).ok_or(AuthError::NotFound)?;
         let org = self.admin_org(admin, Some(org_slug)).await?;
         self.store

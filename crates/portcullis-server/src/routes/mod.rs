@@ -15,6 +15,7 @@ mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;
+mod webhooks;
 
 use admin::{cursor, next_cursor};
 
@@ -105,6 +106,23 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
             oauth_clients::delete_oauth_client
         ))
         .routes(routes!(oauth_clients::rotate_oauth_client_secret))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::list_hooks))
+        .routes(routes!(
+            webhooks::get_hook,
+            webhooks::set_hook,
+            webhooks::delete_hook
+        ))
+        .routes(routes!(webhooks::rotate_hook_secret))
         .routes(routes!(mfa::mfa_types))
         .routes(routes!(mfa::mfa_statuses))
         .routes(routes!(mfa::create_mfa_key, mfa::list_mfa_keys))

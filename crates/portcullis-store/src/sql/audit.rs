@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::OrgId;
-use portcullis_core::webhooks::EventBody;
 use portcullis_core::store::{AuditFilter, AuditStore, StoreError};
+use portcullis_core::webhooks::EventBody;
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
@@ -154,7 +154,10 @@ async fn queue_deliveries(
         row.push_bind(e.id.to_string())
             .push_bind(org.to_string())
             .push_bind(e.kind.clone())
-            .push_bind(e.user_id.map_or_else(|| e.id.to_string(), |u| u.to_string()))
+            .push_bind(
+                e.user_id
+                    .map_or_else(|| e.id.to_string(), |u| u.to_string()),
+            )
             .push_bind(EventBody::of(e, *org).to_json())
             .push_bind(ms(e.at));
     });

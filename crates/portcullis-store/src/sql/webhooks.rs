@@ -170,25 +170,23 @@ impl WebhookStore for This {
         let mut endpoints: Vec<(String, String, String)> = Vec::new();
         for row in claimed {
             let webhook_id: String = row.try_get("webhook_id").map_err(db_err)?;
-            let (url, secret_sealed) =
-                match endpoints.iter().find(|(id, _, _)| *id == webhook_id) {
-                    Some((_, url, secret)) => (url.clone(), secret.clone()),
-                    None => {
-                        let endpoint = sqlx::query(
-                            "SELECT url, secret_sealed FROM webhooks WHERE id = $1",
-                        )
-                        .bind(&webhook_id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                        // Deleted since: its deliveries went with it.
-                        let Some(endpoint) = endpoint else { continue };
-                        let url: String = endpoint.try_get("url").map_err(db_err)?;
-                        let secret: String = endpoint.try_get("secret_sealed").map_err(db_err)?;
-                        endpoints.push((webhook_id.clone(), url.clone(), secret.clone()));
-                        (url, secret)
-                    }
-                };
+            let (url, secret_sealed) = match endpoints.iter().find(|(id, _, _)| *id == webhook_id) {
+                Some((_, url, secret)) => (url.clone(), secret.clone()),
+                None => {
+                    let endpoint =
+                        sqlx::query("SELECT url, secret_sealed FROM webhooks WHERE id = $1")
+                            .bind(&webhook_id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_err)?;
+                    // Deleted since: its deliveries went with it.
+                    let Some(endpoint) = endpoint else { continue };
+                    let url: String = endpoint.try_get("url").map_err(db_err)?;
+                    let secret: String = endpoint.try_get("secret_sealed").map_err(db_err)?;
+                    endpoints.push((webhook_id.clone(), url.clone(), secret.clone()));
+                    (url, secret)
+                }
+            };
             let event_id: String = row.try_get("event_id").map_err(db_err)?;
             let attempts: i64 = row.try_get("attempts").map_err(db_err)?;
             due.push(DueDelivery {
@@ -242,7 +240,11 @@ impl WebhookStore for This {
         .map_err(db_err)?;
         if let Some(endpoint) = endpoint {
             let q = sqlx::query(endpoint).bind(webhook_id.to_string());
-            let q = if a.error.is_some() { q.bind(ms(a.at)) } else { q };
+            let q = if a.error.is_some() {
+                q.bind(ms(a.at))
+            } else {
+                q
+            };
             q.execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)

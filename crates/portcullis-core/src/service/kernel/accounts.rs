@@ -2,7 +2,6 @@
 //! password, creating it (or telling an address's owner instead), and patching a profile.
 
 use super::hooks::Answer;
-use crate::webhooks::{Decision, HookName};
 use super::input::{apply, Fields, Patch};
 use super::services::Services;
 use crate::audit::{AuditKind, ClientInfo};
@@ -13,6 +12,7 @@ use crate::ids::UserId;
 use crate::model::User;
 use crate::password::{check_new_password, Password};
 use crate::store::{NewUser, Profile, StoreError};
+use crate::webhooks::{Decision, HookName};
 
 /// A self-registration, as received.
 #[derive(Debug, Default)]
@@ -151,7 +151,12 @@ impl Services {
             .await?
         {
             let message = message
-                .map(|m| m.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
+                .map(|m| {
+                    m.chars()
+                        .filter(|c| !c.is_control())
+                        .take(300)
+                        .collect::<String>()
+                })
                 .filter(|m| !m.trim().is_empty())
                 .unwrap_or_else(|| "This account cannot be made.".to_owned());
             return Err(AuthError::HookDenied(message));

@@ -64,9 +64,10 @@ impl Services {
         hook: &crate::webhooks::Hook,
         data: serde_json::Value,
     ) -> Result<T, Failure> {
-        let caller = self.caller.as_ref().ok_or(Failure::Error(
-            "this node makes no outbound calls".into(),
-        ))?;
+        let caller = self
+            .caller
+            .as_ref()
+            .ok_or(Failure::Error("this node makes no outbound calls".into()))?;
         let secret = self
             .open(SECRET_PURPOSE, &hook.secret_sealed)
             .and_then(|s| String::from_utf8(s.to_vec()).ok())

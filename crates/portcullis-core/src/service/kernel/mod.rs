@@ -6,9 +6,9 @@
 pub(crate) mod accounts;
 pub(crate) mod authz;
 pub(crate) mod codes;
-pub(crate) mod hooks;
 pub(crate) mod courier;
 pub(crate) mod device_cookies;
+pub(crate) mod hooks;
 pub(crate) mod identifiers;
 pub(crate) mod input;
 pub(crate) mod limits;

@@ -129,7 +129,11 @@ impl Deliverer {
                 } else {
                     next_retry(&self.schedule, d.attempts, at)
                 };
-                let result = if retry_at.is_some() { "retry" } else { "failed" };
+                let result = if retry_at.is_some() {
+                    "retry"
+                } else {
+                    "failed"
+                };
                 metrics::counter!("portcullis_webhook_deliveries_total", "result" => result)
                     .increment(1);
                 tracing::warn!(webhook.id = %d.webhook_id, event.id = %d.event_id,
@@ -166,4 +170,3 @@ impl Deliverer {
         .await;
     }
 }
-
