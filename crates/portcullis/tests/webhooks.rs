@@ -1,0 +1,168 @@
+//! Webhooks from real `portcullis serve` processes: an event answered before a SIGKILL is
+//! delivered after the restart, and three nodes on one PostgreSQL deliver each event once.
+//! Every request is checked by a receiver with the official Standard Webhooks library.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first unexpected answer"
+)]
+
+mod common;
+#[path = "../../portcullis-testkit/src/receiver.rs"]
+mod receiver;
+
+use std::collections::BTreeMap;
+
+use common::{Db, Node, ADMIN};
+use receiver::{free_port, Receiver};
+use serde_json::{json, Value};
+
+/// Loopback receivers allowed; retries a second apart for a minute (a node restarting).
+const NODE_ENV: &[(&str, &str)] = &[
+    ("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.1"),
+    (
+        "PORTCULLIS_WEBHOOK_RETRY_SECS",
+        "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,5,5,5,5,5,5",
+    ),
+];
+
+/// Adds an endpoint for `user.registered` at `port`; answers its secret.
+async fn endpoint(node: &Node, http: &reqwest::Client, port: u16) -> String {
+    let admin = node.login(http, ADMIN).await;
+    let res = http
+        .post(format!("{}/v1/orgs/default/webhooks", node.url))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .json(&json!({"url": format!("http://127.0.0.1:{port}/"), "event_types": ["user.registered"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn register(node: &Node, http: &reqwest::Client, email: &str) -> String {
+    let res = node
+        .post(
+            http,
+            "/v1/auth/register",
+            json!({"email": email, "password": common::PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{email}");
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Receives until every one of `users` has had its `user.registered` event; answers how
+/// many requests came for each event id. A repeat must be the same event.
+async fn receive_all(r: &mut Receiver, users: &[String]) -> BTreeMap<String, usize> {
+    let mut by_user: BTreeMap<String, String> = BTreeMap::new();
+    let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
+    while by_user.len() < users.len() {
+        let got = r.next_verified().await;
+        let user = got["payload"]["data"]["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let id = got["id"].as_str().unwrap().to_owned();
+        if let Some(earlier) = by_user.insert(user, id.clone()) {
+            assert_eq!(earlier, id, "one event, one webhook-id");
+        }
+        *per_id.entry(id).or_default() += 1;
+    }
+    let mut want = users.to_vec();
+    want.sort();
+    assert_eq!(by_user.keys().cloned().collect::<Vec<_>>(), want);
+    per_id
+}
+
+async fn an_event_answered_before_a_sigkill_is_delivered_after_restart(db: Db) {
+    let http = reqwest::Client::new();
+    let mut node = Node::start(&db, NODE_ENV);
+    let port = free_port();
+    let secret = endpoint(&node, &http, port).await;
+    // The receiver is down: nothing can be delivered before the kill.
+    let mut users = Vec::new();
+    for i in 0..10 {
+        users.push(register(&node, &http, &format!("k{i}@example.com")).await);
+    }
+    node.kill();
+    let mut r = Receiver::start(port, &secret, json!({})).await;
+    let _node = Node::start(&db, NODE_ENV);
+    receive_all(&mut r, &users).await;
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_event_answered_before_a_sigkill_is_delivered_after_restart() {
+    an_event_answered_before_a_sigkill_is_delivered_after_restart(Db::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_event_answered_before_a_sigkill_is_delivered_after_restart() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    an_event_answered_before_a_sigkill_is_delivered_after_restart(db).await;
+}
+
+/// Three nodes under steady load, each delivering: every event arrives exactly once, and
+/// the nodes' counters add up to the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_deliver_each_event_once() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start(&db, NODE_ENV)).collect();
+    let port = free_port();
+    let secret = endpoint(&nodes[0], &http, port).await;
+    let mut r = Receiver::start(port, &secret, json!({})).await;
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let (http, url) = (http.clone(), nodes[w % 3].url.clone());
+        workers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..10 {
+                let res = http
+                    .post(format!("{url}/v1/auth/register"))
+                    .json(&json!({"email": format!("n{w}-{i}@example.com"), "password": common::PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 201);
+                ids.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+            }
+            ids
+        }));
+    }
+    let mut users = Vec::new();
+    for w in workers {
+        users.extend(w.await.unwrap());
+    }
+    let per_id = receive_all(&mut r, &users).await;
+    // Anything more would be a second delivery.
+    assert!(
+        r.next_within(std::time::Duration::from_secs(2))
+            .await
+            .is_none(),
+        "an event was delivered twice"
+    );
+    assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
+    let mut delivered = 0.0;
+    for node in &nodes {
+        delivered += node
+            .counter(
+                &http,
+                "portcullis_webhook_deliveries_total{result=\"delivered\"} ",
+            )
+            .await;
+    }
+    assert!((delivered - 60.0).abs() < f64::EPSILON, "{delivered}");
+    r.stop().await;
+}
