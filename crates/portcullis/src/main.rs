@@ -70,6 +70,20 @@ enum Command {
         #[command(subcommand)]
         command: portcullis::remote::OAuthClients,
     },
+    /// Webhook endpoints and their deliveries, through a running server (admin token).
+    Webhooks {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Webhooks,
+    },
+    /// Hooks (before_user_created, custom_access_token_claims), through a running server.
+    Hooks {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::Hooks,
+    },
     /// The audit log, through a running server (admin token).
     Audit {
         #[command(flatten)]
@@ -175,6 +189,12 @@ async fn main() -> anyhow::Result<()> {
         Command::OauthClients { remote, command } => {
             return portcullis::remote::oauth_clients(&remote, command).await
         }
+        Command::Webhooks { remote, command } => {
+            return portcullis::remote::webhooks(&remote, command).await
+        }
+        Command::Hooks { remote, command } => {
+            return portcullis::remote::hooks_command(&remote, command).await
+        }
         _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
@@ -237,6 +257,8 @@ async fn main() -> anyhow::Result<()> {
         | Command::Orgs { .. }
         | Command::Licenses { .. }
         | Command::OauthClients { .. }
+        | Command::Webhooks { .. }
+        | Command::Hooks { .. }
         | Command::Audit { .. } => {
             unreachable!("handled above")
         }

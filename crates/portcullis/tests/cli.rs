@@ -266,6 +266,106 @@ async fn oauth_clients_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_and_hooks_commands() {
+    let (_db, _node, cli) = cli().await;
+    let made = cli.json(&[
+        "webhooks",
+        "create",
+        "default",
+        "--endpoint",
+        "https://hooks.acme.test/in",
+        "--event-type",
+        "user.registered",
+        "--event-type",
+        "user.deleted",
+    ]);
+    let id = made["id"].as_str().unwrap().to_owned();
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let table = cli.ok(&["webhooks", "list", "default"]);
+    assert!(
+        table.contains(&id) && table.contains("user.deleted"),
+        "{table}"
+    );
+    assert!(!table.contains(&secret));
+    let changed = cli.json(&[
+        "webhooks",
+        "update",
+        "default",
+        &id,
+        "--all-events",
+        "--enabled",
+        "false",
+    ]);
+    assert_eq!(changed["event_types"], serde_json::json!([]));
+    assert_eq!(changed["enabled"], false);
+    let rotated = cli.json(&["webhooks", "rotate-secret", "default", &id]);
+    assert_ne!(rotated["secret"].as_str(), Some(secret.as_str()));
+    let test = cli.json(&["webhooks", "test", "default", &id]);
+    assert_eq!(test["event_type"], "webhook.test");
+    let event = test["event_id"].as_str().unwrap().to_owned();
+    let deliveries = cli.ok(&["webhooks", "deliveries", "default", &id]);
+    assert!(
+        deliveries.contains(&event) && deliveries.contains("pending"),
+        "{deliveries}"
+    );
+    cli.ok(&["webhooks", "redeliver", "default", &id, &event]);
+    let refused = cli.run(&[
+        "webhooks",
+        "create",
+        "default",
+        "--url",
+        "http://hooks.acme.test/",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("url"));
+    cli.ok(&["webhooks", "delete", "default", &id]);
+    assert!(cli
+        .json(&["webhooks", "list", "default"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let hook = cli.json(&[
+        "hooks",
+        "set",
+        "default",
+        "custom_access_token_claims",
+        "--endpoint",
+        "https://hooks.acme.test/claims",
+        "--timeout-ms",
+        "500",
+        "--on-failure",
+        "closed",
+        "--enabled",
+        "false",
+    ]);
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(
+        (hook["timeout_ms"].as_u64(), hook["on_failure"].as_str()),
+        (Some(500), Some("closed"))
+    );
+    let table = cli.ok(&["hooks", "list", "default"]);
+    assert!(
+        table.contains("custom_access_token_claims") && table.contains("closed"),
+        "{table}"
+    );
+    let rotated = cli.json(&[
+        "hooks",
+        "rotate-secret",
+        "default",
+        "custom_access_token_claims",
+    ]);
+    assert_ne!(rotated["secret"], hook["secret"]);
+    cli.ok(&["hooks", "delete", "default", "custom_access_token_claims"]);
+    assert!(cli
+        .json(&["hooks", "list", "default"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_tail_prints_then_follows_new_events_and_app_tokens_work() {
     let (_db, node, cli) = cli().await;
     cli.ok(&[

@@ -9,7 +9,11 @@
 
 mod common;
 #[path = "../../portcullis-testkit/src/receiver.rs"]
-#[allow(dead_code, unreachable_pub, reason = "shared with the HTTP tests, which use all of it")]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared with the HTTP tests, which use all of it"
+)]
 mod receiver;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 //! `PORTCULLIS_TOKEN`). Output is a table, or JSON with `--json`.
 
 mod oauth_clients;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use oauth_clients::{oauth_clients, OAuthClients, Settings as OAuthClientSettings};
+pub use webhooks::{hooks_command, webhooks, Hooks, Webhooks};
 
 /// Where the server is and who is calling.
 #[derive(Debug, Args)]
