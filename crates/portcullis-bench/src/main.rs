@@ -9,6 +9,7 @@ mod memory;
 mod oidc;
 mod raw;
 mod stats;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,6 +158,10 @@ impl Target {
             data_dir: dir.path().join("data"),
             rate_limits: "off".to_owned(),
             log: "error".to_owned(),
+            // An admin for the webhook figures, whose receivers are on loopback.
+            bootstrap_admin_email: Some(webhooks::ADMIN.to_owned()),
+            bootstrap_admin_password: Some(PASSWORD.into()),
+            outbound_allow: "127.0.0.1".to_owned(),
             ..portcullis::Config::default()
         };
         let pg = match pg_base {
@@ -251,7 +256,7 @@ pub(crate) fn http() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-async fn post_ok(
+pub(crate) async fn post_ok(
     http: &reqwest::Client,
     url: &str,
     body: serde_json::Value,
@@ -399,6 +404,10 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
     let client_id = oidc::register(&t.store, t.org).await?;
     let client_token = oidc::access_token(&t.url, &client_id).await?;
     let browsers = Arc::new(oidc::browsers(&t.url, 16, PASSWORD).await?);
+    let admin = webhooks::admin_token(&t.url, PASSWORD).await;
+    if admin.is_none() {
+        eprintln!("[{backend}] no bench admin on this server: no webhook figures");
+    }
     let mut r = Rounds::default();
     let mut register_failures = 0u64;
     for round in 0..args.rounds {
@@ -532,6 +541,19 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         let flows = oidc::flows(&t.url, &client_id, Arc::clone(&browsers), d).await;
         r.add("authorization-code flows/s (16 browsers)", flows.rate());
         r.add("flow failures", flows.failed as f64);
+
+        // Webhooks: the delivery pipeline, and a claims hook on the sign-in path.
+        if let Some(token) = &admin {
+            let rate = webhooks::deliveries(&t.url, token, &t.store, 2000).await?;
+            r.add("webhook deliveries/s (loopback receiver)", rate);
+            let plain = logins(&t, 16, small, d).await;
+            webhooks::set_claims_hook(&t.url, token).await?;
+            let hooked = logins(&t, 16, small, d).await;
+            webhooks::remove_claims_hook(&t.url, token).await?;
+            r.add("login/s with a claims hook (16 clients)", hooked.rate());
+            r.add("ratio claims hook", hooked.rate() / plain.rate().max(1e-9));
+            r.add("claims hook login failures", hooked.failed as f64);
+        }
     }
 
     // Memory under a flood of 10x the permits: the peak over the base must stay within the
@@ -729,6 +751,29 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         None,
         Some((false, 0.0)),
     );
+    fig(
+        "webhook deliveries/s (loopback receiver)",
+        "1/s",
+        v("webhook deliveries/s (loopback receiver)"),
+        None,
+        None,
+    );
+    fig(
+        "login/s with a claims hook vs without (16 clients)",
+        "1/s",
+        v("login/s with a claims hook (16 clients)"),
+        (admin.is_some()).then(|| r.median("ratio claims hook")),
+        Some((true, 0.85)),
+    );
+    if admin.is_some() {
+        fig(
+            "sign-ins failed with a claims hook",
+            "count",
+            vec![v("claims hook login failures").iter().sum()],
+            None,
+            Some((false, 0.0)),
+        );
+    }
     for name in [
         "CPU ms per raw argon2id hash",
         "CPU ms per login: server process",
