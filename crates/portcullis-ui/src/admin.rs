@@ -20,7 +20,7 @@ use crate::web::{self, answer, html, ok, say, see_other, Posted, ProfileForm, Si
 
 const PAGE: usize = 50;
 
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -480,6 +480,29 @@ pub(crate) async fn org_page(
             current: c.client_type == portcullis_core::oauth::ClientType::Confidential,
         })
         .collect();
+    let webhooks = services
+        .webhooks(admin, slug)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| Row {
+            id: w.id.to_string(),
+            cells: vec![
+                w.url,
+                if w.event_types.is_empty() {
+                    "every event".to_owned()
+                } else {
+                    w.event_types.join(", ")
+                },
+                match (w.enabled, w.failing_since) {
+                    (false, _) => "off".to_owned(),
+                    (true, Some(t)) => format!("failing since {}", when(t)),
+                    (true, None) => "on".to_owned(),
+                },
+            ],
+            current: w.enabled,
+        })
+        .collect();
     let status = web::status_of(&error);
     html(
         status,
@@ -495,6 +518,7 @@ pub(crate) async fn org_page(
             licenses,
             devices,
             clients,
+            webhooks,
         },
         None,
     )

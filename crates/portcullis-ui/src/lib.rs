@@ -14,6 +14,7 @@
 mod account;
 mod admin;
 mod admin_clients;
+mod admin_webhooks;
 mod oidc;
 mod pages;
 mod passkey;
@@ -87,6 +88,22 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/orgs/{slug}/clients/{id}",
             post(admin_clients::client_action),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks",
+            post(admin_webhooks::create_webhook),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks/{id}",
+            get(admin_webhooks::deliveries),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks/{id}/action",
+            post(admin_webhooks::webhook_action),
+        )
+        .route(
+            "/admin/orgs/{slug}/webhooks/{id}/redeliver",
+            post(admin_webhooks::redeliver),
         )
         .route("/admin/audit", get(admin::audit))
         .fallback(web::not_found)

@@ -222,6 +222,19 @@ pub(crate) struct AdminOrg {
     pub(crate) devices: Vec<Row>,
     /// OAuth clients; `current` marks the confidential ones (they have a secret to rotate).
     pub(crate) clients: Vec<Row>,
+    /// Webhook endpoints; `current` marks the enabled ones.
+    pub(crate) webhooks: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_webhook.html")]
+pub(crate) struct AdminWebhook {
+    pub(crate) c: Chrome,
+    pub(crate) slug: String,
+    pub(crate) id: String,
+    pub(crate) url: String,
+    /// Recent deliveries, newest first; `id` is the event's.
+    pub(crate) deliveries: Vec<Row>,
 }
 
 #[derive(Template)]

@@ -271,6 +271,90 @@ async fn the_console_registers_applications(app: TestServer) {
     assert_eq!(left[0].name, "Acme SPA");
 }
 
+/// A webhook endpoint added in the console: its secret shown once (never on the page
+/// after), a test event whose delivery shows on the endpoint's page and can be sent again,
+/// turned off, refused with its reason when its URL is bad, deleted.
+async fn the_console_manages_webhooks(app: TestServer) {
+    let mut admin = Browser::new(&app);
+    admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let made = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/webhooks",
+            &[
+                ("url", "https://hooks.acme.test/in"),
+                ("event_types", "user.registered\r\nuser.deleted\r\n"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let secret = made
+        .body
+        .split(|c: char| c == '<' || c == '>' || c.is_whitespace())
+        .find(|w| w.starts_with("whsec_"))
+        .expect("the secret, once")
+        .to_owned();
+    let api = app.admin().await;
+    let listed = api.webhooks("default").await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    let w = &listed[0];
+    assert_eq!(w.event_types, ["user.deleted", "user.registered"]);
+    let page = admin.get("/ui/admin/orgs/default").await;
+    assert!(page.body.contains("https://hooks.acme.test/in") && !page.body.contains(&secret));
+
+    let action = format!("/ui/admin/orgs/default/webhooks/{}/action", w.id);
+    let tested = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "test")])
+        .await;
+    assert_eq!(tested.status, 200);
+    let detail = format!("/ui/admin/orgs/default/webhooks/{}", w.id);
+    let deliveries = admin.get(&detail).await;
+    assert!(
+        deliveries.body.contains("webhook.test"),
+        "{}",
+        deliveries.body
+    );
+    let event = api
+        .webhook_deliveries("default", w.id, None)
+        .await
+        .unwrap()
+        .items[0]
+        .event_id;
+    let again = admin
+        .submit(
+            &detail,
+            &format!("/ui/admin/orgs/default/webhooks/{}/redeliver", w.id),
+            &[("event_id", &event.to_string())],
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("Queued again."));
+
+    let off = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "disable")])
+        .await;
+    assert_eq!(off.status, 200);
+    assert!(!api.webhook("default", w.id).await.unwrap().enabled);
+    let rotated = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "rotate")])
+        .await;
+    assert!(rotated.body.contains("whsec_") && !rotated.body.contains(&secret));
+    let refused = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/webhooks",
+            &[("url", "http://hooks.acme.test/in")],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("loopback"), "{}", refused.body);
+    let gone = admin
+        .submit("/ui/admin/orgs/default", &action, &[("action", "delete")])
+        .await;
+    assert_eq!(gone.status, 200);
+    assert!(api.webhooks("default").await.unwrap().items.is_empty());
+}
+
 async fn an_organization_that_requires_a_second_factor_gets_one_enrolled_first(app: TestServer) {
     crate::set_policy(&app, "default", json!({"mfa_required": true})).await;
     app.user("eve@example.com").await;
@@ -371,6 +455,7 @@ both_backends!(
     a_second_reset_request_says_how_long_to_wait,
     forms_need_their_csrf_token_and_pages_allow_no_script,
     the_console_registers_applications,
+    the_console_manages_webhooks,
     the_page_session_renews_itself_and_ends_with_sign_out,
     the_console_is_for_admins_within_their_reach,
     an_organization_that_requires_a_second_factor_gets_one_enrolled_first,
