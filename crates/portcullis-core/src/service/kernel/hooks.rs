@@ -11,8 +11,9 @@ use super::services::Services;
 use super::webhooks::SECRET_PURPOSE;
 use crate::error::AuthError;
 use crate::ids::OrgId;
+use crate::model::User;
 use crate::notify::OutboundRequest;
-use crate::webhooks::{signed_headers, HookName};
+use crate::webhooks::{allowed_claims, signed_headers, ClaimsAnswer, HookName};
 
 /// What became of a hook call.
 pub(crate) enum Answer<T> {
@@ -56,6 +57,38 @@ impl Services {
             Err(AuthError::HookUnavailable)
         } else {
             Ok(Answer::FailedOpen)
+        }
+    }
+
+    /// The claims `user`'s organization's hook adds to an access token with `claims`.
+    pub(crate) async fn hook_claims(
+        &self,
+        user: &User,
+        claims: &impl serde::Serialize,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
+        let data = serde_json::json!({
+            "user": {
+                "id": user.id.to_string(),
+                "org_id": user.org_id.to_string(),
+                "username": user.username,
+                "email": user.email,
+                "roles": user.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                "attributes": user.attributes.as_map(),
+            },
+            "claims": claims,
+        });
+        let answer = self
+            .ask_hook::<ClaimsAnswer>(user.org_id, HookName::CustomAccessTokenClaims, data)
+            .await?;
+        let Answer::Given(answer) = answer else {
+            return Ok(serde_json::Map::new());
+        };
+        match allowed_claims(answer.claims) {
+            Ok(claims) => Ok(claims),
+            Err(why) => {
+                tracing::warn!(org = %user.org_id, error = %why, "hook claims refused");
+                Ok(serde_json::Map::new())
+            }
         }
     }
 

@@ -99,11 +99,8 @@ impl Dispatcher {
     }
 
     fn open(&self, job: &OutboundJob) -> Option<OutboundRequest> {
-        let labelled = self.master.open(&job.payload).ok()?;
-        let plain = labelled
-            .strip_prefix(SEAL_PURPOSE.as_bytes())?
-            .strip_prefix(&[0u8])?;
-        serde_json::from_slice(plain).ok()
+        let plain = super::services::open_sealed(&self.master, SEAL_PURPOSE, &job.payload)?;
+        serde_json::from_slice(&plain).ok()
     }
 
     async fn call(&self, job: &OutboundJob) -> Result<bool, StoreError> {

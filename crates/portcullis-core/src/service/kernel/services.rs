@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use tracing::{info, instrument};
 
 use super::courier::Courier;
-use super::hooks::Answer;
 use super::session_cache::SessionCache;
 use super::webauthn::relying_party;
 use crate::audit::{AuditEvent, AuditKind, ClientInfo};
@@ -22,11 +21,24 @@ use crate::oauth::SigningAlg;
 use crate::password::PasswordHasher;
 use crate::store::{Liveness, Store, StoreError};
 use crate::tokens::{generate_signing_key, AccessClaims, KeyRing, PublicKey};
-use crate::webhooks::{allowed_claims, ClaimsAnswer, HookName};
 
 /// `t` as the store keeps it (milliseconds), so that an answer equals what is read back.
 pub(crate) fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// What [`Services::seal`] sealed with `master` for `purpose`, or `None` (for the workers,
+/// which hold the key but not the services).
+pub(crate) fn open_sealed(
+    master: &MasterKey,
+    purpose: &str,
+    sealed: &str,
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let labelled = master.open(sealed).ok()?;
+    let rest = labelled
+        .strip_prefix(purpose.as_bytes())?
+        .strip_prefix(&[0u8])?;
+    Some(zeroize::Zeroizing::new(rest.to_vec()))
 }
 
 /// The `amr` value of a session that may only enrol a second factor.
@@ -252,11 +264,7 @@ impl Services {
 
     /// What [`Services::seal`] sealed for the same `purpose`, or `None`.
     pub fn open(&self, purpose: &str, sealed: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-        let labelled = self.master.open(sealed).ok()?;
-        let rest = labelled
-            .strip_prefix(purpose.as_bytes())?
-            .strip_prefix(&[0u8])?;
-        Some(zeroize::Zeroizing::new(rest.to_vec()))
+        open_sealed(&self.master, purpose, sealed)
     }
 
     /// The settings in force.
@@ -402,37 +410,5 @@ impl Services {
         };
         let extra = self.hook_claims(user, &claims).await?;
         self.key_ring().sign_with(&claims, &extra)
-    }
-
-    /// The claims `user`'s organization's hook adds to an access token with `claims`.
-    pub(in crate::service) async fn hook_claims(
-        &self,
-        user: &User,
-        claims: &impl serde::Serialize,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
-        let data = serde_json::json!({
-            "user": {
-                "id": user.id.to_string(),
-                "org_id": user.org_id.to_string(),
-                "username": user.username,
-                "email": user.email,
-                "roles": user.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-                "attributes": user.attributes.as_map(),
-            },
-            "claims": claims,
-        });
-        let answer = self
-            .ask_hook::<ClaimsAnswer>(user.org_id, HookName::CustomAccessTokenClaims, data)
-            .await?;
-        let Answer::Given(answer) = answer else {
-            return Ok(serde_json::Map::new());
-        };
-        match allowed_claims(answer.claims) {
-            Ok(claims) => Ok(claims),
-            Err(why) => {
-                tracing::warn!(org = %user.org_id, error = %why, "hook claims refused");
-                Ok(serde_json::Map::new())
-            }
-        }
     }
 }

@@ -77,10 +77,7 @@ impl Deliverer {
     }
 
     fn secret(&self, sealed: &str) -> Option<String> {
-        let labelled = self.master.open(sealed).ok()?;
-        let plain = labelled
-            .strip_prefix(SECRET_PURPOSE.as_bytes())?
-            .strip_prefix(&[0u8])?;
+        let plain = super::services::open_sealed(&self.master, SECRET_PURPOSE, sealed)?;
         String::from_utf8(plain.to_vec()).ok()
     }
 
