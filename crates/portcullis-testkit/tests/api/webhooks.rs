@@ -349,6 +349,74 @@ async fn endpoints_are_managed_by_admins_with_clear_errors(app: TestServer) {
     }
 }
 
+/// Outbound rules: an address the operator did not allow (127.0.0.2: loopback, and the test
+/// servers allow only 127.0.0.1) is never called and the delivery is given up at once; a
+/// redirect is an answer like any other non-2xx, not followed.
+async fn deliveries_keep_to_allowed_addresses_and_follow_no_redirect(app: TestServer) {
+    let admin = app.admin().await;
+    let (refused, _) = endpoint(&admin, "http://127.0.0.2:9/in", &["user.deleted"]).await;
+    let test = admin.test_webhook(ORG, refused).await.unwrap();
+    let list = deliveries_until(&admin, refused, |l| l.iter().any(|d| d.status == "failed")).await;
+    let d = list.iter().find(|d| d.event_id == test.event_id).unwrap();
+    assert_eq!((d.attempts, d.response_status), (1, None), "{d:?}");
+    assert!(
+        d.error.as_deref().unwrap().contains("not an address outbound calls may reach"),
+        "{d:?}"
+    );
+    assert!(admin
+        .webhook(ORG, refused)
+        .await
+        .unwrap()
+        .failing_since
+        .is_some());
+
+    let port = free_port();
+    let (moved, secret) = endpoint(
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        &["user.deleted"],
+    )
+    .await;
+    // Redirected to a path of its own that counts: a followed redirect would show there.
+    let target = format!("http://127.0.0.1:{port}/elsewhere");
+    let mut r = Receiver::start(port, &secret, json!({"status": 307, "location": target})).await;
+    let test = admin.test_webhook(ORG, moved).await.unwrap();
+    assert_eq!(r.next_verified().await["id"], test.event_id.to_string());
+    let list = deliveries_until(&admin, moved, |l| {
+        l.iter()
+            .any(|d| d.event_id == test.event_id && d.response_status.is_some())
+    })
+    .await;
+    let d = list.iter().find(|d| d.event_id == test.event_id).unwrap();
+    assert_eq!(
+        (d.status.as_str(), d.response_status),
+        ("pending", Some(307)),
+        "{d:?}"
+    );
+    // The next request is the retry, to the endpoint itself, never the redirect's target.
+    assert_eq!(r.next().await["path"], "/");
+    admin.delete_webhook(ORG, moved).await.unwrap();
+    r.stop().await;
+
+    // A hook at a refused address fails like a dead one.
+    set_hook(
+        &admin,
+        "before_user_created",
+        "http://127.0.0.2:9/".into(),
+        SetHookRequest {
+            on_failure: Some("closed".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let e = app
+        .client()
+        .register(&register_request("ann@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ProblemCode::HookUnavailable));
+}
+
 fn register_request(email: &str) -> RegisterRequest {
     RegisterRequest {
         email: Some(email.to_owned()),
@@ -582,6 +650,7 @@ both_backends!(
     a_delivery_given_up_marks_the_endpoint_failing_until_a_redelivery_succeeds,
     a_rotated_secret_signs_from_then_on,
     endpoints_are_managed_by_admins_with_clear_errors,
+    deliveries_keep_to_allowed_addresses_and_follow_no_redirect,
     before_user_created_refuses_a_sign_up_with_its_message,
     a_failing_hook_fails_open_or_closed_as_set_within_its_budget,
     a_claims_hook_adds_claims_but_never_reserved_ones,

@@ -2,7 +2,8 @@
 // Standard Webhooks library (`standardwebhooks` from npm, pinned in .ci/run) and reported as
 // one JSON line on stdout: {"verified", "id", "timestamp", "payload"} or {"verified": false,
 // "error"}. It answers as `behaviour` (a JSON argument) says: `status` (default 204),
-// `answer` (a JSON body: a hook's answer), `delay_ms` (wait before answering).
+// `answer` (a JSON body: a hook's answer), `location` (a redirect's), `delay_ms` (wait
+// before answering).
 //
 // Usage: node receiver.cjs PORT SECRET [BEHAVIOUR]; prints {"listening": PORT} first.
 "use strict";
@@ -39,7 +40,8 @@ const server = http.createServer((req, res) => {
         res.writeHead(behaviour.status || 200, { "content-type": "application/json" });
         res.end(JSON.stringify(behaviour.answer));
       } else {
-        res.writeHead(behaviour.status || 204).end();
+        const headers = behaviour.location ? { location: behaviour.location } : {};
+        res.writeHead(behaviour.status || 204, headers).end();
       }
     };
     setTimeout(reply, behaviour.delay_ms || 0);
