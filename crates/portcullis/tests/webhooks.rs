@@ -1,6 +1,7 @@
-//! Webhooks from real `portcullis serve` processes: an event answered before a SIGKILL is
-//! delivered after the restart, and three nodes on one PostgreSQL deliver each event once.
-//! Every request is checked by a receiver with the official Standard Webhooks library.
+//! Webhooks from real `portcullis serve` processes: a change and its event commit together,
+//! an event answered before a SIGKILL is delivered after the restart, and three nodes on one
+//! PostgreSQL deliver each event once. Every request is checked by a receiver with the
+//! official Standard Webhooks library.
 
 #![expect(
     clippy::unwrap_used,
@@ -170,4 +171,95 @@ async fn three_nodes_deliver_each_event_once() {
     }
     assert!((delivered - 60.0).abs() < f64::EPSILON, "{delivered}");
     r.stop().await;
+}
+
+/// Makes the database refuse audit events of type `kind` (or accept them again, `None`).
+async fn refuse_events(db: &Db, kind: Option<&str>) {
+    use sqlx::Executor as _;
+    let statements: Vec<String> = match (db.pg.is_some(), kind) {
+        (false, Some(k)) => vec![format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.type = '{k}' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        (false, None) => vec!["DROP TRIGGER refuse".to_owned()],
+        (true, Some(k)) => vec![
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW \
+                 WHEN (NEW.type = '{k}') EXECUTE FUNCTION refuse()"
+            ),
+        ],
+        (true, None) => vec!["DROP TRIGGER refuse ON audit_events".to_owned()],
+    };
+    if db.pg.is_some() {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        for s in statements {
+            pool.execute(s.as_str()).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        for s in statements {
+            pool.execute(s.as_str()).await.unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+/// A change and the event that reports it commit together: when the event cannot be
+/// written, the change is not made either (and is answered as a failure), so there is never
+/// a change without its event, nor an event without its change.
+async fn a_change_and_its_event_commit_together(db: Db) {
+    let http = reqwest::Client::new();
+    let node = Node::start(&db, NODE_ENV);
+    let admin = node.login(&http, ADMIN).await;
+    let bearer = admin["access_token"].as_str().unwrap().to_owned();
+    let id = register(&node, &http, "kept@example.com").await;
+
+    refuse_events(&db, Some("admin.user_deleted")).await;
+    let res = http
+        .delete(format!("{}/v1/users/{id}", node.url))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_server_error(), "{}", res.status());
+    node.login(&http, "kept@example.com").await;
+    refuse_events(&db, None).await;
+
+    refuse_events(&db, Some("user.registered")).await;
+    let res = node
+        .post(
+            &http,
+            "/v1/auth/register",
+            json!({"email": "new@example.com", "password": common::PASSWORD}),
+        )
+        .await;
+    assert!(res.status().is_server_error(), "{}", res.status());
+    refuse_events(&db, None).await;
+    // The address was not taken: the registration was undone with its event.
+    register(&node, &http, "new@example.com").await;
+
+    let res = http
+        .delete(format!("{}/v1/users/{id}", node.url))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_change_and_its_event_commit_together() {
+    a_change_and_its_event_commit_together(Db::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_change_and_its_event_commit_together() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    a_change_and_its_event_commit_together(db).await;
 }

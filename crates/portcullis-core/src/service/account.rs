@@ -60,14 +60,12 @@ impl Services {
         for to in &proposed {
             self.propose_address(&who.user, to, &client).await?;
         }
-        let user = self.patch_profile(&who.user, input, who.user.id).await?;
-        self.audit(
-            self.event(AuditKind::ProfileUpdated, user.org_id, &client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
-        Ok(user)
+        let updated = self
+            .event(AuditKind::ProfileUpdated, who.user.org_id, &client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        self.patch_profile(&who.user, input, who.user.id, updated)
+            .await
     }
 
     /// The user's number, for the dialects whose clients type user ids as numbers (emnify's
@@ -105,13 +103,12 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.reauth(who, proof, client).await?;
-        self.store.delete_user(who.user.id).await?;
-        self.audit(
-            self.event(AuditKind::AccountDeleted, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id),
-        )
-        .await;
+        let deleted = self
+            .event(AuditKind::AccountDeleted, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        self.changed(deleted, self.store.delete_user(who.user.id), |d| *d)
+            .await?;
         Ok(())
     }
 
@@ -143,15 +140,17 @@ impl Services {
         let hash = self
             .replacement_hash(&who.user, &input.new_password)
             .await?;
-        self.store
-            .change_password(who.user.id, &hash, Some(who.session_id), self.now())
-            .await?;
-        self.audit(
-            self.event(AuditKind::PasswordChanged, who.user.org_id, &input.client)
-                .user(who.user.id)
-                .actor(who.user.id),
+        let changed = self
+            .event(AuditKind::PasswordChanged, who.user.org_id, &input.client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        self.changed(
+            changed,
+            self.store
+                .change_password(who.user.id, &hash, Some(who.session_id), self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         self.send_notice(&who.user, "The password of your account was changed.")
             .await;
         Ok(())
@@ -173,20 +172,17 @@ impl Services {
         id: SessionId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self
+        let revoked = self
+            .event(AuditKind::SessionRevoked, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id)
+            .detail("session_id", id.to_string());
+        let change = self
             .store
-            .revoke_session(who.user.id, id, "revoked_by_user", self.now())
-            .await?
-        {
+            .revoke_session(who.user.id, id, "revoked_by_user", self.now());
+        if !self.changed(revoked, change, |done| *done).await? {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::SessionRevoked, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id)
-                .detail("session_id", id.to_string()),
-        )
-        .await;
         Ok(())
     }
 }

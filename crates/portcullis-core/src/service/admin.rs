@@ -74,14 +74,14 @@ impl Services {
         let roles = parse_roles(&mut f, &input.roles);
         f.finish()?;
         admin.may_grant(&roles)?;
-        let user = self.create_account(&org, account, roles, "admin").await?;
-        self.audit(self.admin_event(
-            admin,
-            AuditKind::AdminUserCreated,
-            &user,
-            &input.account.client,
-        ))
-        .await;
+        let created = |id| {
+            self.event(AuditKind::AdminUserCreated, org.id, &input.account.client)
+                .user(id)
+                .actor(admin.actor().user.id)
+        };
+        let user = self
+            .create_account(&org, account, roles, "admin", created)
+            .await?;
         self.send_verifications(&user, &input.account.client, Some(admin.actor().user.id))
             .await;
         Ok(user)
@@ -102,24 +102,25 @@ impl Services {
             ));
         }
         let client = input.profile.client.clone();
+        let updated = self.admin_event(admin, AuditKind::AdminUserUpdated, &target, &client);
         let mut user = self
-            .patch_profile(&target, input.profile, admin.actor().user.id)
+            .patch_profile(&target, input.profile, admin.actor().user.id, updated)
             .await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminUserUpdated, &user, &client))
-            .await;
         if let Some(active) = input.active.filter(|a| *a != target.active) {
-            user = self
-                .store
-                .set_active(id, active, self.now())
-                .await?
-                .ok_or(AuthError::NotFound)?;
             let kind = if active {
                 AuditKind::AdminUserActivated
             } else {
                 AuditKind::AdminUserDeactivated
             };
-            self.audit(self.admin_event(admin, kind, &user, &client))
-                .await;
+            let event = self.admin_event(admin, kind, &target, &client);
+            user = self
+                .changed(
+                    event,
+                    self.store.set_active(id, active, self.now()),
+                    Option::is_some,
+                )
+                .await?
+                .ok_or(AuthError::NotFound)?;
         }
         Ok(user)
     }
@@ -138,9 +139,9 @@ impl Services {
                 "delete your own account through /v1/users/me",
             ));
         }
-        self.store.delete_user(id).await?;
-        self.audit(self.admin_event(admin, AuditKind::AdminUserDeleted, &target, client))
-            .await;
+        let deleted = self.admin_event(admin, AuditKind::AdminUserDeleted, &target, client);
+        self.changed(deleted, self.store.delete_user(id), |d| *d)
+            .await?;
         Ok(())
     }
 
@@ -282,19 +283,18 @@ impl Services {
         let mut f = Fields::default();
         let account = self.parse_new_account(&mut f, &input, true, true);
         f.finish()?;
-        let user = self
-            .create_account(&org, account, vec![role.to_owned()], "admin")
-            .await?;
-        self.audit(
+        let created = |id| {
             self.event(
                 AuditKind::BootstrapAdminCreated,
                 org.id,
                 &ClientInfo::default(),
             )
-            .user(user.id)
-            .detail("role", role),
-        )
-        .await;
+            .user(id)
+            .detail("role", role)
+        };
+        let user = self
+            .create_account(&org, account, vec![role.to_owned()], "admin", created)
+            .await?;
         Ok(user)
     }
 }

@@ -47,7 +47,7 @@ impl Services {
         let (org, user) = self
             .register_guest(organization, format!("guest-{suffix}"), client)
             .await?;
-        self.start_session(&org, user, vec!["anon".to_owned()], client, None)
+        self.start_session(&org, user, vec!["anon".to_owned()], client, None, None)
             .await
     }
 
@@ -158,7 +158,7 @@ impl Services {
                 .detail("method", "guest_handle"),
         )
         .await;
-        self.start_session(&org, user, vec!["anon".to_owned()], client, None)
+        self.start_session(&org, user, vec!["anon".to_owned()], client, None, None)
             .await
     }
 

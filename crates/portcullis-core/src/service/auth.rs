@@ -61,8 +61,13 @@ impl Services {
         let account = self.parse_new_account(&mut f, &input, false, true);
         f.finish()?;
         let profile = account.profile.clone();
+        let registered = |id| {
+            self.event(AuditKind::UserRegistered, org.id, &input.client)
+                .user(id)
+                .actor(id)
+        };
         let user = match self
-            .create_account(&org, account, Vec::new(), "registration")
+            .create_account(&org, account, Vec::new(), "registration", registered)
             .await
         {
             Err(AuthError::Duplicate(what @ ("email" | "phone")))
@@ -74,12 +79,6 @@ impl Services {
             }
             result => result?,
         };
-        self.audit(
-            self.event(AuditKind::UserRegistered, org.id, &input.client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
         self.send_verifications(&user, &input.client, None).await;
         Ok(user)
     }
@@ -372,32 +371,34 @@ impl Services {
     /// Ends the caller's session.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
-        self.store
-            .revoke_session(who.user.id, who.session_id, "logout", self.now())
-            .await?;
-        self.audit(
-            self.event(AuditKind::Logout, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id),
+        let out = self
+            .event(AuditKind::Logout, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        self.changed(
+            out,
+            self.store
+                .revoke_session(who.user.id, who.session_id, "logout", self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 
     /// Ends every session of the caller.
     #[instrument(skip_all, fields(user.id = %who.user.id))]
     pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<(), AuthError> {
-        let n = self
-            .store
-            .revoke_sessions(who.user.id, None, "logout_all", self.now())
-            .await?;
-        self.audit(
-            self.event(AuditKind::LogoutAll, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id)
-                .detail("sessions", n),
+        let out = self
+            .event(AuditKind::LogoutAll, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        self.changed(
+            out,
+            self.store
+                .revoke_sessions(who.user.id, None, "logout_all", self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 }

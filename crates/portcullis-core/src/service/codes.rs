@@ -501,9 +501,16 @@ impl Services {
         let (user, _) = self.reset_target(&input, false).await?;
         let hash = self.replacement_hash(&user, new_password).await?;
         let (user, proven) = self.reset_target(&input, true).await?;
-        self.store
-            .change_password(user.id, &hash, None, self.now())
-            .await?;
+        let reset = self
+            .event(AuditKind::PasswordReset, user.org_id, &input.client)
+            .user(user.id)
+            .actor(user.id);
+        self.changed(
+            reset,
+            self.store.change_password(user.id, &hash, None, self.now()),
+            |_| true,
+        )
+        .await?;
         // A reset proves the owner: it lifts a lockout too.
         self.clear_lock(user.id).await?;
         if let Some(to) = &proven {
@@ -511,12 +518,6 @@ impl Services {
                 .mark_verified(user.id, &lookup_key(to), self.now())
                 .await?;
         }
-        self.audit(
-            self.event(AuditKind::PasswordReset, user.org_id, &input.client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
         let user = self.store.user_by_id(user.id).await?.unwrap_or(user);
         self.send_notice(&user, "Your password was reset.").await;
         Ok(())

@@ -212,19 +212,16 @@ impl Services {
             .totp_step(&sealed, &code)?
             .ok_or(AuthError::CodeInvalid)?;
         let (codes, hashes) = self.new_recovery_codes(who.user.id);
-        if !self
+        let enabled = self
+            .event(AuditKind::MfaEnabled, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        let change = self
             .store
-            .activate_mfa_key(who.user.id, id, step, &hashes, self.now())
-            .await?
-        {
+            .activate_mfa_key(who.user.id, id, step, &hashes, self.now());
+        if !self.changed(enabled, change, |done| *done).await? {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::MfaEnabled, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id),
-        )
-        .await;
         self.send_notice(
             &who.user,
             "A second factor (authenticator app) was added to your account.",

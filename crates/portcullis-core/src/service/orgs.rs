@@ -302,20 +302,17 @@ impl Services {
         }
         org.policy = patched_policy(&org.policy, input.policy)?;
         org.updated_at = self.now();
+        let updated = self
+            .event(AuditKind::OrgUpdated, org.id, &input.client)
+            .actor(admin.actor().user.id)
+            .detail(
+                "policy",
+                serde_json::to_value(&org.policy).unwrap_or_default(),
+            );
         let org = self
-            .store
-            .update_org(&org)
+            .changed(updated, self.store.update_org(&org), Option::is_some)
             .await?
             .ok_or(AuthError::NotFound)?;
-        self.audit(
-            self.event(AuditKind::OrgUpdated, org.id, &input.client)
-                .actor(admin.actor().user.id)
-                .detail(
-                    "policy",
-                    serde_json::to_value(&org.policy).unwrap_or_default(),
-                ),
-        )
-        .await;
         Ok(org)
     }
 }

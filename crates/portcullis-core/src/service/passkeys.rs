@@ -312,15 +312,20 @@ impl Services {
         if !user.active {
             return Err(AuthError::Inactive);
         }
-        self.audit(
-            self.event(AuditKind::LoginSucceeded, org.id, client)
-                .user(user.id)
-                .actor(user.id)
-                .detail("method", "passkey"),
+        let signed_in = self
+            .event(AuditKind::LoginSucceeded, org.id, client)
+            .user(user.id)
+            .actor(user.id)
+            .detail("method", "passkey");
+        self.start_session(
+            &org,
+            user,
+            vec!["webauthn".to_owned()],
+            client,
+            None,
+            Some(signed_in),
         )
-        .await;
-        self.start_session(&org, user, vec!["webauthn".to_owned()], client, None)
-            .await
+        .await
     }
 }
 

@@ -26,6 +26,36 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+tokio::task_local! {
+    /// The audit events attached to the store write in progress (see [`with_events`]).
+    static ATTACHED: std::cell::RefCell<Vec<AuditEvent>>;
+}
+
+/// Runs `change`, one store write, with `events` attached to it: a write that commits a
+/// transaction records them in that transaction, so an event exists exactly when its change
+/// does (and the webhook deliveries it queues with it). Answers the write's output and the
+/// events no transaction took (a write without one): those are for the caller to record
+/// after it.
+pub async fn with_events<F: std::future::Future>(
+    events: Vec<AuditEvent>,
+    change: F,
+) -> (F::Output, Vec<AuditEvent>) {
+    ATTACHED
+        .scope(std::cell::RefCell::new(events), async move {
+            let out = change.await;
+            (out, attached_events())
+        })
+        .await
+}
+
+/// For the store, as it commits a write's transaction: the events attached to the write
+/// (taken, so that they are recorded once); none outside [`with_events`].
+pub fn attached_events() -> Vec<AuditEvent> {
+    ATTACHED
+        .try_with(|a| std::mem::take(&mut *a.borrow_mut()))
+        .unwrap_or_default()
+}
+
 /// The storage of the audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::audit::AuditEvent;
 use portcullis_core::ids::OrgId;
-use portcullis_core::store::{AuditFilter, AuditStore, StoreError};
+use portcullis_core::store::{attached_events, AuditFilter, AuditStore, StoreError};
 use portcullis_core::webhooks::EventBody;
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
@@ -113,12 +113,33 @@ async fn write_groups(writer: Pool, mut waiting: mpsc::Receiver<Waiting>) {
 }
 
 async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError> {
-    // One transaction: the events, and the webhook deliveries that report them.
+    let events: Vec<&AuditEvent> = group.iter().map(|(e, _)| e).collect();
     let mut tx = begin(writer, BEGIN).await?;
+    insert_events(&mut tx, &events).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Commits a write's transaction with the audit events its use case attached to it
+/// (`portcullis_core::store::with_events`): the change and the events that report it (with
+/// their webhook deliveries) are committed together or not at all.
+pub(super) async fn commit(mut tx: sqlx::Transaction<'static, Db>) -> Result<(), StoreError> {
+    let attached = attached_events();
+    if !attached.is_empty() {
+        let events: Vec<&AuditEvent> = attached.iter().collect();
+        insert_events(&mut tx, &events).await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Inserts `events`, and the webhook deliveries that report them, in `tx`.
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    events: &[&AuditEvent],
+) -> Result<(), StoreError> {
     let mut qb = QueryBuilder::<Db>::new(
         "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) ",
     );
-    qb.push_values(group, |mut row, (e, _)| {
+    qb.push_values(events, |mut row, e| {
         row.push_bind(e.id.to_string())
             .push_bind(e.org_id.map(|o| o.to_string()))
             .push_bind(e.kind.clone())
@@ -129,20 +150,19 @@ async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError
             .push_bind(ms(e.at))
             .push_bind(e.details.to_string());
     });
-    qb.build().execute(&mut *tx).await.map_err(db_err)?;
-    queue_deliveries(&mut tx, group).await?;
-    tx.commit().await.map_err(db_err)
+    qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    queue_deliveries(tx, events).await
 }
 
 /// Queues a delivery of each event of an organization to each of its enabled endpoints
 /// that wants its type (`event_types` is `,a,b,` or empty; `_` is escaped for LIKE).
 async fn queue_deliveries(
     tx: &mut sqlx::Transaction<'static, Db>,
-    group: &[Waiting],
+    events: &[&AuditEvent],
 ) -> Result<(), StoreError> {
-    let events: Vec<(&AuditEvent, OrgId)> = group
+    let events: Vec<(&AuditEvent, OrgId)> = events
         .iter()
-        .filter_map(|(e, _)| e.org_id.map(|org| (e, org)))
+        .filter_map(|e| e.org_id.map(|org| (*e, org)))
         .collect();
     if events.is_empty() {
         return Ok(());

@@ -42,7 +42,7 @@ impl CodeStore for This {
         .await
         .map_err(db_err)?;
         Self::insert_message(&mut *tx, message).await?;
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn live_code(

@@ -142,7 +142,7 @@ impl DeviceStore for This {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         let bad = |_| StoreError::Corrupt("id".into());
         Ok(Registration::Registered(Device {
             org_id: org_id.parse().map_err(bad)?,
@@ -226,7 +226,7 @@ impl DeviceStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(true)
     }
 }

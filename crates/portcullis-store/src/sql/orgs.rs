@@ -7,8 +7,8 @@ use portcullis_core::OrgId;
 
 use crate::rows::{db_err, ms, policy_json, OrgRow, ORG_COLUMNS};
 
-use super::This;
-use crate::sql::count;
+use super::{This, BEGIN};
+use crate::sql::{begin, count};
 
 impl This {
     pub(super) async fn org_where(
@@ -92,6 +92,8 @@ impl OrgStore for This {
     }
 
     async fn update_org(&self, org: &Organization) -> Result<Option<Organization>, StoreError> {
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query(
             "UPDATE organizations SET name = $1, policy = $2, updated_at = $3 WHERE id = $4",
         )
@@ -99,12 +101,13 @@ impl OrgStore for This {
         .bind(policy_json(&org.policy))
         .bind(ms(org.updated_at))
         .bind(org.id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        super::audit::commit(tx).await?;
         self.org_by_slug(&org.slug).await
     }
 }

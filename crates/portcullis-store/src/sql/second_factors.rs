@@ -132,7 +132,7 @@ impl SecondFactorStore for This {
             .await
             .map_err(db_err)?;
         Self::write_recovery_codes(&mut tx, &uid, recovery_hashes).await?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(true)
     }
 
@@ -170,7 +170,7 @@ impl SecondFactorStore for This {
         if active == 0 {
             Self::mfa_off(&mut tx, &uid).await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(true)
     }
 
@@ -183,7 +183,7 @@ impl SecondFactorStore for This {
             .await
             .map_err(db_err)?;
         Self::mfa_off(&mut tx, &uid).await?;
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn replace_recovery_codes(
@@ -193,7 +193,7 @@ impl SecondFactorStore for This {
     ) -> Result<(), StoreError> {
         let mut tx = begin(&self.writer, BEGIN).await?;
         Self::write_recovery_codes(&mut tx, &user_id.to_string(), hashes).await?;
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn use_recovery_code(

@@ -54,7 +54,7 @@ impl SessionStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn rotate_refresh_token(
@@ -95,7 +95,7 @@ impl SessionStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+            super::audit::commit(tx).await?;
             let bad = |_| StoreError::Corrupt("session id".into());
             return Ok(RotateOutcome::Reused {
                 session_id: sid.parse().map_err(bad)?,
@@ -115,7 +115,7 @@ impl SessionStore for This {
             .await
             .map_err(db_err)?;
         let Some(row) = row else {
-            tx.commit().await.map_err(db_err)?;
+            super::audit::commit(tx).await?;
             return Ok(RotateOutcome::SessionEnded);
         };
         sqlx::query(
@@ -133,7 +133,7 @@ impl SessionStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         let mut session = Session::try_from(row)?;
         session.last_seen_at = live.now;
         Ok(RotateOutcome::Rotated {
@@ -189,6 +189,8 @@ impl SessionStore for This {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
              WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
@@ -197,10 +199,14 @@ impl SessionStore for This {
         .bind(reason)
         .bind(id.to_string())
         .bind(user_id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::audit::commit(tx).await?;
+        Ok(true)
     }
 
     async fn revoke_sessions(
@@ -210,6 +216,8 @@ impl SessionStore for This {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
              WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
@@ -218,9 +226,10 @@ impl SessionStore for This {
         .bind(reason)
         .bind(user_id.to_string())
         .bind(keep.map(|k| k.to_string()))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(done.rows_affected())
     }
 
@@ -263,7 +272,7 @@ impl SessionStore for This {
         if claimed {
             insert_key::<Db>(&mut tx, key).await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(claimed)
     }
 }

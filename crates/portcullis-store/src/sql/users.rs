@@ -175,7 +175,7 @@ impl UserStore for This {
                 qb.build().execute(&mut *tx).await.map_err(db_err)?;
             }
         }
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(users.len() as u64)
     }
 
@@ -222,6 +222,8 @@ impl UserStore for This {
         p: &Profile,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query(
             "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, \
              username = $5, username_key = $6, first_name = $7, last_name = $8, attributes = $9, \
@@ -238,12 +240,13 @@ impl UserStore for This {
         .bind(p.attributes.to_json())
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        super::audit::commit(tx).await?;
         self.user_by_id(id).await
     }
 
@@ -275,7 +278,7 @@ impl UserStore for This {
             .await
             .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         self.user_by_id(id).await
     }
 
@@ -319,7 +322,7 @@ impl UserStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn upgrade_anonymous(
@@ -380,12 +383,18 @@ impl UserStore for This {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::audit::commit(tx).await?;
+        Ok(true)
     }
 
     async fn list_credentials(&self, f: &UserFilter) -> Result<Vec<Credentials>, StoreError> {
@@ -481,7 +490,7 @@ impl UserStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(self.user_by_id(id).await?.map(|u| u.roles))
     }
 
@@ -512,7 +521,7 @@ impl UserStore for This {
             .await
             .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn security_questions(

@@ -96,7 +96,7 @@ impl WebhookStore for This {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        super::audit::commit(tx).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -247,7 +247,7 @@ impl WebhookStore for This {
             };
             q.execute(&mut *tx).await.map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)
+        super::audit::commit(tx).await
     }
 
     async fn purge_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -360,7 +360,10 @@ async fn deliveries_keep_to_allowed_addresses_and_follow_no_redirect(app: TestSe
     let d = list.iter().find(|d| d.event_id == test.event_id).unwrap();
     assert_eq!((d.attempts, d.response_status), (1, None), "{d:?}");
     assert!(
-        d.error.as_deref().unwrap().contains("not an address outbound calls may reach"),
+        d.error
+            .as_deref()
+            .unwrap()
+            .contains("not an address outbound calls may reach"),
         "{d:?}"
     );
     assert!(admin

@@ -4,7 +4,7 @@
 use super::hooks::Answer;
 use super::input::{apply, Fields, Patch};
 use super::services::Services;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::error::AuthError;
 use crate::identity::{Address, Email, Phone, RoleName, Username};
 use crate::identity::{Attributes, PersonName};
@@ -133,6 +133,7 @@ impl Services {
         account: NewAccount,
         roles: Vec<String>,
         source: &str,
+        event: impl FnOnce(UserId) -> AuditEvent,
     ) -> Result<User, AuthError> {
         let p = &account.profile;
         let data = serde_json::json!({
@@ -176,10 +177,12 @@ impl Services {
             roles,
             created_at: self.now(),
         };
-        self.store.insert_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict { what } => AuthError::Duplicate(what),
-            e => e.into(),
-        })
+        self.changed(event(new.id), self.store.insert_user(&new), |_| true)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { what } => AuthError::Duplicate(what),
+                e => e.into(),
+            })
     }
 
     /// Where an organization conceals accounts, the owner of an address someone tried to
@@ -253,12 +256,14 @@ pub struct UpdateProfileInput {
 }
 
 impl Services {
-    /// Applies a profile patch to `user`; shared by the user and by admins (`actor`).
+    /// Applies a profile patch to `user`, with `event` recorded in the same transaction;
+    /// shared by the user and by admins (`actor`).
     pub(crate) async fn patch_profile(
         &self,
         user: &User,
         input: UpdateProfileInput,
         actor: crate::ids::UserId,
+        event: AuditEvent,
     ) -> Result<User, AuthError> {
         let mut f = Fields::default();
         let email = f.patch(input.email, |s| Email::parse(s, "email"));
@@ -293,8 +298,11 @@ impl Services {
         }
         f.finish()?;
         let updated = self
-            .store
-            .update_profile(user.id, &next, self.now())
+            .changed(
+                event,
+                self.store.update_profile(user.id, &next, self.now()),
+                Option::is_some,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { what } => AuthError::Duplicate(what),

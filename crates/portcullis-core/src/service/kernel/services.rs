@@ -301,12 +301,7 @@ impl Services {
     }
 
     pub(in crate::service) async fn audit(&self, event: AuditEvent) {
-        if let Some(kind) = AuditKind::parse(&event.kind) {
-            self.sessions.forget_for(kind, event.user_id);
-        }
-        if let Some(label) = AuditKind::parse(&event.kind).and_then(AuditKind::metric_label) {
-            metrics::counter!("portcullis_audit_events_total", "type" => label).increment(1);
-        }
+        self.note_event(&event);
         // An audit write failing must not undo what already happened; it is logged loudly.
         match self.store.record_audit(&event).await {
             // The event may have queued webhook deliveries with it.
@@ -315,6 +310,38 @@ impl Services {
                 tracing::error!(error = %e, kind = %event.kind, "could not record audit event");
             }
         }
+    }
+
+    /// What every recorded event sets off: cached sessions it may change are forgotten, it
+    /// is counted.
+    fn note_event(&self, event: &AuditEvent) {
+        if let Some(kind) = AuditKind::parse(&event.kind) {
+            self.sessions.forget_for(kind, event.user_id);
+        }
+        if let Some(label) = AuditKind::parse(&event.kind).and_then(AuditKind::metric_label) {
+            metrics::counter!("portcullis_audit_events_total", "type" => label).increment(1);
+        }
+    }
+
+    /// Makes `change` (one store write) with `event` recorded in the write's own transaction,
+    /// so that the event, and the webhook deliveries that report it, exist exactly when the
+    /// change does. A write without a transaction leaves the event to be recorded right
+    /// after it, if `happened` says the change was made.
+    pub(in crate::service) async fn changed<T>(
+        &self,
+        event: AuditEvent,
+        change: impl std::future::Future<Output = Result<T, StoreError>>,
+        happened: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        let (out, left) = crate::store::with_events(vec![event.clone()], change).await;
+        let out = out?;
+        if left.is_empty() {
+            self.note_event(&event);
+            self.webhook_wake.notify_one();
+        } else if happened(&out) {
+            self.audit(event).await;
+        }
+        Ok(out)
     }
 
     pub(in crate::service) fn event(

@@ -4,7 +4,7 @@
 use super::second_factors::{Passed, SecondFactor};
 use super::services::Services;
 use super::services::ENROLMENT_ONLY;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
 use crate::error::AuthError;
 use crate::ids::SessionId;
@@ -57,25 +57,23 @@ impl Services {
                 trust = proof.remember_device && how != "trusted_device";
             }
         }
-        let org_id = user.org_id;
         self.clear_lock(user.id).await?;
+        let signed_in = self
+            .event(AuditKind::LoginSucceeded, user.org_id, client)
+            .user(user.id)
+            .actor(user.id);
         let mut tokens = self
-            .start_session(place.org, user, amr, client, place.device)
+            .start_session(place.org, user, amr, client, place.device, Some(signed_in))
             .await?;
         if trust {
             tokens.trusted_device_token = Some(self.trust_device(&tokens.user, client).await?);
         }
-        self.audit(
-            self.event(AuditKind::LoginSucceeded, org_id, client)
-                .user(tokens.user.id)
-                .actor(tokens.user.id),
-        )
-        .await;
         metrics::counter!("portcullis_logins_total", "result" => "ok").increment(1);
         Ok(tokens)
     }
 
-    /// Opens a session for an authenticated user and issues its first token pair.
+    /// Opens a session for an authenticated user and issues its first token pair; `event`
+    /// (the sign-in's) is recorded in the transaction that makes the session.
     pub(crate) async fn start_session(
         &self,
         org: &crate::model::Organization,
@@ -83,6 +81,7 @@ impl Services {
         amr: Vec<String>,
         client: &ClientInfo,
         device: Option<uuid::Uuid>,
+        event: Option<AuditEvent>,
     ) -> Result<Tokens, AuthError> {
         let now = self.now();
         // The organization (the user's, already loaded by the caller) may shorten or
@@ -105,9 +104,12 @@ impl Services {
             grant: None,
         };
         let refresh_token = random_token(self.rng.as_ref());
-        self.store
-            .create_session(&session, &hash_token(&refresh_token))
-            .await?;
+        let refresh_hash = hash_token(&refresh_token);
+        let created = self.store.create_session(&session, &refresh_hash);
+        match event {
+            Some(event) => self.changed(event, created, |_| true).await?,
+            None => created.await?,
+        }
         user.last_login_at = Some(now);
         let access_token = self.access_token(&user, session.id, &session.amr).await?;
         Ok(Tokens {
