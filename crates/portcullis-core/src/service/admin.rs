@@ -174,16 +174,17 @@ impl Services {
             roles.push(RoleName::USER.to_owned());
             roles.sort();
         }
+        let set = self
+            .admin_event(admin, AuditKind::AdminRolesSet, &target, client)
+            .detail("roles", roles.clone());
         let stored = self
-            .store
-            .set_roles(id, &roles, self.now())
+            .changed(
+                set,
+                self.store.set_roles(id, &roles, self.now()),
+                Option::is_some,
+            )
             .await?
             .ok_or(AuthError::NotFound)?;
-        self.audit(
-            self.admin_event(admin, AuditKind::AdminRolesSet, &target, client)
-                .detail("roles", roles),
-        )
-        .await;
         Ok(stored)
     }
 
@@ -196,15 +197,14 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let target = self.managed_user(admin, id).await?;
-        let n = self
-            .store
-            .revoke_sessions(id, None, "revoked_by_admin", self.now())
-            .await?;
-        self.audit(
-            self.admin_event(admin, AuditKind::AdminSessionsRevoked, &target, client)
-                .detail("sessions", n),
+        let revoked = self.admin_event(admin, AuditKind::AdminSessionsRevoked, &target, client);
+        self.changed(
+            revoked,
+            self.store
+                .revoke_sessions(id, None, "revoked_by_admin", self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 

@@ -284,17 +284,20 @@ impl Services {
         actor: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.store.delete_mfa_key(user.id, id).await? {
+        let removed = self
+            .remove_factor(
+                user,
+                AuditKind::MfaKeyDeleted,
+                actor,
+                client,
+                "A second factor was removed from your account.",
+                self.store.delete_mfa_key(user.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !removed {
             return Err(AuthError::NotFound);
         }
-        self.factor_removed(
-            user,
-            AuditKind::MfaKeyDeleted,
-            actor,
-            client,
-            "A second factor was removed from your account.",
-        )
-        .await;
         Ok(())
     }
 
@@ -304,16 +307,16 @@ impl Services {
         actor: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.store.disable_mfa(user.id).await?;
-        self.factor_removed(
+        self.remove_factor(
             user,
             AuditKind::MfaDisabled,
             actor,
             client,
             "Two-step sign-in was turned off for your account.",
+            self.store.disable_mfa(user.id),
+            |()| true,
         )
-        .await;
-        Ok(())
+        .await
     }
 
     /// Deletes one of the caller's keys after re-authentication.

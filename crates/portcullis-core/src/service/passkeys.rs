@@ -209,17 +209,20 @@ impl Services {
         actor: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.store.delete_passkey(user.id, id).await? {
+        let removed = self
+            .remove_factor(
+                user,
+                AuditKind::PasskeyDeleted,
+                actor,
+                client,
+                "A passkey was removed from your account.",
+                self.store.delete_passkey(user.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !removed {
             return Err(AuthError::NotFound);
         }
-        self.factor_removed(
-            user,
-            AuditKind::PasskeyDeleted,
-            actor,
-            client,
-            "A passkey was removed from your account.",
-        )
-        .await;
         Ok(())
     }
 

@@ -6,7 +6,8 @@ use portcullis_core::store::StoreError;
 
 use crate::rows::db_err;
 
-use super::{Db, Pool, This};
+use super::{Db, Pool, This, BEGIN};
+use crate::sql::begin;
 
 impl This {
     /// Wraps connected pools: `pool` for reads, `writer` for every statement that
@@ -60,12 +61,18 @@ impl This {
         owner: String,
     ) -> Result<bool, StoreError> {
         let sql = format!("DELETE FROM {table} WHERE id = $1 AND {owner_column} = $2");
+        // A transaction of one statement, for the events attached to it.
+        let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query(&sql)
             .bind(id.to_string())
             .bind(owner)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::commit(tx).await?;
+        Ok(true)
     }
 }

@@ -105,23 +105,28 @@ impl Services {
         Ok(false)
     }
 
-    /// Records that a factor of `user` went: the audit event, and a notice to the user (who
-    /// may not be the one who removed it).
-    pub(crate) async fn factor_removed(
+    /// Removes a second factor by `change` (a store write; `happened` tells from its answer
+    /// whether there was one), with the event of `kind` in its transaction, and tells the
+    /// user.
+    pub(crate) async fn remove_factor<T>(
         &self,
         user: &User,
         kind: AuditKind,
         actor: UserId,
         client: &ClientInfo,
         notice: &str,
-    ) {
-        self.audit(
-            self.event(kind, user.org_id, client)
-                .user(user.id)
-                .actor(actor),
-        )
-        .await;
-        self.send_notice(user, notice).await;
+        change: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
+        happened: impl Fn(&T) -> bool,
+    ) -> Result<T, AuthError> {
+        let event = self
+            .event(kind, user.org_id, client)
+            .user(user.id)
+            .actor(actor);
+        let out = self.changed(event, change, &happened).await?;
+        if happened(&out) {
+            self.send_notice(user, notice).await;
+        }
+        Ok(out)
     }
 
     /// The second factor of a sign-in whose first factor passed.
