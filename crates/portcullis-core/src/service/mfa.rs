@@ -287,9 +287,9 @@ impl Services {
         let removed = self
             .remove_factor(
                 user,
-                AuditKind::MfaKeyDeleted,
-                actor,
-                client,
+                self.event(AuditKind::MfaKeyDeleted, user.org_id, client)
+                    .user(user.id)
+                    .actor(actor),
                 "A second factor was removed from your account.",
                 self.store.delete_mfa_key(user.id, id),
                 |done| *done,
@@ -309,9 +309,9 @@ impl Services {
     ) -> Result<(), AuthError> {
         self.remove_factor(
             user,
-            AuditKind::MfaDisabled,
-            actor,
-            client,
+            self.event(AuditKind::MfaDisabled, user.org_id, client)
+                .user(user.id)
+                .actor(actor),
             "Two-step sign-in was turned off for your account.",
             self.store.disable_mfa(user.id),
             |()| true,

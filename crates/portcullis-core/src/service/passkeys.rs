@@ -212,9 +212,9 @@ impl Services {
         let removed = self
             .remove_factor(
                 user,
-                AuditKind::PasskeyDeleted,
-                actor,
-                client,
+                self.event(AuditKind::PasskeyDeleted, user.org_id, client)
+                    .user(user.id)
+                    .actor(actor),
                 "A passkey was removed from your account.",
                 self.store.delete_passkey(user.id, id),
                 |done| *done,

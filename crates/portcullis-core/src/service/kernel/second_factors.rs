@@ -5,7 +5,7 @@
 use super::codes::{code_digits, notice_address};
 use super::passkey_checks::PasskeyAssertion;
 use super::services::Services;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::{ct_eq, hash_token, random_token};
 use crate::error::AuthError;
 use crate::identity::Address;
@@ -105,23 +105,17 @@ impl Services {
         Ok(false)
     }
 
-    /// Removes a second factor by `change` (a store write; `happened` tells from its answer
-    /// whether there was one), with the event of `kind` in its transaction, and tells the
-    /// user.
+    /// Removes a second factor of `user` by `change` (a store write; `happened` tells from
+    /// its answer whether there was one), with `event` in its transaction, and tells the
+    /// user (who may not be the one who removed it).
     pub(crate) async fn remove_factor<T>(
         &self,
         user: &User,
-        kind: AuditKind,
-        actor: UserId,
-        client: &ClientInfo,
+        event: AuditEvent,
         notice: &str,
         change: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
         happened: impl Fn(&T) -> bool,
     ) -> Result<T, AuthError> {
-        let event = self
-            .event(kind, user.org_id, client)
-            .user(user.id)
-            .actor(actor);
         let out = self.changed(event, change, &happened).await?;
         if happened(&out) {
             self.send_notice(user, notice).await;
