@@ -84,14 +84,20 @@ impl WebhookStore for This {
     }
 
     async fn delete_webhook(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
+        // Deliveries first, then the endpoint: the order in which a recorded attempt takes
+        // them, so that the two never wait for each other (a deadlock on PostgreSQL).
         let mut tx = begin(&self.writer, BEGIN).await?;
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = \
+             (SELECT id FROM webhooks WHERE org_id = $1 AND id = $2)",
+        )
+        .bind(org_id.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         let done = sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
             .bind(org_id.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
@@ -215,7 +221,9 @@ impl WebhookStore for This {
             (None, _) => (
                 "delivered_at",
                 a.at,
-                Some("UPDATE webhooks SET failing_since = NULL WHERE id = $1"),
+                // Only a failing endpoint's row is written (and locked): successes to one
+                // endpoint do not queue behind each other.
+                Some("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"),
             ),
             (Some(_), Some(retry)) => ("next_at", retry, None),
             (Some(_), None) => (
