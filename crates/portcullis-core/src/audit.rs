@@ -155,11 +155,21 @@ pub enum AuditKind {
     HookSet,
     /// An admin removed a hook.
     HookDeleted,
+    /// An admin added an upstream identity provider.
+    IdentityProviderCreated,
+    /// An admin changed an upstream identity provider.
+    IdentityProviderUpdated,
+    /// An admin deleted an upstream identity provider.
+    IdentityProviderDeleted,
+    /// An upstream account was linked to a user.
+    IdentityLinked,
+    /// An upstream account was unlinked from a user.
+    IdentityUnlinked,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 68] = [
+    pub const ALL: [AuditKind; 73] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -228,6 +238,11 @@ impl AuditKind {
         Self::WebhookDeleted,
         Self::HookSet,
         Self::HookDeleted,
+        Self::IdentityProviderCreated,
+        Self::IdentityProviderUpdated,
+        Self::IdentityProviderDeleted,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
     ];
 
     /// The wire name.
@@ -301,6 +316,11 @@ impl AuditKind {
             Self::WebhookDeleted => "webhook.deleted",
             Self::HookSet => "hook.set",
             Self::HookDeleted => "hook.deleted",
+            Self::IdentityProviderCreated => "identity_provider.created",
+            Self::IdentityProviderUpdated => "identity_provider.updated",
+            Self::IdentityProviderDeleted => "identity_provider.deleted",
+            Self::IdentityLinked => "identity.linked",
+            Self::IdentityUnlinked => "identity.unlinked",
         }
     }
 
@@ -335,6 +355,9 @@ impl AuditKind {
                 | Self::WebhookDeleted
                 | Self::HookSet
                 | Self::HookDeleted
+                | Self::IdentityProviderCreated
+                | Self::IdentityProviderUpdated
+                | Self::IdentityProviderDeleted
         )
     }
 

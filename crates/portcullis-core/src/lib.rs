@@ -18,6 +18,7 @@ pub mod password;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod upstream;
 pub mod webhooks;
 
 pub use audit::{AuditEvent, AuditKind, ClientInfo};

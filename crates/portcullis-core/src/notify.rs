@@ -112,4 +112,7 @@ pub struct CallError {
 pub trait Caller: Send + Sync + 'static {
     /// Posts `request`; success is a 2xx answer.
     async fn post(&self, request: &OutboundRequest) -> Result<CallReply, CallError>;
+    /// Gets `request.url` (its body and content type unused), under the same rules; success
+    /// is a 2xx answer. Upstream identity providers' discovery documents, keys and APIs.
+    async fn get(&self, request: &OutboundRequest) -> Result<CallReply, CallError>;
 }

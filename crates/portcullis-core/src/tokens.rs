@@ -564,6 +564,145 @@ impl KeyRing {
     }
 }
 
+/// The keys of another issuer (an upstream identity provider's JWKS), for verifying the
+/// tokens it signs with the same ring code as our own. Only asymmetric algorithms: `RS256`,
+/// `ES256` and `EdDSA`; a key of any other kind is left out.
+#[derive(Default)]
+pub struct ForeignKeys {
+    keys: Vec<(Option<String>, &'static str, Verifier)>,
+}
+
+impl std::fmt::Debug for ForeignKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.keys.iter().map(|(kid, alg, _)| (kid, alg)))
+            .finish()
+    }
+}
+
+/// Why a foreign token did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Not a JWS in compact form.
+    Malformed,
+    /// `none`, a symmetric algorithm, or one we do not take.
+    Algorithm,
+    /// No key of the set has its `kid` (and algorithm).
+    UnknownKey,
+    /// The signature is wrong.
+    Signature,
+}
+
+impl ForeignKeys {
+    /// The usable keys of a JWKS document (RFC 7517).
+    pub fn from_jwks(doc: &serde_json::Value) -> Self {
+        let b64 = |v: &serde_json::Value| v.as_str().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        let mut keys = Vec::new();
+        for k in doc
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if k.get("use")
+                .and_then(|u| u.as_str())
+                .is_some_and(|u| u != "sig")
+            {
+                continue;
+            }
+            let kid = k.get("kid").and_then(|v| v.as_str()).map(str::to_owned);
+            let kty = k.get("kty").and_then(|v| v.as_str()).unwrap_or("");
+            let alg = k.get("alg").and_then(|v| v.as_str());
+            let key = match kty {
+                "RSA" if alg.is_none_or(|a| a == "RS256") => {
+                    match (k.get("n").and_then(b64), k.get("e").and_then(b64)) {
+                        (Some(n), Some(e)) => Some((
+                            "RS256",
+                            Verifier::Rsa(ring::signature::RsaPublicKeyComponents { n, e }),
+                        )),
+                        _ => None,
+                    }
+                }
+                "EC" if k.get("crv").and_then(|v| v.as_str()) == Some("P-256")
+                    && alg.is_none_or(|a| a == "ES256") =>
+                {
+                    match (k.get("x").and_then(b64), k.get("y").and_then(b64)) {
+                        (Some(x), Some(y)) => Some((
+                            "ES256",
+                            Verifier::Bytes(ring::signature::UnparsedPublicKey::new(
+                                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                                [vec![4u8], x, y].concat(),
+                            )),
+                        )),
+                        _ => None,
+                    }
+                }
+                "OKP" if k.get("crv").and_then(|v| v.as_str()) == Some("Ed25519") => {
+                    k.get("x").and_then(b64).map(|x| {
+                        (
+                            "EdDSA",
+                            Verifier::Bytes(ring::signature::UnparsedPublicKey::new(
+                                &ring::signature::ED25519,
+                                x,
+                            )),
+                        )
+                    })
+                }
+                _ => None,
+            };
+            if let Some((alg, verifier)) = key {
+                keys.push((kid, alg, verifier));
+            }
+        }
+        Self { keys }
+    }
+
+    /// How many usable keys there are.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The payload of `token` when one of the keys signed it: the key named by its `kid`
+    /// with the header's algorithm (or, without a `kid`, the one key of that algorithm).
+    pub fn verify(&self, token: &str) -> Result<Vec<u8>, KeyProblem> {
+        let bad = |_| KeyProblem::Malformed;
+        let (input, signature) = token.rsplit_once('.').ok_or(KeyProblem::Malformed)?;
+        let (header, payload) = input.split_once('.').ok_or(KeyProblem::Malformed)?;
+        let header: ReadHeader =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(bad)?)
+                .map_err(|_| KeyProblem::Malformed)?;
+        if !matches!(header.alg.as_str(), "RS256" | "ES256" | "EdDSA") {
+            return Err(KeyProblem::Algorithm);
+        }
+        let candidates: Vec<&Verifier> = self
+            .keys
+            .iter()
+            .filter(|(kid, alg, _)| {
+                *alg == header.alg
+                    && match &header.kid {
+                        Some(want) => kid.as_deref() == Some(want.as_str()),
+                        None => true,
+                    }
+            })
+            .map(|(_, _, v)| v)
+            .collect();
+        let key = match candidates.as_slice() {
+            [one] => *one,
+            _ => return Err(KeyProblem::UnknownKey),
+        };
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(bad)?;
+        if !key.verify(input.as_bytes(), &signature) {
+            return Err(KeyProblem::Signature);
+        }
+        URL_SAFE_NO_PAD.decode(payload).map_err(bad)
+    }
+}
+
 /// Serialising either part of a token through one closure.
 mod erased {
     use crate::error::AuthError;

@@ -122,6 +122,20 @@ const REPLY_LIMIT: usize = 64 * 1024;
 #[async_trait]
 impl Caller for HttpCaller {
     async fn post(&self, request: &OutboundRequest) -> Result<CallReply, CallError> {
+        self.call(reqwest::Method::POST, request).await
+    }
+
+    async fn get(&self, request: &OutboundRequest) -> Result<CallReply, CallError> {
+        self.call(reqwest::Method::GET, request).await
+    }
+}
+
+impl HttpCaller {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        request: &OutboundRequest,
+    ) -> Result<CallReply, CallError> {
         let refuse = |reason: String| CallError {
             reason,
             permanent: true,
@@ -147,11 +161,12 @@ impl Caller for HttpCaller {
                 url.host_str().unwrap_or_default()
             )));
         }
-        let mut call = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, &request.content_type)
-            .body(request.body.clone());
+        let mut call = self.http.request(method.clone(), url);
+        if method == reqwest::Method::POST {
+            call = call
+                .header(reqwest::header::CONTENT_TYPE, &request.content_type)
+                .body(request.body.clone());
+        }
         for (name, value) in &request.headers {
             call = call.header(name.as_str(), value.as_str());
         }

@@ -277,3 +277,59 @@ pub(crate) fn passkeys(items: Vec<model::PasskeyInfo>) -> api::PasskeyList {
         items: items.into_iter().map(passkey).collect(),
     }
 }
+
+pub(crate) fn identity_provider(
+    issuer: &str,
+    p: portcullis_core::upstream::IdentityProvider,
+) -> api::IdentityProvider {
+    let c = p.config;
+    api::IdentityProvider {
+        id: p.id,
+        kind: p.kind.as_str().to_owned(),
+        name: p.name,
+        enabled: p.enabled,
+        redirect_uri: portcullis_core::upstream::redirect_uri(issuer, p.id),
+        client_id: c.client_id,
+        has_client_secret: p.secret_sealed.is_some(),
+        issuer: c.issuer,
+        discovery_url: c.discovery_url,
+        authorization_endpoint: c.authorization_endpoint,
+        token_endpoint: c.token_endpoint,
+        userinfo_endpoint: c.userinfo_endpoint,
+        jwks_uri: c.jwks_uri,
+        scopes: c.scopes,
+        claims: api::ClaimMapping {
+            email: Some(c.claims.email),
+            email_verified: Some(c.claims.email_verified),
+            phone: Some(c.claims.phone),
+            given_name: Some(c.claims.given_name),
+            family_name: Some(c.claims.family_name),
+            username: Some(c.claims.username),
+        },
+        allow_signup: c.allow_signup,
+        allow_linking: c.allow_linking,
+        trust_mfa: c.trust_mfa,
+        keep_refresh_token: c.keep_refresh_token,
+        tenant: c.tenant,
+        team_id: c.team_id,
+        key_id: c.key_id,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+pub(crate) fn linked_identity(v: portcullis_core::service::IdentityView) -> api::LinkedIdentity {
+    let i = v.identity;
+    api::LinkedIdentity {
+        id: i.id,
+        provider_id: i.provider_id,
+        provider_name: v.provider_name,
+        kind: v.kind.as_str().to_owned(),
+        issuer: i.issuer,
+        subject: i.subject,
+        email: i.email,
+        has_refresh_token: i.refresh_token_sealed.is_some(),
+        created_at: i.created_at,
+        last_used_at: i.last_used_at,
+    }
+}

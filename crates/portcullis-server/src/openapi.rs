@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Organizations and their policies"),
         (name = "devices", description = "Licenses, device registration and device tokens"),
         (name = "oauth", description = "OAuth clients: applications that sign an organization's users in through OpenID Connect"),
+        (name = "identity providers", description = "Upstream identity providers of an organization (Sign in with Google, Microsoft, GitHub, GitLab, Apple or any OpenID provider)"),
         (name = "webhooks", description = "Webhooks (an organization's events, posted and signed per Standard Webhooks) and hooks (its own service, asked before an account is made and when an access token is issued)"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Health, metrics, documentation"),

@@ -830,3 +830,71 @@ impl TryFrom<HookRow> for portcullis_core::webhooks::Hook {
         })
     }
 }
+
+#[derive(Debug, FromRow)]
+pub(crate) struct ProviderRow {
+    id: String,
+    org_id: String,
+    kind: String,
+    name: String,
+    enabled: bool,
+    settings: String,
+    secret_sealed: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) const PROVIDER_COLUMNS: &str = "id, org_id, kind, name, enabled, settings, \
+     secret_sealed, created_at, updated_at FROM identity_providers";
+
+impl TryFrom<ProviderRow> for portcullis_core::upstream::IdentityProvider {
+    type Error = StoreError;
+    fn try_from(r: ProviderRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            org_id: id(&r.org_id)?,
+            kind: portcullis_core::upstream::ProviderKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("provider kind {}", r.kind)))?,
+            name: r.name,
+            enabled: r.enabled,
+            config: serde_json::from_str(&r.settings)
+                .map_err(|e| StoreError::Corrupt(format!("provider settings: {e}")))?,
+            secret_sealed: r.secret_sealed,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct IdentityRow {
+    id: String,
+    user_id: String,
+    provider_id: String,
+    issuer: String,
+    subject: String,
+    email: Option<String>,
+    refresh_token_sealed: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+pub(crate) const IDENTITY_COLUMNS: &str = "id, user_id, provider_id, issuer, subject, email, \
+     refresh_token_sealed, created_at, last_used_at FROM user_identities";
+
+impl TryFrom<IdentityRow> for portcullis_core::upstream::LinkedIdentity {
+    type Error = StoreError;
+    fn try_from(r: IdentityRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id(&r.id)?,
+            user_id: id(&r.user_id)?,
+            provider_id: id(&r.provider_id)?,
+            issuer: r.issuer,
+            subject: r.subject,
+            email: r.email,
+            refresh_token_sealed: r.refresh_token_sealed,
+            created_at: time(r.created_at)?,
+            last_used_at: r.last_used_at.map(time).transpose()?,
+        })
+    }
+}

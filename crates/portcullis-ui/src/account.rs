@@ -98,6 +98,33 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
             current: false,
         })
         .collect();
+    let identities = services
+        .my_identities(who)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| Row {
+            id: v.identity.id.to_string(),
+            cells: vec![
+                v.provider_name,
+                v.identity.email.unwrap_or_default(),
+                when(v.identity.created_at),
+            ],
+            current: false,
+        })
+        .collect();
+    let flow = crate::web::Flow {
+        org: Some(user.org_slug.clone()),
+        authorize: None,
+    };
+    let link = crate::upstream::links(services, &flow)
+        .await
+        .into_iter()
+        .map(|mut l| {
+            l.href = l.href.replace("/start?", "/link?");
+            l
+        })
+        .collect();
     let c = s
         .chrome("Your account")
         .await
@@ -118,6 +145,8 @@ async fn render(s: &Signed, notice: Option<String>, error: Option<String>) -> Re
         sessions,
         tokens,
         apps,
+        identities,
+        link,
     };
     let status = web::status_of(&error);
     html(status, &page, None)

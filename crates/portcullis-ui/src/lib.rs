@@ -19,6 +19,7 @@ mod oidc;
 mod pages;
 mod passkey;
 mod public;
+mod upstream;
 mod web;
 
 use axum::routing::{get, post};
@@ -45,6 +46,13 @@ pub fn routes() -> Router<AppState> {
         .route("/forgot", get(public::forgot_page).post(public::forgot))
         .route("/reset", get(public::reset_page).post(public::reset))
         .route("/signout", post(public::signout))
+        .route("/upstream/{id}/start", get(upstream::start))
+        .route("/upstream/{id}/link", get(upstream::link))
+        .route(
+            "/upstream/{id}/callback",
+            get(upstream::callback).post(upstream::callback),
+        )
+        .route("/account/identities/unlink", post(upstream::unlink))
         .route(
             "/authorize",
             get(oidc::continue_authorization).post(oidc::consent),
@@ -114,5 +122,6 @@ pub fn routes() -> Router<AppState> {
             get(oidc::authorize).post(oidc::authorize),
         )
         .route("/oauth2/logout", get(oidc::logout).post(oidc::logout))
+        .route("/v1/auth/upstream/{id}/start", get(upstream::api_start))
         .nest("/ui", ui)
 }

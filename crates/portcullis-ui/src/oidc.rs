@@ -80,18 +80,33 @@ pub(crate) async fn authorize(
 ) -> Response {
     let services = app.services();
     let pairs = pairs(&method, query.as_deref(), &body);
-    match services.start_authorization(&pairs).await {
-        Ok(req) => see_other(&continue_url(&seal(services, REQUEST_PURPOSE, &req))),
-        Err(AuthorizeRefusal::Page(text)) => cannot_continue(&text),
-        Err(AuthorizeRefusal::Redirect(to)) => see_other(&to),
-        Err(AuthorizeRefusal::Failed(e)) => answer(
+    match check_request(services, &pairs).await {
+        Ok((_, sealed)) => see_other(&continue_url(&sealed)),
+        Err(page) => page,
+    }
+}
+
+/// An authorization request checked and sealed; or the page (or redirect back to the
+/// application) that refuses it.
+pub(crate) async fn check_request(
+    services: &Services,
+    pairs: &[(String, String)],
+) -> Result<(AuthRequest, String), Response> {
+    match services.start_authorization(pairs).await {
+        Ok(req) => {
+            let sealed = seal(services, REQUEST_PURPOSE, &req);
+            Ok((req, sealed))
+        }
+        Err(AuthorizeRefusal::Page(text)) => Err(cannot_continue(&text)),
+        Err(AuthorizeRefusal::Redirect(to)) => Err(see_other(&to)),
+        Err(AuthorizeRefusal::Failed(e)) => Err(answer(
             &e,
             web::message_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again",
                 "The sign-in could not start just now; try again in a moment.",
             ),
-        ),
+        )),
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct SignIn {
     pub(crate) flow: Flow,
     pub(crate) query: String,
     pub(crate) identifier: String,
+    /// "Continue with" the organization's identity providers.
+    pub(crate) upstream: Vec<crate::upstream::UpstreamLink>,
 }
 
 #[derive(Template)]
@@ -83,6 +85,8 @@ pub(crate) struct SignUp {
     pub(crate) c: Chrome,
     pub(crate) flow: Flow,
     pub(crate) query: String,
+    /// "Continue with" the organization's identity providers.
+    pub(crate) upstream: Vec<crate::upstream::UpstreamLink>,
     pub(crate) email: String,
     pub(crate) first_name: String,
     pub(crate) last_name: String,
@@ -153,6 +157,10 @@ pub(crate) struct Account {
     pub(crate) tokens: Vec<Row>,
     /// The applications the user authorized (OpenID Connect).
     pub(crate) apps: Vec<Row>,
+    /// The upstream accounts linked to the user.
+    pub(crate) identities: Vec<Row>,
+    /// The providers the user may link.
+    pub(crate) link: Vec<crate::upstream::UpstreamLink>,
 }
 
 #[derive(Template)]

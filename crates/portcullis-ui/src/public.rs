@@ -60,12 +60,13 @@ pub(crate) async fn home(jar: CookieJar) -> Response {
     }
 }
 
-fn signin_form(
+pub(crate) fn signin_form(
     services: &Services,
     c: Chrome,
     flow: Flow,
     identifier: String,
     status: StatusCode,
+    upstream: Vec<crate::upstream::UpstreamLink>,
 ) -> Response {
     let origin = flow.return_origin(services);
     let query = flow.query();
@@ -76,6 +77,7 @@ fn signin_form(
             flow,
             query,
             identifier,
+            upstream,
         },
         origin.as_deref(),
     )
@@ -96,7 +98,8 @@ pub(crate) async fn signin_page(
                 .and_then(|a| crate::oidc::open_request(app.services(), a))
                 .and_then(|r| r.login_hint)
                 .unwrap_or_default();
-            signin_form(app.services(), c, flow, hint, StatusCode::OK)
+            let upstream = crate::upstream::links(app.services(), &flow).await;
+            signin_form(app.services(), c, flow, hint, StatusCode::OK, upstream)
         }
         Err(page) => page,
     }
@@ -166,6 +169,7 @@ pub(crate) async fn signin(
             password: form.password,
             flow: form.flow.clone(),
             methods: methods.clone(),
+            upstream: None,
         };
         let org = services.organization(Some(form.flow.org())).await.ok();
         let page = SecondFactorPage {
@@ -181,12 +185,22 @@ pub(crate) async fn signin(
     let flow = form.flow.clone();
     let identifier = form.identifier;
     let services2 = Arc::clone(&services);
+    let upstream = crate::upstream::links(&services, &flow).await;
     signed_in(
         &services,
         jar,
         form.flow,
         result,
-        move |c, _| signin_form(&services2, c, flow, identifier, StatusCode::UNAUTHORIZED),
+        move |c, _| {
+            signin_form(
+                &services2,
+                c,
+                flow,
+                identifier,
+                StatusCode::UNAUTHORIZED,
+                upstream,
+            )
+        },
         csrf,
     )
     .await
@@ -221,24 +235,34 @@ pub(crate) async fn signin_second_factor(
         && code
             .chars()
             .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-    let result = services
-        .login(LoginInput {
-            identifier: pending.identifier.clone(),
-            password: pending.password.clone(),
-            organization: Some(pending.flow.org().to_owned()),
-            second_factor: SecondFactor {
-                mfa_code: (is_totp && passkey.is_none()).then(|| code.clone()),
-                recovery_code: (!is_totp && passkey.is_none() && !code.is_empty())
-                    .then(|| code.clone()),
-                trusted_device_token: None,
-                remember_device: form.remember.is_some(),
-                passkey,
-            },
-            device_cookie: jar.get(DEVICE).map(|c| c.value().to_owned()),
-            client,
-            ..LoginInput::default()
-        })
-        .await;
+    let second_factor = SecondFactor {
+        mfa_code: (is_totp && passkey.is_none()).then(|| code.clone()),
+        recovery_code: (!is_totp && passkey.is_none() && !code.is_empty()).then(|| code.clone()),
+        trusted_device_token: None,
+        remember_device: form.remember.is_some(),
+        passkey,
+    };
+    let result = match &pending.upstream {
+        // The first factor was passed at an upstream identity provider.
+        Some(ticket) => {
+            services
+                .upstream_second_step(ticket, &second_factor, &client)
+                .await
+        }
+        None => {
+            services
+                .login(LoginInput {
+                    identifier: pending.identifier.clone(),
+                    password: pending.password.clone(),
+                    organization: Some(pending.flow.org().to_owned()),
+                    second_factor,
+                    device_cookie: jar.get(DEVICE).map(|c| c.value().to_owned()),
+                    client: client.clone(),
+                    ..LoginInput::default()
+                })
+                .await
+        }
+    };
     let csrf = csrf_token(&services, &jar);
     match result {
         Ok(tokens) => {
@@ -267,12 +291,14 @@ pub(crate) async fn signin_second_factor(
             let org = services.organization(Some(pending.flow.org())).await.ok();
             let c = Chrome::new("Sign in", org.as_ref(), csrf).with_error(Some(say(&e)));
             let jar = jar.remove(removal(PENDING));
+            let upstream = crate::upstream::links(&services, &pending.flow).await;
             let page = signin_form(
                 &services,
                 c,
                 pending.flow,
                 pending.identifier,
                 StatusCode::UNAUTHORIZED,
+                upstream,
             );
             (jar, answer(&e, page)).into_response()
         }
@@ -282,6 +308,9 @@ pub(crate) async fn signin_second_factor(
 /// Signed in: the page session starts, and the browser goes back to the application with a
 /// code (when the sign-in came from one), else to the account page.
 async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: Tokens) -> Response {
+    // A sign-in that proved the account an upstream identity waits to be linked to.
+    let client = portcullis_core::ClientInfo::default();
+    let jar = crate::upstream::link_waiting(services, jar, &tokens.user, &client).await;
     let (jar, to) = complete(services, jar, flow, &tokens);
     (jar, see_other(&to)).into_response()
 }
@@ -343,7 +372,10 @@ pub(crate) async fn signup_page(
 ) -> Response {
     let flow = web::query(q);
     match start(app.services(), &jar, &flow, "Create an account").await {
-        Ok((_, c)) => signup_form(c, flow, SignUpForm::default(), StatusCode::OK),
+        Ok((_, c)) => {
+            let upstream = crate::upstream::links(app.services(), &flow).await;
+            signup_form(c, flow, SignUpForm::default(), StatusCode::OK, upstream)
+        }
         Err(page) => page,
     }
 }
@@ -362,7 +394,13 @@ pub(crate) struct SignUpForm {
     flow: Flow,
 }
 
-fn signup_form(c: Chrome, flow: Flow, form: SignUpForm, status: StatusCode) -> Response {
+fn signup_form(
+    c: Chrome,
+    flow: Flow,
+    form: SignUpForm,
+    status: StatusCode,
+    upstream: Vec<crate::upstream::UpstreamLink>,
+) -> Response {
     let query = flow.query();
     ok_with(
         status,
@@ -370,6 +408,7 @@ fn signup_form(c: Chrome, flow: Flow, form: SignUpForm, status: StatusCode) -> R
             c,
             flow,
             query,
+            upstream,
             email: form.email,
             first_name: form.first_name,
             last_name: form.last_name,
@@ -426,11 +465,13 @@ pub(crate) async fn signup(
         }
         Err(e) => {
             let flow = form.flow.clone();
+            let upstream = crate::upstream::links(services, &flow).await;
             let page = signup_form(
                 c.with_error(Some(say(&e))),
                 flow,
                 form,
                 StatusCode::BAD_REQUEST,
+                upstream,
             );
             answer(&e, page)
         }

@@ -109,6 +109,9 @@ pub(crate) struct Pending {
     pub(crate) password: String,
     pub(crate) flow: Flow,
     pub(crate) methods: Vec<String>,
+    /// Set when the first factor was passed at an upstream identity provider.
+    #[serde(default)]
+    pub(crate) upstream: Option<portcullis_core::service::UpstreamTicket>,
 }
 
 pub(crate) fn pending_cookie(services: &Services, pending: &Pending) -> Cookie<'static> {

@@ -4,7 +4,8 @@
 //! The areas: accounts (`account`, `anonymous`, `admin`, `transfer`, `questions`), sign-in
 //! (`auth`), codes and messages (`codes`), second factors (`mfa`), passkeys
 //! (`passkeys`), organizations (`orgs`) and their OAuth clients (`oauth_clients`), the OpenID
-//! provider (`oidc`), devices and application tokens (`devices`, `app_tokens`). No area imports another: what more than one needs lives below them, in
+//! provider (`oidc`), upstream identity providers (`identity_providers`) and signing in through
+//! them (`upstream`), devices and application tokens (`devices`, `app_tokens`), webhooks (`webhooks`). No area imports another: what more than one needs lives below them, in
 //! `kernel` (the ports, audit, organization policy, rate limits and locks, authorization,
 //! and the shared steps: sign-in completion, second-factor checks, codes and notices).
 //! `tests/architecture.rs` holds this true.
@@ -16,6 +17,7 @@ mod app_tokens;
 mod auth;
 mod codes;
 mod devices;
+mod identity_providers;
 mod kernel;
 mod mfa;
 mod oauth_clients;
@@ -24,6 +26,7 @@ mod orgs;
 mod passkeys;
 mod questions;
 mod transfer;
+mod upstream;
 mod webhooks;
 
 pub use account::ChangePasswordInput;
@@ -32,6 +35,7 @@ pub use app_tokens::{AppAccess, NewAppToken, APP_TOKEN_PREFIX};
 pub use auth::LoginInput;
 pub use codes::{CodeRequest, CodeSubmission};
 pub use devices::{DeviceInput, DEVICE_REFRESH_PREFIX, LICENSE_PREFIX};
+pub use identity_providers::ProviderSettings;
 pub use kernel::accounts::{RegisterInput, UpdateProfileInput};
 pub use kernel::authz::OrgAdmin;
 pub use kernel::courier::Courier;
@@ -56,4 +60,8 @@ pub use orgs::OrgInput;
 pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;
 pub use transfer::{ImportError, UserRecord};
+pub use upstream::{
+    IdentityView, LinkTicket, UpstreamButton, UpstreamCallback, UpstreamOutcome, UpstreamStart,
+    UpstreamTicket,
+};
 pub use webhooks::{HookSettings, WebhookSettings};

@@ -16,6 +16,7 @@ mod outbound;
 mod passkeys;
 mod second_factors;
 mod sessions;
+mod upstream;
 mod users;
 mod webhooks;
 
@@ -33,6 +34,7 @@ pub use outbound::*;
 pub use passkeys::*;
 pub use second_factors::*;
 pub use sessions::*;
+pub use upstream::*;
 pub use users::*;
 pub use webhooks::*;
 
@@ -53,6 +55,7 @@ pub trait Store:
     + OidcStore
     + OutboundStore
     + WebhookStore
+    + UpstreamStore
 {
 }
 
@@ -72,5 +75,6 @@ impl<T> Store for T where
         + OidcStore
         + OutboundStore
         + WebhookStore
+        + UpstreamStore
 {
 }

@@ -9,6 +9,7 @@ mod guests;
 mod me;
 mod meta;
 pub(crate) use meta::render_metrics;
+mod identity_providers;
 mod mfa;
 mod oauth_clients;
 mod oidc;
@@ -106,6 +107,18 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
             oauth_clients::delete_oauth_client
         ))
         .routes(routes!(oauth_clients::rotate_oauth_client_secret))
+        .routes(routes!(
+            identity_providers::create_identity_provider,
+            identity_providers::list_identity_providers
+        ))
+        .routes(routes!(
+            identity_providers::get_identity_provider,
+            identity_providers::update_identity_provider,
+            identity_providers::delete_identity_provider
+        ))
+        .routes(routes!(identity_providers::list_my_identities))
+        .routes(routes!(identity_providers::unlink_my_identity))
+        .routes(routes!(identity_providers::my_identity_refresh_token))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

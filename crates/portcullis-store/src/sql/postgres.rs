@@ -51,6 +51,8 @@ mod passkeys;
 mod second_factors;
 #[path = "sessions.rs"]
 mod sessions;
+#[path = "upstream.rs"]
+mod upstream;
 #[path = "users.rs"]
 mod users;
 #[path = "webhooks.rs"]

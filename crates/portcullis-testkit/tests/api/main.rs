@@ -34,6 +34,7 @@ mod questions;
 mod rate_limits;
 mod startup;
 mod ui;
+mod upstream;
 mod webhooks;
 
 use portcullis_testkit::api::ProblemCode;

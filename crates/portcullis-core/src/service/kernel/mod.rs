@@ -21,5 +21,6 @@ pub(crate) mod second_factors;
 pub(crate) mod services;
 pub(crate) mod session_cache;
 pub(crate) mod sign_in;
+pub(crate) mod upstream_meta;
 pub(crate) mod webauthn;
 pub(crate) mod webhooks;

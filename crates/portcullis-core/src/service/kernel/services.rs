@@ -102,6 +102,8 @@ pub struct Services {
     pub(in crate::service) caller: Option<Arc<dyn crate::notify::Caller>>,
     /// Sessions checked lately, forgotten on every change.
     pub(in crate::service) sessions: SessionCache,
+    /// Upstream identity providers' discovery documents and keys.
+    pub(in crate::service) upstream_meta: super::upstream_meta::UpstreamMeta,
 }
 
 impl std::fmt::Debug for Services {
@@ -193,6 +195,7 @@ impl Services {
             outbound_wake: Arc::new(tokio::sync::Notify::new()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             caller: None,
+            upstream_meta: super::upstream_meta::UpstreamMeta::default(),
             sessions,
         })
     }

@@ -1,0 +1,806 @@
+//! Signing in through upstream identity providers, over HTTP as a browser does: against
+//! panva's certified `oidc-provider` (npm, under Node, driven through its own login and
+//! consent forms), and against a provider on loopback that misbehaves on demand (wrong
+//! audience, expired token, another nonce, a key it does not publish, an error answer, a
+//! dead token endpoint). Every failure is a clear page, never a 500.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::{json, Value};
+
+use crate::browser::{Browser, Page};
+
+const CLIENT_ID: &str = "portcullis-test";
+const CLIENT_SECRET: &str = "upstream-secret-1";
+
+/// How the loopback provider answers next.
+#[derive(Default)]
+struct Fake {
+    /// `ok`, `wrong_aud`, `expired`, `bad_nonce`, `unknown_key`, `deny`, `token_down`.
+    mode: String,
+    subject: String,
+    email: String,
+    verified: bool,
+    amr: Vec<String>,
+    /// code -> (nonce, code_challenge).
+    codes: BTreeMap<String, (String, String)>,
+}
+
+struct Upstream {
+    url: String,
+    fake: Arc<Mutex<Fake>>,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    fake: Arc<Mutex<Fake>>,
+    issuer: String,
+    key: Arc<Ed25519KeyPair>,
+    other: Arc<Ed25519KeyPair>,
+}
+
+fn keypair() -> Ed25519KeyPair {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
+fn sign(key: &Ed25519KeyPair, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+impl Upstream {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = Arc::new(Mutex::new(Fake {
+            mode: "ok".into(),
+            subject: "sub-1".into(),
+            email: "new@example.com".into(),
+            verified: true,
+            ..Fake::default()
+        }));
+        let state = FakeState {
+            fake: Arc::clone(&fake),
+            issuer: url.clone(),
+            key: Arc::new(keypair()),
+            other: Arc::new(keypair()),
+        };
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, fake }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Fake)) {
+        f(&mut self.fake.lock().unwrap());
+    }
+}
+
+async fn discovery(State(s): State<FakeState>) -> Json<Value> {
+    Json(json!({
+        "issuer": s.issuer,
+        "authorization_endpoint": format!("{}/authorize", s.issuer),
+        "token_endpoint": format!("{}/token", s.issuer),
+        "jwks_uri": format!("{}/jwks", s.issuer),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+    }))
+}
+
+async fn jwks(State(s): State<FakeState>) -> Json<Value> {
+    let x = URL_SAFE_NO_PAD.encode(s.key.public_key().as_ref());
+    Json(json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "use": "sig", "x": x}]}))
+}
+
+async fn authorize(
+    State(s): State<FakeState>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut f = s.fake.lock().unwrap();
+    let redirect = q["redirect_uri"].clone();
+    let state = q["state"].clone();
+    if f.mode == "deny" {
+        let query =
+            serde_urlencoded::to_string([("error", "access_denied"), ("state", state.as_str())])
+                .unwrap();
+        return Redirect::to(&format!("{redirect}?{query}")).into_response();
+    }
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["code_challenge_method"], "S256");
+    let code = format!("code-{}", f.codes.len());
+    f.codes.insert(
+        code.clone(),
+        (q["nonce"].clone(), q["code_challenge"].clone()),
+    );
+    let query =
+        serde_urlencoded::to_string([("code", code.as_str()), ("state", state.as_str())]).unwrap();
+    Redirect::to(&format!("{redirect}?{query}")).into_response()
+}
+
+async fn token(
+    State(s): State<FakeState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let f = s.fake.lock().unwrap();
+    if f.mode == "token_down" {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    // Client authentication (client_secret_basic) and PKCE, as a strict provider checks.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let Some((nonce, challenge)) = f.codes.get(&form["code"]).cloned() else {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
+    };
+    let verifier = &form["code_verifier"];
+    let computed = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    assert_eq!(computed, challenge, "PKCE verifier");
+    // The provider's own clock: the world's, not the server's.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let mut claims = json!({
+        "iss": s.issuer, "sub": f.subject, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
+        "nonce": nonce, "email": f.email, "email_verified": f.verified,
+        "given_name": "Up", "family_name": "Stream", "amr": f.amr,
+    });
+    match f.mode.as_str() {
+        "wrong_aud" => claims["aud"] = json!("someone-else"),
+        "expired" => claims["exp"] = json!(now - 3600),
+        "bad_nonce" => claims["nonce"] = json!("not-the-nonce"),
+        _ => {}
+    }
+    let id_token = if f.mode == "unknown_key" {
+        sign(&s.other, "k2", &claims)
+    } else {
+        sign(&s.key, "k1", &claims)
+    };
+    Json(json!({"access_token": "at", "token_type": "Bearer", "id_token": id_token, "refresh_token": "upstream-rt"}))
+        .into_response()
+}
+
+async fn admin_token(app: &TestServer) -> String {
+    app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.access_token
+}
+
+/// Creates a provider in the default organization; answers its JSON.
+async fn create_provider(app: &TestServer, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/orgs/default/identity-providers", app.url()))
+        .bearer_auth(admin_token(app).await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn patch_provider(app: &TestServer, id: &str, body: Value) {
+    let res = reqwest::Client::new()
+        .patch(format!(
+            "{}/v1/orgs/default/identity-providers/{id}",
+            app.url()
+        ))
+        .bearer_auth(admin_token(app).await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+/// "Continue with": the start, the provider's answer, and our callback's answer.
+async fn continue_with(b: &mut Browser<'_>, id: &str, start: &str) -> Page {
+    let started = b.get(&format!("/ui/upstream/{id}/{start}")).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let at_provider = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started.location())
+        .send()
+        .await
+        .unwrap();
+    let back = at_provider.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let path = back
+        .strip_prefix(&b.app.url())
+        .expect("back to us")
+        .to_owned();
+    b.get(&path).await
+}
+
+fn oidc_provider(upstream: &Upstream) -> Value {
+    json!({"kind": "oidc", "name": "Loopback", "issuer": upstream.url,
+           "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+}
+
+async fn providers_are_managed_by_admins_with_clear_errors(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (status, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(
+        p["redirect_uri"],
+        format!("{}/ui/upstream/{id}/callback", app.url())
+    );
+    assert_eq!(p["has_client_secret"], true);
+    assert!(
+        !p.to_string().contains(CLIENT_SECRET),
+        "the secret is never shown"
+    );
+    assert_eq!(
+        (p["allow_signup"].clone(), p["allow_linking"].clone()),
+        (json!(true), json!(true))
+    );
+    // Every problem at once.
+    let (status, problem) =
+        create_provider(&app, json!({"kind": "oidc", "issuer": "ftp://x"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["code"], "validation_failed");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["client_id", "client_secret", "issuer"],
+        "{problem}"
+    );
+    let (status, problem) = create_provider(&app, json!({"kind": "facebook"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("validation_failed"))
+    );
+    let (status, problem) = create_provider(
+        &app,
+        json!({"kind": "apple", "client_id": "a", "client_secret": "k"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    // Microsoft's preset needs no issuer: the tenant's discovery is known.
+    let (status, ms) = create_provider(&app, json!({"kind": "microsoft", "client_id": "a", "client_secret": "s", "tenant": "organizations"})).await;
+    assert_eq!(status, 201, "{ms}");
+    assert_eq!(ms["claims"]["email_verified"], "xms_edov");
+    // A user may not manage them.
+    app.user("pat@example.com").await;
+    let user = app
+        .login("pat@example.com", USER_PASSWORD)
+        .await
+        .access_token;
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/orgs/default/identity-providers", app.url()))
+        .bearer_auth(user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Listed, changed, deleted.
+    patch_provider(&app, id, json!({"name": "Renamed", "enabled": false})).await;
+    let list: Value = reqwest::Client::new()
+        .get(format!("{}/v1/orgs/default/identity-providers", app.url()))
+        .bearer_auth(admin_token(&app).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert_eq!(list["items"][0]["name"], "Renamed");
+    let res = reqwest::Client::new()
+        .delete(format!(
+            "{}/v1/orgs/default/identity-providers/{id}",
+            app.url()
+        ))
+        .bearer_auth(admin_token(&app).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/orgs/default/identity-providers/{id}",
+            app.url()
+        ))
+        .bearer_auth(admin_token(&app).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::new(&app);
+    let signin = b.get("/ui/signin").await;
+    assert!(
+        signin.body.contains("Continue with Loopback"),
+        "{}",
+        signin.body
+    );
+    let done = continue_with(&mut b, &id, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    let account = b.get("/ui/account").await;
+    assert!(account.body.contains("new@example.com"), "{}", account.body);
+    assert!(account.body.contains("Unlink"));
+    // Again: the same account, by (issuer, subject).
+    let mut again = Browser::new(&app);
+    let done = continue_with(&mut again, &id, "start").await;
+    assert_eq!(done.status, 303);
+    let audit: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/audit-events?type=identity.linked",
+            app.url()
+        ))
+        .bearer_auth(admin_token(&app).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    // Sign-up off: another upstream account is refused, with a page that says so.
+    patch_provider(&app, &id, json!({"allow_signup": false})).await;
+    upstream.set(|f| {
+        f.subject = "sub-2".into();
+        f.email = "other@example.com".into();
+    });
+    let refused = continue_with(&mut Browser::new(&app), &id, "start").await;
+    assert_eq!(
+        refused.status,
+        403,
+        "{} {}",
+        refused.body,
+        refused.header("location")
+    );
+    assert!(refused.body.contains("cannot be made"), "{}", refused.body);
+}
+
+async fn linking_needs_a_verified_address_or_proof_of_the_account(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    app.user("ann@example.com").await;
+    app.user("bob@example.com").await;
+    // Verified upstream: linked to Ann at once.
+    upstream.set(|f| {
+        f.subject = "ann-upstream".into();
+        f.email = "ann@example.com".into();
+        f.verified = true;
+    });
+    let mut b = Browser::new(&app);
+    let done = continue_with(&mut b, &id, "start").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(b.get("/ui/account").await.body.contains("ann@example.com"));
+    // Unverified: not linked; Bob must sign in to his account first, then it is linked.
+    upstream.set(|f| {
+        f.subject = "bob-upstream".into();
+        f.email = "bob@example.com".into();
+        f.verified = false;
+    });
+    let mut b = Browser::new(&app);
+    let prove = continue_with(&mut b, &id, "start").await;
+    assert_eq!(prove.status, 200, "{}", prove.body);
+    assert!(
+        prove
+            .body
+            .contains("An account with bob@example.com exists"),
+        "{}",
+        prove.body
+    );
+    assert!(
+        !b.cookies.contains_key("pc_session"),
+        "not signed in by an unverified address"
+    );
+    let signed = b.sign_in("", "bob@example.com", USER_PASSWORD).await;
+    assert_eq!(signed.status, 303);
+    // Now the upstream account alone signs Bob in.
+    let mut fresh = Browser::new(&app);
+    let done = continue_with(&mut fresh, &id, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account")
+    );
+    assert!(fresh
+        .get("/ui/account")
+        .await
+        .body
+        .contains("bob@example.com"));
+    // Linking off: an address that has an account is refused.
+    patch_provider(&app, &id, json!({"allow_linking": false})).await;
+    app.user("cy@example.com").await;
+    upstream.set(|f| {
+        f.subject = "cy-upstream".into();
+        f.email = "cy@example.com".into();
+        f.verified = true;
+    });
+    let refused = continue_with(&mut Browser::new(&app), &id, "start").await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+}
+
+async fn bad_answers_get_a_clear_page_never_a_500(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    for (mode, status, words) in [
+        ("wrong_aud", 502, "audience"),
+        ("expired", 502, "expired"),
+        ("bad_nonce", 502, "nonce"),
+        ("unknown_key", 502, "key"),
+        ("deny", 400, "cancelled"),
+        ("token_down", 502, "could not be reached"),
+    ] {
+        upstream.set(|f| f.mode = mode.into());
+        let page = continue_with(&mut Browser::new(&app), &id, "start").await;
+        assert_eq!(page.status, status, "{mode}: {}", page.body);
+        assert!(page.body.contains(words), "{mode}: {}", page.body);
+    }
+    upstream.set(|f| f.mode = "ok".into());
+    // A callback that is not this browser's (another state, or no cookie) is refused.
+    let mut b = Browser::new(&app);
+    let started = b.get(&format!("/ui/upstream/{id}/start")).await;
+    let url = url::Url::parse(&started.location()).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
+    let forged = b
+        .get(&format!(
+            "/ui/upstream/{id}/callback?code=code-0&state=not-{state}"
+        ))
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    let stranger = Browser::new(&app)
+        .get(&format!(
+            "/ui/upstream/{id}/callback?code=code-0&state={state}"
+        ))
+        .await;
+    assert_eq!(stranger.status, 400);
+    // An unknown provider, and a provider that is down.
+    let unknown = b
+        .get(&format!("/ui/upstream/{}/start", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(unknown.status, 404);
+    let (_, dead) = create_provider(
+        &app,
+        json!({"kind": "oidc", "name": "Dead", "issuer": "http://127.0.0.1:9",
+               "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+    )
+    .await;
+    let down = b
+        .get(&format!(
+            "/ui/upstream/{}/start",
+            dead["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(down.status, 502, "{}", down.body);
+}
+
+async fn the_last_way_in_cannot_be_unlinked_and_policies_still_apply(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    // An account made upstream with an unverified address: the identity is its only way in.
+    upstream.set(|f| {
+        f.subject = "only".into();
+        f.email = "only@example.com".into();
+        f.verified = false;
+    });
+    let mut b = Browser::new(&app);
+    assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
+    let account = b.get("/ui/account").await;
+    let form = account.body.find("/ui/account/identities/unlink").unwrap();
+    let at = form + account.body[form..].find("name=\"id\" value=\"").unwrap() + 17;
+    let identity = account.body[at..].split('"').next().unwrap().to_owned();
+    let csrf = account.csrf();
+    let refused = b
+        .post(
+            "/ui/account/identities/unlink",
+            &[("csrf", csrf.as_str()), ("id", identity.as_str())],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        403,
+        "{} {}",
+        refused.body,
+        refused.header("location")
+    );
+    assert!(refused.body.contains("only way to sign in"));
+    // The organization requires a second factor: an upstream sign-in is one factor, so the
+    // session may only enrol one (the provider is trusted, but its amr proves none)...
+    patch_provider(&app, &id, json!({"trust_mfa": true})).await;
+    let res = reqwest::Client::new()
+        .patch(format!("{}/v1/orgs/default", app.url()))
+        .bearer_auth(admin_token(&app).await)
+        .json(&json!({"policy": {"mfa_required": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let mut b = Browser::new(&app);
+    assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
+    let page = b.get("/ui/account").await;
+    assert!(
+        page.body.contains("asks every account for a second factor"),
+        "{}",
+        page.body
+    );
+    let enrol_only = page.body.find("Sign in with another account").is_none();
+    assert!(
+        enrol_only,
+        "an enrolment-only session sees only the enrolment"
+    );
+    // ...unless the provider is trusted and its amr proves a second factor.
+    upstream.set(|f| f.amr = vec!["pwd".into(), "mfa".into()]);
+    let mut b = Browser::new(&app);
+    assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
+    assert!(b
+        .get("/ui/account")
+        .await
+        .body
+        .contains("Sign in with another account"));
+}
+
+async fn an_application_starts_an_upstream_sign_in_and_gets_its_code(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let client: Value = reqwest::Client::new()
+        .post(format!("{}/v1/orgs/default/oauth-clients", app.url()))
+        .bearer_auth(admin_token(&app).await)
+        .json(&json!({"name": "App", "redirect_uris": ["http://127.0.0.1:7/cb"], "first_party": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let verifier = "a".repeat(43);
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    let query = serde_urlencoded::to_string([
+        ("client_id", client_id),
+        ("redirect_uri", "http://127.0.0.1:7/cb"),
+        ("response_type", "code"),
+        ("scope", "openid email"),
+        ("state", "app-state"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ])
+    .unwrap();
+    let mut b = Browser::new(&app);
+    // The API start: straight to the provider, back to the application with a code.
+    let started = b
+        .get(&format!("/v1/auth/upstream/{id}/start?{query}"))
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let back = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started.location())
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut page = b.get(back.strip_prefix(&app.url()).unwrap()).await;
+    while page.status == 303 && page.location().starts_with("/ui/") {
+        page = b.get(&page.location()).await;
+    }
+    let to = page.location();
+    assert!(to.starts_with("http://127.0.0.1:7/cb?"), "{to}");
+    assert!(
+        to.contains("code=") && to.contains("state=app-state"),
+        "{to}"
+    );
+    // An unregistered redirect URI never leaves the server.
+    let bad = b
+        .get(&format!("/v1/auth/upstream/{id}/start?client_id={client_id}&redirect_uri=http://evil.test/&response_type=code"))
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+/// The whole way through panva's `oidc-provider`: its login form, its consent form, and
+/// back, with a verified address linking to the existing account.
+async fn a_certified_provider_signs_users_in_through_its_own_forms(app: TestServer) {
+    let Some(dir) = oidc_provider_dir() else {
+        eprintln!("SKIPPED: oidc-provider is not installed under target/oidc-provider");
+        return;
+    };
+    let port = portcullis_testkit::receiver::free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let (status, p) = create_provider(
+        &app,
+        json!({"kind": "oidc", "name": "Panva", "issuer": issuer, "client_id": CLIENT_ID,
+               "client_secret": CLIENT_SECRET}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = p["id"].as_str().unwrap().to_owned();
+    let redirect = p["redirect_uri"].as_str().unwrap().to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream/provider.mjs");
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .args([
+            port.to_string(),
+            CLIENT_ID.into(),
+            CLIENT_SECRET.into(),
+            redirect,
+        ])
+        .env("OIDC_PROVIDER_DIR", dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line)
+        .await
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    app.user("dee@verified.test").await;
+
+    let mut b = Browser::new(&app);
+    let started = b.get(&format!("/ui/upstream/{id}/start")).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    // At the provider: a browser of its own, cookies by name (paths are per interaction).
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar: BTreeMap<String, String> = BTreeMap::new();
+    let mut next = started.location();
+    let mut form: Option<(String, Vec<(String, String)>)> = None;
+    for _ in 0..12 {
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = match form.take() {
+            Some((url, fields)) => http.post(url).form(&fields),
+            None => http.get(&next),
+        };
+        let res = match req.header("cookie", cookie).send().await {
+            Ok(res) => res,
+            Err(e) => panic!("at the provider ({next}): {e:?}"),
+        };
+        for set in res.headers().get_all("set-cookie") {
+            let pair = set
+                .to_str()
+                .unwrap_or_default()
+                .split(';')
+                .next()
+                .unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                jar.insert(k.trim().to_owned(), v.to_owned());
+            }
+        }
+        if let Some(loc) = res.headers().get("location") {
+            let loc = loc.to_str().unwrap();
+            next = if loc.starts_with('/') {
+                format!("{issuer}{loc}")
+            } else {
+                loc.to_owned()
+            };
+            if next.starts_with(&app.url()) {
+                break;
+            }
+            continue;
+        }
+        let body = res.text().await.unwrap();
+        let action = body
+            .split("action=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let url = if action.starts_with('/') {
+            format!("{issuer}{action}")
+        } else {
+            action.to_owned()
+        };
+        let fields = if body.contains("name=\"login\"") {
+            vec![
+                ("prompt".to_owned(), "login".to_owned()),
+                ("login".to_owned(), "dee@verified.test".to_owned()),
+                ("password".to_owned(), "anything".to_owned()),
+            ]
+        } else {
+            vec![("prompt".to_owned(), "consent".to_owned())]
+        };
+        form = Some((url, fields));
+    }
+    assert!(next.starts_with(&app.url()), "never came back: {next}");
+    let done = b.get(next.strip_prefix(&app.url()).unwrap()).await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    let account = b.get("/ui/account").await;
+    assert!(
+        account.body.contains("dee@verified.test"),
+        "linked to the existing account"
+    );
+    assert!(account.body.contains("Panva"));
+    drop(child);
+}
+
+fn oidc_provider_dir() -> Option<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
+    dir.join("node_modules/oidc-provider/package.json")
+        .exists()
+        .then(|| dir.to_string_lossy().into_owned())
+}
+
+both_backends!(
+    providers_are_managed_by_admins_with_clear_errors,
+    a_first_sign_in_makes_an_account_unless_sign_up_is_off,
+    linking_needs_a_verified_address_or_proof_of_the_account,
+    bad_answers_get_a_clear_page_never_a_500,
+    the_last_way_in_cannot_be_unlinked_and_policies_still_apply,
+    an_application_starts_an_upstream_sign_in_and_gets_its_code,
+    a_certified_provider_signs_users_in_through_its_own_forms,
+);
