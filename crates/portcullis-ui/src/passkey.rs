@@ -141,6 +141,6 @@ pub(crate) async fn sign_in_finish(
         Ok(t) => t,
         Err(e) => return failed(&e),
     };
-    let (jar, location) = complete(&services, jar, &f.flow, &tokens);
+    let (jar, location) = complete(&services, jar, &f.flow, &tokens, &client).await;
     (jar, Json(json!({ "location": location }))).into_response()
 }

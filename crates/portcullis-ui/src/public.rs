@@ -125,10 +125,10 @@ async fn signed_in(
     flow: Flow,
     result: Result<Tokens, AuthError>,
     again: impl FnOnce(Chrome, String) -> Response,
-    csrf: String,
+    (csrf, client): (String, &portcullis_core::ClientInfo),
 ) -> Response {
     match result {
-        Ok(tokens) => finish(services, jar, &flow, tokens).await,
+        Ok(tokens) => finish(services, jar, &flow, tokens, client).await,
         Err(e) => {
             let org = services.organization(Some(flow.org())).await.ok();
             let c = Chrome::new("Sign in", org.as_ref(), csrf).with_error(Some(say(&e)));
@@ -158,7 +158,7 @@ pub(crate) async fn signin(
                 ..SecondFactor::default()
             },
             device_cookie: jar.get(DEVICE).map(|c| c.value().to_owned()),
-            client,
+            client: client.clone(),
             ..LoginInput::default()
         })
         .await;
@@ -201,7 +201,7 @@ pub(crate) async fn signin(
                 upstream,
             )
         },
-        csrf,
+        (csrf, &client),
     )
     .await
 }
@@ -267,7 +267,7 @@ pub(crate) async fn signin_second_factor(
     match result {
         Ok(tokens) => {
             let jar = jar.remove(removal(PENDING));
-            finish(&services, jar, &pending.flow, tokens).await
+            finish(&services, jar, &pending.flow, tokens, &client).await
         }
         Err(
             e @ (AuthError::MfaRequired { .. }
@@ -307,22 +307,28 @@ pub(crate) async fn signin_second_factor(
 
 /// Signed in: the page session starts, and the browser goes back to the application with a
 /// code (when the sign-in came from one), else to the account page.
-async fn finish(services: &Arc<Services>, jar: CookieJar, flow: &Flow, tokens: Tokens) -> Response {
-    // A sign-in that proved the account an upstream identity waits to be linked to.
-    let client = portcullis_core::ClientInfo::default();
-    let jar = crate::upstream::link_waiting(services, jar, &tokens.user, &client).await;
-    let (jar, to) = complete(services, jar, flow, &tokens);
+async fn finish(
+    services: &Arc<Services>,
+    jar: CookieJar,
+    flow: &Flow,
+    tokens: Tokens,
+    client: &portcullis_core::ClientInfo,
+) -> Response {
+    let (jar, to) = complete(services, jar, flow, &tokens, client).await;
     (jar, see_other(&to)).into_response()
 }
 
 /// The cookies of a new page session, and where the browser goes next: on with the
 /// application's authorization, or to the account page.
-pub(crate) fn complete(
+pub(crate) async fn complete(
     services: &Arc<Services>,
     jar: CookieJar,
     flow: &Flow,
     tokens: &Tokens,
+    client: &portcullis_core::ClientInfo,
 ) -> (CookieJar, String) {
+    // A sign-in that proved the account an upstream identity waits to be linked to.
+    let jar = crate::upstream::link_waiting(services, jar, &tokens.user, client).await;
     let mut jar = jar.add(session_cookie(services, tokens));
     if let Some(device) = &tokens.device_cookie {
         jar = jar.add(web::cookie(
@@ -686,7 +692,7 @@ pub(crate) async fn code_signin(
             phone,
             code: blank(&form.code),
             organization: Some(form.flow.org().to_owned()),
-            client,
+            client: client.clone(),
             ..CodeSubmission::default()
         })
         .await;
@@ -713,7 +719,7 @@ pub(crate) async fn code_signin(
                 origin.as_deref(),
             )
         },
-        csrf,
+        (csrf, &client),
     )
     .await
 }

@@ -251,12 +251,25 @@ pub(crate) async fn callback(
         trusted_device_token: jar.get(TRUSTED).map(|c| c.value().to_owned()),
         ..SecondFactor::default()
     };
-    let outcome = services
-        .finish_upstream(&start, callback, &proof, &client)
-        .await;
+    // On a task of its own: a browser that gives up half-way (or a proxy's timeout) does not
+    // cut the sign-in between making an account and linking it.
+    let task = {
+        let (services, client) = (Arc::clone(&services), client.clone());
+        tokio::spawn(async move {
+            services
+                .finish_upstream(&start, callback, &proof, &client)
+                .await
+        })
+    };
+    let outcome = match task.await {
+        Ok(outcome) => outcome,
+        Err(e) => Err(UpstreamError::Auth(portcullis_core::AuthError::Internal(
+            format!("upstream sign-in task: {e}"),
+        ))),
+    };
     match outcome {
         Ok(UpstreamOutcome::SignedIn(tokens)) => {
-            let (jar, to) = crate::public::complete(&services, jar, &flow, &tokens);
+            let (jar, to) = crate::public::complete(&services, jar, &flow, &tokens, &client).await;
             (jar, see_other(&to)).into_response()
         }
         Ok(UpstreamOutcome::SecondStep { ticket, methods }) => {
@@ -290,7 +303,7 @@ pub(crate) async fn callback(
             let org = services.organization(Some(flow.org())).await.ok();
             let c = Chrome::new("Sign in to link", org.as_ref(), csrf_token(&services, &jar))
                 .with_error(Some(format!(
-                    "An account with {email} exists. Sign in to it once to link your account at the provider; after that, either way signs you in."
+                    "The provider did not confirm {email}. If you have an account here with that address, sign in to it once to link your account at the provider; after that, either way signs you in."
                 )));
             let page =
                 crate::public::signin_form(&services, c, flow, email, StatusCode::OK, Vec::new());

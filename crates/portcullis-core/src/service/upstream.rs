@@ -141,6 +141,14 @@ pub struct IdentityView {
     pub kind: ProviderKind,
 }
 
+/// Where an identity without a link leads.
+enum Resolved {
+    /// This account.
+    Account(User),
+    /// The user must prove the account with the address first.
+    Prove,
+}
+
 /// Where a provider's endpoints are, resolved.
 struct Endpoints {
     issuer: Option<String>,
@@ -632,62 +640,102 @@ impl Services {
                 )
                 .await;
         }
-        let account = match known {
-            Some(identity) => {
-                self.store
-                    .touch_identity(
-                        identity.id,
-                        now,
-                        user.email.as_deref(),
-                        refresh_sealed.as_deref(),
-                    )
-                    .await?;
-                self.store
-                    .user_by_id(identity.user_id)
-                    .await?
-                    .ok_or(AuthError::InvalidCredentials)?
-            }
-            None => {
-                let existing = match user.email.as_deref().map(|e| Email::parse(e, "email")) {
-                    Some(Ok(email)) => self
-                        .store
-                        .credentials(org.id, &lookup_key(&Address::Email(email)))
-                        .await?
-                        .map(|c| c.user),
-                    _ => None,
-                };
-                match existing {
-                    Some(_) if !p.config.allow_linking => return Err(UpstreamError::LinkRefused),
-                    Some(_) if !user.email_verified => {
-                        return Ok(UpstreamOutcome::ProveAccount(LinkTicket {
-                            provider_id: p.id,
-                            user,
-                            at: now.timestamp(),
-                            refresh_sealed,
-                        }))
-                    }
-                    Some(existing) => {
-                        self.link(
-                            &p,
-                            &existing,
-                            &user,
-                            refresh_sealed,
-                            "verified_email",
-                            client,
-                        )
-                        .await?;
-                        existing
-                    }
-                    None if !p.config.allow_signup => return Err(UpstreamError::SignUpClosed),
-                    None => {
-                        self.sign_up_upstream(&p, &org, &user, refresh_sealed, client)
-                            .await?
-                    }
+        // Two first sign-ins of one identity at once (two tabs, two nodes): the loser of the
+        // race finds the winner's link on its second look.
+        let mut known = known;
+        let mut tries = 0;
+        let account = loop {
+            tries += 1;
+            match self
+                .resolve_identity(
+                    &p,
+                    &org,
+                    known.take(),
+                    &user,
+                    refresh_sealed.clone(),
+                    client,
+                )
+                .await
+            {
+                Ok(Resolved::Account(account)) => break account,
+                Ok(Resolved::Prove) => {
+                    return Ok(UpstreamOutcome::ProveAccount(LinkTicket {
+                        provider_id: p.id,
+                        user,
+                        at: now.timestamp(),
+                        refresh_sealed,
+                    }))
                 }
+                Err(
+                    UpstreamError::LinkedElsewhere | UpstreamError::Auth(AuthError::Duplicate(_)),
+                ) if tries == 1 => {
+                    known = self
+                        .store
+                        .identity_by_subject(p.id, &user.issuer, &user.subject)
+                        .await?;
+                }
+                Err(e) => return Err(e),
             }
         };
         self.sign_in_upstream(&org, &p, account, &user.amr, proof, client)
             .await
+    }
+
+    /// The account an upstream identity signs in to: its linked one; else the account with
+    /// its address (linked at once when the upstream verified the address); else a new one.
+    /// An address the upstream did not verify is never taken on its word: the user proves
+    /// the account first. Where the organization conceals which addresses have accounts,
+    /// such an address gets that same answer whether or not an account has it.
+    async fn resolve_identity(
+        &self,
+        p: &IdentityProvider,
+        org: &Organization,
+        known: Option<LinkedIdentity>,
+        user: &UpstreamUser,
+        refresh_sealed: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<Resolved, UpstreamError> {
+        if let Some(identity) = known {
+            self.store
+                .touch_identity(
+                    identity.id,
+                    self.now(),
+                    user.email.as_deref(),
+                    refresh_sealed.as_deref(),
+                )
+                .await?;
+            let account = self
+                .store
+                .user_by_id(identity.user_id)
+                .await?
+                .ok_or(AuthError::InvalidCredentials)?;
+            return Ok(Resolved::Account(account));
+        }
+        if !user.email_verified && user.email.is_some() && org.policy.conceal_existing_accounts {
+            return Ok(Resolved::Prove);
+        }
+        let existing = match user.email.as_deref().map(|e| Email::parse(e, "email")) {
+            Some(Ok(email)) => self
+                .store
+                .credentials(org.id, &lookup_key(&Address::Email(email)))
+                .await?
+                .map(|c| c.user),
+            _ => None,
+        };
+        match existing {
+            Some(_) if !p.config.allow_linking => Err(UpstreamError::LinkRefused),
+            Some(_) if !user.email_verified => Ok(Resolved::Prove),
+            Some(existing) => {
+                self.link(p, &existing, user, refresh_sealed, "verified_email", client)
+                    .await?;
+                Ok(Resolved::Account(existing))
+            }
+            None if !p.config.allow_signup => Err(UpstreamError::SignUpClosed),
+            None => Ok(Resolved::Account(
+                self.sign_up_upstream(p, org, user, refresh_sealed, client)
+                    .await?,
+            )),
+        }
     }
 
     #[expect(
@@ -750,12 +798,23 @@ impl Services {
             .actor(to.id)
             .detail("provider_id", p.id.to_string())
             .detail("how", how);
-        self.changed(event, self.store.link_identity(&identity), |_| true)
+        match self
+            .changed(event, self.store.link_identity(&identity), |_| true)
             .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict { .. } => UpstreamError::LinkedElsewhere,
-                e => e.into(),
-            })?;
+        {
+            Ok(()) => {}
+            // Linked a moment ago by a sign-in racing this one: fine if to the same user.
+            Err(crate::store::StoreError::Conflict { .. }) => {
+                let now_linked = self
+                    .store
+                    .identity_by_subject(p.id, &user.issuer, &user.subject)
+                    .await?;
+                if now_linked.is_none_or(|i| i.user_id != to.id) {
+                    return Err(UpstreamError::LinkedElsewhere);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.sessions.forget_user(to.id);
         Ok(())
     }
@@ -914,6 +973,9 @@ impl Services {
             .await?
             .ok_or(AuthError::NotFound)?;
         let p = self.usable_provider(ticket.provider_id, Some(&org)).await?;
+        if !p.config.allow_linking {
+            return Err(UpstreamError::LinkRefused);
+        }
         if let Some(known) = self
             .store
             .identity_by_subject(p.id, &ticket.user.issuer, &ticket.user.subject)

@@ -25,7 +25,8 @@ const CLIENT_SECRET: &str = "upstream-secret-1";
 /// How the loopback provider answers next.
 #[derive(Default)]
 struct Fake {
-    /// `ok`, `wrong_aud`, `expired`, `bad_nonce`, `unknown_key`, `deny`, `token_down`.
+    /// `ok`, `wrong_aud`, `expired`, `bad_nonce`, `unknown_key`, `deny`, `token_down`,
+    /// `slow` (the token endpoint takes 1.5 s).
     mode: String,
     subject: String,
     email: String,
@@ -142,6 +143,10 @@ async fn token(
     headers: axum::http::HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
+    let slow = s.fake.lock().unwrap().mode == "slow";
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
     let f = s.fake.lock().unwrap();
     if f.mode == "token_down" {
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
@@ -223,6 +228,28 @@ async fn patch_provider(app: &TestServer, id: &str, body: Value) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+/// "Continue with" up to the provider's answer: the path of our callback it sends the
+/// browser to.
+async fn to_callback(b: &mut Browser<'_>, id: &str) -> String {
+    let started = b.get(&format!("/ui/upstream/{id}/start")).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let at_provider = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started.location())
+        .send()
+        .await
+        .unwrap();
+    let back = at_provider.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    back.strip_prefix(&b.app.url())
+        .expect("back to us")
+        .to_owned()
 }
 
 /// "Continue with": the start, the provider's answer, and our callback's answer.
@@ -431,9 +458,7 @@ async fn linking_needs_a_verified_address_or_proof_of_the_account(app: TestServe
     let prove = continue_with(&mut b, &id, "start").await;
     assert_eq!(prove.status, 200, "{}", prove.body);
     assert!(
-        prove
-            .body
-            .contains("An account with bob@example.com exists"),
+        prove.body.contains("did not confirm bob@example.com"),
         "{}",
         prove.body
     );
@@ -788,6 +813,142 @@ async fn a_certified_provider_signs_users_in_through_its_own_forms(app: TestServ
     drop(child);
 }
 
+/// Where the organization conceals which addresses have accounts, an address the upstream
+/// did not verify gets the same page whether or not an account has it.
+async fn an_unverified_address_tells_nothing_where_accounts_are_concealed(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let res = reqwest::Client::new()
+        .patch(format!("{}/v1/orgs/default", app.url()))
+        .bearer_auth(admin_token(&app).await)
+        .json(&json!({"policy": {"conceal_existing_accounts": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.user("kim@example.com").await;
+    let mut pages = Vec::new();
+    for (subject, email) in [("s-kim", "kim@example.com"), ("s-lee", "lee@example.com")] {
+        upstream.set(|f| {
+            f.subject = subject.into();
+            f.email = email.into();
+            f.verified = false;
+        });
+        let mut b = Browser::new(&app);
+        let page = continue_with(&mut b, &id, "start").await;
+        assert!(
+            !b.cookies.contains_key("pc_session"),
+            "{email}: not signed in"
+        );
+        let csrf = page.csrf();
+        pages.push((
+            page.status,
+            page.body.replace(email, "EMAIL").replace(&csrf, "CSRF"),
+        ));
+    }
+    assert_eq!(
+        pages[0], pages[1],
+        "the same page for an address with an account and without"
+    );
+    assert_eq!(pages[0].0, 200);
+}
+
+/// Two first sign-ins of one upstream account at once make one account, one link, and
+/// both sign in to it.
+async fn two_first_sign_ins_at_once_make_one_account(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    upstream.set(|f| {
+        f.subject = "twin".into();
+        f.email = "twin@example.com".into();
+    });
+    let (mut a, mut b) = (Browser::new(&app), Browser::new(&app));
+    let (to_a, to_b) = (
+        to_callback(&mut a, &id).await,
+        to_callback(&mut b, &id).await,
+    );
+    let (pa, pb) = tokio::join!(a.get(&to_a), b.get(&to_b));
+    assert_eq!(
+        (pa.status, pa.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        pa.body
+    );
+    assert_eq!(
+        (pb.status, pb.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        pb.body
+    );
+    let linked = audit_count(&app, "identity.linked").await;
+    let made = audit_count(&app, "user.registered").await;
+    assert_eq!((linked, made), (1, 1));
+}
+
+/// A browser that hangs up while the provider is slow does not leave an account without
+/// its link: the sign-in finishes on the server, and the next one finds both.
+async fn a_browser_that_hangs_up_midway_leaves_no_half_made_account(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    upstream.set(|f| {
+        f.subject = "quitter".into();
+        f.email = "quitter@example.com".into();
+        f.verified = false;
+        f.mode = "slow".into();
+    });
+    let mut b = Browser::new(&app);
+    let path = to_callback(&mut b, &id).await;
+    let cookie = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let gone = reqwest::Client::new()
+        .get(format!("{}{path}", app.url()))
+        .header("cookie", cookie)
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the browser gave up");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // The server finished what it started: the account and its link, both.
+    assert_eq!(audit_count(&app, "user.registered").await, 1);
+    assert_eq!(audit_count(&app, "identity.linked").await, 1);
+    upstream.set(|f| f.mode = "ok".into());
+    let mut again = Browser::new(&app);
+    let done = continue_with(&mut again, &id, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    assert!(again
+        .get("/ui/account")
+        .await
+        .body
+        .contains("quitter@example.com"));
+    assert_eq!(audit_count(&app, "user.registered").await, 1);
+    assert_eq!(audit_count(&app, "identity.linked").await, 1);
+}
+
+async fn audit_count(app: &TestServer, kind: &str) -> usize {
+    let audit: Value = reqwest::Client::new()
+        .get(format!("{}/v1/audit-events?type={kind}", app.url()))
+        .bearer_auth(admin_token(app).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    audit["items"].as_array().unwrap().len()
+}
+
 fn oidc_provider_dir() -> Option<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
     dir.join("node_modules/oidc-provider/package.json")
@@ -803,4 +964,7 @@ both_backends!(
     the_last_way_in_cannot_be_unlinked_and_policies_still_apply,
     an_application_starts_an_upstream_sign_in_and_gets_its_code,
     a_certified_provider_signs_users_in_through_its_own_forms,
+    an_unverified_address_tells_nothing_where_accounts_are_concealed,
+    two_first_sign_ins_at_once_make_one_account,
+    a_browser_that_hangs_up_midway_leaves_no_half_made_account,
 );
