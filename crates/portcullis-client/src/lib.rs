@@ -41,6 +41,7 @@ mod auth;
 mod codes;
 mod devices;
 mod discovery;
+mod identity_providers;
 mod mfa;
 mod oauth_clients;
 mod orgs;

@@ -503,6 +503,23 @@ pub(crate) async fn org_page(
             current: w.enabled,
         })
         .collect();
+    let issuer = services.config().issuer.clone();
+    let providers = services
+        .identity_providers(admin, slug)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| Row {
+            id: p.id.to_string(),
+            cells: vec![
+                p.name,
+                p.kind.as_str().to_owned(),
+                portcullis_core::upstream::redirect_uri(&issuer, p.id),
+                if p.enabled { "on" } else { "off" }.to_owned(),
+            ],
+            current: p.enabled,
+        })
+        .collect();
     let status = web::status_of(&error);
     html(
         status,
@@ -519,6 +536,7 @@ pub(crate) async fn org_page(
             devices,
             clients,
             webhooks,
+            providers,
         },
         None,
     )

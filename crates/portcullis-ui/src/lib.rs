@@ -14,6 +14,7 @@
 mod account;
 mod admin;
 mod admin_clients;
+mod admin_providers;
 mod admin_webhooks;
 mod oidc;
 mod pages;
@@ -96,6 +97,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/orgs/{slug}/clients/{id}",
             post(admin_clients::client_action),
+        )
+        .route(
+            "/admin/orgs/{slug}/providers",
+            post(admin_providers::create_provider),
+        )
+        .route(
+            "/admin/orgs/{slug}/providers/{id}",
+            post(admin_providers::provider_action),
         )
         .route(
             "/admin/orgs/{slug}/webhooks",

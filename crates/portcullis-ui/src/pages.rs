@@ -232,6 +232,8 @@ pub(crate) struct AdminOrg {
     pub(crate) clients: Vec<Row>,
     /// Webhook endpoints; `current` marks the enabled ones.
     pub(crate) webhooks: Vec<Row>,
+    /// Identity providers; `current` marks the enabled ones.
+    pub(crate) providers: Vec<Row>,
 }
 
 #[derive(Template)]

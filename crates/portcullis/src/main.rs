@@ -70,6 +70,14 @@ enum Command {
         #[command(subcommand)]
         command: portcullis::remote::OAuthClients,
     },
+    /// Upstream identity providers ("Continue with Google"...), through a running server
+    /// (admin token).
+    IdentityProviders {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::IdentityProviders,
+    },
     /// Webhook endpoints and their deliveries, through a running server (admin token).
     Webhooks {
         #[command(flatten)]
@@ -192,6 +200,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Webhooks { remote, command } => {
             return portcullis::remote::webhooks(&remote, command).await
         }
+        Command::IdentityProviders { remote, command } => {
+            return portcullis::remote::identity_providers(&remote, command).await
+        }
         Command::Hooks { remote, command } => {
             return portcullis::remote::hooks_command(&remote, command).await
         }
@@ -258,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
         | Command::Licenses { .. }
         | Command::OauthClients { .. }
         | Command::Webhooks { .. }
+        | Command::IdentityProviders { .. }
         | Command::Hooks { .. }
         | Command::Audit { .. } => {
             unreachable!("handled above")

@@ -266,6 +266,67 @@ async fn oauth_clients_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_providers_commands() {
+    let (_db, _node, cli) = cli().await;
+    let made = cli.json(&[
+        "identity-providers",
+        "create",
+        "default",
+        "oidc",
+        "--name",
+        "Okta",
+        "--issuer",
+        "https://acme.okta.test",
+        "--client-id",
+        "cid",
+        "--client-secret",
+        "a-secret-never-shown",
+    ]);
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert!(made["redirect_uri"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/ui/upstream/{id}/callback")));
+    let table = cli.ok(&["identity-providers", "list", "default"]);
+    assert!(table.contains(&id) && table.contains("Okta"), "{table}");
+    assert!(!table.contains("a-secret-never-shown"));
+    let changed = cli.json(&[
+        "identity-providers",
+        "update",
+        "default",
+        &id,
+        "--allow-signup",
+        "false",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+    ]);
+    assert_eq!(changed["allow_signup"], false);
+    assert_eq!(changed["scopes"], serde_json::json!(["openid", "email"]));
+    let refused = cli.run(&[
+        "identity-providers",
+        "create",
+        "default",
+        "oidc",
+        "--client-id",
+        "x",
+    ]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("client_secret") && why.contains("issuer"),
+        "{why}"
+    );
+    cli.ok(&["identity-providers", "delete", "default", &id]);
+    assert!(cli
+        .json(&["identity-providers", "list", "default"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_and_hooks_commands() {
     let (_db, _node, cli) = cli().await;
     let made = cli.json(&[

@@ -141,14 +141,6 @@ pub struct IdentityView {
     pub kind: ProviderKind,
 }
 
-/// Where an identity without a link leads.
-enum Resolved {
-    /// This account.
-    Account(User),
-    /// The user must prove the account with the address first.
-    Prove,
-}
-
 /// Where a provider's endpoints are, resolved.
 struct Endpoints {
     issuer: Option<String>,
@@ -657,8 +649,8 @@ impl Services {
                 )
                 .await
             {
-                Ok(Resolved::Account(account)) => break account,
-                Ok(Resolved::Prove) => {
+                Ok(Some(account)) => break account,
+                Ok(None) => {
                     return Ok(UpstreamOutcome::ProveAccount(LinkTicket {
                         provider_id: p.id,
                         user,
@@ -681,7 +673,8 @@ impl Services {
             .await
     }
 
-    /// The account an upstream identity signs in to: its linked one; else the account with
+    /// The account an upstream identity signs in to (`None`: the user must prove the
+    /// account with its address first): its linked one; else the account with
     /// its address (linked at once when the upstream verified the address); else a new one.
     /// An address the upstream did not verify is never taken on its word: the user proves
     /// the account first. Where the organization conceals which addresses have accounts,
@@ -694,7 +687,7 @@ impl Services {
         user: &UpstreamUser,
         refresh_sealed: Option<String>,
         client: &ClientInfo,
-    ) -> Result<Resolved, UpstreamError> {
+    ) -> Result<Option<User>, UpstreamError> {
         if let Some(identity) = known {
             self.store
                 .touch_identity(
@@ -709,10 +702,10 @@ impl Services {
                 .user_by_id(identity.user_id)
                 .await?
                 .ok_or(AuthError::InvalidCredentials)?;
-            return Ok(Resolved::Account(account));
+            return Ok(Some(account));
         }
         if !user.email_verified && user.email.is_some() && org.policy.conceal_existing_accounts {
-            return Ok(Resolved::Prove);
+            return Ok(None);
         }
         let existing = match user.email.as_deref().map(|e| Email::parse(e, "email")) {
             Some(Ok(email)) => self
@@ -724,14 +717,14 @@ impl Services {
         };
         match existing {
             Some(_) if !p.config.allow_linking => Err(UpstreamError::LinkRefused),
-            Some(_) if !user.email_verified => Ok(Resolved::Prove),
+            Some(_) if !user.email_verified => Ok(None),
             Some(existing) => {
                 self.link(p, &existing, user, refresh_sealed, "verified_email", client)
                     .await?;
-                Ok(Resolved::Account(existing))
+                Ok(Some(existing))
             }
             None if !p.config.allow_signup => Err(UpstreamError::SignUpClosed),
-            None => Ok(Resolved::Account(
+            None => Ok(Some(
                 self.sign_up_upstream(p, org, user, refresh_sealed, client)
                     .await?,
             )),

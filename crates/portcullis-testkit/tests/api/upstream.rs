@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use portcullis_testkit::api::ProblemCode;
 use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
+use reqwest::Method;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{json, Value};
 
@@ -88,6 +90,13 @@ impl Upstream {
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route(
+                "/ms/{tenant}/v2.0/.well-known/openid-configuration",
+                get(ms_discovery),
+            )
+            .route("/login/oauth/access_token", post(github_token))
+            .route("/api/user", get(github_user))
+            .route("/api/user/emails", get(github_emails))
             .with_state(state);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, fake }
@@ -106,6 +115,48 @@ async fn discovery(State(s): State<FakeState>) -> Json<Value> {
         "jwks_uri": format!("{}/jwks", s.issuer),
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
     }))
+}
+
+/// Microsoft's multi-tenant discovery: the issuer holds `{tenantid}`.
+async fn ms_discovery(State(s): State<FakeState>) -> Json<Value> {
+    Json(json!({
+        "issuer": format!("{}/ms/{{tenantid}}/v2.0", s.issuer),
+        "authorization_endpoint": format!("{}/authorize", s.issuer),
+        "token_endpoint": format!("{}/token", s.issuer),
+        "jwks_uri": format!("{}/jwks", s.issuer),
+    }))
+}
+
+/// GitHub's token endpoint: the client's credentials in the form, errors answered 200.
+async fn github_token(Form(form): Form<BTreeMap<String, String>>) -> Json<Value> {
+    if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+        return Json(json!({"error": "incorrect_client_credentials"}));
+    }
+    Json(
+        json!({"access_token": "gh-token", "token_type": "bearer", "scope": "read:user,user:email"}),
+    )
+}
+
+fn github_bearer(headers: &axum::http::HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer gh-token")
+}
+
+async fn github_user(headers: axum::http::HeaderMap) -> Response {
+    if !github_bearer(&headers) {
+        return axum::http::StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"id": 4242, "login": "octo", "name": "Octo Cat", "email": null})).into_response()
+}
+
+async fn github_emails(headers: axum::http::HeaderMap) -> Response {
+    if !github_bearer(&headers) {
+        return axum::http::StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!([
+        {"email": "octo-old@example.com", "primary": false, "verified": true},
+        {"email": "Octo@Example.com", "primary": true, "verified": true}
+    ]))
+    .into_response()
 }
 
 async fn jwks(State(s): State<FakeState>) -> Json<Value> {
@@ -129,10 +180,9 @@ async fn authorize(
     assert_eq!(q["client_id"], CLIENT_ID);
     assert_eq!(q["code_challenge_method"], "S256");
     let code = format!("code-{}", f.codes.len());
-    f.codes.insert(
-        code.clone(),
-        (q["nonce"].clone(), q["code_challenge"].clone()),
-    );
+    let nonce = q.get("nonce").cloned().unwrap_or_default();
+    f.codes
+        .insert(code.clone(), (nonce, q["code_challenge"].clone()));
     let query =
         serde_urlencoded::to_string([("code", code.as_str()), ("state", state.as_str())]).unwrap();
     Redirect::to(&format!("{redirect}?{query}")).into_response()
@@ -185,7 +235,20 @@ async fn token(
         "nonce": nonce, "email": f.email, "email_verified": f.verified,
         "given_name": "Up", "family_name": "Stream", "amr": f.amr,
     });
+    let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
     match f.mode.as_str() {
+        "ms" => {
+            claims["iss"] = json!(format!("{}/ms/{tenant}/v2.0", s.issuer));
+            claims["tid"] = json!(tenant);
+        }
+        // Another tenant's issuer with this tenant's tid.
+        "ms_wrong_tid" => {
+            claims["iss"] = json!(format!(
+                "{}/ms/00000000-0000-0000-0000-000000000001/v2.0",
+                s.issuer
+            ));
+            claims["tid"] = json!(tenant);
+        }
         "wrong_aud" => claims["aud"] = json!("someone-else"),
         "expired" => claims["exp"] = json!(now - 3600),
         "bad_nonce" => claims["nonce"] = json!("not-the-nonce"),
@@ -200,34 +263,46 @@ async fn token(
         .into_response()
 }
 
-async fn admin_token(app: &TestServer) -> String {
-    app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.access_token
+/// An admin's call: the status and the JSON answer (`null` when there is none).
+async fn admin(
+    app: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.access_token;
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.url()))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 /// Creates a provider in the default organization; answers its JSON.
 async fn create_provider(app: &TestServer, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/default/identity-providers", app.url()))
-        .bearer_auth(admin_token(app).await)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    admin(
+        app,
+        Method::POST,
+        "/v1/orgs/default/identity-providers",
+        Some(body),
+    )
+    .await
 }
 
 async fn patch_provider(app: &TestServer, id: &str, body: Value) {
-    let res = reqwest::Client::new()
-        .patch(format!(
-            "{}/v1/orgs/default/identity-providers/{id}",
-            app.url()
-        ))
-        .bearer_auth(admin_token(app).await)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let path = format!("/v1/orgs/default/identity-providers/{id}");
+    let (status, answer) = admin(app, Method::PATCH, &path, Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+async fn set_policy(app: &TestServer, policy: Value) {
+    let body = json!({ "policy": policy });
+    let (status, answer) = admin(app, Method::PATCH, "/v1/orgs/default", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// "Continue with" up to the provider's answer: the path of our callback it sends the
@@ -344,37 +419,18 @@ async fn providers_are_managed_by_admins_with_clear_errors(app: TestServer) {
     assert_eq!(res.status(), 403);
     // Listed, changed, deleted.
     patch_provider(&app, id, json!({"name": "Renamed", "enabled": false})).await;
-    let list: Value = reqwest::Client::new()
-        .get(format!("{}/v1/orgs/default/identity-providers", app.url()))
-        .bearer_auth(admin_token(&app).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = admin(
+        &app,
+        Method::GET,
+        "/v1/orgs/default/identity-providers",
+        None,
+    )
+    .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     assert_eq!(list["items"][0]["name"], "Renamed");
-    let res = reqwest::Client::new()
-        .delete(format!(
-            "{}/v1/orgs/default/identity-providers/{id}",
-            app.url()
-        ))
-        .bearer_auth(admin_token(&app).await)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    let res = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/orgs/default/identity-providers/{id}",
-            app.url()
-        ))
-        .bearer_auth(admin_token(&app).await)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    let path = format!("/v1/orgs/default/identity-providers/{id}");
+    assert_eq!(admin(&app, Method::DELETE, &path, None).await.0, 204);
+    assert_eq!(admin(&app, Method::GET, &path, None).await.0, 404);
 }
 
 async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer) {
@@ -402,19 +458,7 @@ async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer)
     let mut again = Browser::new(&app);
     let done = continue_with(&mut again, &id, "start").await;
     assert_eq!(done.status, 303);
-    let audit: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/audit-events?type=identity.linked",
-            app.url()
-        ))
-        .bearer_auth(admin_token(&app).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit_count(&app, "identity.linked").await, 1);
     // Sign-up off: another upstream account is refused, with a page that says so.
     patch_provider(&app, &id, json!({"allow_signup": false})).await;
     upstream.set(|f| {
@@ -586,14 +630,7 @@ async fn the_last_way_in_cannot_be_unlinked_and_policies_still_apply(app: TestSe
     // The organization requires a second factor: an upstream sign-in is one factor, so the
     // session may only enrol one (the provider is trusted, but its amr proves none)...
     patch_provider(&app, &id, json!({"trust_mfa": true})).await;
-    let res = reqwest::Client::new()
-        .patch(format!("{}/v1/orgs/default", app.url()))
-        .bearer_auth(admin_token(&app).await)
-        .json(&json!({"policy": {"mfa_required": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    set_policy(&app, json!({"mfa_required": true})).await;
     let mut b = Browser::new(&app);
     assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
     let page = b.get("/ui/account").await;
@@ -622,16 +659,15 @@ async fn an_application_starts_an_upstream_sign_in_and_gets_its_code(app: TestSe
     let upstream = Upstream::start().await;
     let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let client: Value = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/default/oauth-clients", app.url()))
-        .bearer_auth(admin_token(&app).await)
-        .json(&json!({"name": "App", "redirect_uris": ["http://127.0.0.1:7/cb"], "first_party": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body =
+        json!({"name": "App", "redirect_uris": ["http://127.0.0.1:7/cb"], "first_party": true});
+    let (_, client) = admin(
+        &app,
+        Method::POST,
+        "/v1/orgs/default/oauth-clients",
+        Some(body),
+    )
+    .await;
     let client_id = client["client_id"].as_str().unwrap();
     let verifier = "a".repeat(43);
     let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
@@ -819,14 +855,7 @@ async fn an_unverified_address_tells_nothing_where_accounts_are_concealed(app: T
     let upstream = Upstream::start().await;
     let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let res = reqwest::Client::new()
-        .patch(format!("{}/v1/orgs/default", app.url()))
-        .bearer_auth(admin_token(&app).await)
-        .json(&json!({"policy": {"conceal_existing_accounts": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    set_policy(&app, json!({"conceal_existing_accounts": true})).await;
     app.user("kim@example.com").await;
     let mut pages = Vec::new();
     for (subject, email) in [("s-kim", "kim@example.com"), ("s-lee", "lee@example.com")] {
@@ -937,16 +966,191 @@ async fn a_browser_that_hangs_up_midway_leaves_no_half_made_account(app: TestSer
 }
 
 async fn audit_count(app: &TestServer, kind: &str) -> usize {
-    let audit: Value = reqwest::Client::new()
-        .get(format!("{}/v1/audit-events?type={kind}", app.url()))
-        .bearer_auth(admin_token(app).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/v1/audit-events?type={kind}");
+    let (_, audit) = admin(app, Method::GET, &path, None).await;
     audit["items"].as_array().unwrap().len()
+}
+
+async fn microsoft_and_github_presets_sign_in_by_their_own_rules(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (status, ms) = create_provider(
+        &app,
+        json!({"kind": "microsoft", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+               "discovery_url": format!("{}/ms/common/v2.0/.well-known/openid-configuration", upstream.url)}),
+    )
+    .await;
+    assert_eq!(status, 201, "{ms}");
+    let ms = ms["id"].as_str().unwrap().to_owned();
+    upstream.set(|f| {
+        f.mode = "ms".into();
+        f.subject = "ms-user".into();
+        f.email = "ms@example.com".into();
+    });
+    let done = continue_with(&mut Browser::new(&app), &ms, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    upstream.set(|f| f.mode = "ms_wrong_tid".into());
+    let refused = continue_with(&mut Browser::new(&app), &ms, "start").await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert!(refused.body.contains("issuer"), "{}", refused.body);
+
+    let (status, gh) = create_provider(
+        &app,
+        json!({"kind": "github", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+               "authorization_endpoint": format!("{}/authorize", upstream.url),
+               "token_endpoint": format!("{}/login/oauth/access_token", upstream.url),
+               "userinfo_endpoint": format!("{}/api", upstream.url)}),
+    )
+    .await;
+    assert_eq!(status, 201, "{gh}");
+    assert_eq!(gh["name"], "GitHub");
+    let gh = gh["id"].as_str().unwrap().to_owned();
+    upstream.set(|f| f.mode = "ok".into());
+    let mut b = Browser::new(&app);
+    let done = continue_with(&mut b, &gh, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    let account = b.get("/ui/account").await;
+    assert!(
+        account.body.contains("octo@example.com"),
+        "the primary address"
+    );
+    // GitHub's user id is the subject: the same account again.
+    let again = continue_with(&mut Browser::new(&app), &gh, "start").await;
+    assert_eq!(again.status, 303);
+    assert_eq!(audit_count(&app, "user.registered").await, 2);
+}
+
+/// A user's linked identities through the API: listed, the kept refresh token read by the
+/// user's own session only, unlinked when another way in remains.
+async fn users_list_and_unlink_identities_and_read_a_kept_refresh_token(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let mut body = oidc_provider(&upstream);
+    body["keep_refresh_token"] = json!(true);
+    let (_, p) = create_provider(&app, body).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    app.user("ann@example.com").await;
+    upstream.set(|f| {
+        f.subject = "ann-up".into();
+        f.email = "ann@example.com".into();
+    });
+    assert_eq!(
+        continue_with(&mut Browser::new(&app), &id, "start")
+            .await
+            .status,
+        303
+    );
+    let ann = app.client().with_token(
+        &app.login("ann@example.com", USER_PASSWORD)
+            .await
+            .access_token,
+    );
+    let mine = ann.my_identities().await.unwrap().items;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].subject.as_str(), mine[0].has_refresh_token),
+        ("ann-up", true)
+    );
+    assert_eq!(mine[0].provider_name, "Loopback");
+    let rt = ann.identity_refresh_token(mine[0].id).await.unwrap();
+    assert_eq!(rt.refresh_token, "upstream-rt");
+    // Another user cannot read it, nor unlink it.
+    app.user("eve@example.com").await;
+    let eve = app.client().with_token(
+        &app.login("eve@example.com", USER_PASSWORD)
+            .await
+            .access_token,
+    );
+    assert_eq!(
+        crate::code(eve.identity_refresh_token(mine[0].id).await),
+        ProblemCode::NotFound
+    );
+    assert_eq!(
+        crate::code(eve.unlink_identity(mine[0].id).await),
+        ProblemCode::NotFound
+    );
+    // Ann has a password: unlinking is allowed, and audited.
+    ann.unlink_identity(mine[0].id).await.unwrap();
+    assert!(ann.my_identities().await.unwrap().items.is_empty());
+    assert_eq!(audit_count(&app, "identity.unlinked").await, 1);
+    assert_eq!(
+        crate::code(ann.unlink_identity(mine[0].id).await),
+        ProblemCode::NotFound
+    );
+}
+
+/// The console lists an organization's providers with the redirect URI to register, adds
+/// one (its secret never shown back), turns one off (its button goes) and deletes it.
+async fn the_console_manages_identity_providers(app: TestServer) {
+    let mut b = Browser::new(&app);
+    b.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let made = b
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/providers",
+            &[
+                ("kind", "oidc"),
+                ("name", "Okta"),
+                ("issuer", "https://acme.okta.test"),
+                ("client_id", "cid"),
+                ("client_secret", "never-shown-again"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("/ui/upstream/") && made.body.contains("/callback"));
+    assert!(!made.body.contains("never-shown-again"));
+    let (_, list) = admin(
+        &app,
+        Method::GET,
+        "/v1/orgs/default/identity-providers",
+        None,
+    )
+    .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(Browser::new(&app)
+        .get("/ui/signin")
+        .await
+        .body
+        .contains("Continue with Okta"));
+    let action = format!("/ui/admin/orgs/default/providers/{id}");
+    let off = b
+        .submit("/ui/admin/orgs/default", &action, &[("action", "disable")])
+        .await;
+    assert_eq!(off.status, 200);
+    assert!(!Browser::new(&app)
+        .get("/ui/signin")
+        .await
+        .body
+        .contains("Continue with Okta"));
+    let refused = b
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/providers",
+            &[("kind", "oidc"), ("client_id", "x"), ("client_secret", "y")],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let gone = b
+        .submit("/ui/admin/orgs/default", &action, &[("action", "delete")])
+        .await;
+    assert_eq!(gone.status, 200);
+    let (_, list) = admin(
+        &app,
+        Method::GET,
+        "/v1/orgs/default/identity-providers",
+        None,
+    )
+    .await;
+    assert!(list["items"].as_array().unwrap().is_empty());
 }
 
 fn oidc_provider_dir() -> Option<String> {
@@ -967,4 +1171,7 @@ both_backends!(
     an_unverified_address_tells_nothing_where_accounts_are_concealed,
     two_first_sign_ins_at_once_make_one_account,
     a_browser_that_hangs_up_midway_leaves_no_half_made_account,
+    microsoft_and_github_presets_sign_in_by_their_own_rules,
+    users_list_and_unlink_identities_and_read_a_kept_refresh_token,
+    the_console_manages_identity_providers,
 );

@@ -2,6 +2,7 @@
 //! access token or an application token (`--url`/`--token`, or `PORTCULLIS_URL` and
 //! `PORTCULLIS_TOKEN`). Output is a table, or JSON with `--json`.
 
+mod identity_providers;
 mod oauth_clients;
 mod webhooks;
 
@@ -17,6 +18,7 @@ use portcullis_client::{AuditQuery, Client, UserQuery};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use identity_providers::{identity_providers, IdentityProviders, ProviderArgs};
 pub use oauth_clients::{oauth_clients, OAuthClients, Settings as OAuthClientSettings};
 pub use webhooks::{hooks_command, webhooks, Hooks, Webhooks};
 
