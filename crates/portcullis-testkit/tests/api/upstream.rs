@@ -1153,6 +1153,73 @@ async fn the_console_manages_identity_providers(app: TestServer) {
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
+/// Another Portcullis as the upstream: its OpenID provider, its hosted sign-in, and back.
+/// The address it has not verified makes a new account here with the address unverified.
+async fn another_portcullis_is_an_upstream_provider(app: TestServer) {
+    let other = TestServer::spawn(portcullis_testkit::Backend::Sqlite)
+        .await
+        .expect("the upstream server");
+    other.user("far@example.com").await;
+    // The provider here first (its redirect URI), then the client there, then its id here.
+    let (status, p) = create_provider(
+        &app,
+        json!({"kind": "oidc", "name": "Far", "issuer": other.url(), "client_id": "pending",
+               "client_secret": "pending"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_owned();
+    let body = json!({"name": "Near", "redirect_uris": [p["redirect_uri"]], "first_party": true});
+    let (status, client) = admin(
+        &other,
+        Method::POST,
+        "/v1/orgs/default/oauth-clients",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    patch_provider(
+        &app,
+        &id,
+        json!({"client_id": client["client_id"], "client_secret": client["client_secret"]}),
+    )
+    .await;
+
+    let mut here = Browser::new(&app);
+    let started = here.get(&format!("/ui/upstream/{id}/start")).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    // There: the authorization endpoint, its sign-in page, and back with a code.
+    let mut there = Browser::new(&other);
+    let mut page = there
+        .get(started.location().strip_prefix(&other.url()).unwrap())
+        .await;
+    while page.status == 303 && page.location().starts_with("/ui/authorize") {
+        page = there.get(&page.location()).await;
+    }
+    let signin = page.location();
+    let query = signin
+        .strip_prefix("/ui/signin?")
+        .expect("to its sign-in page")
+        .to_owned();
+    let mut page = there
+        .sign_in(&query, "far@example.com", USER_PASSWORD)
+        .await;
+    while page.location().starts_with("/ui/") {
+        page = there.get(&page.location()).await;
+    }
+    let back = page.location();
+    assert!(back.starts_with(&app.url()), "{back}");
+    let done = here.get(back.strip_prefix(&app.url()).unwrap()).await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    let account = here.get("/ui/account").await;
+    assert!(account.body.contains("far@example.com") && account.body.contains("Far"));
+}
+
 fn oidc_provider_dir() -> Option<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
     dir.join("node_modules/oidc-provider/package.json")
@@ -1174,4 +1241,5 @@ both_backends!(
     microsoft_and_github_presets_sign_in_by_their_own_rules,
     users_list_and_unlink_identities_and_read_a_kept_refresh_token,
     the_console_manages_identity_providers,
+    another_portcullis_is_an_upstream_provider,
 );
