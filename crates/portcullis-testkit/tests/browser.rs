@@ -2,8 +2,9 @@
 //! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs), against a real
 //! server with a loopback SMTP server. Sign up, verify by the mailed code, sign in, enrol an
 //! authenticator (reading the key from the page), sign out, sign in with the second factor,
-//! reset a forgotten password, and an admin deactivating the user. Each page is saved as a
-//! screenshot under `target/ui-screenshots/`.
+//! reset a forgotten password, and an admin deactivating the user; and "Continue with" an
+//! upstream provider (another Portcullis, through its own sign-in page). Each page is saved
+//! as a screenshot under `target/ui-screenshots/`.
 
 #![expect(
     clippy::unwrap_used,
@@ -466,5 +467,81 @@ async fn an_application_signs_a_user_in_with_openid_connect_in_chromium() {
         .claims(&rp.id_token_verifier(), &nonce)
         .unwrap();
     assert_eq!(claims.email().map(|e| e.as_str()), Some(EMAIL));
+    p.b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_continues_with_an_upstream_provider_in_chromium() {
+    use portcullis_testkit::api::{CreateOAuthClientRequest, IdentityProviderRequest};
+
+    // Here, and another Portcullis as the upstream provider, each with its own pages.
+    let app = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let upstream = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    upstream.user(EMAIL).await;
+    let admin = app.admin().await;
+    let provider = admin
+        .create_identity_provider(
+            "default",
+            &IdentityProviderRequest {
+                kind: Some("oidc".into()),
+                name: Some("Far".into()),
+                issuer: Some(upstream.url()),
+                client_id: Some("pending".into()),
+                client_secret: Some("pending".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let client = upstream
+        .admin()
+        .await
+        .create_oauth_client(
+            "default",
+            &CreateOAuthClientRequest {
+                name: "Near".into(),
+                redirect_uris: vec![provider.redirect_uri.clone()],
+                first_party: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    admin
+        .update_identity_provider(
+            "default",
+            provider.id,
+            &IdentityProviderRequest {
+                client_id: Some(client.client.client_id.to_string()),
+                client_secret: client.client_secret.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let driver = chromedriver();
+    let p = Pages {
+        app: &app,
+        b: browser(&driver).await,
+    };
+    p.open("/ui/signin").await;
+    p.shot("upstream-signin").await;
+    p.submit("a.upstream-button").await;
+    // At the provider's own sign-in page.
+    let there = p.b.current_url().await.unwrap();
+    assert_eq!(there.origin().ascii_serialization(), upstream.url());
+    assert_eq!(there.path(), "/ui/signin");
+    p.fill("#identifier", EMAIL).await;
+    p.fill("#password", portcullis_testkit::USER_PASSWORD).await;
+    p.submit("form[action='/ui/signin'] button[type=submit]")
+        .await;
+    // Back here, signed in to a new account with the provider's address, linked.
+    let here = p.b.current_url().await.unwrap();
+    assert_eq!(here.origin().ascii_serialization(), app.url());
+    assert_eq!(here.path(), "/ui/account");
+    let page = p.b.source().await.unwrap();
+    assert!(page.contains(EMAIL) && page.contains("Far"), "{page}");
+    p.shot("upstream-account").await;
     p.b.close().await.unwrap();
 }

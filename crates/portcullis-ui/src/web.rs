@@ -247,7 +247,19 @@ pub(crate) async fn guard(mut req: Request, next: Next) -> Response {
         req.headers_mut().insert(header::COOKIE, v);
     }
     let mut res = next.run(req).await;
+    // What the page itself set wins: a sign-in that replaces a dead session's cookie must
+    // not be undone by the guard's removal of it.
+    let page_set: Vec<String> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split('=').next().map(str::to_owned))
+        .collect();
     for c in set {
+        if page_set.iter().any(|name| name == c.name()) {
+            continue;
+        }
         if let Ok(v) = HeaderValue::from_str(&c.encoded().to_string()) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }

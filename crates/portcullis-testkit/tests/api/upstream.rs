@@ -454,10 +454,14 @@ async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer)
     let account = b.get("/ui/account").await;
     assert!(account.body.contains("new@example.com"), "{}", account.body);
     assert!(account.body.contains("Unlink"));
-    // Again: the same account, by (issuer, subject).
+    // Again: the same account, by (issuer, subject); a dead session's cookie in the browser
+    // does not undo the new one.
     let mut again = Browser::new(&app);
-    let done = continue_with(&mut again, &id, "start").await;
+    let back = to_callback(&mut again, &id).await;
+    again.cookies.insert("pc_session".into(), "dead".into());
+    let done = again.get(&back).await;
     assert_eq!(done.status, 303);
+    assert_eq!(again.get("/ui/account").await.status, 200);
     assert_eq!(audit_count(&app, "identity.linked").await, 1);
     // Sign-up off: another upstream account is refused, with a page that says so.
     patch_provider(&app, &id, json!({"allow_signup": false})).await;
