@@ -557,8 +557,53 @@ impl Services {
     /// Finishes a sign-in started by [`Services::start_upstream`]: checks that the callback
     /// is this browser's, exchanges the code, checks the ID token, and signs in, links or
     /// creates as the provider allows.
+    /// A failure is audited (`login.failed`, with the provider and why in words that
+    /// name no one).
     #[instrument(skip_all)]
     pub async fn finish_upstream(
+        &self,
+        start: &UpstreamStart,
+        callback: UpstreamCallback,
+        proof: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<UpstreamOutcome, UpstreamError> {
+        let result = self.try_upstream(start, callback, proof, client).await;
+        if let Err(e) = &result {
+            let why = match e {
+                UpstreamError::State => "state",
+                UpstreamError::Refused { .. } => "refused_upstream",
+                UpstreamError::Unavailable(_) => "upstream_unavailable",
+                UpstreamError::Token(_) => "id_token_invalid",
+                UpstreamError::SignUpClosed => "sign_up_closed",
+                UpstreamError::LinkRefused => "linking_off",
+                UpstreamError::NoEmail => "no_email",
+                UpstreamError::LinkedElsewhere => "linked_elsewhere",
+                UpstreamError::Auth(AuthError::Store(_) | AuthError::Internal(_)) => "",
+                UpstreamError::Auth(AuthError::MfaRequired { .. }) => "",
+                UpstreamError::Auth(_) => "refused",
+            };
+            if let (false, Ok(Some(p))) = (
+                why.is_empty(),
+                self.store.provider(None, start.provider_id).await,
+            ) {
+                let detail = match e {
+                    UpstreamError::Token(check) => (*check).to_owned(),
+                    _ => String::new(),
+                };
+                self.audit(
+                    self.event(AuditKind::LoginFailed, p.org_id, client)
+                        .detail("method", "upstream")
+                        .detail("provider_id", p.id.to_string())
+                        .detail("reason", why)
+                        .detail("check", detail),
+                )
+                .await;
+            }
+        }
+        result
+    }
+
+    async fn try_upstream(
         &self,
         start: &UpstreamStart,
         callback: UpstreamCallback,

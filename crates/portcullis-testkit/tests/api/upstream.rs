@@ -30,6 +30,8 @@ struct Fake {
     /// `ok`, `wrong_aud`, `expired`, `bad_nonce`, `unknown_key`, `deny`, `token_down`,
     /// `slow` (the token endpoint takes 1.5 s).
     mode: String,
+    /// Apple's way: the public key the client secret (an ES256 JWT) must verify with.
+    apple_key: Option<Vec<u8>>,
     subject: String,
     email: String,
     verified: bool,
@@ -183,9 +185,42 @@ async fn authorize(
     let nonce = q.get("nonce").cloned().unwrap_or_default();
     f.codes
         .insert(code.clone(), (nonce, q["code_challenge"].clone()));
+    // Apple answers with a page that posts the code to the callback.
+    if q.get("response_mode").map(String::as_str) == Some("form_post") {
+        return axum::response::Html(format!(
+            "<form method=post action=\"{redirect}\"><input name=code value=\"{code}\"><input name=state value=\"{state}\"></form>"
+        ))
+        .into_response();
+    }
     let query =
         serde_urlencoded::to_string([("code", code.as_str()), ("state", state.as_str())]).unwrap();
     Redirect::to(&format!("{redirect}?{query}")).into_response()
+}
+
+/// Whether the form carries Apple's client secret: an ES256 JWT from the team, for the
+/// client, to Apple, signed by the key.
+fn apple_secret_ok(public_key: &[u8], form: &BTreeMap<String, String>) -> bool {
+    let Some((input, sig)) = form.get("client_secret").and_then(|j| j.rsplit_once('.')) else {
+        return false;
+    };
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+        return false;
+    };
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
+        public_key,
+    );
+    if key.verify(input.as_bytes(), &sig).is_err() {
+        return false;
+    }
+    let payload = URL_SAFE_NO_PAD
+        .decode(input.split('.').nth(1).unwrap_or_default())
+        .unwrap_or_default();
+    let claims: Value = serde_json::from_slice(&payload).unwrap_or_default();
+    claims["iss"] == "TEAM123"
+        && claims["sub"] == CLIENT_ID
+        && claims["aud"] == "https://appleid.apple.com"
+        && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
 }
 
 async fn token(
@@ -201,12 +236,17 @@ async fn token(
     if f.mode == "token_down" {
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
-    // Client authentication (client_secret_basic) and PKCE, as a strict provider checks.
+    // Client authentication (client_secret_basic, or Apple's signed secret in the form) and
+    // PKCE, as a strict provider checks.
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
     );
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
+    let authenticated = match &f.apple_key {
+        Some(key) => apple_secret_ok(key, &form),
+        None => headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(basic.as_str()),
+    };
+    if !authenticated {
         return (
             axum::http::StatusCode::UNAUTHORIZED,
             Json(json!({"error": "invalid_client"})),
@@ -558,6 +598,30 @@ async fn bad_answers_get_a_clear_page_never_a_500(app: TestServer) {
         assert!(page.body.contains(words), "{mode}: {}", page.body);
     }
     upstream.set(|f| f.mode = "ok".into());
+    // Each failure is audited, saying why but naming no one.
+    let (_, failed) = admin(
+        &app,
+        Method::GET,
+        "/v1/audit-events?type=login.failed",
+        None,
+    )
+    .await;
+    let reasons: std::collections::BTreeSet<&str> = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "id_token_invalid",
+            "refused_upstream",
+            "upstream_unavailable"
+        ]
+        .into(),
+        "{failed}"
+    );
     // A callback that is not this browser's (another state, or no cookie) is refused.
     let mut b = Browser::new(&app);
     let started = b.get(&format!("/ui/upstream/{id}/start")).await;
@@ -1224,6 +1288,162 @@ async fn another_portcullis_is_an_upstream_provider(app: TestServer) {
     assert!(account.body.contains("far@example.com") && account.body.contains("Far"));
 }
 
+/// From the account page: link one more identity; one already another user's is refused.
+async fn a_signed_in_user_links_another_identity_from_the_account_page(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    app.user("gil@example.com").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("", "gil@example.com", USER_PASSWORD).await;
+    let account = b.get("/ui/account").await;
+    assert!(
+        account.body.contains(&format!("/ui/upstream/{id}/link")),
+        "{}",
+        account.body
+    );
+    // The upstream account has another address, unverified: linking asks nothing of it.
+    upstream.set(|f| {
+        f.subject = "gil-elsewhere".into();
+        f.email = "gil.personal@example.com".into();
+        f.verified = false;
+    });
+    let done = continue_with(&mut b, &id, "link").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    assert!(b
+        .get("/ui/account")
+        .await
+        .body
+        .contains("gil.personal@example.com"));
+    let gil = app.client().with_token(
+        &app.login("gil@example.com", USER_PASSWORD)
+            .await
+            .access_token,
+    );
+    assert_eq!(gil.my_identities().await.unwrap().items.len(), 1);
+    // Hal cannot take Gil's upstream account.
+    app.user("hal@example.com").await;
+    let mut hal = Browser::new(&app);
+    hal.sign_in("", "hal@example.com", USER_PASSWORD).await;
+    let refused = continue_with(&mut hal, &id, "link").await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    // Without a session, linking starts nothing.
+    let anon = Browser::new(&app)
+        .get(&format!("/ui/upstream/{id}/link"))
+        .await;
+    assert_eq!((anon.status, anon.location().as_str()), (303, "/ui/signin"));
+}
+
+/// A user with an authenticator signs in through the provider and is asked for its code.
+async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let (_, me) = app.signed_in("ivy@example.com").await;
+    let key = me.create_mfa_key(Some(USER_PASSWORD)).await.unwrap();
+    let secret = portcullis_testkit::base32(&key.secret_base32);
+    let now = crate::mfa::align(&app);
+    me.activate_mfa_key(key.key.id, &portcullis_testkit::totp(&secret, now, 6))
+        .await
+        .unwrap();
+    upstream.set(|f| {
+        f.subject = "ivy-up".into();
+        f.email = "ivy@example.com".into();
+    });
+    let mut b = Browser::new(&app);
+    let step = continue_with(&mut b, &id, "start").await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(step.body.contains("Second step"), "{}", step.body);
+    assert!(!b.cookies.contains_key("pc_session"));
+    let csrf = step.csrf();
+    let wrong = b
+        .post(
+            "/ui/signin/mfa",
+            &[("csrf", csrf.as_str()), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    app.advance(30);
+    let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
+    let done = b
+        .post(
+            "/ui/signin/mfa",
+            &[("csrf", csrf.as_str()), ("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    assert!(b.get("/ui/account").await.body.contains("ivy@example.com"));
+}
+
+/// Apple's way: the answer is a form posted to the callback, and the client secret is a
+/// JWT Portcullis signs with the team's key.
+async fn apple_posts_its_answer_and_takes_a_signed_client_secret(app: TestServer) {
+    use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let upstream = Upstream::start().await;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    upstream.set(|f| {
+        f.apple_key = Some(pair.public_key().as_ref().to_vec());
+        f.subject = "001234.apple".into();
+        f.email = "relay@privaterelay.appleid.com".into();
+    });
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+    );
+    let (status, p) = create_provider(
+        &app,
+        json!({"kind": "apple", "issuer": upstream.url, "client_id": CLIENT_ID,
+               "client_secret": pem, "team_id": "TEAM123", "key_id": "KEY123"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::new(&app);
+    let started = b.get(&format!("/ui/upstream/{id}/start")).await;
+    assert!(started.location().contains("response_mode=form_post"));
+    let page = reqwest::get(started.location())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        let at = page.find(&format!("name={name} value=\"")).unwrap() + name.len() + 13;
+        page[at..].split('"').next().unwrap().to_owned()
+    };
+    let (code, state) = (value("code"), value("state"));
+    let done = b
+        .post(
+            &format!("/ui/upstream/{id}/callback"),
+            &[("code", code.as_str()), ("state", state.as_str())],
+        )
+        .await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+    assert!(b
+        .get("/ui/account")
+        .await
+        .body
+        .contains("relay@privaterelay.appleid.com"));
+}
+
 fn oidc_provider_dir() -> Option<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
     dir.join("node_modules/oidc-provider/package.json")
@@ -1246,4 +1466,7 @@ both_backends!(
     users_list_and_unlink_identities_and_read_a_kept_refresh_token,
     the_console_manages_identity_providers,
     another_portcullis_is_an_upstream_provider,
+    a_signed_in_user_links_another_identity_from_the_account_page,
+    an_upstream_sign_in_asks_for_the_users_second_factor,
+    apple_posts_its_answer_and_takes_a_signed_client_secret,
 );
