@@ -29,6 +29,7 @@ use crate::ids::UserId;
 use crate::model::{Organization, User};
 use crate::notify::OutboundRequest;
 use crate::oidc::s256;
+use crate::store::LockKey;
 use crate::upstream::{
     apple_client_secret, check_id_token, map_claims, preset, redirect_uri, upstream_factor,
     IdTokenCheck, IdentityProvider, LinkedIdentity, ProviderKind, UpstreamError, UpstreamUser,
@@ -372,9 +373,8 @@ impl Services {
         if ends.basic_auth {
             use base64::Engine as _;
             // RFC 6749 2.3.1: each part form-encoded first.
-            let enc = |s: &str| {
-                serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_owned()
-            };
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let pair = format!("{}:{}", enc(&p.config.client_id), enc(&secret));
             headers.push((
                 "authorization".to_owned(),
@@ -979,6 +979,10 @@ impl Services {
             .usable_provider(ticket.provider_id, Some(&org))
             .await
             .map_err(|_| AuthError::Unauthorized)?;
+        // Wrong codes count towards the account's lock, as after a password.
+        let lock = LockKey::user(user.id);
+        self.check_lock(&lock).await?;
+        let user_id = user.id;
         match self
             .sign_in_upstream(&org, &p, user, &[], proof, client)
             .await
@@ -988,6 +992,17 @@ impl Services {
                 Err(AuthError::MfaRequired { methods })
             }
             Ok(_) => Err(AuthError::Internal("unexpected upstream outcome".into())),
+            Err(UpstreamError::Auth(AuthError::InvalidCredentials)) => {
+                let event = self
+                    .event(AuditKind::LoginFailed, org.id, client)
+                    .user(user_id)
+                    .detail("method", "upstream")
+                    .detail("reason", "wrong_second_factor");
+                self.audit(event).await;
+                self.count_failure(&lock, &org.policy, org.id, Some(user_id), client)
+                    .await?;
+                Err(AuthError::InvalidCredentials)
+            }
             Err(UpstreamError::Auth(e)) => Err(e),
             Err(e) => Err(AuthError::Internal(e.to_string())),
         }

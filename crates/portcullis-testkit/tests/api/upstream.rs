@@ -1383,6 +1383,34 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
         done.body
     );
     assert!(b.get("/ui/account").await.body.contains("ivy@example.com"));
+    // Wrong codes count towards the account's lock, as after a password.
+    set_policy(
+        &app,
+        json!({"lockout_threshold": 3, "lockout_base_secs": 600}),
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    let step = continue_with(&mut b, &id, "start").await;
+    let csrf = step.csrf();
+    for _ in 0..3 {
+        let wrong = b
+            .post(
+                "/ui/signin/mfa",
+                &[("csrf", csrf.as_str()), ("code", "000000")],
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+    }
+    app.advance(30);
+    let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
+    let locked = b
+        .post(
+            "/ui/signin/mfa",
+            &[("csrf", csrf.as_str()), ("code", code.as_str())],
+        )
+        .await;
+    assert_ne!(locked.status, 303, "locked: even the right code is refused");
+    assert!(locked.body.contains("locked"), "{}", locked.body);
 }
 
 /// Apple's way: the answer is a form posted to the callback, and the client secret is a
