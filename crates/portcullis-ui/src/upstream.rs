@@ -310,7 +310,18 @@ pub(crate) async fn callback(
             (jar, page).into_response()
         }
         Ok(UpstreamOutcome::Linked { .. }) => (jar, see_other("/ui/account")).into_response(),
-        Err(e) => (jar, failure(&e)).into_response(),
+        Err(e) => {
+            // For the operator: which provider, and why (never who).
+            if matches!(
+                e,
+                UpstreamError::Unavailable(_)
+                    | UpstreamError::Token(_)
+                    | UpstreamError::Refused { .. }
+            ) {
+                tracing::warn!(provider = %id, reason = %e, "upstream sign-in failed");
+            }
+            (jar, failure(&e)).into_response()
+        }
     }
 }
 

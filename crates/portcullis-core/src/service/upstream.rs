@@ -590,6 +590,7 @@ impl Services {
                     UpstreamError::Token(check) => (*check).to_owned(),
                     _ => String::new(),
                 };
+                metrics::counter!("portcullis_logins_total", "result" => "failed").increment(1);
                 self.audit(
                     self.event(AuditKind::LoginFailed, p.org_id, client)
                         .detail("method", "upstream")
