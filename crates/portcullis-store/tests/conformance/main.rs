@@ -13,6 +13,7 @@ mod limits;
 mod oidc;
 mod orgs;
 mod second_factors;
+mod upstream;
 
 use std::io::Write as _;
 
@@ -30,6 +31,7 @@ use limits::lockouts;
 use oidc::provider;
 use orgs::{licenses_and_devices, organizations};
 use second_factors::second_factors;
+use upstream::upstream;
 
 pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
@@ -173,6 +175,7 @@ async fn sqlite_codes_and_outbox() {
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
     provider(db.store()).await;
+    upstream(db.store()).await;
     audit_burst(db.store()).await;
 }
 
@@ -191,6 +194,7 @@ async fn postgres_codes_and_outbox() {
     lockouts(db.store()).await;
     user_numbers(db.store()).await;
     provider(db.store()).await;
+    upstream(db.store()).await;
     audit_burst(db.store()).await;
     db.close().await;
     pg_schema::drop(&base, &schema).await.unwrap();
