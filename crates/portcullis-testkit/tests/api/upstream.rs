@@ -478,6 +478,11 @@ async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer)
     let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
     let id = p["id"].as_str().unwrap().to_owned();
     let mut b = Browser::new(&app);
+    assert!(b
+        .get("/ui/signup")
+        .await
+        .body
+        .contains("Continue with Loopback"));
     let signin = b.get("/ui/signin").await;
     assert!(
         signin.body.contains("Continue with Loopback"),
@@ -1472,6 +1477,41 @@ async fn apple_posts_its_answer_and_takes_a_signed_client_secret(app: TestServer
         .contains("relay@privaterelay.appleid.com"));
 }
 
+/// Where only a phishing-resistant factor will do, a trusted upstream's "mfa" is not enough;
+/// its hardware key is.
+async fn a_phishing_resistant_policy_takes_only_an_upstream_hardware_key(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let mut body = oidc_provider(&upstream);
+    body["trust_mfa"] = json!(true);
+    let (_, p) = create_provider(&app, body).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    set_policy(&app, json!({"phishing_resistant_required": true})).await;
+    let full_session = |body: &str| body.contains("Sign in with another account");
+    upstream.set(|f| f.amr = vec!["pwd".into(), "mfa".into()]);
+    let mut b = Browser::new(&app);
+    assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
+    assert!(!full_session(&b.get("/ui/account").await.body));
+    upstream.set(|f| f.amr = vec!["hwk".into(), "mfa".into()]);
+    let mut b = Browser::new(&app);
+    assert_eq!(continue_with(&mut b, &id, "start").await.status, 303);
+    assert!(full_session(&b.get("/ui/account").await.body));
+}
+
+/// Where sign-in needs a registered device, a browser through a provider is refused.
+async fn a_device_only_organization_refuses_upstream_sign_in(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    set_policy(&app, json!({"require_device_token": true})).await;
+    let refused = continue_with(&mut Browser::new(&app), &id, "start").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("registered device"),
+        "{}",
+        refused.body
+    );
+}
+
 fn oidc_provider_dir() -> Option<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
     dir.join("node_modules/oidc-provider/package.json")
@@ -1497,4 +1537,6 @@ both_backends!(
     a_signed_in_user_links_another_identity_from_the_account_page,
     an_upstream_sign_in_asks_for_the_users_second_factor,
     apple_posts_its_answer_and_takes_a_signed_client_secret,
+    a_phishing_resistant_policy_takes_only_an_upstream_hardware_key,
+    a_device_only_organization_refuses_upstream_sign_in,
 );
