@@ -30,6 +30,8 @@ struct Fake {
     /// `ok`, `wrong_aud`, `expired`, `bad_nonce`, `unknown_key`, `deny`, `token_down`,
     /// `slow` (the token endpoint takes 1.5 s).
     mode: String,
+    /// The provider rotated its key: the set publishes `k2` only and tokens are signed by it.
+    rotated: bool,
     /// Apple's way: the public key the client secret (an ES256 JWT) must verify with.
     apple_key: Option<Vec<u8>>,
     subject: String,
@@ -162,8 +164,14 @@ async fn github_emails(headers: axum::http::HeaderMap) -> Response {
 }
 
 async fn jwks(State(s): State<FakeState>) -> Json<Value> {
-    let x = URL_SAFE_NO_PAD.encode(s.key.public_key().as_ref());
-    Json(json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "use": "sig", "x": x}]}))
+    // After a rotation the set holds only the new key.
+    let (key, kid) = if s.fake.lock().unwrap().rotated {
+        (&s.other, "k2")
+    } else {
+        (&s.key, "k1")
+    };
+    let x = URL_SAFE_NO_PAD.encode(key.public_key().as_ref());
+    Json(json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": kid, "use": "sig", "x": x}]}))
 }
 
 async fn authorize(
@@ -294,7 +302,9 @@ async fn token(
         "bad_nonce" => claims["nonce"] = json!("not-the-nonce"),
         _ => {}
     }
-    let id_token = if f.mode == "unknown_key" {
+    let id_token = if f.rotated {
+        sign(&s.other, "k2", &claims)
+    } else if f.mode == "unknown_key" {
         sign(&s.other, "k2", &claims)
     } else {
         sign(&s.key, "k1", &claims)
@@ -1512,6 +1522,33 @@ async fn a_device_only_organization_refuses_upstream_sign_in(app: TestServer) {
     );
 }
 
+/// The provider rotates its signing key: the cached key set lacks it, so it is fetched
+/// again (no more often than every few seconds) and the sign-in goes through.
+async fn a_rotated_upstream_key_is_fetched_once_it_signs(app: TestServer) {
+    let upstream = Upstream::start().await;
+    let (_, p) = create_provider(&app, oidc_provider(&upstream)).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        continue_with(&mut Browser::new(&app), &id, "start")
+            .await
+            .status,
+        303
+    );
+    upstream.set(|f| f.rotated = true);
+    // Not at once: a token naming an unknown key does not make us fetch the set again
+    // within seconds of the last fetch (a forged kid cannot make us hammer the provider).
+    let soon = continue_with(&mut Browser::new(&app), &id, "start").await;
+    assert_eq!(soon.status, 502, "{}", soon.body);
+    app.advance(10);
+    let done = continue_with(&mut Browser::new(&app), &id, "start").await;
+    assert_eq!(
+        (done.status, done.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        done.body
+    );
+}
+
 fn oidc_provider_dir() -> Option<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oidc-provider");
     dir.join("node_modules/oidc-provider/package.json")
@@ -1539,4 +1576,5 @@ both_backends!(
     apple_posts_its_answer_and_takes_a_signed_client_secret,
     a_phishing_resistant_policy_takes_only_an_upstream_hardware_key,
     a_device_only_organization_refuses_upstream_sign_in,
+    a_rotated_upstream_key_is_fetched_once_it_signs,
 );
