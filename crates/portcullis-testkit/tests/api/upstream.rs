@@ -302,9 +302,7 @@ async fn token(
         "bad_nonce" => claims["nonce"] = json!("not-the-nonce"),
         _ => {}
     }
-    let id_token = if f.rotated {
-        sign(&s.other, "k2", &claims)
-    } else if f.mode == "unknown_key" {
+    let id_token = if f.rotated || f.mode == "unknown_key" {
         sign(&s.other, "k2", &claims)
     } else {
         sign(&s.key, "k1", &claims)
