@@ -398,6 +398,22 @@ async fn continue_with(b: &mut Browser<'_>, id: &str, start: &str) -> Page {
     b.get(&path).await
 }
 
+/// The page says the browser is signed in and goes on to the account page.
+fn signed_in(page: &Page) {
+    assert_eq!(
+        (page.status, page.location().as_str()),
+        (303, "/ui/account"),
+        "{}",
+        page.body
+    );
+}
+
+/// Posts a code to the second step of a sign-in.
+async fn second_step(b: &mut Browser<'_>, csrf: &str, code: &str) -> Page {
+    b.post("/ui/signin/mfa", &[("csrf", csrf), ("code", code)])
+        .await
+}
+
 fn oidc_provider(upstream: &Upstream) -> Value {
     json!({"kind": "oidc", "name": "Loopback", "issuer": upstream.url,
            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
@@ -498,12 +514,7 @@ async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer)
         signin.body
     );
     let done = continue_with(&mut b, &id, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     let account = b.get("/ui/account").await;
     assert!(account.body.contains("new@example.com"), "{}", account.body);
     assert!(account.body.contains("Unlink"));
@@ -572,10 +583,7 @@ async fn linking_needs_a_verified_address_or_proof_of_the_account(app: TestServe
     // Now the upstream account alone signs Bob in.
     let mut fresh = Browser::new(&app);
     let done = continue_with(&mut fresh, &id, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account")
-    );
+    signed_in(&done);
     assert!(fresh
         .get("/ui/account")
         .await
@@ -915,12 +923,7 @@ async fn a_certified_provider_signs_users_in_through_its_own_forms(app: TestServ
     }
     assert!(next.starts_with(&app.url()), "never came back: {next}");
     let done = b.get(next.strip_prefix(&app.url()).unwrap()).await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     let account = b.get("/ui/account").await;
     assert!(
         account.body.contains("dee@verified.test"),
@@ -980,18 +983,8 @@ async fn two_first_sign_ins_at_once_make_one_account(app: TestServer) {
         to_callback(&mut b, &id).await,
     );
     let (pa, pb) = tokio::join!(a.get(&to_a), b.get(&to_b));
-    assert_eq!(
-        (pa.status, pa.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        pa.body
-    );
-    assert_eq!(
-        (pb.status, pb.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        pb.body
-    );
+    signed_in(&pa);
+    signed_in(&pb);
     let linked = audit_count(&app, "identity.linked").await;
     let made = audit_count(&app, "user.registered").await;
     assert_eq!((linked, made), (1, 1));
@@ -1031,12 +1024,7 @@ async fn a_browser_that_hangs_up_midway_leaves_no_half_made_account(app: TestSer
     upstream.set(|f| f.mode = "ok".into());
     let mut again = Browser::new(&app);
     let done = continue_with(&mut again, &id, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     assert!(again
         .get("/ui/account")
         .await
@@ -1068,12 +1056,7 @@ async fn microsoft_and_github_presets_sign_in_by_their_own_rules(app: TestServer
         f.email = "ms@example.com".into();
     });
     let done = continue_with(&mut Browser::new(&app), &ms, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     upstream.set(|f| f.mode = "ms_wrong_tid".into());
     let refused = continue_with(&mut Browser::new(&app), &ms, "start").await;
     assert_eq!(refused.status, 502, "{}", refused.body);
@@ -1093,12 +1076,7 @@ async fn microsoft_and_github_presets_sign_in_by_their_own_rules(app: TestServer
     upstream.set(|f| f.mode = "ok".into());
     let mut b = Browser::new(&app);
     let done = continue_with(&mut b, &gh, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     let account = b.get("/ui/account").await;
     assert!(
         account.body.contains("octo@example.com"),
@@ -1291,12 +1269,7 @@ async fn another_portcullis_is_an_upstream_provider(app: TestServer) {
     let back = page.location();
     assert!(back.starts_with(&app.url()), "{back}");
     let done = here.get(back.strip_prefix(&app.url()).unwrap()).await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     let account = here.get("/ui/account").await;
     assert!(account.body.contains("far@example.com") && account.body.contains("Far"));
 }
@@ -1322,12 +1295,7 @@ async fn a_signed_in_user_links_another_identity_from_the_account_page(app: Test
         f.verified = false;
     });
     let done = continue_with(&mut b, &id, "link").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     assert!(b
         .get("/ui/account")
         .await
@@ -1374,12 +1342,7 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
     assert!(step.body.contains("Second step"), "{}", step.body);
     assert!(!b.cookies.contains_key("pc_session"));
     let csrf = step.csrf();
-    let wrong = b
-        .post(
-            "/ui/signin/mfa",
-            &[("csrf", csrf.as_str()), ("code", "000000")],
-        )
-        .await;
+    let wrong = second_step(&mut b, &csrf, "000000").await;
     assert_eq!(wrong.status, 401);
     app.advance(30);
     let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
@@ -1389,12 +1352,7 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
             &[("csrf", csrf.as_str()), ("code", code.as_str())],
         )
         .await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     assert!(b.get("/ui/account").await.body.contains("ivy@example.com"));
     // Wrong codes count towards the account's lock, as after a password.
     set_policy(
@@ -1406,12 +1364,7 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
     let step = continue_with(&mut b, &id, "start").await;
     let csrf = step.csrf();
     for _ in 0..3 {
-        let wrong = b
-            .post(
-                "/ui/signin/mfa",
-                &[("csrf", csrf.as_str()), ("code", "000000")],
-            )
-            .await;
+        let wrong = second_step(&mut b, &csrf, "000000").await;
         assert_eq!(wrong.status, 401);
     }
     app.advance(30);
@@ -1472,12 +1425,7 @@ async fn apple_posts_its_answer_and_takes_a_signed_client_secret(app: TestServer
             &[("code", code.as_str()), ("state", state.as_str())],
         )
         .await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
     assert!(b
         .get("/ui/account")
         .await
@@ -1539,12 +1487,7 @@ async fn a_rotated_upstream_key_is_fetched_once_it_signs(app: TestServer) {
     assert_eq!(soon.status, 502, "{}", soon.body);
     app.advance(10);
     let done = continue_with(&mut Browser::new(&app), &id, "start").await;
-    assert_eq!(
-        (done.status, done.location().as_str()),
-        (303, "/ui/account"),
-        "{}",
-        done.body
-    );
+    signed_in(&done);
 }
 
 fn oidc_provider_dir() -> Option<String> {
