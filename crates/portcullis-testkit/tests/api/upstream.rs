@@ -355,8 +355,8 @@ async fn set_policy(app: &TestServer, policy: Value) {
 
 /// "Continue with" up to the provider's answer: the path of our callback it sends the
 /// browser to.
-async fn to_callback(b: &mut Browser<'_>, id: &str) -> String {
-    let started = b.get(&format!("/ui/upstream/{id}/start")).await;
+async fn to_callback(b: &mut Browser<'_>, id: &str, start: &str) -> String {
+    let started = b.get(&format!("/ui/upstream/{id}/{start}")).await;
     assert_eq!(started.status, 303, "{}", started.body);
     let at_provider = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -377,24 +377,7 @@ async fn to_callback(b: &mut Browser<'_>, id: &str) -> String {
 
 /// "Continue with": the start, the provider's answer, and our callback's answer.
 async fn continue_with(b: &mut Browser<'_>, id: &str, start: &str) -> Page {
-    let started = b.get(&format!("/ui/upstream/{id}/{start}")).await;
-    assert_eq!(started.status, 303, "{}", started.body);
-    let at_provider = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(started.location())
-        .send()
-        .await
-        .unwrap();
-    let back = at_provider.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let path = back
-        .strip_prefix(&b.app.url())
-        .expect("back to us")
-        .to_owned();
+    let path = to_callback(b, id, start).await;
     b.get(&path).await
 }
 
@@ -521,7 +504,7 @@ async fn a_first_sign_in_makes_an_account_unless_sign_up_is_off(app: TestServer)
     // Again: the same account, by (issuer, subject); a dead session's cookie in the browser
     // does not undo the new one.
     let mut again = Browser::new(&app);
-    let back = to_callback(&mut again, &id).await;
+    let back = to_callback(&mut again, &id, "start").await;
     again.cookies.insert("pc_session".into(), "dead".into());
     let done = again.get(&back).await;
     assert_eq!(done.status, 303);
@@ -979,8 +962,8 @@ async fn two_first_sign_ins_at_once_make_one_account(app: TestServer) {
     });
     let (mut a, mut b) = (Browser::new(&app), Browser::new(&app));
     let (to_a, to_b) = (
-        to_callback(&mut a, &id).await,
-        to_callback(&mut b, &id).await,
+        to_callback(&mut a, &id, "start").await,
+        to_callback(&mut b, &id, "start").await,
     );
     let (pa, pb) = tokio::join!(a.get(&to_a), b.get(&to_b));
     signed_in(&pa);
@@ -1003,7 +986,7 @@ async fn a_browser_that_hangs_up_midway_leaves_no_half_made_account(app: TestSer
         f.mode = "slow".into();
     });
     let mut b = Browser::new(&app);
-    let path = to_callback(&mut b, &id).await;
+    let path = to_callback(&mut b, &id, "start").await;
     let cookie = b
         .cookies
         .iter()
@@ -1346,13 +1329,7 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
     assert_eq!(wrong.status, 401);
     app.advance(30);
     let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
-    let done = b
-        .post(
-            "/ui/signin/mfa",
-            &[("csrf", csrf.as_str()), ("code", code.as_str())],
-        )
-        .await;
-    signed_in(&done);
+    signed_in(&second_step(&mut b, &csrf, &code).await);
     assert!(b.get("/ui/account").await.body.contains("ivy@example.com"));
     // Wrong codes count towards the account's lock, as after a password.
     set_policy(
@@ -1369,12 +1346,7 @@ async fn an_upstream_sign_in_asks_for_the_users_second_factor(app: TestServer) {
     }
     app.advance(30);
     let code = portcullis_testkit::totp(&secret, app.now().timestamp(), 6);
-    let locked = b
-        .post(
-            "/ui/signin/mfa",
-            &[("csrf", csrf.as_str()), ("code", code.as_str())],
-        )
-        .await;
+    let locked = second_step(&mut b, &csrf, &code).await;
     assert_ne!(locked.status, 303, "locked: even the right code is refused");
     assert!(locked.body.contains("locked"), "{}", locked.body);
 }
