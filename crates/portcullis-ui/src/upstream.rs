@@ -157,7 +157,21 @@ async fn begin(
             StatusCode::NOT_FOUND,
             "There is no such way to sign in here.",
         ),
-        Err(e) => failure(&e),
+        Err(e) => {
+            tell_operator(id, &e);
+            failure(&e)
+        }
+    }
+}
+
+/// For the operator: a provider that cannot be reached or answers wrongly is logged, with
+/// which provider and why (never who).
+fn tell_operator(id: uuid::Uuid, e: &UpstreamError) {
+    if matches!(
+        e,
+        UpstreamError::Unavailable(_) | UpstreamError::Token(_) | UpstreamError::Refused { .. }
+    ) {
+        tracing::warn!(provider = %id, reason = %e, "upstream sign-in failed");
     }
 }
 
@@ -311,15 +325,7 @@ pub(crate) async fn callback(
         }
         Ok(UpstreamOutcome::Linked { .. }) => (jar, see_other("/ui/account")).into_response(),
         Err(e) => {
-            // For the operator: which provider, and why (never who).
-            if matches!(
-                e,
-                UpstreamError::Unavailable(_)
-                    | UpstreamError::Token(_)
-                    | UpstreamError::Refused { .. }
-            ) {
-                tracing::warn!(provider = %id, reason = %e, "upstream sign-in failed");
-            }
+            tell_operator(id, &e);
             (jar, failure(&e)).into_response()
         }
     }
