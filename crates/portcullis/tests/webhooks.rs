@@ -249,6 +249,74 @@ async fn a_change_and_its_event_commit_together(db: Db) {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
+
+    // The same for what an administrator or a user makes: refused with its event, then made.
+    let made = [
+        (
+            "app_token.created",
+            "/v1/users/me/app-tokens",
+            json!({"description": "ci"}),
+        ),
+        (
+            "license.created",
+            "/v1/orgs/default/licenses",
+            json!({"max_devices": 2}),
+        ),
+        (
+            "webhook.created",
+            "/v1/orgs/default/webhooks",
+            json!({"url": "http://127.0.0.1:9/", "event_types": []}),
+        ),
+        (
+            "oauth_client.created",
+            "/v1/orgs/default/oauth-clients",
+            json!({"name": "App", "client_type": "public", "redirect_uris": ["http://127.0.0.1:9/cb"]}),
+        ),
+    ];
+    for (kind, path, body) in made {
+        let before = count(&http, &node, &bearer, path).await;
+        refuse_events(&db, Some(kind)).await;
+        let res = http
+            .post(format!("{}{path}", node.url))
+            .bearer_auth(&bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_server_error(), "{kind}: {}", res.status());
+        assert_eq!(count(&http, &node, &bearer, path).await, before, "{kind}");
+        refuse_events(&db, None).await;
+        let res = http
+            .post(format!("{}{path}", node.url))
+            .bearer_auth(&bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{kind}");
+        assert_eq!(
+            count(&http, &node, &bearer, path).await,
+            before + 1,
+            "{kind}"
+        );
+    }
+}
+
+/// How many items the list at `path` holds (an array, or an object's `items`).
+async fn count(http: &reqwest::Client, node: &Node, bearer: &str, path: &str) -> usize {
+    let res = http
+        .get(format!("{}{path}", node.url))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    let body: Value = res.json().await.unwrap();
+    body.as_array()
+        .or_else(|| body["items"].as_array())
+        .or_else(|| body["data"].as_array())
+        .unwrap_or_else(|| panic!("{path}: {body}"))
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

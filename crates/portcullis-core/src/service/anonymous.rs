@@ -111,16 +111,17 @@ impl Services {
             roles: vec![crate::identity::RoleName::USER.to_owned()],
             created_at: self.now(),
         };
-        let user = self.store.insert_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict { what } => AuthError::Duplicate(what),
-            e => e.into(),
-        })?;
-        self.audit(
-            self.event(AuditKind::AnonymousRegistered, org.id, client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
+        let event = self
+            .event(AuditKind::AnonymousRegistered, org.id, client)
+            .user(new.id)
+            .actor(new.id);
+        let user = self
+            .changed(event, self.store.insert_user(&new), |_| true)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { what } => AuthError::Duplicate(what),
+                e => e.into(),
+            })?;
         Ok((org, user))
     }
 
@@ -186,11 +187,17 @@ impl Services {
         profile.first_name = profile.first_name.or_else(|| who.user.first_name.clone());
         profile.last_name = profile.last_name.or_else(|| who.user.last_name.clone());
         profile.attributes = who.user.attributes.clone();
-        let user = match self
-            .store
-            .upgrade_anonymous(who.user.id, &profile, password_hash.as_deref(), self.now())
-            .await
-        {
+        let event = self
+            .event(AuditKind::AccountUpgraded, who.user.org_id, &input.client)
+            .user(who.user.id)
+            .actor(who.user.id);
+        let upgrade = self.store.upgrade_anonymous(
+            who.user.id,
+            &profile,
+            password_hash.as_deref(),
+            self.now(),
+        );
+        let user = match self.changed(event, upgrade, Option::is_some).await {
             // A taken address, where the organization conceals accounts: its owner hears
             // of it, and the guest gets the answer an upgrade gets, with nothing changed.
             Err(StoreError::Conflict {
@@ -213,12 +220,6 @@ impl Services {
             Err(e) => return Err(e.into()),
             Ok(user) => user.ok_or(AuthError::NotFound)?,
         };
-        self.audit(
-            self.event(AuditKind::AccountUpgraded, user.org_id, &input.client)
-                .user(user.id)
-                .actor(user.id),
-        )
-        .await;
         self.send_verifications(&user, &input.client, None).await;
         Ok(user)
     }

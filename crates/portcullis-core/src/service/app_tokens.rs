@@ -73,16 +73,15 @@ impl Services {
             expires_at,
             last_used_at: None,
         };
-        self.store
-            .insert_app_token(&token, &hash_token(&secret))
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::AppTokenCreated, who.user.org_id, client)
                 .user(who.user.id)
                 .actor(who.user.id)
                 .detail("app_token_id", token.id.to_string()),
+            self.store.insert_app_token(&token, &hash_token(&secret)),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(NewAppToken { token, secret })
     }
 
@@ -98,16 +97,19 @@ impl Services {
         actor: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.store.delete_app_token(user.id, id).await? {
+        let done = self
+            .changed(
+                self.event(AuditKind::AppTokenRevoked, user.org_id, client)
+                    .user(user.id)
+                    .actor(actor)
+                    .detail("app_token_id", id.to_string()),
+                self.store.delete_app_token(user.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::AppTokenRevoked, user.org_id, client)
-                .user(user.id)
-                .actor(actor)
-                .detail("app_token_id", id.to_string()),
-        )
-        .await;
         Ok(())
     }
 

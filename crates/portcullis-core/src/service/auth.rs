@@ -349,20 +349,25 @@ impl Services {
         let tokens = self.refresh(refresh_token, client).await?;
         let fresh = self.key_ring().verify_signature(&tokens.access_token)?;
         if fresh.sid != claims.sid {
-            if let Ok(sid) = fresh.sid.parse() {
-                self.store
-                    .revoke_session(tokens.user.id, sid, "mismatched_pair", self.now())
-                    .await?;
+            let event = self
+                .event(AuditKind::SessionRevoked, tokens.user.org_id, client)
+                .user(tokens.user.id)
+                .detail(
+                    "reason",
+                    "refresh token presented with another session's access token",
+                );
+            match fresh.sid.parse() {
+                Ok(sid) => {
+                    let revoke = self.store.revoke_session(
+                        tokens.user.id,
+                        sid,
+                        "mismatched_pair",
+                        self.now(),
+                    );
+                    self.changed(event, revoke, |_| true).await?;
+                }
+                Err(_) => self.audit(event).await,
             }
-            self.audit(
-                self.event(AuditKind::SessionRevoked, tokens.user.org_id, client)
-                    .user(tokens.user.id)
-                    .detail(
-                        "reason",
-                        "refresh token presented with another session's access token",
-                    ),
-            )
-            .await;
             return Err(AuthError::TokenInvalid);
         }
         Ok(tokens)

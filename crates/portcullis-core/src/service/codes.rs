@@ -299,16 +299,16 @@ impl Services {
             &input.client,
         )
         .await?;
-        self.store
-            .mark_verified(user.id, &lookup_key(&to), self.now())
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::AddressVerified, user.org_id, &input.client)
                 .user(user.id)
                 .actor(user.id)
                 .detail("channel", to.channel()),
+            self.store
+                .mark_verified(user.id, &lookup_key(&to), self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 
@@ -348,21 +348,20 @@ impl Services {
             }
         }
         // Taken since it was proposed: the code is spent and nothing changes.
-        let updated = match self.store.update_profile(user.id, &next, self.now()).await {
+        let event = self
+            .event(AuditKind::AddressVerified, user.org_id, &input.client)
+            .user(user.id)
+            .actor(user.id)
+            .detail("channel", to.channel())
+            .detail("change", "new_address");
+        let change = self.store.update_profile(user.id, &next, self.now());
+        let updated = match self.changed(event, change, Option::is_some).await {
             Ok(Some(u)) => u,
             Ok(None) | Err(crate::store::StoreError::Conflict { .. }) => {
                 return Err(AuthError::CodeInvalid)
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit(
-            self.event(AuditKind::AddressVerified, user.org_id, &input.client)
-                .user(user.id)
-                .actor(user.id)
-                .detail("channel", to.channel())
-                .detail("change", "new_address"),
-        )
-        .await;
         self.announce_profile_change(&user, &updated, &input.client, user.id)
             .await;
         Ok(())

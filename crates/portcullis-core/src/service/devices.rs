@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::kernel::authz::OrgAdmin;
 use super::kernel::sign_in::DEVICE_PREFIX;
 use super::Services;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::{ct_eq, hash_token, random_token};
 use crate::error::AuthError;
 use crate::model::{Device, License, Organization};
@@ -78,15 +78,14 @@ impl Services {
             created_at: now,
             expires_at,
         };
-        self.store
-            .insert_license(&license, &hash_token(&key))
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::LicenseCreated, org.id, client)
                 .actor(admin.actor().user.id)
                 .detail("license_id", license.id.to_string()),
+            self.store.insert_license(&license, &hash_token(&key)),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok((license, key))
     }
 
@@ -110,15 +109,18 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let org = self.admin_org(admin, Some(org_slug)).await?;
-        if !self.store.delete_license(org.id, id).await? {
+        let done = self
+            .changed(
+                self.event(AuditKind::LicenseRevoked, org.id, client)
+                    .actor(admin.actor().user.id)
+                    .detail("license_id", id.to_string()),
+                self.store.delete_license(org.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::LicenseRevoked, org.id, client)
-                .actor(admin.actor().user.id)
-                .detail("license_id", id.to_string()),
-        )
-        .await;
         Ok(())
     }
 
@@ -151,11 +153,15 @@ impl Services {
             created_at: now,
             last_seen_at: None,
         };
-        let device = match self
+        // The store gives the event the license's organization as it takes a slot.
+        let event = AuditEvent::new(AuditKind::DeviceRegistered, None, now, &input.client)
+            .detail("device_id", device.id.to_string());
+        let (key_hash, token_hash) = (hash_token(key), hash_token(&token));
+        let registration = self
             .store
-            .register_device(&hash_token(key), &device, &hash_token(&token), now)
-            .await?
-        {
+            .register_device(&key_hash, &device, &token_hash, now);
+        let registered = |r: &Registration| matches!(r, Registration::Registered(_));
+        let device = match self.changed(event, registration, registered).await? {
             Registration::Registered(d) => d,
             Registration::UnknownLicense => {
                 return Err(AuthError::invalid(
@@ -175,12 +181,6 @@ impl Services {
             .org_by_id(device.org_id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        self.audit(
-            self.event(AuditKind::DeviceRegistered, org.id, &input.client)
-                .detail("device_id", device.id.to_string())
-                .detail("license_id", device.license_id.to_string()),
-        )
-        .await;
         Ok((device, token, org))
     }
 
@@ -223,19 +223,15 @@ impl Services {
             return Err(AuthError::TokenInvalid);
         }
         let token = format!("{DEVICE_PREFIX}{}", random_token(self.rng.as_ref()));
-        if !self
-            .store
-            .rotate_device_token(&hash_token(device_token), &hash_token(&token))
-            .await?
-        {
+        let event = self
+            .event(AuditKind::DeviceTokenRenewed, device.org_id, client)
+            .detail("device_id", device.id.to_string());
+        let (old_hash, new_hash) = (hash_token(device_token), hash_token(&token));
+        let rotation = self.store.rotate_device_token(&old_hash, &new_hash);
+        if !self.changed(event, rotation, |done| *done).await? {
             // Renewed at the same moment by another request: one of them wins.
             return Err(AuthError::TokenInvalid);
         }
-        self.audit(
-            self.event(AuditKind::DeviceTokenRenewed, device.org_id, client)
-                .detail("device_id", device.id.to_string()),
-        )
-        .await;
         let refresh = self.device_refresh_token(&token);
         Ok((token, refresh))
     }
@@ -266,15 +262,18 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let org = self.admin_org(admin, Some(org_slug)).await?;
-        if !self.store.delete_device(org.id, id).await? {
+        let done = self
+            .changed(
+                self.event(AuditKind::DeviceRevoked, org.id, client)
+                    .actor(admin.actor().user.id)
+                    .detail("device_id", id.to_string()),
+                self.store.delete_device(org.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::DeviceRevoked, org.id, client)
-                .actor(admin.actor().user.id)
-                .detail("device_id", id.to_string()),
-        )
-        .await;
         Ok(())
     }
 }

@@ -127,15 +127,15 @@ impl Services {
             created_at: self.now(),
             activated_at: None,
         };
-        self.store
-            .insert_mfa_key(&key, &self.master.seal(self.rng.as_ref(), secret.as_ref()))
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::MfaKeyCreated, who.user.org_id, client)
                 .user(who.user.id)
                 .actor(who.user.id),
+            self.store
+                .insert_mfa_key(&key, &self.master.seal(self.rng.as_ref(), secret.as_ref())),
+            |_| true,
         )
-        .await;
+        .await?;
         self.shown_key(who, key, secret.as_ref()).await
     }
 
@@ -363,13 +363,14 @@ impl Services {
             ));
         }
         let (codes, hashes) = self.new_recovery_codes(user.id);
-        self.store.replace_recovery_codes(user.id, &hashes).await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::RecoveryCodesRegenerated, user.org_id, client)
                 .user(user.id)
                 .actor(user.id),
+            self.store.replace_recovery_codes(user.id, &hashes),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(codes)
     }
 
@@ -411,15 +412,18 @@ impl Services {
         actor: UserId,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if !self.store.delete_trusted_device(user.id, id).await? {
+        let done = self
+            .changed(
+                self.event(AuditKind::TrustedDeviceRemoved, user.org_id, client)
+                    .user(user.id)
+                    .actor(actor),
+                self.store.delete_trusted_device(user.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.audit(
-            self.event(AuditKind::TrustedDeviceRemoved, user.org_id, client)
-                .user(user.id)
-                .actor(actor),
-        )
-        .await;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use super::kernel::authz::OrgAdmin;
 use super::kernel::input::{Fields, Patch};
 use super::kernel::services::stored_time;
 use super::Services;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::crypto::{hash_token, random_token};
 use crate::error::AuthError;
 use crate::ids::OrgId;
@@ -281,11 +281,13 @@ impl Services {
             updated_at: now,
         };
         settle(&mut c, settings)?;
-        self.store
-            .insert_oauth_client(&c, secret.as_deref().map(hash_token).as_deref())
-            .await?;
-        self.client_event(admin, AuditKind::OAuthClientCreated, org.id, c.id, client)
-            .await;
+        self.changed(
+            self.client_event(admin, AuditKind::OAuthClientCreated, org.id, c.id, client),
+            self.store
+                .insert_oauth_client(&c, secret.as_deref().map(hash_token).as_deref()),
+            |_| true,
+        )
+        .await?;
         Ok((c, secret))
     }
 
@@ -326,11 +328,16 @@ impl Services {
         let mut c = self.oauth_client(admin, org_slug, id).await?;
         settle(&mut c, settings)?;
         c.updated_at = stored_time(self.now());
-        if !self.store.update_oauth_client(&c).await? {
+        let done = self
+            .changed(
+                self.client_event(admin, AuditKind::OAuthClientUpdated, c.org_id, c.id, client),
+                self.store.update_oauth_client(&c),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.client_event(admin, AuditKind::OAuthClientUpdated, c.org_id, c.id, client)
-            .await;
         Ok(c)
     }
 
@@ -352,27 +359,28 @@ impl Services {
             ));
         }
         let secret = format!("{CLIENT_SECRET_PREFIX}{}", random_token(self.rng.as_ref()));
-        let rotated = self
-            .store
-            .set_oauth_client_secret(
-                c.org_id,
-                c.id,
-                &hash_token(&secret),
-                &prefix_of(&secret),
-                self.now(),
+        let done = self
+            .changed(
+                self.client_event(
+                    admin,
+                    AuditKind::OAuthClientSecretRotated,
+                    c.org_id,
+                    c.id,
+                    client,
+                ),
+                self.store.set_oauth_client_secret(
+                    c.org_id,
+                    c.id,
+                    &hash_token(&secret),
+                    &prefix_of(&secret),
+                    self.now(),
+                ),
+                |done| *done,
             )
             .await?;
-        if !rotated {
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.client_event(
-            admin,
-            AuditKind::OAuthClientSecretRotated,
-            c.org_id,
-            c.id,
-            client,
-        )
-        .await;
         Ok(secret)
     }
 
@@ -386,28 +394,30 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let org = self.admin_org(admin, Some(org_slug)).await?;
-        if !self.store.delete_oauth_client(org.id, id).await? {
+        let done = self
+            .changed(
+                self.client_event(admin, AuditKind::OAuthClientDeleted, org.id, id, client),
+                self.store.delete_oauth_client(org.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.client_event(admin, AuditKind::OAuthClientDeleted, org.id, id, client)
-            .await;
         Ok(())
     }
 
-    async fn client_event(
+    fn client_event(
         &self,
         admin: &OrgAdmin,
         kind: AuditKind,
         org: OrgId,
         id: uuid::Uuid,
         client: &ClientInfo,
-    ) {
-        self.audit(
-            self.event(kind, org, client)
-                .actor(admin.actor().user.id)
-                .detail("client_id", id.to_string()),
-        )
-        .await;
+    ) -> AuditEvent {
+        self.event(kind, org, client)
+            .actor(admin.actor().user.id)
+            .detail("client_id", id.to_string())
     }
 }
 

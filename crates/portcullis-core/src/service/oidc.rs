@@ -615,24 +615,23 @@ impl Services {
         if before.is_some() && !added {
             return Ok(());
         }
-        self.store
-            .save_consent(
+        self.changed(
+            self.event(AuditKind::OAuthGranted, oauth_client.org_id, client)
+                .user(who.user.id)
+                .actor(who.user.id)
+                .detail("client_id", oauth_client.id.to_string())
+                .detail("scope", scope.join(" ")),
+            self.store.save_consent(
                 who.user.id,
                 &Consent {
                     client_id: oauth_client.id,
                     scope: scope.join(" "),
                     granted_at: self.now(),
                 },
-            )
-            .await?;
-        self.audit(
-            self.event(AuditKind::OAuthGranted, oauth_client.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id)
-                .detail("client_id", oauth_client.id.to_string())
-                .detail("scope", scope.join(" ")),
+            ),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 
@@ -779,19 +778,21 @@ impl Services {
                 client_id,
             } => {
                 // A code used twice has leaked: what its first use issued ends now.
-                if let Some(sid) = grant_sid {
-                    self.store
-                        .revoke_session(user_id, sid, "code_reused", self.now())
-                        .await?;
+                let event = self
+                    .event(AuditKind::OAuthRevoked, oauth_client.org_id, client)
+                    .user(user_id)
+                    .detail("client_id", client_id.to_string())
+                    .detail("reason", "authorization code used twice");
+                match grant_sid {
+                    Some(sid) => {
+                        let revoke =
+                            self.store
+                                .revoke_session(user_id, sid, "code_reused", self.now());
+                        self.changed(event, revoke, |_| true).await?;
+                    }
+                    None => self.audit(event).await,
                 }
                 self.sessions.forget_user(user_id);
-                self.audit(
-                    self.event(AuditKind::OAuthRevoked, oauth_client.org_id, client)
-                        .user(user_id)
-                        .detail("client_id", client_id.to_string())
-                        .detail("reason", "authorization code used twice"),
-                )
-                .await;
                 return Err(invalid("the code was already used"));
             }
             Redeemed::Unknown => return Err(invalid("unknown code")),
@@ -1005,22 +1006,21 @@ impl Services {
             .as_ref()
             .filter(|g| g.client_id == oauth_client.id)
         else {
-            self.store
-                .revoke_session(
-                    session.user_id,
-                    session.id,
-                    "refresh_by_other_client",
-                    self.now(),
-                )
-                .await?;
-            self.sessions.forget_user(session.user_id);
-            self.audit(
+            self.changed(
                 self.event(AuditKind::OAuthRevoked, oauth_client.org_id, client)
                     .user(session.user_id)
                     .detail("client_id", oauth_client.id.to_string())
                     .detail("reason", "refresh token presented by another client"),
+                self.store.revoke_session(
+                    session.user_id,
+                    session.id,
+                    "refresh_by_other_client",
+                    self.now(),
+                ),
+                |_| true,
             )
-            .await;
+            .await?;
+            self.sessions.forget_user(session.user_id);
             return Err(invalid("the refresh token was issued to another client"));
         };
         if let Some(asked) = form.scope.as_deref().filter(|s| !s.is_empty()) {
@@ -1254,17 +1254,17 @@ impl Services {
         else {
             return Ok(());
         };
-        self.store
-            .revoke_session(session.user_id, session.id, "revoked_by_client", self.now())
-            .await?;
-        self.sessions.forget_user(session.user_id);
-        self.audit(
+        self.changed(
             self.event(AuditKind::OAuthRevoked, caller.org_id, client)
                 .user(session.user_id)
                 .detail("client_id", caller.id.to_string())
                 .detail("reason", "revoked by the client"),
+            self.store
+                .revoke_session(session.user_id, session.id, "revoked_by_client", self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
+        self.sessions.forget_user(session.user_id);
         Ok(())
     }
 
@@ -1292,23 +1292,26 @@ impl Services {
         client_id: uuid::Uuid,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let had = self.store.delete_consent(who.user.id, client_id).await?;
-        let ended = self
-            .store
-            .revoke_client_sessions(who.user.id, client_id, "authorization_revoked", self.now())
-            .await?;
-        if !had && ended == 0 {
+        let event = self
+            .event(AuditKind::OAuthRevoked, who.user.org_id, client)
+            .user(who.user.id)
+            .actor(who.user.id)
+            .detail("client_id", client_id.to_string())
+            .detail("reason", "the user withdrew the authorization");
+        // Two writes; the first that changes something carries the event.
+        let withdraw = async {
+            let had = self.store.delete_consent(who.user.id, client_id).await?;
+            let ended = self
+                .store
+                .revoke_client_sessions(who.user.id, client_id, "authorization_revoked", self.now())
+                .await?;
+            Ok(had || ended > 0)
+        };
+        let withdrawn = self.changed(event, withdraw, |done| *done).await?;
+        self.sessions.forget_user(who.user.id);
+        if !withdrawn {
             return Err(AuthError::NotFound);
         }
-        self.sessions.forget_user(who.user.id);
-        self.audit(
-            self.event(AuditKind::OAuthRevoked, who.user.org_id, client)
-                .user(who.user.id)
-                .actor(who.user.id)
-                .detail("client_id", client_id.to_string())
-                .detail("reason", "the user withdrew the authorization"),
-        )
-        .await;
         Ok(())
     }
 }

@@ -249,16 +249,19 @@ impl Services {
             created_at: now,
             updated_at: now,
         };
-        let org = self.store.insert_org(&org).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => AuthError::Duplicate("slug"),
-            e => e.into(),
-        })?;
-        self.audit(
-            self.event(AuditKind::OrgCreated, org.id, &input.client)
-                .actor(admin.actor().user.id)
-                .detail("slug", org.slug.clone()),
-        )
-        .await;
+        let org = self
+            .changed(
+                self.event(AuditKind::OrgCreated, org.id, &input.client)
+                    .actor(admin.actor().user.id)
+                    .detail("slug", org.slug.clone()),
+                self.store.insert_org(&org),
+                |_| true,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => AuthError::Duplicate("slug"),
+                e => e.into(),
+            })?;
         Ok(org)
     }
 

@@ -153,21 +153,20 @@ impl Services {
             created_at: self.now(),
             last_used_at: None,
         };
-        self.store
-            .insert_passkey(&info, &json)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict { .. } => AuthError::Duplicate("passkey"),
-                e => e.into(),
-            })?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::PasskeyRegistered, who.user.org_id, client)
                 .user(who.user.id)
                 .actor(who.user.id)
                 .detail("passkey_id", info.id.to_string())
                 .detail("backup_eligible", info.backup_eligible),
+            self.store.insert_passkey(&info, &json),
+            |_| true,
         )
-        .await;
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict { .. } => AuthError::Duplicate("passkey"),
+            e => e.into(),
+        })?;
         self.send_notice(&who.user, "A passkey was added to your account.")
             .await;
         Ok(info)

@@ -120,16 +120,16 @@ impl Services {
         for (question, answer) in parse_questions(items)? {
             hashed.push((question, self.hasher.hash(&Password::new(&answer)).await?));
         }
-        self.store
-            .set_security_questions(user.id, &hashed, self.now())
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::QuestionsSet, user.org_id, client)
                 .user(user.id)
                 .actor(actor)
                 .detail("count", hashed.len()),
+            self.store
+                .set_security_questions(user.id, &hashed, self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(())
     }
 
@@ -288,18 +288,17 @@ impl Services {
             return Err(AuthError::InvalidCredentials);
         };
         let hash = self.replacement_hash(&user, new_password).await?;
-        self.store
-            .change_password(user.id, &hash, None, self.now())
-            .await?;
-        // A reset proves the owner: it lifts a lockout too.
-        self.clear_lock(user.id).await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::PasswordReset, user.org_id, client)
                 .user(user.id)
                 .actor(user.id)
                 .detail("method", "security_questions"),
+            self.store.change_password(user.id, &hash, None, self.now()),
+            |_| true,
         )
-        .await;
+        .await?;
+        // A reset proves the owner: it lifts a lockout too.
+        self.clear_lock(user.id).await?;
         self.send_notice(
             &user,
             "Your password was reset with your security questions.",

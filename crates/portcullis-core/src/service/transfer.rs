@@ -182,9 +182,21 @@ impl Services {
                 created_at: r.created_at.unwrap_or(now),
             });
         }
+        let events = orgs
+            .values()
+            .map(|org| {
+                let count = users.iter().filter(|u| u.org_id == org.id).count();
+                AuditEvent::new(
+                    AuditKind::UsersImported,
+                    Some(org.id),
+                    now,
+                    &ClientInfo::default(),
+                )
+                .detail("count", count)
+            })
+            .collect();
         let n = self
-            .store
-            .insert_users(&users)
+            .changed_with(events, self.store.insert_users(&users), |_| true)
             .await
             .map_err(|e| ImportError {
                 index: None,
@@ -193,17 +205,6 @@ impl Services {
                     e => e.into(),
                 },
             })?;
-        for org in orgs.values() {
-            let count = users.iter().filter(|u| u.org_id == org.id).count();
-            let event = AuditEvent::new(
-                AuditKind::UsersImported,
-                Some(org.id),
-                now,
-                &ClientInfo::default(),
-            )
-            .detail("count", count);
-            self.audit(event).await;
-        }
         Ok(n)
     }
 }

@@ -9,7 +9,7 @@ use super::kernel::authz::OrgAdmin;
 use super::kernel::services::stored_time;
 use super::kernel::webhooks::SECRET_PURPOSE;
 use super::Services;
-use crate::audit::{AuditKind, ClientInfo};
+use crate::audit::{AuditEvent, AuditKind, ClientInfo};
 use crate::error::AuthError;
 use crate::ids::OrgId;
 use crate::oauth::check_uri;
@@ -102,9 +102,12 @@ impl Services {
             updated_at: now,
         };
         settle(&mut w, settings)?;
-        self.store.insert_webhook(&w).await?;
-        self.webhook_event(admin, AuditKind::WebhookCreated, org.id, w.id, client)
-            .await;
+        self.changed(
+            self.webhook_event(admin, AuditKind::WebhookCreated, org.id, w.id, client),
+            self.store.insert_webhook(&w),
+            |_| true,
+        )
+        .await?;
         Ok((w, secret))
     }
 
@@ -145,11 +148,16 @@ impl Services {
         let mut w = self.webhook(admin, org_slug, id).await?;
         settle(&mut w, settings)?;
         w.updated_at = stored_time(self.now());
-        if !self.store.update_webhook(&w).await? {
+        let done = self
+            .changed(
+                self.webhook_event(admin, AuditKind::WebhookUpdated, w.org_id, w.id, client),
+                self.store.update_webhook(&w),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.webhook_event(admin, AuditKind::WebhookUpdated, w.org_id, w.id, client)
-            .await;
         Ok(w)
     }
 
@@ -167,17 +175,22 @@ impl Services {
         let secret = new_secret(self.rng.as_ref());
         w.secret_sealed = self.seal_secret(&secret);
         w.updated_at = stored_time(self.now());
-        if !self.store.update_webhook(&w).await? {
+        let done = self
+            .changed(
+                self.webhook_event(
+                    admin,
+                    AuditKind::WebhookSecretRotated,
+                    w.org_id,
+                    w.id,
+                    client,
+                ),
+                self.store.update_webhook(&w),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.webhook_event(
-            admin,
-            AuditKind::WebhookSecretRotated,
-            w.org_id,
-            w.id,
-            client,
-        )
-        .await;
         Ok(secret)
     }
 
@@ -191,11 +204,16 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let org = self.admin_org(admin, Some(org_slug)).await?;
-        if !self.store.delete_webhook(org.id, id).await? {
+        let done = self
+            .changed(
+                self.webhook_event(admin, AuditKind::WebhookDeleted, org.id, id, client),
+                self.store.delete_webhook(org.id, id),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.webhook_event(admin, AuditKind::WebhookDeleted, org.id, id, client)
-            .await;
         Ok(())
     }
 
@@ -273,20 +291,17 @@ impl Services {
         Ok(())
     }
 
-    async fn webhook_event(
+    fn webhook_event(
         &self,
         admin: &OrgAdmin,
         kind: AuditKind,
         org: OrgId,
         id: uuid::Uuid,
         client: &ClientInfo,
-    ) {
-        self.audit(
-            self.event(kind, org, client)
-                .actor(admin.actor().user.id)
-                .detail("webhook_id", id.to_string()),
-        )
-        .await;
+    ) -> AuditEvent {
+        self.event(kind, org, client)
+            .actor(admin.actor().user.id)
+            .detail("webhook_id", id.to_string())
     }
 
     /// Sets an organization's hook `name`: adds it (answering its secret, shown this once)
@@ -350,9 +365,12 @@ impl Services {
         }
         f.finish()?;
         hook.updated_at = now;
-        self.store.put_hook(&hook).await?;
-        self.hook_event(admin, AuditKind::HookSet, org.id, name, client)
-            .await;
+        self.changed(
+            self.hook_event(admin, AuditKind::HookSet, org.id, name, client),
+            self.store.put_hook(&hook),
+            |_| true,
+        )
+        .await?;
         Ok((hook, secret))
     }
 
@@ -375,9 +393,12 @@ impl Services {
         let secret = new_secret(self.rng.as_ref());
         hook.secret_sealed = self.seal_secret(&secret);
         hook.updated_at = stored_time(self.now());
-        self.store.put_hook(&hook).await?;
-        self.hook_event(admin, AuditKind::HookSet, org.id, name, client)
-            .await;
+        self.changed(
+            self.hook_event(admin, AuditKind::HookSet, org.id, name, client),
+            self.store.put_hook(&hook),
+            |_| true,
+        )
+        .await?;
         Ok(secret)
     }
 
@@ -413,27 +434,29 @@ impl Services {
     ) -> Result<(), AuthError> {
         let name = HookName::parse(name).ok_or(AuthError::NotFound)?;
         let org = self.admin_org(admin, Some(org_slug)).await?;
-        if !self.store.delete_hook(org.id, name).await? {
+        let done = self
+            .changed(
+                self.hook_event(admin, AuditKind::HookDeleted, org.id, name, client),
+                self.store.delete_hook(org.id, name),
+                |done| *done,
+            )
+            .await?;
+        if !done {
             return Err(AuthError::NotFound);
         }
-        self.hook_event(admin, AuditKind::HookDeleted, org.id, name, client)
-            .await;
         Ok(())
     }
 
-    async fn hook_event(
+    fn hook_event(
         &self,
         admin: &OrgAdmin,
         kind: AuditKind,
         org: OrgId,
         name: HookName,
         client: &ClientInfo,
-    ) {
-        self.audit(
-            self.event(kind, org, client)
-                .actor(admin.actor().user.id)
-                .detail("hook", name.as_str()),
-        )
-        .await;
+    ) -> AuditEvent {
+        self.event(kind, org, client)
+            .actor(admin.actor().user.id)
+            .detail("hook", name.as_str())
     }
 }

@@ -56,6 +56,14 @@ pub fn attached_events() -> Vec<AuditEvent> {
         .unwrap_or_default()
 }
 
+/// Whether the store write in progress has events attached to it, without taking them: a
+/// one-statement write needs a transaction only for them.
+pub fn events_attached() -> bool {
+    ATTACHED
+        .try_with(|a| !a.borrow().is_empty())
+        .unwrap_or(false)
+}
+
 /// The storage of the audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {

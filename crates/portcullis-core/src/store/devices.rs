@@ -42,6 +42,8 @@ pub trait DeviceStore: Send + Sync + 'static {
     /// Deletes a license with its devices and their sessions; false when not the org's.
     async fn delete_license(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
     /// Registers a device under the license with this key hash, atomically within its limit.
+    /// The events attached to it (`with_events`) are recorded in its transaction, given the
+    /// license's organization and a `license_id` detail.
     async fn register_device(
         &self,
         key_hash: &str,

@@ -122,8 +122,16 @@ async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError
 /// Commits a write's transaction with the audit events its use case attached to it
 /// (`portcullis_core::store::with_events`): the change and the events that report it (with
 /// their webhook deliveries) are committed together or not at all.
-pub(super) async fn commit(mut tx: sqlx::Transaction<'static, Db>) -> Result<(), StoreError> {
-    let attached = attached_events();
+pub(super) async fn commit(tx: sqlx::Transaction<'static, Db>) -> Result<(), StoreError> {
+    commit_events(tx, attached_events()).await
+}
+
+/// Commits a write's transaction with `attached`, the events taken from it and completed by
+/// the write (see [`commit`]).
+pub(super) async fn commit_events(
+    mut tx: sqlx::Transaction<'static, Db>,
+    attached: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
     if !attached.is_empty() {
         let events: Vec<&AuditEvent> = attached.iter().collect();
         insert_events(&mut tx, &events).await?;

@@ -146,14 +146,15 @@ impl CodeStore for This {
             LookupKey::Phone(v) => ("UPDATE users SET phone_verified = $1, updated_at = $2 WHERE id = $3 AND phone = $4", v),
             LookupKey::Username(_) => return Ok(false),
         };
-        let done = sqlx::query(sql)
-            .bind(true)
-            .bind(ms(now))
-            .bind(user_id.to_string())
-            .bind(value)
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .write_one(
+                sqlx::query(sql)
+                    .bind(true)
+                    .bind(ms(now))
+                    .bind(user_id.to_string())
+                    .bind(value),
+            )
+            .await?;
+        Ok(done == 1)
     }
 }

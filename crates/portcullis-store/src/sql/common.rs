@@ -2,7 +2,7 @@
 //! owned by a user or an organization. Written once, compiled for each backend (see
 //! [`crate::sql`]).
 
-use portcullis_core::store::StoreError;
+use portcullis_core::store::{events_attached, StoreError};
 
 use crate::rows::db_err;
 
@@ -50,6 +50,33 @@ impl This {
             .into_iter()
             .map(T::try_from)
             .collect()
+    }
+
+    /// Runs one write statement and answers how many rows it changed. With events attached to
+    /// the write (`portcullis_core::store::with_events`) it runs in a transaction that records
+    /// them, committed only when a row changed: the change and its events land together or
+    /// not at all. Without, it runs alone.
+    pub(super) async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> Result<u64, StoreError> {
+        if !events_attached() {
+            return Ok(query
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?
+                .rows_affected());
+        }
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let n = query
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if n > 0 {
+            super::audit::commit(tx).await?;
+        }
+        Ok(n)
     }
 
     /// Deletes the row `id` of `table` if `owner` owns it; false otherwise.

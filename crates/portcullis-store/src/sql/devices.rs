@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::ids::UserId;
 use portcullis_core::model::{AppToken, Device, License};
-use portcullis_core::store::{DeviceStore, Registration, StoreError};
+use portcullis_core::store::{attached_events, DeviceStore, Registration, StoreError};
+use portcullis_core::AuditEvent;
 use portcullis_core::OrgId;
 
 use crate::rows::{
@@ -19,7 +20,8 @@ use crate::sql::begin;
 #[async_trait]
 impl DeviceStore for This {
     async fn insert_app_token(&self, t: &AppToken, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO app_tokens (id, user_id, description, token_hash, prefix, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -29,10 +31,9 @@ impl DeviceStore for This {
         .bind(token_hash)
         .bind(&t.prefix)
         .bind(ms(t.created_at))
-        .bind(t.expires_at.map(ms))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(t.expires_at.map(ms)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -66,7 +67,8 @@ impl DeviceStore for This {
     }
 
     async fn insert_license(&self, l: &License, key_hash: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO licenses (id, org_id, key_hash, prefix, max_devices, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -76,10 +78,9 @@ impl DeviceStore for This {
         .bind(&l.prefix)
         .bind(l.max_devices.map(i64::from))
         .bind(ms(l.created_at))
-        .bind(l.expires_at.map(ms))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(l.expires_at.map(ms)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -142,10 +143,19 @@ impl DeviceStore for This {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        super::audit::commit(tx).await?;
         let bad = |_| StoreError::Corrupt("id".into());
+        let org: OrgId = org_id.parse().map_err(bad)?;
+        // The events attached to a registration learn the license it took.
+        let events = attached_events()
+            .into_iter()
+            .map(|e| AuditEvent {
+                org_id: Some(org),
+                ..e.detail("license_id", license_id.clone())
+            })
+            .collect();
+        super::audit::commit_events(tx, events).await?;
         Ok(Registration::Registered(Device {
-            org_id: org_id.parse().map_err(bad)?,
+            org_id: org,
             license_id: license_id
                 .parse()
                 .map_err(|_| StoreError::Corrupt("id".into()))?,
@@ -194,13 +204,14 @@ impl DeviceStore for This {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE devices SET token_hash = $1 WHERE token_hash = $2")
-            .bind(new_hash)
-            .bind(old_hash)
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .write_one(
+                sqlx::query("UPDATE devices SET token_hash = $1 WHERE token_hash = $2")
+                    .bind(new_hash)
+                    .bind(old_hash),
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     async fn list_devices(&self, org_id: OrgId) -> Result<Vec<Device>, StoreError> {

@@ -21,7 +21,8 @@ impl OAuthClientStore for This {
         c: &OAuthClient,
         secret_hash: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO oauth_clients (id, org_id, name, client_type, redirect_uris, \
              post_logout_redirect_uris, grant_types, scopes, token_endpoint_auth_method, \
              id_token_signed_response_alg, first_party, backchannel_logout_uri, \
@@ -46,10 +47,9 @@ impl OAuthClientStore for This {
         .bind(secret_hash)
         .bind(c.secret_prefix.as_deref())
         .bind(ms(c.created_at))
-        .bind(ms(c.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ms(c.updated_at)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -80,32 +80,33 @@ impl OAuthClientStore for This {
     }
 
     async fn update_oauth_client(&self, c: &OAuthClient) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE oauth_clients SET name = $3, redirect_uris = $4, \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE oauth_clients SET name = $3, redirect_uris = $4, \
              post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, \
              token_endpoint_auth_method = $8, id_token_signed_response_alg = $9, \
              first_party = $10, backchannel_logout_uri = $11, access_token_lifetime_secs = $12, \
              refresh_token_lifetime_secs = $13, updated_at = $14 \
              WHERE id = $1 AND org_id = $2",
-        )
-        .bind(c.id.to_string())
-        .bind(c.org_id.to_string())
-        .bind(&c.name)
-        .bind(json_list(&c.redirect_uris))
-        .bind(json_list(&c.post_logout_redirect_uris))
-        .bind(json_list(&grant_names(&c.grant_types)))
-        .bind(json_list(&c.scopes))
-        .bind(c.token_endpoint_auth_method.as_str())
-        .bind(c.id_token_signed_response_alg.as_str())
-        .bind(c.first_party)
-        .bind(c.backchannel_logout_uri.as_deref())
-        .bind(c.access_token_lifetime_secs.map(i64::from))
-        .bind(c.refresh_token_lifetime_secs.map(i64::from))
-        .bind(ms(c.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+                )
+                .bind(c.id.to_string())
+                .bind(c.org_id.to_string())
+                .bind(&c.name)
+                .bind(json_list(&c.redirect_uris))
+                .bind(json_list(&c.post_logout_redirect_uris))
+                .bind(json_list(&grant_names(&c.grant_types)))
+                .bind(json_list(&c.scopes))
+                .bind(c.token_endpoint_auth_method.as_str())
+                .bind(c.id_token_signed_response_alg.as_str())
+                .bind(c.first_party)
+                .bind(c.backchannel_logout_uri.as_deref())
+                .bind(c.access_token_lifetime_secs.map(i64::from))
+                .bind(c.refresh_token_lifetime_secs.map(i64::from))
+                .bind(ms(c.updated_at)),
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     async fn set_oauth_client_secret(
@@ -116,7 +117,8 @@ impl OAuthClientStore for This {
         secret_prefix: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = self.write_one(
+sqlx::query(
             "UPDATE oauth_clients SET secret_hash = $3, secret_prefix = $4, updated_at = $5 \
              WHERE id = $1 AND org_id = $2 AND client_type = 'confidential'",
         )
@@ -124,11 +126,10 @@ impl OAuthClientStore for This {
         .bind(org_id.to_string())
         .bind(secret_hash)
         .bind(secret_prefix)
-        .bind(ms(now))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        .bind(ms(now)),
+        )
+        .await?;
+        Ok(done == 1)
     }
 
     async fn delete_oauth_client(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {

@@ -156,18 +156,18 @@ impl OidcStore for This {
     }
 
     async fn save_consent(&self, user_id: UserId, c: &Consent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oauth_consents (user_id, client_id, scope, granted_at) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO oauth_consents (user_id, client_id, scope, granted_at) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
+            )
+            .bind(user_id.to_string())
+            .bind(c.client_id.to_string())
+            .bind(&c.scope)
+            .bind(ms(c.granted_at)),
         )
-        .bind(user_id.to_string())
-        .bind(c.client_id.to_string())
-        .bind(&c.scope)
-        .bind(ms(c.granted_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -190,13 +190,14 @@ impl OidcStore for This {
         user_id: UserId,
         client_id: uuid::Uuid,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
-            .bind(user_id.to_string())
-            .bind(client_id.to_string())
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        let done = self
+            .write_one(
+                sqlx::query("DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
+                    .bind(user_id.to_string())
+                    .bind(client_id.to_string()),
+            )
+            .await?;
+        Ok(done > 0)
     }
 
     async fn revoke_client_sessions(
@@ -206,18 +207,19 @@ impl OidcStore for This {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
              WHERE user_id = $3 AND client_id = $4 AND revoked_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(reason)
-        .bind(user_id.to_string())
-        .bind(client_id.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected())
+                )
+                .bind(ms(now))
+                .bind(reason)
+                .bind(user_id.to_string())
+                .bind(client_id.to_string()),
+            )
+            .await?;
+        Ok(done)
     }
 
     async fn sessions_from_browser(

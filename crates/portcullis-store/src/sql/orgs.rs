@@ -56,7 +56,8 @@ impl OrgStore for This {
     }
 
     async fn insert_org(&self, org: &Organization) -> Result<Organization, StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO organizations (id, slug, name, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(org.id.to_string())
@@ -64,10 +65,9 @@ impl OrgStore for This {
         .bind(&org.name)
         .bind(policy_json(&org.policy))
         .bind(ms(org.created_at))
-        .bind(ms(org.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ms(org.updated_at)),
+        )
+        .await?;
         self.org_by_slug(&org.slug)
             .await?
             .ok_or_else(|| StoreError::Corrupt("organization vanished".into()))

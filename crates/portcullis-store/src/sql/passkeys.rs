@@ -14,7 +14,8 @@ use super::This;
 #[async_trait]
 impl PasskeyStore for This {
     async fn insert_passkey(&self, p: &PasskeyInfo, credential: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, counter, backup_eligible, backup_state, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -26,10 +27,9 @@ impl PasskeyStore for This {
         .bind(i64::from(p.counter))
         .bind(p.backup_eligible)
         .bind(p.backup_state)
-        .bind(ms(p.created_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ms(p.created_at)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -73,7 +73,8 @@ impl SecondFactorStore for This {
     }
 
     async fn insert_mfa_key(&self, key: &MfaKey, secret_sealed: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO mfa_keys (id, user_id, kind, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(key.id.to_string())
@@ -81,10 +82,9 @@ impl SecondFactorStore for This {
         .bind(&key.kind)
         .bind(secret_sealed)
         .bind(&key.status)
-        .bind(ms(key.created_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ms(key.created_at)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -332,7 +332,8 @@ impl UserStore for This {
         password_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
-        let done = sqlx::query(
+        let done = self.write_one(
+sqlx::query(
             "UPDATE users SET email = $1, email_verified = $2, phone = $3, phone_verified = $4, username = $5, \
              username_key = $6, first_name = $7, last_name = $8, password_hash = $9, anonymous = $10, \
              updated_at = $11 WHERE id = $12 AND anonymous = $13",
@@ -349,11 +350,10 @@ impl UserStore for This {
         .bind(false)
         .bind(ms(now))
         .bind(id.to_string())
-        .bind(true)
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        .bind(true),
+        )
+        .await?;
+        if done == 0 {
             return Ok(None);
         }
         self.user_by_id(id).await

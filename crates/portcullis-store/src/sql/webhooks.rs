@@ -20,22 +20,22 @@ use crate::sql::begin;
 #[async_trait]
 impl WebhookStore for This {
     async fn insert_webhook(&self, w: &Webhook) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webhooks (id, org_id, url, event_types, enabled, failing_since, \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO webhooks (id, org_id, url, event_types, enabled, failing_since, \
              secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(w.id.to_string())
+            .bind(w.org_id.to_string())
+            .bind(&w.url)
+            .bind(event_types_column(&w.event_types))
+            .bind(w.enabled)
+            .bind(w.failing_since.map(ms))
+            .bind(&w.secret_sealed)
+            .bind(ms(w.created_at))
+            .bind(ms(w.updated_at)),
         )
-        .bind(w.id.to_string())
-        .bind(w.org_id.to_string())
-        .bind(&w.url)
-        .bind(event_types_column(&w.event_types))
-        .bind(w.enabled)
-        .bind(w.failing_since.map(ms))
-        .bind(&w.secret_sealed)
-        .bind(ms(w.created_at))
-        .bind(ms(w.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -66,7 +66,8 @@ impl WebhookStore for This {
     }
 
     async fn update_webhook(&self, w: &Webhook) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = self.write_one(
+sqlx::query(
             "UPDATE webhooks SET url = $1, event_types = $2, enabled = $3, secret_sealed = $4, \
              updated_at = $5 WHERE org_id = $6 AND id = $7",
         )
@@ -76,11 +77,10 @@ impl WebhookStore for This {
         .bind(&w.secret_sealed)
         .bind(ms(w.updated_at))
         .bind(w.org_id.to_string())
-        .bind(w.id.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        .bind(w.id.to_string()),
+        )
+        .await?;
+        Ok(done == 1)
     }
 
     async fn delete_webhook(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
@@ -271,7 +271,8 @@ impl WebhookStore for This {
     }
 
     async fn put_hook(&self, h: &Hook) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(
+sqlx::query(
             "INSERT INTO hooks (org_id, name, url, timeout_ms, fail_closed, enabled, secret_sealed, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (org_id, name) DO UPDATE SET url = excluded.url, \
@@ -287,10 +288,9 @@ impl WebhookStore for This {
         .bind(h.enabled)
         .bind(&h.secret_sealed)
         .bind(ms(h.created_at))
-        .bind(ms(h.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ms(h.updated_at)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -321,13 +321,14 @@ impl WebhookStore for This {
     }
 
     async fn delete_hook(&self, org_id: OrgId, name: HookName) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM hooks WHERE org_id = $1 AND name = $2")
-            .bind(org_id.to_string())
-            .bind(name.as_str())
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .write_one(
+                sqlx::query("DELETE FROM hooks WHERE org_id = $1 AND name = $2")
+                    .bind(org_id.to_string())
+                    .bind(name.as_str()),
+            )
+            .await?;
+        Ok(done == 1)
     }
 }
 

@@ -200,8 +200,6 @@ impl Services {
             created_at: now,
             expires_at: now + self.config.code_ttl,
         };
-        self.store.issue_code(&new, &message).await?;
-        self.wake.notify_one();
         let mut event = self
             .event(AuditKind::CodeSent, user.org_id, client)
             .user(user.id)
@@ -210,7 +208,9 @@ impl Services {
         if let Some(actor) = actor {
             event = event.actor(actor);
         }
-        self.audit(event).await;
+        self.changed(event, self.store.issue_code(&new, &message), |_| true)
+            .await?;
+        self.wake.notify_one();
         Ok(())
     }
 

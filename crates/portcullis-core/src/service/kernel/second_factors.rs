@@ -238,15 +238,15 @@ impl Services {
             expires_at: now + self.config.trusted_device_ttl,
             last_used_at: None,
         };
-        self.store
-            .insert_trusted_device(&device, &hash_token(&token))
-            .await?;
-        self.audit(
+        self.changed(
             self.event(AuditKind::TrustedDeviceAdded, user.org_id, client)
                 .user(user.id)
                 .actor(user.id),
+            self.store
+                .insert_trusted_device(&device, &hash_token(&token)),
+            |_| true,
         )
-        .await;
+        .await?;
         Ok(token)
     }
 

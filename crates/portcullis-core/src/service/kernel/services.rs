@@ -336,13 +336,28 @@ impl Services {
         change: impl std::future::Future<Output = Result<T, StoreError>>,
         happened: impl FnOnce(&T) -> bool,
     ) -> Result<T, StoreError> {
-        let (out, left) = crate::store::with_events(vec![event.clone()], change).await;
+        self.changed_with(vec![event], change, happened).await
+    }
+
+    /// [`Self::changed`] for a change that several events report (an import, one a
+    /// organization).
+    pub(in crate::service) async fn changed_with<T>(
+        &self,
+        events: Vec<AuditEvent>,
+        change: impl std::future::Future<Output = Result<T, StoreError>>,
+        happened: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        let (out, left) = crate::store::with_events(events.clone(), change).await;
         let out = out?;
         if left.is_empty() {
-            self.note_event(&event);
+            for event in &events {
+                self.note_event(event);
+            }
             self.webhook_wake.notify_one();
         } else if happened(&out) {
-            self.audit(event).await;
+            for event in left {
+                self.audit(event).await;
+            }
         }
         Ok(out)
     }
