@@ -47,6 +47,10 @@ pub struct Webhook {
     /// Since when deliveries have been given up after about three days of retries; cleared
     /// by the next delivery that succeeds.
     pub failing_since: Option<DateTime<Utc>>,
+    /// After a rotation: until when deliveries also carry a signature with the previous
+    /// secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -68,6 +72,9 @@ pub struct CreatedWebhook {
 pub struct WebhookSecret {
     /// `whsec_...`; deliveries are signed with it from now on.
     pub secret: String,
+    /// Until when deliveries (or hook calls) also carry a signature with the secret it
+    /// replaced (a day), so that the receiver can switch secrets without refusing any.
+    pub previous_secret_expires_at: DateTime<Utc>,
 }
 
 /// An organization's endpoints.

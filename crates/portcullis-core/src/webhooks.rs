@@ -35,6 +35,9 @@ pub struct Webhook {
     pub failing_since: Option<DateTime<Utc>>,
     /// The signing secret, sealed with the master key.
     pub secret_sealed: String,
+    /// The secret before the last rotation, sealed, and until when it still signs beside
+    /// the new one ([`PREVIOUS_SECRET_GRACE`]).
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -116,6 +119,8 @@ pub struct DueDelivery {
     pub url: String,
     /// The endpoint's secret, sealed.
     pub secret_sealed: String,
+    /// Its secret before the last rotation, sealed, while it still signs.
+    pub previous_secret_sealed: Option<String>,
 }
 
 /// The outcome of one attempt, for the delivery log.
@@ -155,6 +160,27 @@ pub fn next_retry(
     schedule.get(index).map(|wait| now + *wait)
 }
 
+/// How long a rotated secret goes on signing beside its successor: a day for receivers to
+/// switch. Standard Webhooks sends one signature per secret, and its libraries accept a
+/// request when any of them verifies.
+pub const PREVIOUS_SECRET_GRACE: Duration = Duration::hours(24);
+
+/// The sealed secrets that sign at `now`: the current one, and the previous one while its
+/// grace lasts.
+pub fn signing_secrets<'a>(
+    current: &'a str,
+    previous: Option<&'a (String, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Vec<&'a str> {
+    std::iter::once(current)
+        .chain(
+            previous
+                .filter(|(_, until)| *until > now)
+                .map(|(sealed, _)| sealed.as_str()),
+        )
+        .collect()
+}
+
 /// A new secret: `whsec_` and 32 random bytes, base64.
 pub fn new_secret(rng: &dyn crate::crypto::Rng) -> String {
     let mut bytes = zeroize::Zeroizing::new([0u8; SECRET_BYTES]);
@@ -178,15 +204,21 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<S
     Some(format!("v1,{}", STANDARD.encode(ctx.sign().as_ref())))
 }
 
-/// The headers of a signed call: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+/// The headers of a signed call: `webhook-id`, `webhook-timestamp`, `webhook-signature`
+/// (one signature per secret, separated by spaces, the newest first).
 pub fn signed_headers(
-    secret: &str,
+    secrets: &[&str],
     id: &str,
     at: DateTime<Utc>,
     body: &str,
 ) -> Option<Vec<(String, String)>> {
     let timestamp = at.timestamp();
-    let sig = signature(secret, id, timestamp, body)?;
+    let sig = secrets
+        .iter()
+        .map(|secret| signature(secret, id, timestamp, body))
+        .collect::<Option<Vec<_>>>()
+        .filter(|sigs| !sigs.is_empty())?
+        .join(" ");
     Some(vec![
         ("webhook-id".to_owned(), id.to_owned()),
         ("webhook-timestamp".to_owned(), timestamp.to_string()),
@@ -309,6 +341,9 @@ pub struct Hook {
     pub enabled: bool,
     /// The signing secret, sealed with the master key.
     pub secret_sealed: String,
+    /// The secret before the last rotation, sealed, and until when it still signs beside
+    /// the new one ([`PREVIOUS_SECRET_GRACE`]).
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
     /// When it was set.
     pub created_at: DateTime<Utc>,
     /// When it last changed.

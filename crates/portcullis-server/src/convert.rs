@@ -1,5 +1,6 @@
 //! Core types to wire types.
 
+use chrono::{DateTime, Utc};
 use portcullis_api as api;
 use portcullis_core::model;
 use portcullis_core::service::Tokens;
@@ -151,8 +152,12 @@ pub(crate) fn oauth_client(c: portcullis_core::oauth::OAuthClient) -> api::OAuth
     }
 }
 
-pub(crate) fn webhook(w: portcullis_core::webhooks::Webhook) -> api::Webhook {
+pub(crate) fn webhook(w: portcullis_core::webhooks::Webhook, now: DateTime<Utc>) -> api::Webhook {
     api::Webhook {
+        previous_secret_expires_at: w
+            .previous_secret
+            .map(|(_, until)| until)
+            .filter(|until| *until > now),
         id: w.id,
         url: w.url,
         event_types: w.event_types,

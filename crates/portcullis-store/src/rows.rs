@@ -718,12 +718,15 @@ pub(crate) struct WebhookRow {
     enabled: bool,
     failing_since: Option<i64>,
     secret_sealed: String,
+    previous_secret_sealed: Option<String>,
+    previous_secret_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
 
 pub(crate) const WEBHOOK_COLUMNS: &str = "id, org_id, url, event_types, enabled, failing_since, \
-     secret_sealed, created_at, updated_at FROM webhooks";
+     secret_sealed, previous_secret_sealed, previous_secret_until, created_at, updated_at \
+     FROM webhooks";
 
 impl TryFrom<WebhookRow> for portcullis_core::webhooks::Webhook {
     type Error = StoreError;
@@ -741,6 +744,7 @@ impl TryFrom<WebhookRow> for portcullis_core::webhooks::Webhook {
             enabled: r.enabled,
             failing_since: r.failing_since.map(time).transpose()?,
             secret_sealed: r.secret_sealed,
+            previous_secret: previous_secret(r.previous_secret_sealed, r.previous_secret_until)?,
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
         })
@@ -797,6 +801,17 @@ impl TryFrom<DeliveryRow> for portcullis_core::webhooks::Delivery {
     }
 }
 
+/// A rotated secret and the end of its grace, from their two columns.
+fn previous_secret(
+    sealed: Option<String>,
+    until: Option<i64>,
+) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+    match (sealed, until) {
+        (Some(sealed), Some(until)) => Ok(Some((sealed, time(until)?))),
+        _ => Ok(None),
+    }
+}
+
 #[derive(Debug, FromRow)]
 pub(crate) struct HookRow {
     org_id: String,
@@ -806,12 +821,15 @@ pub(crate) struct HookRow {
     fail_closed: bool,
     enabled: bool,
     secret_sealed: String,
+    previous_secret_sealed: Option<String>,
+    previous_secret_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
 
 pub(crate) const HOOK_COLUMNS: &str = "org_id, name, url, timeout_ms, fail_closed, enabled, \
-     secret_sealed, created_at, updated_at FROM hooks";
+     secret_sealed, previous_secret_sealed, previous_secret_until, created_at, updated_at \
+     FROM hooks";
 
 impl TryFrom<HookRow> for portcullis_core::webhooks::Hook {
     type Error = StoreError;
@@ -825,6 +843,7 @@ impl TryFrom<HookRow> for portcullis_core::webhooks::Hook {
             fail_closed: r.fail_closed,
             enabled: r.enabled,
             secret_sealed: r.secret_sealed,
+            previous_secret: previous_secret(r.previous_secret_sealed, r.previous_secret_until)?,
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
         })

@@ -92,10 +92,13 @@ pub(crate) async fn webhook_action(
             .rotate_webhook_secret(&admin, &slug, id, &s.client)
             .await
         {
-            Ok(secret) => {
+            Ok((secret, until)) => {
                 return ok(&Once {
                     c: s.chrome("New secret").await,
-                    intro: "The endpoint's new signing secret, shown only now; deliveries are signed with it from now on.".to_owned(),
+                    intro: format!(
+                        "The endpoint's new signing secret, shown only now. Deliveries are signed with it from now on, and with the old one too until {}, so the receiver can switch without refusing any.",
+                        until.format("%Y-%m-%d %H:%M UTC")
+                    ),
                     items: vec![secret],
                     next: format!("/ui/admin/orgs/{slug}"),
                 })

@@ -3,6 +3,7 @@
 //! test events; and the synchronous hooks. Delivery itself is the kernel's
 //! ([`super::kernel::webhooks`]), the hook calls too ([`super::kernel::hooks`]).
 
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::kernel::authz::OrgAdmin;
@@ -15,7 +16,7 @@ use crate::ids::OrgId;
 use crate::oauth::check_uri;
 use crate::webhooks::{
     check_event_types, new_secret, Delivery, DeliveryState, EventBody, EventData, Hook, HookName,
-    Webhook, HOOK_TIMEOUT_MAX_MS, HOOK_TIMEOUT_MS, TEST_EVENT,
+    Webhook, HOOK_TIMEOUT_MAX_MS, HOOK_TIMEOUT_MS, PREVIOUS_SECRET_GRACE, TEST_EVENT,
 };
 
 /// Endpoints an organization may have.
@@ -98,6 +99,7 @@ impl Services {
             enabled: true,
             failing_since: None,
             secret_sealed: self.seal_secret(&secret),
+            previous_secret: None,
             created_at: now,
             updated_at: now,
         };
@@ -162,7 +164,8 @@ impl Services {
     }
 
     /// Gives an endpoint a new secret (shown this once); deliveries are signed with it from
-    /// now on.
+    /// now on, and with the one it replaces too until the answered time (a day), so that the
+    /// receiver can switch without refusing any.
     #[instrument(skip_all)]
     pub async fn rotate_webhook_secret(
         &self,
@@ -170,10 +173,12 @@ impl Services {
         org_slug: &str,
         id: uuid::Uuid,
         client: &ClientInfo,
-    ) -> Result<String, AuthError> {
+    ) -> Result<(String, DateTime<Utc>), AuthError> {
         let mut w = self.webhook(admin, org_slug, id).await?;
         let secret = new_secret(self.rng.as_ref());
-        w.secret_sealed = self.seal_secret(&secret);
+        let until = stored_time(self.now() + PREVIOUS_SECRET_GRACE);
+        let old = std::mem::replace(&mut w.secret_sealed, self.seal_secret(&secret));
+        w.previous_secret = Some((old, until));
         w.updated_at = stored_time(self.now());
         let done = self
             .changed(
@@ -191,7 +196,7 @@ impl Services {
         if !done {
             return Err(AuthError::NotFound);
         }
-        Ok(secret)
+        Ok((secret, until))
     }
 
     /// Deletes an endpoint and what it had still to receive.
@@ -334,6 +339,7 @@ impl Services {
                         fail_closed: false,
                         enabled: true,
                         secret_sealed: self.seal_secret(&secret),
+                        previous_secret: None,
                         created_at: now,
                         updated_at: now,
                     },
@@ -374,7 +380,8 @@ impl Services {
         Ok((hook, secret))
     }
 
-    /// Gives a hook a new secret (shown this once).
+    /// Gives a hook a new secret (shown this once); calls are signed with the one it
+    /// replaces too until the answered time (a day).
     #[instrument(skip_all)]
     pub async fn rotate_hook_secret(
         &self,
@@ -382,7 +389,7 @@ impl Services {
         org_slug: &str,
         name: &str,
         client: &ClientInfo,
-    ) -> Result<String, AuthError> {
+    ) -> Result<(String, DateTime<Utc>), AuthError> {
         let name = HookName::parse(name).ok_or(AuthError::NotFound)?;
         let org = self.admin_org(admin, Some(org_slug)).await?;
         let mut hook = self
@@ -391,7 +398,9 @@ impl Services {
             .await?
             .ok_or(AuthError::NotFound)?;
         let secret = new_secret(self.rng.as_ref());
-        hook.secret_sealed = self.seal_secret(&secret);
+        let until = stored_time(self.now() + PREVIOUS_SECRET_GRACE);
+        let old = std::mem::replace(&mut hook.secret_sealed, self.seal_secret(&secret));
+        hook.previous_secret = Some((old, until));
         hook.updated_at = stored_time(self.now());
         self.changed(
             self.hook_event(admin, AuditKind::HookSet, org.id, name, client),
@@ -399,7 +408,7 @@ impl Services {
             |_| true,
         )
         .await?;
-        Ok(secret)
+        Ok((secret, until))
     }
 
     /// An organization's hooks.

@@ -48,7 +48,7 @@ pub(crate) async fn create_webhook(
         StatusCode::CREATED,
         Json(CreatedWebhook {
             secret,
-            webhook: convert::webhook(w),
+            webhook: convert::webhook(w, app.services.now()),
         }),
     ))
 }
@@ -67,7 +67,7 @@ pub(crate) async fn list_webhooks(
         .webhooks(&admin, &slug)
         .await?
         .into_iter()
-        .map(convert::webhook)
+        .map(|w| convert::webhook(w, app.services.now()))
         .collect();
     Ok(Json(WebhookList {
         items,
@@ -84,9 +84,8 @@ pub(crate) async fn get_webhook(
     Admin(admin): Admin,
     ApiPath((slug, id)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<Webhook>, Problem> {
-    Ok(Json(convert::webhook(
-        app.services.webhook(&admin, &slug, id).await?,
-    )))
+    let w = app.services.webhook(&admin, &slug, id).await?;
+    Ok(Json(convert::webhook(w, app.services.now())))
 }
 
 /// Change an endpoint.
@@ -111,11 +110,11 @@ pub(crate) async fn update_webhook(
         event_types: body.event_types,
         enabled: body.enabled,
     };
-    Ok(Json(convert::webhook(
-        app.services
-            .update_webhook(&admin, &slug, id, settings, &client)
-            .await?,
-    )))
+    let w = app
+        .services
+        .update_webhook(&admin, &slug, id, settings, &client)
+        .await?;
+    Ok(Json(convert::webhook(w, app.services.now())))
 }
 
 /// Delete an endpoint, and what it had still to receive.
@@ -134,7 +133,7 @@ pub(crate) async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Give an endpoint a new secret; deliveries are signed with it from now on.
+/// Give an endpoint a new secret; deliveries are signed with it from now on, and with the old one too for a day.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "Organization slug"), ("id" = Uuid, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookSecret), (status = 403, description = "`forbidden`", body = ProblemBody), (status = 404, description = "`not_found`", body = ProblemBody)))]
@@ -144,11 +143,14 @@ pub(crate) async fn rotate_webhook_secret(
     Client(client): Client,
     ApiPath((slug, id)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<WebhookSecret>, Problem> {
-    let secret = app
+    let (secret, previous_secret_expires_at) = app
         .services
         .rotate_webhook_secret(&admin, &slug, id, &client)
         .await?;
-    Ok(Json(WebhookSecret { secret }))
+    Ok(Json(WebhookSecret {
+        secret,
+        previous_secret_expires_at,
+    }))
 }
 
 /// Send a `webhook.test` event to the endpoint; answers the queued delivery.
@@ -279,7 +281,7 @@ pub(crate) async fn set_hook(
     }))
 }
 
-/// Give a hook a new secret.
+/// Give a hook a new secret; calls are signed with the old one too for a day.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/hooks/{name}/secret", tag = "webhooks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "Organization slug"), ("name" = String, Path, description = "The hook's name")),
     responses((status = 200, body = WebhookSecret), (status = 403, description = "`forbidden`", body = ProblemBody), (status = 404, description = "`not_found`", body = ProblemBody)))]
@@ -289,11 +291,14 @@ pub(crate) async fn rotate_hook_secret(
     Client(client): Client,
     ApiPath((slug, name)): ApiPath<(String, String)>,
 ) -> Result<Json<WebhookSecret>, Problem> {
-    let secret = app
+    let (secret, previous_secret_expires_at) = app
         .services
         .rotate_hook_secret(&admin, &slug, &name, &client)
         .await?;
-    Ok(Json(WebhookSecret { secret }))
+    Ok(Json(WebhookSecret {
+        secret,
+        previous_secret_expires_at,
+    }))
 }
 
 /// Remove a hook.

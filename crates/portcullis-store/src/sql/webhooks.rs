@@ -66,20 +66,27 @@ impl WebhookStore for This {
     }
 
     async fn update_webhook(&self, w: &Webhook) -> Result<bool, StoreError> {
-        let done = self.write_one(
-sqlx::query(
+        let (previous, until) = w
+            .previous_secret
+            .as_ref()
+            .map_or((None, None), |(sealed, until)| {
+                (Some(sealed), Some(ms(*until)))
+            });
+        let update = sqlx::query(
             "UPDATE webhooks SET url = $1, event_types = $2, enabled = $3, secret_sealed = $4, \
-             updated_at = $5 WHERE org_id = $6 AND id = $7",
+             updated_at = $5, previous_secret_sealed = $6, previous_secret_until = $7 \
+             WHERE org_id = $8 AND id = $9",
         )
         .bind(&w.url)
         .bind(event_types_column(&w.event_types))
         .bind(w.enabled)
         .bind(&w.secret_sealed)
         .bind(ms(w.updated_at))
+        .bind(previous)
+        .bind(until)
         .bind(w.org_id.to_string())
-        .bind(w.id.to_string()),
-        )
-        .await?;
+        .bind(w.id.to_string());
+        let done = self.write_one(update).await?;
         Ok(done == 1)
     }
 
@@ -173,24 +180,35 @@ sqlx::query(
             .await
             .map_err(db_err)?;
         let mut due = Vec::with_capacity(claimed.len());
-        let mut endpoints: Vec<(String, String, String)> = Vec::new();
+        // Each endpoint once: its URL, secret, and previous secret while that still signs.
+        type Endpoint = (String, String, Option<String>);
+        let mut endpoints: Vec<(String, Endpoint)> = Vec::new();
         for row in claimed {
             let webhook_id: String = row.try_get("webhook_id").map_err(db_err)?;
-            let (url, secret_sealed) = match endpoints.iter().find(|(id, _, _)| *id == webhook_id) {
-                Some((_, url, secret)) => (url.clone(), secret.clone()),
+            let (url, secret_sealed, previous_secret_sealed) = match endpoints
+                .iter()
+                .find(|(id, _)| *id == webhook_id)
+            {
+                Some((_, endpoint)) => endpoint.clone(),
                 None => {
-                    let endpoint =
-                        sqlx::query("SELECT url, secret_sealed FROM webhooks WHERE id = $1")
-                            .bind(&webhook_id)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(db_err)?;
+                    let endpoint = sqlx::query(
+                            "SELECT url, secret_sealed, CASE WHEN previous_secret_until > $2 \
+                             THEN previous_secret_sealed END AS previous FROM webhooks WHERE id = $1",
+                        )
+                        .bind(&webhook_id)
+                        .bind(ms(now))
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?;
                     // Deleted since: its deliveries went with it.
                     let Some(endpoint) = endpoint else { continue };
-                    let url: String = endpoint.try_get("url").map_err(db_err)?;
-                    let secret: String = endpoint.try_get("secret_sealed").map_err(db_err)?;
-                    endpoints.push((webhook_id.clone(), url.clone(), secret.clone()));
-                    (url, secret)
+                    let found: Endpoint = (
+                        endpoint.try_get("url").map_err(db_err)?,
+                        endpoint.try_get("secret_sealed").map_err(db_err)?,
+                        endpoint.try_get("previous").map_err(db_err)?,
+                    );
+                    endpoints.push((webhook_id.clone(), found.clone()));
+                    found
                 }
             };
             let event_id: String = row.try_get("event_id").map_err(db_err)?;
@@ -203,6 +221,7 @@ sqlx::query(
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 url,
                 secret_sealed,
+                previous_secret_sealed,
             });
         }
         due.sort_by_key(|d| d.event_id);
@@ -271,13 +290,21 @@ sqlx::query(
     }
 
     async fn put_hook(&self, h: &Hook) -> Result<(), StoreError> {
-        self.write_one(
-sqlx::query(
+        let (previous, until) = h
+            .previous_secret
+            .as_ref()
+            .map_or((None, None), |(sealed, until)| {
+                (Some(sealed), Some(ms(*until)))
+            });
+        let put = sqlx::query(
             "INSERT INTO hooks (org_id, name, url, timeout_ms, fail_closed, enabled, secret_sealed, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             previous_secret_sealed, previous_secret_until, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (org_id, name) DO UPDATE SET url = excluded.url, \
              timeout_ms = excluded.timeout_ms, fail_closed = excluded.fail_closed, \
              enabled = excluded.enabled, secret_sealed = excluded.secret_sealed, \
+             previous_secret_sealed = excluded.previous_secret_sealed, \
+             previous_secret_until = excluded.previous_secret_until, \
              updated_at = excluded.updated_at",
         )
         .bind(h.org_id.to_string())
@@ -287,10 +314,11 @@ sqlx::query(
         .bind(h.fail_closed)
         .bind(h.enabled)
         .bind(&h.secret_sealed)
+        .bind(previous)
+        .bind(until)
         .bind(ms(h.created_at))
-        .bind(ms(h.updated_at)),
-        )
-        .await?;
+        .bind(ms(h.updated_at));
+        self.write_one(put).await?;
         Ok(())
     }
 

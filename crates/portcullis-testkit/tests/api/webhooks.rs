@@ -257,16 +257,56 @@ async fn a_rotated_secret_signs_from_then_on(app: TestServer) {
     let admin = app.admin().await;
     let port = free_port();
     let (id, old) = endpoint(&admin, &format!("http://127.0.0.1:{port}/"), &[]).await;
-    let new = admin.rotate_webhook_secret(ORG, id).await.unwrap().secret;
-    assert_ne!(old, new);
-    let mut r = Receiver::start(port, &new, json!({})).await;
-    admin.test_webhook(ORG, id).await.unwrap();
-    let got = next_of(&mut r, "webhook.test").await;
     assert_eq!(
-        got["payload"]["data"]["details"]["webhook_id"],
-        id.to_string()
+        admin
+            .webhook(ORG, id)
+            .await
+            .unwrap()
+            .previous_secret_expires_at,
+        None
     );
+    let rotated = admin.rotate_webhook_secret(ORG, id).await.unwrap();
+    let new = rotated.secret;
+    assert_ne!(old, new);
+    // The old secret goes on signing beside the new one for a day.
+    let grace = rotated.previous_secret_expires_at - chrono::Utc::now();
+    assert!(
+        grace > chrono::Duration::hours(23) && grace <= chrono::Duration::hours(24),
+        "{grace}"
+    );
+    assert_eq!(
+        admin
+            .webhook(ORG, id)
+            .await
+            .unwrap()
+            .previous_secret_expires_at,
+        Some(rotated.previous_secret_expires_at)
+    );
+    // A receiver that has switched, and one that has not yet, both accept the event.
+    for secret in [&new, &old] {
+        let mut r = Receiver::start(port, secret, json!({})).await;
+        admin.test_webhook(ORG, id).await.unwrap();
+        let got = next_of(&mut r, "webhook.test").await;
+        assert_eq!(
+            got["payload"]["data"]["details"]["webhook_id"],
+            id.to_string()
+        );
+        r.stop().await;
+    }
+    // A second rotation leaves only the secret it replaces beside the new one: the first
+    // is refused from then on.
+    let newest = admin.rotate_webhook_secret(ORG, id).await.unwrap().secret;
+    let mut r = Receiver::start(port, &old, json!({})).await;
+    admin.test_webhook(ORG, id).await.unwrap();
+    let refused = r.next().await;
+    assert_eq!(refused["verified"], false, "{refused}");
     r.stop().await;
+    for secret in [&newest, &new] {
+        let mut r = Receiver::start(port, secret, json!({})).await;
+        admin.test_webhook(ORG, id).await.unwrap();
+        next_of(&mut r, "webhook.test").await;
+        r.stop().await;
+    }
 }
 
 async fn endpoints_are_managed_by_admins_with_clear_errors(app: TestServer) {
@@ -492,6 +532,25 @@ async fn before_user_created_refuses_a_sign_up_with_its_message(app: TestServer)
         "admin"
     );
     r.stop().await;
+    // After a rotation the hook is signed with both secrets for a day: a receiver that still
+    // holds the old one, and one that has the new one, both verify the call.
+    let rotated = admin
+        .rotate_hook_secret(ORG, "before_user_created")
+        .await
+        .unwrap();
+    assert_ne!(rotated.secret, secret);
+    for (key, email) in [
+        (&secret, "old-key@example.com"),
+        (&rotated.secret, "new-key@example.com"),
+    ] {
+        let mut r = Receiver::start(port, key, json!({"answer": {"decision": "allow"}})).await;
+        app.client()
+            .register(&register_request(email))
+            .await
+            .unwrap();
+        assert_eq!(r.next_verified().await["payload"]["data"]["email"], email);
+        r.stop().await;
+    }
     let hooks = admin.hooks(ORG).await.unwrap().items;
     assert_eq!(hooks.len(), 1);
     assert_eq!(

@@ -4,6 +4,7 @@
 use clap::Subcommand;
 use portcullis_client::api::{
     CreateWebhookRequest, Hook, SetHookRequest, UpdateWebhookRequest, Webhook, WebhookDelivery,
+    WebhookSecret,
 };
 use uuid::Uuid;
 
@@ -157,8 +158,12 @@ fn hooks(list: &[Hook]) -> Table {
     )
 }
 
-fn secret_table(secret: &str) -> Table {
-    Table::new(&["SECRET (shown once)"]).row(vec![secret.to_owned()])
+/// A rotated secret, and until when the old one signs beside it.
+fn rotated_table(s: &WebhookSecret) -> Table {
+    Table::new(&["SECRET (shown once)", "OLD SECRET SIGNS UNTIL"]).row(vec![
+        s.secret.clone(),
+        s.previous_secret_expires_at.to_rfc3339(),
+    ])
 }
 
 /// Runs a `webhooks` command.
@@ -209,7 +214,7 @@ pub async fn webhooks(remote: &Remote, cmd: Webhooks) -> anyhow::Result<()> {
         }
         Webhooks::RotateSecret { org, id } => {
             let s = c.rotate_webhook_secret(&org, id).await?;
-            remote.print(&s, |s| secret_table(&s.secret))
+            remote.print(&s, rotated_table)
         }
         Webhooks::Test { org, id } => {
             let d = c.test_webhook(&org, id).await?;
@@ -262,7 +267,7 @@ pub async fn hooks_command(remote: &Remote, cmd: Hooks) -> anyhow::Result<()> {
         }
         Hooks::RotateSecret { org, name } => {
             let s = c.rotate_hook_secret(&org, &name).await?;
-            remote.print(&s, |s| secret_table(&s.secret))
+            remote.print(&s, rotated_table)
         }
         Hooks::Delete { org, name } => {
             c.delete_hook(&org, &name).await?;

@@ -13,7 +13,7 @@ use crate::error::AuthError;
 use crate::ids::OrgId;
 use crate::model::User;
 use crate::notify::OutboundRequest;
-use crate::webhooks::{allowed_claims, signed_headers, ClaimsAnswer, HookName};
+use crate::webhooks::{allowed_claims, signed_headers, signing_secrets, ClaimsAnswer, HookName};
 
 /// What became of a hook call.
 pub(crate) enum Answer<T> {
@@ -101,11 +101,16 @@ impl Services {
             .caller
             .as_ref()
             .ok_or(Failure::Error("this node makes no outbound calls".into()))?;
-        let secret = self
-            .open(SECRET_PURPOSE, &hook.secret_sealed)
-            .and_then(|s| String::from_utf8(s.to_vec()).ok())
-            .ok_or(Failure::Error("the hook's secret cannot be read".into()))?;
         let now = self.now();
+        let secrets = signing_secrets(&hook.secret_sealed, hook.previous_secret.as_ref(), now)
+            .into_iter()
+            .map(|sealed| {
+                self.open(SECRET_PURPOSE, sealed)
+                    .and_then(|s| String::from_utf8(s.to_vec()).ok())
+            })
+            .collect::<Option<Vec<String>>>()
+            .ok_or(Failure::Error("the hook's secret cannot be read".into()))?;
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let id = uuid::Uuid::now_v7().to_string();
         let body = serde_json::json!({
             "type": hook.name.as_str(),
@@ -113,7 +118,7 @@ impl Services {
             "data": data,
         })
         .to_string();
-        let headers = signed_headers(&secret, &id, now, &body)
+        let headers = signed_headers(&secrets, &id, now, &body)
             .ok_or(Failure::Error("the hook's secret cannot sign".into()))?;
         let budget = Duration::from_millis(u64::from(hook.timeout_ms));
         let request = OutboundRequest {

@@ -84,9 +84,16 @@ impl Deliverer {
     async fn deliver(&self, d: &DueDelivery) -> Result<(), StoreError> {
         let started = Instant::now();
         let sent_at = self.clock.now();
-        let headers = self
-            .secret(&d.secret_sealed)
-            .and_then(|secret| signed_headers(&secret, &d.event_id.to_string(), sent_at, &d.body));
+        // The current secret, and the one before it while it still signs; a secret that
+        // cannot be read fails the delivery rather than sending it with fewer signatures.
+        let secrets = std::iter::once(&d.secret_sealed)
+            .chain(&d.previous_secret_sealed)
+            .map(|sealed| self.secret(sealed))
+            .collect::<Option<Vec<String>>>();
+        let headers = secrets.and_then(|secrets| {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            signed_headers(&secrets, &d.event_id.to_string(), sent_at, &d.body)
+        });
         let result = match headers {
             Some(headers) => self
                 .caller
