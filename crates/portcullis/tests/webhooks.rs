@@ -70,7 +70,16 @@ async fn receive_all(r: &mut Receiver, users: &[String]) -> BTreeMap<String, usi
     let mut by_user: BTreeMap<String, String> = BTreeMap::new();
     let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
     while by_user.len() < users.len() {
-        let got = r.next_verified().await;
+        // A delivery that was in flight when its node died stays leased to it for a minute
+        // (the deliverer's lease) before another node may try it again.
+        let got = r
+            .next_within(std::time::Duration::from_secs(90))
+            .await
+            .expect("a request within the lease and a retry");
+        assert_eq!(
+            got["verified"], true,
+            "the library refused a request: {got}"
+        );
         let user = got["payload"]["data"]["user_id"]
             .as_str()
             .unwrap()
