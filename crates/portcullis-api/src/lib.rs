@@ -15,6 +15,7 @@ mod oidc;
 mod orgs;
 mod passkeys;
 mod problem;
+mod scim;
 mod users;
 mod webhooks;
 
@@ -36,6 +37,7 @@ pub use oidc::*;
 pub use orgs::*;
 pub use passkeys::*;
 pub use problem::{FieldProblem, Problem, ProblemCode};
+pub use scim::*;
 pub use users::*;
 pub use webhooks::*;
 

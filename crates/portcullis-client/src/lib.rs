@@ -45,6 +45,7 @@ mod identity_providers;
 mod mfa;
 mod oauth_clients;
 mod orgs;
+mod scim;
 mod users;
 mod webhooks;
 

@@ -165,11 +165,15 @@ pub enum AuditKind {
     IdentityLinked,
     /// An upstream account was unlinked from a user.
     IdentityUnlinked,
+    /// An admin made a SCIM token.
+    ScimTokenCreated,
+    /// An admin revoked a SCIM token.
+    ScimTokenRevoked,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 73] = [
+    pub const ALL: [AuditKind; 75] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -243,6 +247,8 @@ impl AuditKind {
         Self::IdentityProviderDeleted,
         Self::IdentityLinked,
         Self::IdentityUnlinked,
+        Self::ScimTokenCreated,
+        Self::ScimTokenRevoked,
     ];
 
     /// The wire name.
@@ -321,6 +327,8 @@ impl AuditKind {
             Self::IdentityProviderDeleted => "identity_provider.deleted",
             Self::IdentityLinked => "identity.linked",
             Self::IdentityUnlinked => "identity.unlinked",
+            Self::ScimTokenCreated => "scim_token.created",
+            Self::ScimTokenRevoked => "scim_token.revoked",
         }
     }
 

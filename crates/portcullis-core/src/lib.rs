@@ -15,6 +15,7 @@ pub mod notify;
 pub mod oauth;
 pub mod oidc;
 pub mod password;
+pub mod scim;
 pub mod service;
 pub mod store;
 pub mod tokens;

@@ -88,7 +88,7 @@ pub fn router(
     extra: Router<AppState>,
 ) -> Router {
     let (routes, mut doc) = routes::all().split_for_parts();
-    let routes = routes.merge(extra);
+    let routes = routes.merge(routes::scim::router()).merge(extra);
     openapi::complete_answers(&mut doc);
     let openapi_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
     let state = AppState {

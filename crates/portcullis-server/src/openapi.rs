@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "oauth", description = "OAuth clients: applications that sign an organization's users in through OpenID Connect"),
         (name = "identity providers", description = "Upstream identity providers of an organization (Sign in with Google, Microsoft, GitHub, GitLab, Apple or any OpenID provider)"),
         (name = "webhooks", description = "Webhooks (an organization's events, posted and signed per Standard Webhooks) and hooks (its own service, asked before an account is made and when an access token is issued)"),
+        (name = "scim", description = "SCIM tokens: what an organization's identity provider (Okta, Entra ID...) provisions its users with, at /scim/v2/{slug}/ (SCIM 2.0, described by its own /Schemas)"),
         (name = "discovery", description = "Keys and discovery for token verifiers"),
         (name = "operations", description = "Health, metrics, documentation"),
     )

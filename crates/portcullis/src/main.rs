@@ -85,6 +85,13 @@ enum Command {
         #[command(subcommand)]
         command: portcullis::remote::Webhooks,
     },
+    /// SCIM tokens of an organization (for Okta, Entra ID...), through a running server.
+    ScimTokens {
+        #[command(flatten)]
+        remote: portcullis::remote::Remote,
+        #[command(subcommand)]
+        command: portcullis::remote::ScimTokens,
+    },
     /// Hooks (before_user_created, custom_access_token_claims), through a running server.
     Hooks {
         #[command(flatten)]
@@ -206,6 +213,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Hooks { remote, command } => {
             return portcullis::remote::hooks_command(&remote, command).await
         }
+        Command::ScimTokens { remote, command } => {
+            return portcullis::remote::scim_tokens(&remote, command).await
+        }
         _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
@@ -271,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
         | Command::Webhooks { .. }
         | Command::IdentityProviders { .. }
         | Command::Hooks { .. }
+        | Command::ScimTokens { .. }
         | Command::Audit { .. } => {
             unreachable!("handled above")
         }

@@ -25,6 +25,7 @@ mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;
+mod scim;
 mod transfer;
 mod upstream;
 mod webhooks;
@@ -59,6 +60,7 @@ pub use oidc::{
 pub use orgs::OrgInput;
 pub use passkeys::PasskeyChallenge;
 pub use questions::QuestionAnswer;
+pub use scim::{ScimClient, ScimListQuery, ScimPage, SCIM_TOKEN_PREFIX};
 pub use transfer::{ImportError, UserRecord};
 pub use upstream::{
     IdentityView, LinkTicket, UpstreamButton, UpstreamCallback, UpstreamOutcome, UpstreamStart,

@@ -14,6 +14,7 @@ mod oidc;
 mod orgs;
 mod outbound;
 mod passkeys;
+mod scim;
 mod second_factors;
 mod sessions;
 mod upstream;
@@ -32,6 +33,7 @@ pub use oidc::*;
 pub use orgs::*;
 pub use outbound::*;
 pub use passkeys::*;
+pub use scim::*;
 pub use second_factors::*;
 pub use sessions::*;
 pub use upstream::*;
@@ -56,6 +58,7 @@ pub trait Store:
     + OutboundStore
     + WebhookStore
     + UpstreamStore
+    + ScimStore
 {
 }
 
@@ -76,5 +79,6 @@ impl<T> Store for T where
         + OutboundStore
         + WebhookStore
         + UpstreamStore
+        + ScimStore
 {
 }

@@ -16,6 +16,8 @@ mod oidc;
 mod orgs;
 mod passkeys;
 mod questions;
+pub(crate) mod scim;
+mod scim_tokens;
 mod webhooks;
 
 use admin::{cursor, next_cursor};
@@ -126,6 +128,11 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
             webhooks::delete_webhook
         ))
         .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(
+            scim_tokens::create_scim_token,
+            scim_tokens::list_scim_tokens
+        ))
+        .routes(routes!(scim_tokens::revoke_scim_token))
         .routes(routes!(webhooks::test_webhook))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::redeliver))

@@ -49,6 +49,8 @@ mod orgs;
 mod outbound;
 #[path = "passkeys.rs"]
 mod passkeys;
+#[path = "scim.rs"]
+mod scim;
 #[path = "second_factors.rs"]
 mod second_factors;
 #[path = "sessions.rs"]

@@ -54,6 +54,55 @@ impl This {
         }
     }
 
+    /// Inserts users and their roles in `tx`, in multi-row statements.
+    pub(super) async fn insert_user_rows(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        users: &[NewUser],
+    ) -> Result<(), StoreError> {
+        for chunk in users.chunks(500) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
+                 username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
+                 created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, user| {
+                let p = &user.profile;
+                row.push_bind(user.id.to_string())
+                    .push_bind(user.org_id.to_string())
+                    .push_bind(p.email.clone())
+                    .push_bind(p.email_verified)
+                    .push_bind(p.phone.clone())
+                    .push_bind(p.phone_verified)
+                    .push_bind(p.username.clone())
+                    .push_bind(p.username_key())
+                    .push_bind(p.first_name.clone())
+                    .push_bind(p.last_name.clone())
+                    .push_bind(user.password_hash.clone())
+                    .push_bind(user.anonymous)
+                    .push_bind(user.active)
+                    .push_bind(p.attributes.to_json())
+                    .push_bind(ms(user.created_at))
+                    .push_bind(ms(user.created_at));
+            });
+            qb.build().execute(&mut **tx).await.map_err(db_err)?;
+            let roles: Vec<(&NewUser, &String)> = chunk
+                .iter()
+                .flat_map(|u| u.roles.iter().map(move |r| (u, r)))
+                .collect();
+            for roles in roles.chunks(2000) {
+                let mut qb =
+                    QueryBuilder::<Db>::new("INSERT INTO user_roles (user_id, role, added_at) ");
+                qb.push_values(roles, |mut row, (user, role)| {
+                    row.push_bind(user.id.to_string())
+                        .push_bind((*role).clone())
+                        .push_bind(ms(user.created_at));
+                });
+                qb.build().execute(&mut **tx).await.map_err(db_err)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn user_where(
         &self,
         clause: &str,
@@ -134,47 +183,7 @@ impl UserStore for This {
         // Multi-row statements in one transaction: all or nothing, and fast enough to
         // import millions (500 rows x 15 values stays under SQLite's variable limit).
         let mut tx = begin(&self.writer, BEGIN).await?;
-        for chunk in users.chunks(500) {
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
-                 username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
-                 created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut row, user| {
-                let p = &user.profile;
-                row.push_bind(user.id.to_string())
-                    .push_bind(user.org_id.to_string())
-                    .push_bind(p.email.clone())
-                    .push_bind(p.email_verified)
-                    .push_bind(p.phone.clone())
-                    .push_bind(p.phone_verified)
-                    .push_bind(p.username.clone())
-                    .push_bind(p.username_key())
-                    .push_bind(p.first_name.clone())
-                    .push_bind(p.last_name.clone())
-                    .push_bind(user.password_hash.clone())
-                    .push_bind(user.anonymous)
-                    .push_bind(user.active)
-                    .push_bind(p.attributes.to_json())
-                    .push_bind(ms(user.created_at))
-                    .push_bind(ms(user.created_at));
-            });
-            qb.build().execute(&mut *tx).await.map_err(db_err)?;
-            let roles: Vec<(&NewUser, &String)> = chunk
-                .iter()
-                .flat_map(|u| u.roles.iter().map(move |r| (u, r)))
-                .collect();
-            for roles in roles.chunks(2000) {
-                let mut qb =
-                    QueryBuilder::<Db>::new("INSERT INTO user_roles (user_id, role, added_at) ");
-                qb.push_values(roles, |mut row, (user, role)| {
-                    row.push_bind(user.id.to_string())
-                        .push_bind((*role).clone())
-                        .push_bind(ms(user.created_at));
-                });
-                qb.build().execute(&mut *tx).await.map_err(db_err)?;
-            }
-        }
+        Self::insert_user_rows(&mut tx, users).await?;
         super::audit::commit(tx).await?;
         Ok(users.len() as u64)
     }

@@ -32,6 +32,7 @@ mod orgs;
 mod passkeys;
 mod questions;
 mod rate_limits;
+mod scim;
 mod startup;
 mod ui;
 mod upstream;

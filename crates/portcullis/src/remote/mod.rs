@@ -4,6 +4,7 @@
 
 mod identity_providers;
 mod oauth_clients;
+mod scim_tokens;
 mod webhooks;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 pub use identity_providers::{identity_providers, IdentityProviders, ProviderArgs};
 pub use oauth_clients::{oauth_clients, OAuthClients, Settings as OAuthClientSettings};
+pub use scim_tokens::{scim_tokens, ScimTokens};
 pub use webhooks::{hooks_command, webhooks, Hooks, Webhooks};
 
 /// Where the server is and who is calling.

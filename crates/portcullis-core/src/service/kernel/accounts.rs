@@ -124,18 +124,16 @@ impl Services {
         Ok(Some(self.hasher.hash(&pw).await?))
     }
 
-    /// Stores a parsed account: asks the organization's `before_user_created` hook (if it
-    /// has one), checks the password against the policy, hashes it, inserts. `source` tells
-    /// the hook how the account comes (`registration`, `admin`).
-    pub(crate) async fn create_account(
+    /// Asks the organization's `before_user_created` hook (if it has one) whether an account
+    /// with `profile` may be made; `source` says how it comes (`registration`, `admin`,
+    /// `upstream`, `scim`). A refusal carries the hook's message, cleaned.
+    pub(crate) async fn allow_new_user(
         &self,
         org: &crate::model::Organization,
-        account: NewAccount,
-        roles: Vec<String>,
+        p: &Profile,
+        roles: &[String],
         source: &str,
-        event: impl FnOnce(UserId) -> AuditEvent,
-    ) -> Result<User, AuthError> {
-        let p = &account.profile;
+    ) -> Result<(), AuthError> {
         let data = serde_json::json!({
             "org_id": org.id.to_string(),
             "org": org.slug,
@@ -162,6 +160,22 @@ impl Services {
                 .unwrap_or_else(|| "This account cannot be made.".to_owned());
             return Err(AuthError::HookDenied(message));
         }
+        Ok(())
+    }
+
+    /// Stores a parsed account: asks the organization's `before_user_created` hook (if it
+    /// has one), checks the password against the policy, hashes it, inserts. `source` tells
+    /// the hook how the account comes (`registration`, `admin`).
+    pub(crate) async fn create_account(
+        &self,
+        org: &crate::model::Organization,
+        account: NewAccount,
+        roles: Vec<String>,
+        source: &str,
+        event: impl FnOnce(UserId) -> AuditEvent,
+    ) -> Result<User, AuthError> {
+        self.allow_new_user(org, &account.profile, &roles, source)
+            .await?;
         let password_hash = self.hash_new_password(org, &account).await?;
         let mut roles = roles;
         if !roles.iter().any(|r| r == RoleName::USER) {

@@ -1,0 +1,155 @@
+//! The storage of SCIM provisioning: an organization's SCIM tokens, and what is kept of a
+//! SCIM user beside its account (its `userName`, `externalId` and other attributes), with
+//! the search SCIM lists users by.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
+use crate::ids::{OrgId, UserId};
+use crate::model::User;
+use crate::scim::user::ScimAttributes;
+use crate::scim::CompareOp;
+use crate::store::{NewUser, Profile};
+
+/// A SCIM token of an organization (its secret is kept as a hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimToken {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// The organization it provisions.
+    pub org_id: OrgId,
+    /// What it is for.
+    pub description: String,
+    /// The first characters of the token, to recognise it by.
+    pub prefix: String,
+    /// Who made it.
+    pub created_by: Option<UserId>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A user column a SCIM filter or sort can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimColumn {
+    /// `id`.
+    Id,
+    /// `userName`: SCIM's, else the username, email, phone or id.
+    UserName,
+    /// `externalId`.
+    ExternalId,
+    /// `name.givenName`.
+    GivenName,
+    /// `name.familyName`.
+    FamilyName,
+    /// The account's email (`emails.value`).
+    Email,
+    /// The account's phone (`phoneNumbers.value`).
+    Phone,
+    /// `active`.
+    Active,
+    /// `meta.created`.
+    Created,
+    /// `meta.lastModified`.
+    LastModified,
+}
+
+/// A value a column is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimValue {
+    /// Text.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+    /// A time.
+    Time(DateTime<Utc>),
+}
+
+/// A condition on users, translated from a SCIM filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimCond {
+    /// Every user.
+    True,
+    /// A column compared with a value.
+    Compare {
+        /// The column.
+        column: ScimColumn,
+        /// The operator.
+        op: CompareOp,
+        /// The value.
+        value: ScimValue,
+        /// Whether text compares exactly (else ignoring case).
+        case_exact: bool,
+    },
+    /// The column has a value.
+    Present(ScimColumn),
+    /// Both.
+    And(Box<ScimCond>, Box<ScimCond>),
+    /// Either.
+    Or(Box<ScimCond>, Box<ScimCond>),
+    /// Not.
+    Not(Box<ScimCond>),
+}
+
+/// A search of an organization's users (guests are never listed).
+#[derive(Debug, Clone)]
+pub struct ScimSearch {
+    /// The organization.
+    pub org_id: OrgId,
+    /// Which users.
+    pub cond: ScimCond,
+    /// Sorted by this column (else by id), descending when `descending`.
+    pub sort: Option<ScimColumn>,
+    /// Descending.
+    pub descending: bool,
+    /// Skip this many.
+    pub offset: u64,
+    /// At most this many (`None`: all).
+    pub limit: Option<u64>,
+}
+
+/// The storage of SCIM provisioning.
+#[async_trait]
+pub trait ScimStore: Send + Sync + 'static {
+    /// Stores a token with the hash of its secret.
+    async fn insert_scim_token(&self, token: &ScimToken, hash: &str) -> Result<(), StoreError>;
+    /// An organization's tokens, newest first.
+    async fn scim_tokens(&self, org_id: OrgId) -> Result<Vec<ScimToken>, StoreError>;
+    /// Deletes a token of the organization; false when it has none such.
+    async fn delete_scim_token(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
+    /// The token whose secret hashes to `hash`.
+    async fn scim_token_by_hash(&self, hash: &str) -> Result<Option<ScimToken>, StoreError>;
+    /// Records a token's use.
+    async fn touch_scim_token(&self, id: uuid::Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Creates a user with what SCIM keeps of it, in one transaction (with the events
+    /// attached to the write). A `userName` the organization already has is a conflict
+    /// on `userName`.
+    async fn insert_scim_user(
+        &self,
+        user: &NewUser,
+        scim: &ScimAttributes,
+    ) -> Result<User, StoreError>;
+    /// Replaces a user's profile, `active` and SCIM attributes in one transaction; `None`
+    /// when the user is gone. Deactivating ends the user's sessions in it.
+    async fn update_scim_user(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        active: bool,
+        scim: &ScimAttributes,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
+    /// A user of the organization with its SCIM attributes (none for a guest).
+    async fn scim_user(
+        &self,
+        org_id: OrgId,
+        id: UserId,
+    ) -> Result<Option<(User, ScimAttributes)>, StoreError>;
+    /// The users a search finds, with their SCIM attributes, and how many it finds in all.
+    async fn scim_users(
+        &self,
+        search: &ScimSearch,
+    ) -> Result<(u64, Vec<(User, ScimAttributes)>), StoreError>;
+}
