@@ -5,6 +5,7 @@
 pub mod discovery;
 pub mod filter;
 pub mod patch;
+pub mod query;
 pub mod user;
 
 pub use filter::{AttrPath, CompareOp, Filter};

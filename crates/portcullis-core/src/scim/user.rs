@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 
 use super::filter::{get_ci, AttrPath, CompareOp, Filter};
 use super::patch::Shape;
+use super::query::{ScimColumn, ScimCond, ScimValue};
 use super::{ScimError, ENTERPRISE_SCHEMA, USER_SCHEMA};
 use crate::identity::{Email, PersonName, Phone};
 use crate::model::User;
-use crate::store::{ScimColumn, ScimCond, ScimValue};
 
 /// The simple string attributes of the core schema kept as sent.
 pub const STRINGS: [&str; 8] = [
