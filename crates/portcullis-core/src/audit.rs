@@ -169,11 +169,17 @@ pub enum AuditKind {
     ScimTokenCreated,
     /// An admin revoked a SCIM token.
     ScimTokenRevoked,
+    /// A SCIM client made a group (a role, given to its members).
+    ScimGroupCreated,
+    /// A SCIM client changed a group: its name or its members.
+    ScimGroupUpdated,
+    /// A SCIM client deleted a group (its role taken from every member).
+    ScimGroupDeleted,
 }
 
 impl AuditKind {
     /// Every kind, for validation of filters.
-    pub const ALL: [AuditKind; 75] = [
+    pub const ALL: [AuditKind; 78] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -249,6 +255,9 @@ impl AuditKind {
         Self::IdentityUnlinked,
         Self::ScimTokenCreated,
         Self::ScimTokenRevoked,
+        Self::ScimGroupCreated,
+        Self::ScimGroupUpdated,
+        Self::ScimGroupDeleted,
     ];
 
     /// The wire name.
@@ -329,6 +338,9 @@ impl AuditKind {
             Self::IdentityUnlinked => "identity.unlinked",
             Self::ScimTokenCreated => "scim_token.created",
             Self::ScimTokenRevoked => "scim_token.revoked",
+            Self::ScimGroupCreated => "scim_group.created",
+            Self::ScimGroupUpdated => "scim_group.updated",
+            Self::ScimGroupDeleted => "scim_group.deleted",
         }
     }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::user::{ENTERPRISE_STRINGS, NAME_PARTS, STRINGS};
-use super::{ENTERPRISE_SCHEMA, LIST_SCHEMA, MAX_RESULTS, USER_SCHEMA};
+use super::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, MAX_RESULTS, USER_SCHEMA};
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -32,9 +32,10 @@ pub fn service_provider_config(base: &str) -> Value {
     })
 }
 
-/// The resource types: `User` (with the enterprise extension).
+/// The resource types: `User` (with the enterprise extension) and `Group`.
 pub fn resource_types(base: &str) -> Vec<Value> {
-    vec![json!({
+    vec![
+        json!({
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": "User",
         "name": "User",
@@ -43,7 +44,17 @@ pub fn resource_types(base: &str) -> Vec<Value> {
         "schema": USER_SCHEMA,
         "schemaExtensions": [{"schema": ENTERPRISE_SCHEMA, "required": false}],
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}
-    })]
+        }),
+        json!({
+            "schemas": [RESOURCE_TYPE_SCHEMA],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "A role of the organization; its members hold it",
+            "schema": GROUP_SCHEMA,
+            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
+        }),
+    ]
 }
 
 fn attr(
@@ -84,7 +95,33 @@ fn multi_valued(name: &str) -> Value {
     )
 }
 
-/// The schemas: the core `User` and the enterprise extension, as far as Portcullis keeps them.
+fn reference(name: &str, to: &str) -> Value {
+    let mut r = attr(name, "reference", false, "readWrite", "none", false);
+    r["referenceTypes"] = json!([to]);
+    r
+}
+
+/// Marks an attribute and its sub-attributes read-only.
+fn read_only(a: &mut Value) {
+    a["mutability"] = json!("readOnly");
+    if let Some(subs) = a["subAttributes"].as_array_mut() {
+        for s in subs {
+            s["mutability"] = json!("readOnly");
+        }
+    }
+}
+
+/// Marks an attribute and its sub-attributes immutable (set once, never changed).
+fn immutable_subs(a: &mut Value) {
+    if let Some(subs) = a["subAttributes"].as_array_mut() {
+        for s in subs {
+            s["mutability"] = json!("immutable");
+        }
+    }
+}
+
+/// The schemas: the core `User` and `Group`, and the enterprise extension, as far as
+/// Portcullis keeps them.
 pub fn schemas(base: &str) -> Vec<Value> {
     let mut user_attrs = vec![
         attr("userName", "string", false, "readWrite", "server", true),
@@ -110,6 +147,18 @@ pub fn schemas(base: &str) -> Vec<Value> {
     user_attrs.push(attr("active", "boolean", false, "readWrite", "none", false));
     user_attrs.push(multi_valued("emails"));
     user_attrs.push(multi_valued("phoneNumbers"));
+    let mut groups = complex(
+        "groups",
+        true,
+        vec![
+            string("value"),
+            string("display"),
+            string("type"),
+            reference("$ref", "Group"),
+        ],
+    );
+    read_only(&mut groups);
+    user_attrs.push(groups);
     let mut manager = complex(
         "manager",
         false,
@@ -120,6 +169,12 @@ pub fn schemas(base: &str) -> Vec<Value> {
         r["referenceTypes"] = json!(["User"]);
         subs.push(r);
     }
+    let mut members = complex(
+        "members",
+        true,
+        vec![string("value"), reference("$ref", "User"), string("type")],
+    );
+    immutable_subs(&mut members);
     let mut enterprise: Vec<Value> = ENTERPRISE_STRINGS.into_iter().map(string).collect();
     enterprise.push(manager);
     vec![
@@ -127,6 +182,11 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "schemas": [SCHEMA_SCHEMA], "id": USER_SCHEMA, "name": "User", "description": "User Account",
             "attributes": user_attrs,
             "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{USER_SCHEMA}")}
+        }),
+        json!({
+            "schemas": [SCHEMA_SCHEMA], "id": GROUP_SCHEMA, "name": "Group", "description": "Group",
+            "attributes": [attr("displayName", "string", false, "readWrite", "server", true), members],
+            "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{GROUP_SCHEMA}")}
         }),
         json!({
             "schemas": [SCHEMA_SCHEMA], "id": ENTERPRISE_SCHEMA, "name": "EnterpriseUser",

@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod filter;
+pub mod group;
 pub mod patch;
 pub mod query;
 pub mod user;

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::filter::{get_ci, AttrPath, CompareOp, Filter};
+use super::group::ScimGroup;
 use super::patch::Shape;
 use super::query::{ScimColumn, ScimCond, ScimValue};
 use super::{ScimError, ENTERPRISE_SCHEMA, USER_SCHEMA};
@@ -332,8 +333,10 @@ fn with_account_value(kept: Option<&Value>, account: Option<&str>, kind: &str) -
     (!items.is_empty()).then_some(Value::Array(items))
 }
 
-/// The `User` resource of an account. `location` is its URL.
-pub fn render_user(user: &User, scim: &ScimAttributes, location: &str) -> Value {
+/// The `User` resource of an account. `base` is the organization's SCIM base URL; `groups`
+/// are the organization's groups, of which the user's are those whose role it holds.
+pub fn render_user(user: &User, scim: &ScimAttributes, base: &str, groups: &[ScimGroup]) -> Value {
+    let location = format!("{base}/Users/{}", user.id);
     let mut r = Map::new();
     let mut schemas = vec![Value::String(USER_SCHEMA.into())];
     if scim.data.contains_key(ENTERPRISE_SCHEMA) {
@@ -375,6 +378,17 @@ pub fn render_user(user: &User, scim: &ScimAttributes, location: &str) -> Value 
         "mobile",
     ) {
         r.insert("phoneNumbers".into(), p);
+    }
+    let member_of: Vec<Value> = groups
+        .iter()
+        .filter(|g| user.has_role(&g.role))
+        .map(|g| {
+            json!({"value": g.id.to_string(), "display": g.display_name, "type": "direct",
+                   "$ref": format!("{base}/Groups/{}", g.id)})
+        })
+        .collect();
+    if !member_of.is_empty() {
+        r.insert("groups".into(), Value::Array(member_of));
     }
     if let Some(ext) = scim.data.get(ENTERPRISE_SCHEMA) {
         r.insert(ENTERPRISE_SCHEMA.into(), ext.clone());

@@ -15,6 +15,7 @@ use crate::identity::RoleName;
 use crate::ids::UserId;
 use crate::model::{Organization, User};
 use crate::scim::filter::Filter;
+use crate::scim::group::{self as scim_group, GroupInput, GroupShape, ScimGroup};
 use crate::scim::patch;
 use crate::scim::user::{self as scim_user, ScimAttributes, UserInput, UserShape};
 use crate::scim::{ScimError, ENTERPRISE_SCHEMA, MAX_RESULTS};
@@ -75,7 +76,7 @@ impl From<AuthError> for ScimError {
                     "phone" => "phoneNumbers",
                     other => other,
                 };
-                Self::uniqueness(&format!("another user has this {attr}"))
+                Self::uniqueness(&format!("this {attr} is taken in the organization"))
             }
             AuthError::HookDenied(message) => Self::status(403, &message),
             AuthError::HookUnavailable => Self::status(503, "a hook did not answer"),
@@ -220,9 +221,9 @@ impl Services {
         })
     }
 
-    fn scim_location(&self, c: &ScimClient, id: UserId) -> String {
+    fn scim_base(&self, c: &ScimClient) -> String {
         format!(
-            "{}/scim/v2/{}/Users/{id}",
+            "{}/scim/v2/{}",
             self.config.issuer.trim_end_matches('/'),
             c.org.slug
         )
@@ -253,11 +254,13 @@ impl Services {
 
     /// A user as SCIM shows it.
     pub async fn scim_user(&self, c: &ScimClient, id: &str) -> Result<Value, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let (user, scim) = self.scim_found(c, id).await?;
         Ok(scim_user::render_user(
             &user,
             &scim,
-            &self.scim_location(c, user.id),
+            &self.scim_base(c),
+            &groups,
         ))
     }
 
@@ -267,6 +270,7 @@ impl Services {
         c: &ScimClient,
         q: &ScimListQuery,
     ) -> Result<ScimPage, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let filter = q
             .filter
             .as_deref()
@@ -293,7 +297,7 @@ impl Services {
             .as_deref()
             .is_some_and(|o| o.eq_ignore_ascii_case("descending"));
         let render = |(u, s): &(User, ScimAttributes)| {
-            scim_user::render_user(u, s, &self.scim_location(c, u.id))
+            scim_user::render_user(u, s, &self.scim_base(c), &groups)
         };
         if exact {
             let (total, found) = self
@@ -353,6 +357,7 @@ impl Services {
         doc: &Value,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let input = scim_user::read_user(doc)?;
         let profile = profile_of(&input, None);
         let roles = vec![RoleName::USER.to_owned()];
@@ -379,7 +384,8 @@ impl Services {
         Ok(scim_user::render_user(
             &user,
             &input.attributes(),
-            &self.scim_location(c, user.id),
+            &self.scim_base(c),
+            &groups,
         ))
     }
 
@@ -393,8 +399,9 @@ impl Services {
         if_match: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let (user, scim) = self.scim_found(c, id).await?;
-        let current = scim_user::render_user(&user, &scim, &self.scim_location(c, user.id));
+        let current = scim_user::render_user(&user, &scim, &self.scim_base(c), &groups);
         check_version(&current, if_match)?;
         let input = scim_user::read_user(doc)?;
         self.scim_store_user(c, &user, input, client).await
@@ -410,8 +417,9 @@ impl Services {
         if_match: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let (user, scim) = self.scim_found(c, id).await?;
-        let mut doc = scim_user::render_user(&user, &scim, &self.scim_location(c, user.id));
+        let mut doc = scim_user::render_user(&user, &scim, &self.scim_base(c), &groups);
         check_version(&doc, if_match)?;
         let ops = patch::parse_request(body, &[ENTERPRISE_SCHEMA])?;
         patch::apply(&mut doc, &ops, &UserShape)?;
@@ -426,6 +434,7 @@ impl Services {
         input: UserInput,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let profile = profile_of(&input, Some(user));
         let kind = match (user.active, input.active) {
             (true, false) => AuditKind::AdminUserDeactivated,
@@ -449,7 +458,8 @@ impl Services {
         Ok(scim_user::render_user(
             &stored,
             &scim,
-            &self.scim_location(c, stored.id),
+            &self.scim_base(c),
+            &groups,
         ))
     }
 
@@ -462,8 +472,9 @@ impl Services {
         if_match: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), ScimError> {
+        let groups = self.store.scim_groups(c.org.id).await?;
         let (user, scim) = self.scim_found(c, id).await?;
-        let current = scim_user::render_user(&user, &scim, &self.scim_location(c, user.id));
+        let current = scim_user::render_user(&user, &scim, &self.scim_base(c), &groups);
         check_version(&current, if_match)?;
         let event = self.scim_event(c, AuditKind::AdminUserDeleted, user.id, client);
         if !self
@@ -473,6 +484,292 @@ impl Services {
             return Err(ScimError::not_found("no such user"));
         }
         self.sessions.forget_user(user.id);
+        Ok(())
+    }
+
+    async fn group_found(&self, c: &ScimClient, id: &str) -> Result<ScimGroup, ScimError> {
+        let gone = || ScimError::not_found("no such group");
+        let id: uuid::Uuid = id.parse().map_err(|_| gone())?;
+        self.store.scim_group(c.org.id, id).await?.ok_or_else(gone)
+    }
+
+    async fn render_group(&self, c: &ScimClient, g: &ScimGroup) -> Result<Value, ScimError> {
+        let members = self.store.role_members(c.org.id, &g.role).await?;
+        Ok(scim_group::render_group(
+            g,
+            Some(&members),
+            &self.scim_base(c),
+        ))
+    }
+
+    /// The members a group names, as the organization's users: an id that is not one is
+    /// refused (`invalidValue`).
+    async fn group_members(
+        &self,
+        c: &ScimClient,
+        input: &GroupInput,
+    ) -> Result<Vec<UserId>, ScimError> {
+        let mut ids: Vec<UserId> = input
+            .members
+            .iter()
+            .map(|m| {
+                m.parse()
+                    .map_err(|_| ScimError::invalid_value(&format!("members: no user '{m}'")))
+            })
+            .collect::<Result<_, _>>()?;
+        ids.sort_by_key(|u| u.0);
+        ids.dedup();
+        let found = self.store.org_users_among(c.org.id, &ids).await?;
+        if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+            return Err(ScimError::invalid_value(&format!(
+                "members: no user '{missing}'"
+            )));
+        }
+        Ok(ids)
+    }
+
+    fn group_event(
+        &self,
+        c: &ScimClient,
+        kind: AuditKind,
+        g: &ScimGroup,
+        added: &[UserId],
+        removed: &[UserId],
+        client: &ClientInfo,
+    ) -> AuditEvent {
+        let ids = |v: &[UserId]| {
+            v.iter()
+                .take(100)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        self.event(kind, c.org.id, client)
+            .detail("via", "scim")
+            .detail("scim_token_id", c.token_id.to_string())
+            .detail("group_id", g.id.to_string())
+            .detail("role", g.role.clone())
+            .detail("added", ids(added))
+            .detail("removed", ids(removed))
+    }
+
+    /// The organization's groups, filtered, sorted and paged (groups are few: in memory).
+    pub async fn scim_groups(
+        &self,
+        c: &ScimClient,
+        q: &ScimListQuery,
+    ) -> Result<ScimPage, ScimError> {
+        let filter = q
+            .filter
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(Filter::parse)
+            .transpose()?;
+        if let Some(f) = &filter {
+            f.check()?;
+        }
+        let mut found = Vec::new();
+        for g in self.store.scim_groups(c.org.id).await? {
+            let r = self.render_group(c, &g).await?;
+            if filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&r, &scim_group::case_exact))
+            {
+                found.push(r);
+            }
+        }
+        if let Some(by) = q.sort_by.as_deref() {
+            let path = crate::scim::AttrPath::parse(by)
+                .map_err(|_| ScimError::invalid_value("sortBy is not an attribute"))?;
+            let key = |r: &Value| {
+                let v = crate::scim::filter::get_ci(r, &path.name)
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let v = match &path.sub {
+                    Some(sub) => crate::scim::filter::get_ci(&v, sub)
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                    None => v,
+                };
+                v.as_str().map(str::to_lowercase).unwrap_or_default()
+            };
+            found.sort_by_key(key);
+        }
+        if q.sort_order
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
+        {
+            found.reverse();
+        }
+        let start = u64::try_from(q.start_index.unwrap_or(1).max(1)).unwrap_or(1);
+        let count =
+            usize::try_from(q.count.unwrap_or(100).clamp(0, MAX_RESULTS as i64)).unwrap_or(0);
+        let total = found.len() as u64;
+        let resources = found
+            .into_iter()
+            .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+            .take(count)
+            .collect();
+        Ok(ScimPage {
+            total,
+            start_index: start,
+            resources,
+        })
+    }
+
+    /// A group as SCIM shows it.
+    pub async fn scim_group(&self, c: &ScimClient, id: &str) -> Result<Value, ScimError> {
+        let g = self.group_found(c, id).await?;
+        self.render_group(c, &g).await
+    }
+
+    /// Makes a group: a role, given to its members.
+    #[instrument(skip_all)]
+    pub async fn scim_create_group(
+        &self,
+        c: &ScimClient,
+        doc: &Value,
+        client: &ClientInfo,
+    ) -> Result<Value, ScimError> {
+        let input = scim_group::read_group(doc)?;
+        let role = scim_group::role_for(&input.display_name)?;
+        let members = self.group_members(c, &input).await?;
+        let now = super::kernel::services::stored_time(self.now());
+        let g = ScimGroup {
+            id: uuid::Uuid::now_v7(),
+            org_id: c.org.id,
+            display_name: input.display_name,
+            role,
+            external_id: input.external_id,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = self.group_event(c, AuditKind::ScimGroupCreated, &g, &members, &[], client);
+        self.changed(event, self.store.insert_scim_group(&g, &members), |_| true)
+            .await?;
+        for m in &members {
+            self.sessions.forget_user(*m);
+        }
+        self.render_group(c, &g).await
+    }
+
+    /// Replaces a group (PUT): its name and exactly these members.
+    #[instrument(skip_all)]
+    pub async fn scim_replace_group(
+        &self,
+        c: &ScimClient,
+        id: &str,
+        doc: &Value,
+        if_match: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Value, ScimError> {
+        let g = self.group_found(c, id).await?;
+        check_version(&self.render_group(c, &g).await?, if_match)?;
+        let input = scim_group::read_group(doc)?;
+        self.scim_store_group(c, g, input, client).await
+    }
+
+    /// Applies a PATCH to a group (members added or removed, a new name).
+    #[instrument(skip_all)]
+    pub async fn scim_patch_group(
+        &self,
+        c: &ScimClient,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Value, ScimError> {
+        let g = self.group_found(c, id).await?;
+        let mut doc = self.render_group(c, &g).await?;
+        check_version(&doc, if_match)?;
+        let ops = patch::parse_request(body, &[])?;
+        patch::apply(&mut doc, &ops, &GroupShape)?;
+        let input = scim_group::read_group(&doc)?;
+        self.scim_store_group(c, g, input, client).await
+    }
+
+    async fn scim_store_group(
+        &self,
+        c: &ScimClient,
+        g: ScimGroup,
+        input: GroupInput,
+        client: &ClientInfo,
+    ) -> Result<Value, ScimError> {
+        let wanted = self.group_members(c, &input).await?;
+        let had: Vec<UserId> = self
+            .store
+            .role_members(c.org.id, &g.role)
+            .await?
+            .iter()
+            .filter_map(|m| m.id.parse().ok())
+            .collect();
+        let add: Vec<UserId> = wanted
+            .iter()
+            .filter(|u| !had.contains(u))
+            .copied()
+            .collect();
+        let remove: Vec<UserId> = had
+            .iter()
+            .filter(|u| !wanted.contains(u))
+            .copied()
+            .collect();
+        let old_role = g.role.clone();
+        let next = ScimGroup {
+            role: scim_group::role_for(&input.display_name)?,
+            display_name: input.display_name,
+            external_id: input.external_id,
+            updated_at: super::kernel::services::stored_time(self.now()),
+            ..g
+        };
+        let event = self.group_event(c, AuditKind::ScimGroupUpdated, &next, &add, &remove, client);
+        if !self
+            .changed(
+                event,
+                self.store
+                    .update_scim_group(&next, &old_role, &add, &remove),
+                |d| *d,
+            )
+            .await?
+        {
+            return Err(ScimError::not_found("no such group"));
+        }
+        for m in add.iter().chain(&remove).chain(if old_role == next.role {
+            &[][..]
+        } else {
+            &had[..]
+        }) {
+            self.sessions.forget_user(*m);
+        }
+        self.render_group(c, &next).await
+    }
+
+    /// Deletes a group: its role is taken from every member.
+    #[instrument(skip_all)]
+    pub async fn scim_delete_group(
+        &self,
+        c: &ScimClient,
+        id: &str,
+        if_match: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), ScimError> {
+        let g = self.group_found(c, id).await?;
+        check_version(&self.render_group(c, &g).await?, if_match)?;
+        let had: Vec<UserId> = self
+            .store
+            .role_members(c.org.id, &g.role)
+            .await?
+            .iter()
+            .filter_map(|m| m.id.parse().ok())
+            .collect();
+        let event = self.group_event(c, AuditKind::ScimGroupDeleted, &g, &[], &had, client);
+        if !self
+            .changed(event, self.store.delete_scim_group(c.org.id, g.id), |d| *d)
+            .await?
+        {
+            return Err(ScimError::not_found("no such group"));
+        }
+        for m in &had {
+            self.sessions.forget_user(*m);
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::error::StoreError;
 use crate::ids::{OrgId, UserId};
 use crate::model::User;
+pub use crate::scim::group::{Member, ScimGroup};
 pub use crate::scim::query::{ScimColumn, ScimCond, ScimValue};
 use crate::scim::user::ScimAttributes;
 use crate::store::{NewUser, Profile};
@@ -90,4 +91,41 @@ pub trait ScimStore: Send + Sync + 'static {
         &self,
         search: &ScimSearch,
     ) -> Result<(u64, Vec<(User, ScimAttributes)>), StoreError>;
+    /// Makes a group, giving its role to `members` (those of the organization that are not
+    /// guests), in one transaction with the events attached. A display name or role the
+    /// organization's groups already have is a conflict on `displayName`.
+    async fn insert_scim_group(
+        &self,
+        group: &ScimGroup,
+        members: &[UserId],
+    ) -> Result<(), StoreError>;
+    /// An organization's groups, by display name.
+    async fn scim_groups(&self, org_id: OrgId) -> Result<Vec<ScimGroup>, StoreError>;
+    /// One group of the organization.
+    async fn scim_group(
+        &self,
+        org_id: OrgId,
+        id: uuid::Uuid,
+    ) -> Result<Option<ScimGroup>, StoreError>;
+    /// The users of the organization who hold `role`, with their `userName`, by id.
+    async fn role_members(&self, org_id: OrgId, role: &str) -> Result<Vec<Member>, StoreError>;
+    /// Which of `ids` are users of the organization (not guests).
+    async fn org_users_among(
+        &self,
+        org_id: OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<UserId>, StoreError>;
+    /// Changes a group (its name, role, `externalId`), moving the role from `old_role` when it
+    /// changed, giving it to `add` and taking it from `remove`, in one transaction with the
+    /// events attached; false when the group is gone.
+    async fn update_scim_group(
+        &self,
+        group: &ScimGroup,
+        old_role: &str,
+        add: &[UserId],
+        remove: &[UserId],
+    ) -> Result<bool, StoreError>;
+    /// Deletes a group and takes its role from every member; false when it is not the
+    /// organization's.
+    async fn delete_scim_group(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError>;
 }

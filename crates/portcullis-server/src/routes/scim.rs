@@ -1,5 +1,6 @@
 //! SCIM 2.0 over HTTP (RFC 7644), per organization at `/scim/v2/{slug}/`: discovery,
-//! `Users` (list and search, create, read, replace, patch, delete). Answers are
+//! `Users` (list and search, create, read, replace, patch, delete) and `Groups` (the same,
+//! but search). Answers are
 //! `application/scim+json`, errors SCIM's own error body with `scimType`; a single resource
 //! carries its version as `ETag`, and `If-Match` makes a change conditional. Not in the
 //! OpenAPI document: SCIM describes itself (`/Schemas`).
@@ -14,8 +15,9 @@ use axum::routing::get;
 use axum::Router;
 use portcullis_core::scim::discovery;
 use portcullis_core::scim::user::{attribute_list, project};
+use portcullis_core::scim::AttrPath;
 use portcullis_core::scim::{ScimError, ERROR_SCHEMA, LIST_SCHEMA, SEARCH_SCHEMA};
-use portcullis_core::service::{ScimClient, ScimListQuery};
+use portcullis_core::service::{ScimClient, ScimListQuery, ScimPage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -169,12 +171,17 @@ async fn list(app: &AppState, c: &ScimClient, p: ListParams) -> Result<Response>
         sort_order: p.sort_order,
     };
     let page = app.services.scim_users(c, &q).await?;
+    Ok(page_answer(page, &attributes, &excluded))
+}
+
+/// A `ListResponse` of a page, each resource projected.
+fn page_answer(page: ScimPage, attributes: &[AttrPath], excluded: &[AttrPath]) -> Response {
     let items: Vec<Value> = page
         .resources
         .into_iter()
-        .map(|r| project(r, &attributes, &excluded))
+        .map(|r| project(r, attributes, excluded))
         .collect();
-    Ok(answer(
+    answer(
         StatusCode::OK,
         &json!({
             "schemas": [LIST_SCHEMA],
@@ -183,7 +190,28 @@ async fn list(app: &AppState, c: &ScimClient, p: ListParams) -> Result<Response>
             "itemsPerPage": items.len(),
             "Resources": items,
         }),
-    ))
+    )
+}
+
+/// One resource as read: 304 for a matching `If-None-Match`, else projected, with its
+/// version (of the whole resource) as `ETag`.
+fn one(
+    headers: &HeaderMap,
+    r: Value,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+) -> Result<Response> {
+    let version = r["meta"]["version"].as_str().map(str::to_owned);
+    if let (Some(want), Some(have)) = (header(headers, IF_NONE_MATCH), version.as_deref()) {
+        if want.split(',').any(|v| v.trim() == have || v.trim() == "*") {
+            return Ok(StatusCode::NOT_MODIFIED.into_response());
+        }
+    }
+    let mut out = resource(StatusCode::OK, &project(r, attributes, excluded));
+    if let Some(v) = version.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        out.headers_mut().insert(ETAG, v);
+    }
+    Ok(out)
 }
 
 async fn list_users(
@@ -253,20 +281,7 @@ async fn get_user(
     let attributes = attribute_list(p.attributes.as_deref())?;
     let excluded = attribute_list(p.excluded_attributes.as_deref())?;
     let r = app.services.scim_user(&c, &id).await?;
-    if let (Some(want), Some(have)) = (
-        header(&headers, IF_NONE_MATCH),
-        r["meta"]["version"].as_str(),
-    ) {
-        if want.split(',').any(|v| v.trim() == have || v.trim() == "*") {
-            return Ok(StatusCode::NOT_MODIFIED.into_response());
-        }
-    }
-    let version = r["meta"]["version"].clone();
-    let mut out = resource(StatusCode::OK, &project(r, &attributes, &excluded));
-    if let Some(v) = version.as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
-        out.headers_mut().insert(ETAG, v);
-    }
-    Ok(out)
+    one(&headers, r, &attributes, &excluded)
 }
 
 async fn replace_user(
@@ -310,6 +325,103 @@ async fn delete_user(
     let c = caller(&app, &slug, &headers).await?;
     app.services
         .scim_delete_user(&c, &id, header(&headers, IF_MATCH), &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_groups(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    params: std::result::Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    let Ok(Query(p)) = params else {
+        return Err(ScimError::invalid_value("the query parameters are not valid").into());
+    };
+    let attributes = attribute_list(names(p.attributes.as_ref()).as_deref())?;
+    let excluded = attribute_list(names(p.excluded_attributes.as_ref()).as_deref())?;
+    let q = ScimListQuery {
+        filter: p.filter,
+        start_index: number(p.start_index.as_ref(), "startIndex")?,
+        count: number(p.count.as_ref(), "count")?,
+        sort_by: p.sort_by,
+        sort_order: p.sort_order,
+    };
+    let page = app.services.scim_groups(&c, &q).await?;
+    Ok(page_answer(page, &attributes, &excluded))
+}
+
+async fn create_group(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    let doc = body(&headers, &bytes)?;
+    let r = app.services.scim_create_group(&c, &doc, &client).await?;
+    Ok(resource(StatusCode::CREATED, &r))
+}
+
+async fn get_group(
+    State(app): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: std::result::Result<Query<Projection>, QueryRejection>,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    let Ok(Query(p)) = params else {
+        return Err(ScimError::invalid_value("the query parameters are not valid").into());
+    };
+    let attributes = attribute_list(p.attributes.as_deref())?;
+    let excluded = attribute_list(p.excluded_attributes.as_deref())?;
+    let r = app.services.scim_group(&c, &id).await?;
+    one(&headers, r, &attributes, &excluded)
+}
+
+async fn replace_group(
+    State(app): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    Client(client): Client,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    let doc = body(&headers, &bytes)?;
+    let r = app
+        .services
+        .scim_replace_group(&c, &id, &doc, header(&headers, IF_MATCH), &client)
+        .await?;
+    Ok(resource(StatusCode::OK, &r))
+}
+
+async fn patch_group(
+    State(app): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    Client(client): Client,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    let doc = body(&headers, &bytes)?;
+    let r = app
+        .services
+        .scim_patch_group(&c, &id, &doc, header(&headers, IF_MATCH), &client)
+        .await?;
+    Ok(resource(StatusCode::OK, &r))
+}
+
+async fn delete_group(
+    State(app): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    Client(client): Client,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let c = caller(&app, &slug, &headers).await?;
+    app.services
+        .scim_delete_group(&c, &id, header(&headers, IF_MATCH), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -402,6 +514,17 @@ pub(crate) fn router() -> Router<AppState> {
                 .put(replace_user)
                 .patch(patch_user)
                 .delete(delete_user),
+        )
+        .route(
+            "/scim/v2/{slug}/Groups",
+            get(list_groups).post(create_group),
+        )
+        .route(
+            "/scim/v2/{slug}/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
         )
         .route(
             "/scim/v2/{slug}/{*rest}",

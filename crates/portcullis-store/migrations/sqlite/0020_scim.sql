@@ -19,3 +19,18 @@ ALTER TABLE users ADD COLUMN external_id TEXT;
 ALTER TABLE users ADD COLUMN scim_data TEXT;
 CREATE UNIQUE INDEX users_scim_user_name ON users (org_id, scim_user_name_key);
 CREATE INDEX users_external_id ON users (org_id, external_id);
+
+-- SCIM groups: each stands for a role of the organization; its members are the users who
+-- hold the role (user_roles). The display name is unique ignoring case, as is the role.
+CREATE TABLE scim_groups (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    display_name TEXT NOT NULL,
+    display_key  TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    external_id  TEXT,
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    UNIQUE (org_id, display_key),
+    UNIQUE (org_id, role)
+);

@@ -7,7 +7,7 @@ use portcullis_core::ids::UserId;
 use portcullis_core::model::User;
 use portcullis_core::scim::user::ScimAttributes;
 use portcullis_core::scim::CompareOp;
-use portcullis_core::store::UserStore;
+use portcullis_core::store::{Member, ScimGroup, UserStore};
 use portcullis_core::store::{
     NewUser, Profile, ScimColumn, ScimCond, ScimSearch, ScimStore, ScimToken, ScimValue, StoreError,
 };
@@ -243,6 +243,124 @@ impl This {
     }
 }
 
+#[derive(Debug, FromRow)]
+struct GroupRow {
+    id: String,
+    org_id: String,
+    display_name: String,
+    role: String,
+    external_id: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const GROUP_COLUMNS: &str =
+    "id, org_id, display_name, role, external_id, created_at, updated_at FROM scim_groups";
+
+impl TryFrom<GroupRow> for ScimGroup {
+    type Error = StoreError;
+    fn try_from(r: GroupRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r
+                .id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("group id".into()))?,
+            org_id: r
+                .org_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("org id".into()))?,
+            display_name: r.display_name,
+            role: r.role,
+            external_id: r.external_id,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+/// Gives `role` to those of `ids` who are users of `org` (not guests), in `tx`.
+async fn grant(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    org: OrgId,
+    role: &str,
+    ids: &[UserId],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO user_roles (user_id, role, added_at) SELECT u.id, ",
+        );
+        qb.push_bind(role.to_owned())
+            .push(", ")
+            .push_bind(ms(at))
+            .push(" FROM users u WHERE u.org_id = ")
+            .push_bind(org.to_string())
+            .push(" AND u.anonymous = ")
+            .push_bind(false)
+            .push(" AND u.id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.to_string());
+        }
+        qb.push(") ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Takes `role` from those of `ids` (all of `org`'s users when `None`), in `tx`.
+async fn revoke(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    org: OrgId,
+    role: &str,
+    ids: Option<&[UserId]>,
+) -> Result<(), StoreError> {
+    let statement = |chunk: Option<&[UserId]>| {
+        let mut qb = QueryBuilder::<Db>::new("DELETE FROM user_roles WHERE role = ");
+        qb.push_bind(role.to_owned())
+            .push(" AND user_id IN (SELECT id FROM users WHERE org_id = ")
+            .push_bind(org.to_string())
+            .push(")");
+        if let Some(chunk) = chunk {
+            qb.push(" AND user_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.to_string());
+            }
+            qb.push(")");
+        }
+        qb
+    };
+    match ids {
+        None => {
+            statement(None)
+                .build()
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Some(ids) => {
+            for chunk in ids.chunks(500) {
+                statement(Some(chunk))
+                    .build()
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn group_conflict(e: sqlx::Error) -> StoreError {
+    match db_err(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            what: "displayName",
+        },
+        e => e,
+    }
+}
+
 #[async_trait]
 impl ScimStore for This {
     async fn insert_scim_token(&self, t: &ScimToken, hash: &str) -> Result<(), StoreError> {
@@ -425,5 +543,171 @@ impl ScimStore for This {
             u64::try_from(total).unwrap_or(0),
             self.scim_rows(rows).await?,
         ))
+    }
+
+    async fn insert_scim_group(&self, g: &ScimGroup, members: &[UserId]) -> Result<(), StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        sqlx::query(
+            "INSERT INTO scim_groups (id, org_id, display_name, display_key, role, external_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(g.id.to_string())
+        .bind(g.org_id.to_string())
+        .bind(&g.display_name)
+        .bind(g.display_name.to_lowercase())
+        .bind(&g.role)
+        .bind(&g.external_id)
+        .bind(ms(g.created_at))
+        .bind(ms(g.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(group_conflict)?;
+        grant(&mut tx, g.org_id, &g.role, members, g.created_at).await?;
+        super::audit::commit(tx).await
+    }
+
+    async fn scim_groups(&self, org_id: OrgId) -> Result<Vec<ScimGroup>, StoreError> {
+        sqlx::query_as::<_, GroupRow>(&format!(
+            "SELECT {GROUP_COLUMNS} WHERE org_id = $1 ORDER BY display_key, id"
+        ))
+        .bind(org_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(ScimGroup::try_from)
+        .collect()
+    }
+
+    async fn scim_group(
+        &self,
+        org_id: OrgId,
+        id: uuid::Uuid,
+    ) -> Result<Option<ScimGroup>, StoreError> {
+        sqlx::query_as::<_, GroupRow>(&format!(
+            "SELECT {GROUP_COLUMNS} WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(ScimGroup::try_from)
+        .transpose()
+    }
+
+    async fn role_members(&self, org_id: OrgId, role: &str) -> Result<Vec<Member>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, String)>(&format!(
+            "SELECT u.id, {} FROM user_roles r JOIN users u ON u.id = r.user_id \
+             WHERE r.role = $1 AND u.org_id = $2 AND u.anonymous = $3 ORDER BY u.id",
+            expr(ScimColumn::UserName)
+        ))
+        .bind(role)
+        .bind(org_id.to_string())
+        .bind(false)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, user_name)| Member { id, user_name })
+            .collect())
+    }
+
+    async fn org_users_among(
+        &self,
+        org_id: OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<UserId>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Db>::new("SELECT id FROM users WHERE org_id = ");
+            qb.push_bind(org_id.to_string())
+                .push(" AND anonymous = ")
+                .push_bind(false)
+                .push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.to_string());
+            }
+            qb.push(")");
+            let rows: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+            for r in rows {
+                found.push(
+                    r.parse()
+                        .map_err(|_| StoreError::Corrupt("user id".into()))?,
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    async fn update_scim_group(
+        &self,
+        g: &ScimGroup,
+        old_role: &str,
+        add: &[UserId],
+        remove: &[UserId],
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let done = sqlx::query(
+            "UPDATE scim_groups SET display_name = $1, display_key = $2, role = $3, external_id = $4, \
+             updated_at = $5 WHERE org_id = $6 AND id = $7",
+        )
+        .bind(&g.display_name)
+        .bind(g.display_name.to_lowercase())
+        .bind(&g.role)
+        .bind(&g.external_id)
+        .bind(ms(g.updated_at))
+        .bind(g.org_id.to_string())
+        .bind(g.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(group_conflict)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if old_role != g.role {
+            // The members keep their membership under the new name: those who hold the new
+            // role already keep it once.
+            let members: Vec<String> = sqlx::query_scalar(
+                "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id \
+                 WHERE r.role = $1 AND u.org_id = $2",
+            )
+            .bind(old_role)
+            .bind(g.org_id.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let members: Vec<UserId> = members.iter().filter_map(|m| m.parse().ok()).collect();
+            revoke(&mut tx, g.org_id, old_role, None).await?;
+            grant(&mut tx, g.org_id, &g.role, &members, g.updated_at).await?;
+        }
+        revoke(&mut tx, g.org_id, &g.role, Some(remove)).await?;
+        grant(&mut tx, g.org_id, &g.role, add, g.updated_at).await?;
+        super::audit::commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn delete_scim_group(&self, org_id: OrgId, id: uuid::Uuid) -> Result<bool, StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "DELETE FROM scim_groups WHERE org_id = $1 AND id = $2 RETURNING role",
+        )
+        .bind(org_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(role) = role else {
+            return Ok(false);
+        };
+        revoke(&mut tx, org_id, &role, None).await?;
+        super::audit::commit(tx).await?;
+        Ok(true)
     }
 }

@@ -178,13 +178,13 @@ async fn scim_tokens_are_shown_once_listed_and_revoked_at_once(app: TestServer) 
         "/Users"
     );
     let schemas = s.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 2);
+    assert_eq!(schemas.body["totalResults"], 3);
+    assert_eq!(types.body["totalResults"], 2);
     assert_eq!(
         s.get(&format!("/Schemas/{USER}")).await.body["name"],
         "User"
     );
     scim_error(&s.get("/Schemas/urn:nothing").await, 404, None);
-    scim_error(&s.get("/Groups").await, 404, None);
 
     // Not an admin, a bad description, an unknown token.
     let (_, member) = app.signed_in("ann@example.com").await;
@@ -721,7 +721,183 @@ async fn a_token_reaches_only_its_organization(app: TestServer) {
     );
 }
 
+async fn groups_are_roles_their_members_hold(app: TestServer) {
+    let admin = app.admin().await;
+    let s = scim(&app, &admin, "default").await;
+    let mut ids = Vec::new();
+    for name in ["ga@example.com", "gb@example.com"] {
+        ids.push(
+            s.post("/Users", okta_user(name)).await.body["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // A user who signs in with a password, to see its roles change at once.
+    let (pair, me) = app.signed_in("gc@example.com").await;
+    let gc = pair.user.id.to_string();
+    let made = s
+        .post(
+            "/Groups",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Support Team",
+                   "externalId": "okta-g1", "members": [{"value": ids[0]}, {"value": ids[1], "type": "User"}]}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let gid = made.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(made.body["members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        made.body["meta"]["location"],
+        format!("{}/Groups/{gid}", s.base)
+    );
+    let user = admin.get_user(ids[0].parse().unwrap()).await.unwrap();
+    assert!(
+        user.roles.iter().any(|r| r.name == "support_team"),
+        "{:?}",
+        user.roles
+    );
+    let a = s.get(&format!("/Users/{}", ids[0])).await;
+    assert_eq!(a.body["groups"][0]["value"], gid.as_str());
+    assert_eq!(a.body["groups"][0]["display"], "Support Team");
+    let found = s
+        .get("/Groups?filter=displayName%20eq%20%22support%20team%22")
+        .await;
+    assert_eq!(found.body["totalResults"], 1);
+    assert_eq!(
+        s.get("/Groups?filter=externalId%20eq%20%22okta-g1%22")
+            .await
+            .body["totalResults"],
+        1
+    );
+    let bare = s
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await;
+    assert!(bare.body.get("members").is_none() && bare.body["displayName"] == "Support Team");
+
+    // Entra ID adds and removes members by value; the roles change at once.
+    let path = format!("/Groups/{gid}");
+    let patch = |ops: Value| {
+        s.call(
+            Method::PATCH,
+            &path,
+            Some(json!({"schemas": [PATCH], "Operations": ops})),
+            &[],
+        )
+    };
+    let a = patch(json!([{"op": "Add", "path": "members", "value": [{"value": gc}]}])).await;
+    assert_eq!(a.body["members"].as_array().unwrap().len(), 3, "{}", a.body);
+    assert!(me
+        .me()
+        .await
+        .unwrap()
+        .roles
+        .iter()
+        .any(|r| r.name == "support_team"));
+    let a = patch(json!([{"op": "Remove", "path": "members", "value": [{"value": ids[0]}]}])).await;
+    assert_eq!(a.body["members"].as_array().unwrap().len(), 2);
+    let a =
+        patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[1])}])).await;
+    assert_eq!(
+        a.body["members"],
+        json!([{"value": gc, "display": "gc@example.com", "type": "User",
+                                           "$ref": format!("{}/Users/{gc}", s.base)}])
+    );
+    // A new name moves the role.
+    let a = patch(json!([{"op": "replace", "value": {"displayName": "Support EMEA"}}])).await;
+    assert_eq!(a.body["displayName"], "Support EMEA");
+    let roles: Vec<String> = me
+        .me()
+        .await
+        .unwrap()
+        .roles
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert!(
+        roles.contains(&"support_emea".into()) && !roles.contains(&"support_team".into()),
+        "{roles:?}"
+    );
+    // PUT names exactly the members.
+    let put = s
+        .call(
+            Method::PUT,
+            &format!("/Groups/{gid}"),
+            Some(json!({"displayName": "Support EMEA", "members": [{"value": ids[0]}]})),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["members"][0]["value"], ids[0].as_str());
+    assert!(!me
+        .me()
+        .await
+        .unwrap()
+        .roles
+        .iter()
+        .any(|r| r.name == "support_emea"));
+
+    // What a group cannot be.
+    let group = |name: &str, members: Value| json!({"displayName": name, "members": members});
+    scim_error(
+        &s.post("/Groups", group("Org Admin", json!([]))).await,
+        400,
+        Some("invalidValue"),
+    );
+    scim_error(
+        &s.post("/Groups", group("support emea", json!([]))).await,
+        409,
+        Some("uniqueness"),
+    );
+    scim_error(
+        &s.post(
+            "/Groups",
+            group(
+                "Sales",
+                json!([{"value": uuid::Uuid::now_v7().to_string()}]),
+            ),
+        )
+        .await,
+        400,
+        Some("invalidValue"),
+    );
+    scim_error(
+        &s.post("/Groups", group("Sales", json!([{"value": gid}])))
+            .await,
+        400,
+        Some("invalidValue"),
+    );
+    scim_error(
+        &s.post("/Groups", json!({"members": []})).await,
+        400,
+        Some("invalidValue"),
+    );
+
+    let gone = s
+        .call(Method::DELETE, &format!("/Groups/{gid}"), None, &[])
+        .await;
+    assert_eq!(gone.status, 204);
+    scim_error(&s.get(&format!("/Groups/{gid}")).await, 404, None);
+    let user = admin.get_user(ids[0].parse().unwrap()).await.unwrap();
+    assert!(!user.roles.iter().any(|r| r.name == "support_emea"));
+    for kind in [
+        "scim_group.created",
+        "scim_group.updated",
+        "scim_group.deleted",
+    ] {
+        let events = admin
+            .audit_events(&AuditQuery {
+                kind: Some(kind.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items;
+        assert!(!events.is_empty(), "{kind}");
+    }
+}
+
 both_backends!(
+    groups_are_roles_their_members_hold,
     scim_tokens_are_shown_once_listed_and_revoked_at_once,
     okta_looks_a_user_up_creates_it_and_the_user_signs_in_by_code,
     entra_id_patches_without_a_path_with_string_booleans_and_value_filters,
