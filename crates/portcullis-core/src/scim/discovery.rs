@@ -144,7 +144,9 @@ pub fn schemas(base: &str) -> Vec<Value> {
             string(s)
         }
     }));
-    user_attrs.push(attr("active", "boolean", false, "readWrite", "none", false));
+    // Required here (RFC 7643 makes it optional): an account is active or not, so a
+    // request cannot take the attribute away; one that leaves it out makes an active user.
+    user_attrs.push(attr("active", "boolean", false, "readWrite", "none", true));
     user_attrs.push(multi_valued("emails"));
     user_attrs.push(multi_valued("phoneNumbers"));
     let mut groups = complex(
@@ -172,7 +174,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
     let mut members = complex(
         "members",
         true,
-        vec![string("value"), reference("$ref", "User"), string("type")],
+        vec![string("value"), reference("$ref", "User")],
     );
     immutable_subs(&mut members);
     let mut enterprise: Vec<Value> = ENTERPRISE_STRINGS.into_iter().map(string).collect();

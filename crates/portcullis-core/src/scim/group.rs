@@ -32,13 +32,11 @@ pub struct ScimGroup {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A member as shown: the user's id and `userName`.
+/// A member: the user's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The user's id.
     pub id: String,
-    /// The user's `userName`.
-    pub user_name: String,
 }
 
 /// A `Group` as read from a request.
@@ -125,7 +123,7 @@ pub fn read_group(doc: &Value) -> Result<GroupInput, ScimError> {
 }
 
 /// The `Group` resource. `base` is the organization's SCIM base URL; members are given
-/// (none when the caller left them out).
+/// (none when the caller left them out), each as its user's id and URL.
 pub fn render_group(g: &ScimGroup, members: Option<&[Member]>, base: &str) -> Value {
     let mut r = Map::new();
     r.insert("schemas".into(), json!([GROUP_SCHEMA]));
@@ -140,10 +138,9 @@ pub fn render_group(g: &ScimGroup, members: Option<&[Member]>, base: &str) -> Va
             Value::Array(
                 members
                     .iter()
-                    .map(|m| {
-                        json!({"value": m.id, "display": m.user_name, "type": "User",
-                               "$ref": format!("{base}/Users/{}", m.id)})
-                    })
+                    // Only what a client sent (a member's name is the user's to read):
+                    // a PATCH's result then reads back as it was written.
+                    .map(|m| json!({"value": m.id, "$ref": format!("{base}/Users/{}", m.id)}))
                     .collect(),
             ),
         );
@@ -211,7 +208,7 @@ mod tests {
         for bad in [
             json!({}),
             json!({"displayName": ""}),
-            json!({"displayName": "Ops", "members": [{"value": "g", "type": "Group"}]}),
+            json!({"displayName": "Ops", "members": [{"value": "g", "type": "group"}]}),
             json!({"displayName": "Ops", "members": [{"display": "no value"}]}),
             json!({"displayName": "Ops", "members": "a"}),
         ] {

@@ -488,6 +488,21 @@ async fn schema(
         .ok_or_else(|| ScimError::not_found("no such schema").into())
 }
 
+/// `POST /.search` at the root: searching several resource types at once is not served
+/// (RFC 7644 §3.4.3 allows 501); each type has its own `.search`.
+async fn search_all(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    caller(&app, &slug, &headers).await?;
+    Err(ScimError::status(
+        501,
+        "searching several resource types at once is not served; use /Users/.search",
+    )
+    .into())
+}
+
 async fn unknown() -> Scim {
     Scim(ScimError::not_found("no such endpoint"))
 }
@@ -504,6 +519,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/scim/v2/{slug}/Schemas", get(schemas))
         .route("/scim/v2/{slug}/Schemas/{id}", get(schema))
         .route("/scim/v2/{slug}/Users", get(list_users).post(create_user))
+        .route("/scim/v2/{slug}/.search", axum::routing::post(search_all))
         .route(
             "/scim/v2/{slug}/Users/.search",
             axum::routing::post(search_users),

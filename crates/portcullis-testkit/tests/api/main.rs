@@ -33,6 +33,7 @@ mod passkeys;
 mod questions;
 mod rate_limits;
 mod scim;
+mod scim_checker;
 mod startup;
 mod ui;
 mod upstream;

@@ -799,8 +799,7 @@ async fn groups_are_roles_their_members_hold(app: TestServer) {
         patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[1])}])).await;
     assert_eq!(
         a.body["members"],
-        json!([{"value": gc, "display": "gc@example.com", "type": "User",
-                                           "$ref": format!("{}/Users/{gc}", s.base)}])
+        json!([{"value": gc, "$ref": format!("{}/Users/{gc}", s.base)}])
     );
     // A new name moves the role.
     let a = patch(json!([{"op": "replace", "value": {"displayName": "Support EMEA"}}])).await;
