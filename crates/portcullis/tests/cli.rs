@@ -327,6 +327,42 @@ async fn identity_providers_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_tokens_commands() {
+    let (_db, node, cli) = cli().await;
+    let made = cli.json(&["scim-tokens", "create", "default", "--description", "Okta"]);
+    let id = made["id"].as_str().unwrap().to_owned();
+    let token = made["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pcscim_"));
+    assert_eq!(
+        made["scim_base_url"],
+        format!("{}/scim/v2/default", node.url)
+    );
+    let table = cli.ok(&["scim-tokens", "list", "default"]);
+    assert!(table.contains(&id) && table.contains("Okta"), "{table}");
+    assert!(!table.contains(&token));
+    let scim = |token: &str| {
+        let url = format!("{}/scim/v2/default/Users", node.url);
+        let token = token.to_owned();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(scim(&token).await, 200);
+    cli.ok(&["scim-tokens", "revoke", "default", &id]);
+    assert_eq!(scim(&token).await, 401);
+    let refused = cli.run(&["scim-tokens", "create", "default", "--description", " "]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("description"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_and_hooks_commands() {
     let (_db, _node, cli) = cli().await;
     let made = cli.json(&[

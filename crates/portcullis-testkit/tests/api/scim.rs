@@ -3,8 +3,11 @@
 //! filters), lists with filters, paging, sorting and projection, versions, tenant walls
 //! and the errors SCIM names.
 
-use portcullis_testkit::api::{CreateOrgRequest, CreateScimTokenRequest, ProblemCode};
+use portcullis_testkit::api::{
+    CreateOrgRequest, CreateScimTokenRequest, ProblemCode, SetHookRequest,
+};
 use portcullis_testkit::client::{AuditQuery, Client};
+use portcullis_testkit::receiver::{free_port, Receiver};
 use portcullis_testkit::{both_backends, code_in, TestServer, USER_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -895,7 +898,44 @@ async fn groups_are_roles_their_members_hold(app: TestServer) {
     }
 }
 
+async fn before_user_created_is_asked_for_scim_users(app: TestServer) {
+    let admin = app.admin().await;
+    let s = scim(&app, &admin, "default").await;
+    let port = free_port();
+    let secret = admin
+        .set_hook(
+            "default",
+            "before_user_created",
+            &SetHookRequest {
+                url: Some(format!("http://127.0.0.1:{port}/")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .secret
+        .unwrap();
+    let mut r = Receiver::start(
+        port,
+        &secret,
+        json!({"answer": {"decision": "deny", "message": "Contractors are not provisioned."}}),
+    )
+    .await;
+    let refused = s.post("/Users", okta_user("contractor@example.com")).await;
+    scim_error(&refused, 403, None);
+    assert_eq!(refused.body["detail"], "Contractors are not provisioned.");
+    let asked = r.next_verified().await;
+    assert_eq!(asked["payload"]["data"]["source"], "scim");
+    assert_eq!(asked["payload"]["data"]["email"], "contractor@example.com");
+    assert!(s
+        .find("userName eq \"contractor@example.com\"")
+        .await
+        .is_empty());
+    r.stop().await;
+}
+
 both_backends!(
+    before_user_created_is_asked_for_scim_users,
     groups_are_roles_their_members_hold,
     scim_tokens_are_shown_once_listed_and_revoked_at_once,
     okta_looks_a_user_up_creates_it_and_the_user_signs_in_by_code,
