@@ -520,6 +520,25 @@ pub(crate) async fn org_page(
             current: p.enabled,
         })
         .collect();
+    let scim_tokens = services
+        .scim_tokens(admin, slug)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| Row {
+            id: t.id.to_string(),
+            cells: vec![
+                t.description,
+                format!("{}…", t.prefix),
+                format!("made {}", when(t.created_at)),
+                t.last_used_at.map_or_else(
+                    || "never used".to_owned(),
+                    |at| format!("used {}", when(at)),
+                ),
+            ],
+            current: false,
+        })
+        .collect();
     let status = web::status_of(&error);
     html(
         status,
@@ -537,6 +556,8 @@ pub(crate) async fn org_page(
             clients,
             webhooks,
             providers,
+            scim_tokens,
+            scim_base: format!("{}/scim/v2/{}", issuer.trim_end_matches('/'), org.slug),
         },
         None,
     )

@@ -15,6 +15,7 @@ mod account;
 mod admin;
 mod admin_clients;
 mod admin_providers;
+mod admin_scim;
 mod admin_webhooks;
 mod oidc;
 mod pages;
@@ -105,6 +106,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/orgs/{slug}/providers/{id}",
             post(admin_providers::provider_action),
+        )
+        .route(
+            "/admin/orgs/{slug}/scim-tokens",
+            post(admin_scim::create_scim_token),
+        )
+        .route(
+            "/admin/orgs/{slug}/scim-tokens/{id}/revoke",
+            post(admin_scim::revoke_scim_token),
         )
         .route(
             "/admin/orgs/{slug}/webhooks",

@@ -234,6 +234,10 @@ pub(crate) struct AdminOrg {
     pub(crate) webhooks: Vec<Row>,
     /// Identity providers; `current` marks the enabled ones.
     pub(crate) providers: Vec<Row>,
+    /// SCIM tokens.
+    pub(crate) scim_tokens: Vec<Row>,
+    /// The organization's SCIM base URL.
+    pub(crate) scim_base: String,
 }
 
 #[derive(Template)]

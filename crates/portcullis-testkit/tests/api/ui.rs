@@ -274,6 +274,69 @@ async fn the_console_registers_applications(app: TestServer) {
 /// A webhook endpoint added in the console: its secret shown once (never on the page
 /// after), a test event whose delivery shows on the endpoint's page and can be sent again,
 /// turned off, refused with its reason when its URL is bad, deleted.
+async fn the_console_makes_and_revokes_scim_tokens(app: TestServer) {
+    let mut admin = Browser::new(&app);
+    admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let made = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/scim-tokens",
+            &[("description", "Okta")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let base = format!("{}/scim/v2/default", app.url());
+    assert!(made.body.contains(&base), "{}", made.body);
+    let token = made
+        .body
+        .split(|c: char| c == '<' || c == '>' || c.is_whitespace())
+        .find(|w| w.starts_with("pcscim_"))
+        .expect("the token, once")
+        .to_owned();
+    let scim = |token: String| {
+        let url = format!("{base}/Users");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(scim(token.clone()).await, 200);
+    let page = admin.get("/ui/admin/orgs/default").await;
+    assert!(page.body.contains("Okta") && !page.body.contains(&token));
+    let id = app
+        .admin()
+        .await
+        .scim_tokens("default")
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let revoked = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            &format!("/ui/admin/orgs/default/scim-tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    assert!(revoked.body.contains("Revoked."));
+    assert_eq!(scim(token).await, 401);
+    let empty = admin
+        .submit(
+            "/ui/admin/orgs/default",
+            "/ui/admin/orgs/default/scim-tokens",
+            &[("description", " ")],
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+}
+
 async fn the_console_manages_webhooks(app: TestServer) {
     let mut admin = Browser::new(&app);
     admin.sign_in("", ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -456,6 +519,7 @@ both_backends!(
     forms_need_their_csrf_token_and_pages_allow_no_script,
     the_console_registers_applications,
     the_console_manages_webhooks,
+    the_console_makes_and_revokes_scim_tokens,
     the_page_session_renews_itself_and_ends_with_sign_out,
     the_console_is_for_admins_within_their_reach,
     an_organization_that_requires_a_second_factor_gets_one_enrolled_first,
