@@ -8,6 +8,7 @@ mod load;
 mod memory;
 mod oidc;
 mod raw;
+mod scim;
 mod stats;
 mod webhooks;
 
@@ -582,11 +583,26 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
     let seeding = std::time::Instant::now();
     t.seed(small, args.large.max(small), &phc).await?;
     eprintln!("[{backend}] seeded in {:.0?}", seeding.elapsed());
+    // SCIM's lookup by userName (what Okta and Entra ID do before each create) beside the
+    // same search on the admin API, over the large database.
+    let scim = match webhooks::admin_token(&t.url, PASSWORD).await {
+        Some(token) => Some(scim::Lookups::new(&t.url, &token, args.large.max(small)).await?),
+        None => None,
+    };
     for _ in 0..args.rounds {
         let login = logins(&t, 16, args.large.max(small), d).await;
         r.add("login p99 ms (large)", login.p99_ms());
         let idle = gets(me_url.clone(), Arc::clone(&toks), 8, d).await;
         r.add("GET /me p99 ms (large)", idle.p99_ms());
+        if let Some(scim) = &scim {
+            let (by_scim, by_admin) = scim.run(8, d).await;
+            r.add("SCIM filtered list p99 ms", by_scim.p99_ms());
+            r.add("admin search p99 ms", by_admin.p99_ms());
+            r.add(
+                "SCIM lookups failed",
+                (by_scim.failed + by_admin.failed) as f64,
+            );
+        }
     }
     t.stop().await;
 
@@ -796,6 +812,27 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         v("GET /me p99 ms (large)"),
         Some(ratio("GET /me p99 ms (large)", "GET /me p99 ms (1k users)")),
         Some((false, 1.3)),
+    );
+    fig(
+        &format!("SCIM userName eq p99 ms, {large} users, vs GET /v1/users?query"),
+        "ms",
+        v("SCIM filtered list p99 ms"),
+        Some(ratio("SCIM filtered list p99 ms", "admin search p99 ms")),
+        Some((false, 1.5)),
+    );
+    fig(
+        &format!("GET /v1/users?query p99 ms, {large} users"),
+        "ms",
+        v("admin search p99 ms"),
+        None,
+        None,
+    );
+    fig(
+        "SCIM and admin lookups failed",
+        "count",
+        vec![v("SCIM lookups failed").iter().sum()],
+        None,
+        Some((false, 0.0)),
     );
     fig(
         "peak RSS over base, login flood of 10x permits (MiB)",

@@ -19,6 +19,8 @@ ALTER TABLE users ADD COLUMN external_id TEXT;
 ALTER TABLE users ADD COLUMN scim_data TEXT;
 CREATE UNIQUE INDEX users_scim_user_name ON users (org_id, scim_user_name_key);
 CREATE INDEX users_external_id ON users (org_id, external_id);
+-- SCIM's lookup by userName (before each create): the expression its filter compares.
+CREATE INDEX users_scim_lookup ON users (org_id, LOWER(COALESCE(scim_user_name, username, email, phone, id)));
 
 -- SCIM groups: each stands for a role of the organization; its members are the users who
 -- hold the role (user_roles). The display name is unique ignoring case, as is the role.
