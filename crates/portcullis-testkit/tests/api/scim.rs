@@ -934,7 +934,35 @@ async fn before_user_created_is_asked_for_scim_users(app: TestServer) {
     r.stop().await;
 }
 
+async fn racing_creates_of_one_user_make_one(app: TestServer) {
+    let admin = app.admin().await;
+    let s = std::sync::Arc::new(scim(&app, &admin, "default").await);
+    let tries: Vec<_> = (0..8)
+        .map(|i| {
+            let s = std::sync::Arc::clone(&s);
+            tokio::spawn(async move {
+                // The same userName each time, in any case; a fresh address each time.
+                let mut u = okta_user(if i % 2 == 0 {
+                    "race@example.com"
+                } else {
+                    "RACE@example.com"
+                });
+                u["emails"][0]["value"] = json!(format!("race{i}@example.com"));
+                s.post("/Users", u).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tries {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(s.find("userName eq \"race@example.com\"").await.len(), 1);
+}
+
 both_backends!(
+    racing_creates_of_one_user_make_one,
     before_user_created_is_asked_for_scim_users,
     groups_are_roles_their_members_hold,
     scim_tokens_are_shown_once_listed_and_revoked_at_once,
