@@ -177,6 +177,14 @@ pub fn schemas(base: &str) -> Vec<Value> {
         vec![string("value"), reference("$ref", "User")],
     );
     immutable_subs(&mut members);
+    // The member's userName, on request (`attributes=members.value,members.display`): a
+    // group then reads back exactly as a client wrote it.
+    if let Some(subs) = members["subAttributes"].as_array_mut() {
+        let mut display = string("display");
+        display["mutability"] = json!("readOnly");
+        display["returned"] = json!("request");
+        subs.push(display);
+    }
     let mut enterprise: Vec<Value> = ENTERPRISE_STRINGS.into_iter().map(string).collect();
     enterprise.push(manager);
     vec![

@@ -32,11 +32,13 @@ pub struct ScimGroup {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A member: the user's id.
+/// A member: the user's id and `userName`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The user's id.
     pub id: String,
+    /// The user's `userName`.
+    pub user_name: String,
 }
 
 /// A `Group` as read from a request.
@@ -123,8 +125,11 @@ pub fn read_group(doc: &Value) -> Result<GroupInput, ScimError> {
 }
 
 /// The `Group` resource. `base` is the organization's SCIM base URL; members are given
-/// (none when the caller left them out), each as its user's id and URL.
-pub fn render_group(g: &ScimGroup, members: Option<&[Member]>, base: &str) -> Value {
+/// (none when the caller left them out), each as its user's id and URL, and with its
+/// `display` (the user's `userName`) when `names`: the schema returns it on request only, so
+/// that a resource reads back exactly as a client wrote it. The version does not depend on
+/// `names`.
+pub fn render_group(g: &ScimGroup, members: Option<&[Member]>, base: &str, names: bool) -> Value {
     let mut r = Map::new();
     r.insert("schemas".into(), json!([GROUP_SCHEMA]));
     r.insert("id".into(), Value::String(g.id.to_string()));
@@ -147,6 +152,13 @@ pub fn render_group(g: &ScimGroup, members: Option<&[Member]>, base: &str) -> Va
     }
     let mut resource = Value::Object(r);
     let version = version(&resource);
+    if let (true, Some(members), Some(Value::Array(shown))) =
+        (names, members, resource.get_mut("members"))
+    {
+        for (m, shown) in members.iter().zip(shown.iter_mut()) {
+            shown["display"] = Value::String(m.user_name.clone());
+        }
+    }
     resource["meta"] = json!({
         "resourceType": "Group",
         "created": time(g.created_at),

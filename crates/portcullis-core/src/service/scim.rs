@@ -494,11 +494,21 @@ impl Services {
     }
 
     async fn render_group(&self, c: &ScimClient, g: &ScimGroup) -> Result<Value, ScimError> {
+        self.render_group_named(c, g, false).await
+    }
+
+    async fn render_group_named(
+        &self,
+        c: &ScimClient,
+        g: &ScimGroup,
+        names: bool,
+    ) -> Result<Value, ScimError> {
         let members = self.store.role_members(c.org.id, &g.role).await?;
         Ok(scim_group::render_group(
             g,
             Some(&members),
             &self.scim_base(c),
+            names,
         ))
     }
 
@@ -552,11 +562,13 @@ impl Services {
             .detail("removed", ids(removed))
     }
 
-    /// The organization's groups, filtered, sorted and paged (groups are few: in memory).
+    /// The organization's groups, filtered, sorted and paged (groups are few: in memory);
+    /// members carry their `display` when `names`.
     pub async fn scim_groups(
         &self,
         c: &ScimClient,
         q: &ScimListQuery,
+        names: bool,
     ) -> Result<ScimPage, ScimError> {
         let filter = q
             .filter
@@ -569,7 +581,7 @@ impl Services {
         }
         let mut found = Vec::new();
         for g in self.store.scim_groups(c.org.id).await? {
-            let r = self.render_group(c, &g).await?;
+            let r = self.render_group_named(c, &g, names).await?;
             if filter
                 .as_ref()
                 .is_none_or(|f| f.matches(&r, &scim_group::case_exact))
@@ -616,10 +628,15 @@ impl Services {
         })
     }
 
-    /// A group as SCIM shows it.
-    pub async fn scim_group(&self, c: &ScimClient, id: &str) -> Result<Value, ScimError> {
+    /// A group as SCIM shows it; members carry their `display` when `names`.
+    pub async fn scim_group(
+        &self,
+        c: &ScimClient,
+        id: &str,
+        names: bool,
+    ) -> Result<Value, ScimError> {
         let g = self.group_found(c, id).await?;
-        self.render_group(c, &g).await
+        self.render_group_named(c, &g, names).await
     }
 
     /// Makes a group: a role, given to its members.

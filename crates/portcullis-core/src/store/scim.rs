@@ -107,7 +107,7 @@ pub trait ScimStore: Send + Sync + 'static {
         org_id: OrgId,
         id: uuid::Uuid,
     ) -> Result<Option<ScimGroup>, StoreError>;
-    /// The users of the organization who hold `role`, by id.
+    /// The users of the organization who hold `role`, with their `userName`, by id.
     async fn role_members(&self, org_id: OrgId, role: &str) -> Result<Vec<Member>, StoreError>;
     /// Which of `ids` are users of the organization (not guests).
     async fn org_users_among(

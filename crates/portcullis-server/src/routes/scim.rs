@@ -329,6 +329,11 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Whether `attributes` asks for members' names (`members.display`, returned on request).
+fn names_asked(attributes: &[AttrPath]) -> bool {
+    attributes.iter().any(|a| a.is("members", Some("display")))
+}
+
 async fn list_groups(
     State(app): State<AppState>,
     Path(slug): Path<String>,
@@ -348,7 +353,10 @@ async fn list_groups(
         sort_by: p.sort_by,
         sort_order: p.sort_order,
     };
-    let page = app.services.scim_groups(&c, &q).await?;
+    let page = app
+        .services
+        .scim_groups(&c, &q, names_asked(&attributes))
+        .await?;
     Ok(page_answer(page, &attributes, &excluded))
 }
 
@@ -377,7 +385,10 @@ async fn get_group(
     };
     let attributes = attribute_list(p.attributes.as_deref())?;
     let excluded = attribute_list(p.excluded_attributes.as_deref())?;
-    let r = app.services.scim_group(&c, &id).await?;
+    let r = app
+        .services
+        .scim_group(&c, &id, names_asked(&attributes))
+        .await?;
     one(&headers, r, &attributes, &excluded)
 }
 

@@ -597,17 +597,21 @@ impl ScimStore for This {
     }
 
     async fn role_members(&self, org_id: OrgId, role: &str) -> Result<Vec<Member>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT u.id FROM user_roles r JOIN users u ON u.id = r.user_id \
+        let rows = sqlx::query_as::<_, (String, String)>(&format!(
+            "SELECT u.id, {} FROM user_roles r JOIN users u ON u.id = r.user_id \
              WHERE r.role = $1 AND u.org_id = $2 AND u.anonymous = $3 ORDER BY u.id",
-        )
+            expr(ScimColumn::UserName)
+        ))
         .bind(role)
         .bind(org_id.to_string())
         .bind(false)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(ids.into_iter().map(|id| Member { id }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, user_name)| Member { id, user_name })
+            .collect())
     }
 
     async fn org_users_among(

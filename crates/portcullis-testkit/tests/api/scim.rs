@@ -772,6 +772,30 @@ async fn groups_are_roles_their_members_hold(app: TestServer) {
             .body["totalResults"],
         1
     );
+    let named = s
+        .get(&format!(
+            "/Groups/{gid}?attributes=displayName,members.value,members.display"
+        ))
+        .await;
+    let names: Vec<&str> = named.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["display"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&"ga@example.com") && names.contains(&"gb@example.com"),
+        "{names:?}"
+    );
+    assert_eq!(
+        named.etag, made.etag,
+        "the version does not depend on what is shown"
+    );
+    assert!(
+        made.body["members"][0].get("display").is_none(),
+        "on request only"
+    );
     let bare = s
         .get(&format!("/Groups/{gid}?excludedAttributes=members"))
         .await;
