@@ -111,6 +111,9 @@ impl Services {
             roles: vec![crate::identity::RoleName::USER.to_owned()],
             created_at: self.now(),
         };
+        // A guest is an account too: the organization's hook may refuse it.
+        self.allow_new_user(&org, &new.profile, &new.roles, "guest")
+            .await?;
         let event = self
             .event(AuditKind::AnonymousRegistered, org.id, client)
             .user(new.id)

@@ -507,11 +507,19 @@ async fn before_user_created_refuses_a_sign_up_with_its_message(app: TestServer)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(ProblemCode::HookDenied));
-    assert!(format!("{e:?}").contains("Sign-ups from blocked.example are closed."));
     let asked = r.next_verified().await;
+    assert_eq!(asked["payload"]["data"]["source"], "registration");
+    // A guest account is asked about too.
+    crate::set_policy(&app, ORG, json!({"allow_anonymous": true})).await;
+    let guest = app.client().register_anonymous(None).await.unwrap_err();
+    assert_eq!(guest.code(), Some(ProblemCode::HookDenied));
+    assert_eq!(
+        r.next_verified().await["payload"]["data"]["source"],
+        "guest"
+    );
+    assert!(format!("{e:?}").contains("Sign-ups from blocked.example are closed."));
     assert_eq!(asked["payload"]["type"], "before_user_created");
     assert_eq!(asked["payload"]["data"]["email"], "eve@blocked.example");
-    assert_eq!(asked["payload"]["data"]["source"], "registration");
     assert!(
         !asked.to_string().contains(USER_PASSWORD),
         "the hook never sees the password"
