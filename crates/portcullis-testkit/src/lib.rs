@@ -4,6 +4,7 @@
 
 pub mod authenticator;
 mod otp;
+pub mod python;
 pub mod receiver;
 mod sinks;
 

@@ -5,15 +5,10 @@
 //! here on first use (`.ci/run` makes it beforehand); `PORTCULLIS_SCHEMATHESIS` may name
 //! another `st` executable.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first unexpected answer"
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portcullis_testkit::{Backend, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD};
+use portcullis_testkit::{python, Backend, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Examples per operation and phase, and the seed: fixed, so that a run is repeatable.
 const MAX_EXAMPLES: &str = "15";
@@ -28,27 +23,8 @@ fn schemathesis() -> PathBuf {
     if let Some(st) = std::env::var_os("PORTCULLIS_SCHEMATHESIS") {
         return PathBuf::from(st);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let venv = target.join("schemathesis");
-    let st = venv.join("bin/st");
-    if !st.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed to run schemathesis");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "-r"])
-            .arg(fuzz_dir().join("requirements.txt"))
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip could not install schemathesis");
-    }
-    st
+    let requirements = fuzz_dir().join("requirements.txt");
+    python::venv("schemathesis", &requirements, python::Ready::File("bin/st")).join("bin/st")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

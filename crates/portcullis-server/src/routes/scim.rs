@@ -160,20 +160,6 @@ fn names(v: Option<&Value>) -> Option<String> {
     }
 }
 
-async fn list(app: &AppState, c: &ScimClient, p: ListParams) -> Result<Response> {
-    let attributes = attribute_list(names(p.attributes.as_ref()).as_deref())?;
-    let excluded = attribute_list(names(p.excluded_attributes.as_ref()).as_deref())?;
-    let q = ScimListQuery {
-        filter: p.filter,
-        start_index: number(p.start_index.as_ref(), "startIndex")?,
-        count: number(p.count.as_ref(), "count")?,
-        sort_by: p.sort_by,
-        sort_order: p.sort_order,
-    };
-    let page = app.services.scim_users(c, &q).await?;
-    Ok(page_answer(page, &attributes, &excluded))
-}
-
 /// A `ListResponse` of a page, each resource projected.
 fn page_answer(page: ScimPage, attributes: &[AttrPath], excluded: &[AttrPath]) -> Response {
     let items: Vec<Value> = page
@@ -214,25 +200,70 @@ fn one(
     Ok(out)
 }
 
-async fn list_users(
+/// The two kinds of resource, named by the path: `Users` and `Groups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    fn parse(segment: &str) -> Result<Self> {
+        match segment {
+            "Users" => Ok(Self::Users),
+            "Groups" => Ok(Self::Groups),
+            _ => Err(ScimError::not_found("no such endpoint").into()),
+        }
+    }
+}
+
+/// Whether `attributes` asks for members' names (`members.display`, returned on request).
+fn names_asked(attributes: &[AttrPath]) -> bool {
+    attributes.iter().any(|a| a.is("members", Some("display")))
+}
+
+async fn list(app: &AppState, c: &ScimClient, kind: Kind, p: ListParams) -> Result<Response> {
+    let attributes = attribute_list(names(p.attributes.as_ref()).as_deref())?;
+    let excluded = attribute_list(names(p.excluded_attributes.as_ref()).as_deref())?;
+    let q = ScimListQuery {
+        filter: p.filter,
+        start_index: number(p.start_index.as_ref(), "startIndex")?,
+        count: number(p.count.as_ref(), "count")?,
+        sort_by: p.sort_by,
+        sort_order: p.sort_order,
+    };
+    let page = match kind {
+        Kind::Users => app.services.scim_users(c, &q).await?,
+        Kind::Groups => {
+            app.services
+                .scim_groups(c, &q, names_asked(&attributes))
+                .await?
+        }
+    };
+    Ok(page_answer(page, &attributes, &excluded))
+}
+
+async fn list_resources(
     State(app): State<AppState>,
-    Path(slug): Path<String>,
+    Path((slug, kind)): Path<(String, String)>,
     headers: HeaderMap,
     params: std::result::Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let Ok(Query(p)) = params else {
         return Err(ScimError::invalid_value("the query parameters are not valid").into());
     };
-    list(&app, &c, p).await
+    list(&app, &c, kind, p).await
 }
 
-async fn search_users(
+async fn search_resources(
     State(app): State<AppState>,
-    Path(slug): Path<String>,
+    Path((slug, kind)): Path<(String, String)>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let doc = body(&headers, &bytes)?;
     let is_search = doc["schemas"]
@@ -245,20 +276,24 @@ async fn search_users(
     }
     let p: ListParams = serde_json::from_value(doc)
         .map_err(|_| ScimError::invalid_syntax("the search request is not valid"))?;
-    list(&app, &c, p).await
+    list(&app, &c, kind, p).await
 }
 
-async fn create_user(
+async fn create_resource(
     State(app): State<AppState>,
-    Path(slug): Path<String>,
+    Path((slug, kind)): Path<(String, String)>,
     Client(client): Client,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let doc = body(&headers, &bytes)?;
-    let r = app.services.scim_create_user(&c, &doc, &client).await?;
-    Ok(resource(StatusCode::CREATED, &r))
+    let made = match kind {
+        Kind::Users => app.services.scim_create_user(&c, &doc, &client).await?,
+        Kind::Groups => app.services.scim_create_group(&c, &doc, &client).await?,
+    };
+    Ok(resource(StatusCode::CREATED, &made))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,172 +303,103 @@ struct Projection {
     excluded_attributes: Option<String>,
 }
 
-async fn get_user(
+async fn get_resource(
     State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
+    Path((slug, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     params: std::result::Result<Query<Projection>, QueryRejection>,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let Ok(Query(p)) = params else {
         return Err(ScimError::invalid_value("the query parameters are not valid").into());
     };
     let attributes = attribute_list(p.attributes.as_deref())?;
     let excluded = attribute_list(p.excluded_attributes.as_deref())?;
-    let r = app.services.scim_user(&c, &id).await?;
+    let r = match kind {
+        Kind::Users => app.services.scim_user(&c, &id).await?,
+        Kind::Groups => {
+            app.services
+                .scim_group(&c, &id, names_asked(&attributes))
+                .await?
+        }
+    };
     one(&headers, r, &attributes, &excluded)
 }
 
-async fn replace_user(
+async fn replace_resource(
     State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
+    Path((slug, kind, id)): Path<(String, String, String)>,
     Client(client): Client,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let doc = body(&headers, &bytes)?;
-    let r = app
-        .services
-        .scim_replace_user(&c, &id, &doc, header(&headers, IF_MATCH), &client)
-        .await?;
-    Ok(resource(StatusCode::OK, &r))
-}
-
-async fn patch_user(
-    State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    Client(client): Client,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
-    let r = app
-        .services
-        .scim_patch_user(&c, &id, &doc, header(&headers, IF_MATCH), &client)
-        .await?;
-    Ok(resource(StatusCode::OK, &r))
-}
-
-async fn delete_user(
-    State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    Client(client): Client,
-    headers: HeaderMap,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    app.services
-        .scim_delete_user(&c, &id, header(&headers, IF_MATCH), &client)
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Whether `attributes` asks for members' names (`members.display`, returned on request).
-fn names_asked(attributes: &[AttrPath]) -> bool {
-    attributes.iter().any(|a| a.is("members", Some("display")))
-}
-
-async fn list_groups(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    params: std::result::Result<Query<ListParams>, QueryRejection>,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    let Ok(Query(p)) = params else {
-        return Err(ScimError::invalid_value("the query parameters are not valid").into());
+    let version = header(&headers, IF_MATCH);
+    let r = match kind {
+        Kind::Users => {
+            app.services
+                .scim_replace_user(&c, &id, &doc, version, &client)
+                .await?
+        }
+        Kind::Groups => {
+            app.services
+                .scim_replace_group(&c, &id, &doc, version, &client)
+                .await?
+        }
     };
-    let attributes = attribute_list(names(p.attributes.as_ref()).as_deref())?;
-    let excluded = attribute_list(names(p.excluded_attributes.as_ref()).as_deref())?;
-    let q = ScimListQuery {
-        filter: p.filter,
-        start_index: number(p.start_index.as_ref(), "startIndex")?,
-        count: number(p.count.as_ref(), "count")?,
-        sort_by: p.sort_by,
-        sort_order: p.sort_order,
-    };
-    let page = app
-        .services
-        .scim_groups(&c, &q, names_asked(&attributes))
-        .await?;
-    Ok(page_answer(page, &attributes, &excluded))
-}
-
-async fn create_group(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    Client(client): Client,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
-    let r = app.services.scim_create_group(&c, &doc, &client).await?;
-    Ok(resource(StatusCode::CREATED, &r))
-}
-
-async fn get_group(
-    State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    params: std::result::Result<Query<Projection>, QueryRejection>,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    let Ok(Query(p)) = params else {
-        return Err(ScimError::invalid_value("the query parameters are not valid").into());
-    };
-    let attributes = attribute_list(p.attributes.as_deref())?;
-    let excluded = attribute_list(p.excluded_attributes.as_deref())?;
-    let r = app
-        .services
-        .scim_group(&c, &id, names_asked(&attributes))
-        .await?;
-    one(&headers, r, &attributes, &excluded)
-}
-
-async fn replace_group(
-    State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    Client(client): Client,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response> {
-    let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
-    let r = app
-        .services
-        .scim_replace_group(&c, &id, &doc, header(&headers, IF_MATCH), &client)
-        .await?;
     Ok(resource(StatusCode::OK, &r))
 }
 
-async fn patch_group(
+async fn patch_resource(
     State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
+    Path((slug, kind, id)): Path<(String, String, String)>,
     Client(client): Client,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
     let doc = body(&headers, &bytes)?;
-    let r = app
-        .services
-        .scim_patch_group(&c, &id, &doc, header(&headers, IF_MATCH), &client)
-        .await?;
+    let version = header(&headers, IF_MATCH);
+    let r = match kind {
+        Kind::Users => {
+            app.services
+                .scim_patch_user(&c, &id, &doc, version, &client)
+                .await?
+        }
+        Kind::Groups => {
+            app.services
+                .scim_patch_group(&c, &id, &doc, version, &client)
+                .await?
+        }
+    };
     Ok(resource(StatusCode::OK, &r))
 }
 
-async fn delete_group(
+async fn delete_resource(
     State(app): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
+    Path((slug, kind, id)): Path<(String, String, String)>,
     Client(client): Client,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
-    app.services
-        .scim_delete_group(&c, &id, header(&headers, IF_MATCH), &client)
-        .await?;
+    let version = header(&headers, IF_MATCH);
+    match kind {
+        Kind::Users => {
+            app.services
+                .scim_delete_user(&c, &id, version, &client)
+                .await?
+        }
+        Kind::Groups => {
+            app.services
+                .scim_delete_group(&c, &id, version, &client)
+                .await?
+        }
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -518,7 +484,7 @@ async fn unknown() -> Scim {
     Scim(ScimError::not_found("no such endpoint"))
 }
 
-/// The SCIM routes.
+/// The SCIM routes: discovery, then `Users` and `Groups` by one set of handlers.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -529,32 +495,24 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/scim/v2/{slug}/ResourceTypes/{id}", get(resource_type))
         .route("/scim/v2/{slug}/Schemas", get(schemas))
         .route("/scim/v2/{slug}/Schemas/{id}", get(schema))
-        .route("/scim/v2/{slug}/Users", get(list_users).post(create_user))
         .route("/scim/v2/{slug}/.search", axum::routing::post(search_all))
         .route(
-            "/scim/v2/{slug}/Users/.search",
-            axum::routing::post(search_users),
+            "/scim/v2/{slug}/{kind}",
+            get(list_resources).post(create_resource),
         )
         .route(
-            "/scim/v2/{slug}/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
+            "/scim/v2/{slug}/{kind}/.search",
+            axum::routing::post(search_resources),
         )
         .route(
-            "/scim/v2/{slug}/Groups",
-            get(list_groups).post(create_group),
+            "/scim/v2/{slug}/{kind}/{id}",
+            get(get_resource)
+                .put(replace_resource)
+                .patch(patch_resource)
+                .delete(delete_resource),
         )
         .route(
-            "/scim/v2/{slug}/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
-        )
-        .route(
-            "/scim/v2/{slug}/{*rest}",
+            "/scim/v2/{slug}/{kind}/{id}/{*rest}",
             get(unknown)
                 .post(unknown)
                 .put(unknown)

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use portcullis_testkit::python::Ready;
+
 use portcullis_testkit::api::CreateAppTokenRequest;
 use portcullis_testkit::{both_backends, TestServer, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
 use reqwest::Method;
@@ -20,31 +22,9 @@ fn scripts() -> PathBuf {
 
 /// The virtual environment's python, with the SDK installed when missing.
 fn python() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let venv = target.join("emnify");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import emnify"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed to run the emnify SDK");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "-r"])
-            .arg(scripts().join("requirements.txt"))
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip could not install emnify-sdk");
-    }
-    python
+    let requirements = scripts().join("requirements.txt");
+    portcullis_testkit::python::venv("emnify", &requirements, Ready::Imports("import emnify"))
+        .join("bin/python")
 }
 
 async fn app_token(app: &TestServer, email: &str) -> String {

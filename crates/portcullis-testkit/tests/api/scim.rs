@@ -188,6 +188,27 @@ async fn scim_tokens_are_shown_once_listed_and_revoked_at_once(app: TestServer) 
         "User"
     );
     scim_error(&s.get("/Schemas/urn:nothing").await, 404, None);
+    scim_error(&s.get("/Widgets").await, 404, None);
+    scim_error(&s.get("/Users/a/b").await, 404, None);
+    scim_error(
+        &s.post(
+            "/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+        )
+        .await,
+        501,
+        None,
+    );
+    let groups = s
+        .post(
+            "/Groups/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 1}),
+        )
+        .await;
+    assert_eq!(
+        (groups.status, &groups.body["totalResults"]),
+        (200, &json!(0))
+    );
 
     // Not an admin, a bad description, an unknown token.
     let (_, member) = app.signed_in("ann@example.com").await;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use portcullis_testkit::api::CreateScimTokenRequest;
+use portcullis_testkit::python::Ready;
 use portcullis_testkit::{both_backends, TestServer};
 use serde_json::Value;
 
@@ -17,31 +18,9 @@ fn scripts() -> PathBuf {
 
 /// The virtual environment's python, with the checker installed when missing.
 fn python() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let venv = target.join("scim2-tester");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import scim2_tester, httpx2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed to run scim2-tester");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "-r"])
-            .arg(scripts().join("requirements.txt"))
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip could not install scim2-tester");
-    }
-    python
+    let requirements = scripts().join("requirements.txt");
+    let ready = Ready::Imports("import scim2_tester, httpx2");
+    portcullis_testkit::python::venv("scim2-tester", &requirements, ready).join("bin/python")
 }
 
 async fn scim2_tester_passes_every_check_it_runs(app: TestServer) {
