@@ -461,15 +461,7 @@ impl ScimStore for This {
         }
         Self::write_scim_columns(&mut tx, id, scim).await?;
         if !active {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deactivated' \
-                 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(ms(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            Self::end_sessions_of_deactivated(&mut tx, id, now).await?;
         }
         super::audit::commit(tx).await?;
         self.user_by_id(id).await

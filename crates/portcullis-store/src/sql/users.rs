@@ -103,6 +103,24 @@ impl This {
         Ok(())
     }
 
+    /// Ends every open session of a user just deactivated, in `tx`.
+    pub(super) async fn end_sessions_of_deactivated(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deactivated' \
+             WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     pub(super) async fn user_where(
         &self,
         clause: &str,
@@ -277,15 +295,7 @@ impl UserStore for This {
             return Ok(None);
         }
         if !active {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'deactivated' \
-                 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(ms(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            Self::end_sessions_of_deactivated(&mut tx, id, now).await?;
         }
         super::audit::commit(tx).await?;
         self.user_by_id(id).await
