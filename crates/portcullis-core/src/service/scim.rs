@@ -252,6 +252,40 @@ impl Services {
         self.store.scim_user(c.org.id, id).await?.ok_or_else(gone)
     }
 
+    /// Refuses a `userName` another user of the organization answers to (409 `uniqueness`),
+    /// SCIM's or the username, address or phone an account SCIM did not make answers to: a
+    /// lookup by it would otherwise find two users. The database's unique key on SCIM's own
+    /// names decides a race between two requests.
+    async fn user_name_free(
+        &self,
+        c: &ScimClient,
+        user_name: &str,
+        except: Option<UserId>,
+    ) -> Result<(), ScimError> {
+        let (_, found) = self
+            .store
+            .scim_users(&ScimSearch {
+                org_id: c.org.id,
+                cond: ScimCond::Compare {
+                    column: crate::store::ScimColumn::UserName,
+                    op: crate::scim::CompareOp::Eq,
+                    value: crate::store::ScimValue::Text(user_name.to_owned()),
+                    case_exact: false,
+                },
+                sort: None,
+                descending: false,
+                offset: 0,
+                limit: Some(2),
+            })
+            .await?;
+        if found.iter().any(|(u, _)| Some(u.id) != except) {
+            return Err(ScimError::uniqueness(
+                "this userName is taken in the organization",
+            ));
+        }
+        Ok(())
+    }
+
     /// A user as SCIM shows it.
     pub async fn scim_user(&self, c: &ScimClient, id: &str) -> Result<Value, ScimError> {
         let groups = self.store.scim_groups(c.org.id).await?;
@@ -359,6 +393,7 @@ impl Services {
     ) -> Result<Value, ScimError> {
         let groups = self.store.scim_groups(c.org.id).await?;
         let input = scim_user::read_user(doc)?;
+        self.user_name_free(c, &input.user_name, None).await?;
         let profile = profile_of(&input, None);
         let roles = vec![RoleName::USER.to_owned()];
         self.allow_new_user(&c.org, &profile, &roles, "scim")
@@ -435,6 +470,8 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
         let groups = self.store.scim_groups(c.org.id).await?;
+        self.user_name_free(c, &input.user_name, Some(user.id))
+            .await?;
         let profile = profile_of(&input, Some(user));
         let kind = match (user.active, input.active) {
             (true, false) => AuditKind::AdminUserDeactivated,

@@ -304,6 +304,29 @@ async fn okta_looks_a_user_up_creates_it_and_the_user_signs_in_by_code(app: Test
     let mut other = okta_user("other@example.com");
     other["emails"][0]["value"] = json!(alice);
     scim_error(&s.post("/Users", other).await, 409, Some("uniqueness"));
+    // Nor the address an account that registered itself answers to as its userName.
+    app.user("taken@example.com").await;
+    let mut other = okta_user("taken@example.com");
+    other["emails"][0]["value"] = json!("someone-else@example.com");
+    scim_error(&s.post("/Users", other).await, 409, Some("uniqueness"));
+    let rename = s
+        .patch(
+            &id,
+            json!([{"op": "replace", "path": "userName", "value": "TAKEN@example.com"}]),
+        )
+        .await;
+    scim_error(&rename, 409, Some("uniqueness"));
+    let same = s
+        .patch(
+            &id,
+            json!([{"op": "replace", "path": "userName", "value": "Alice@Example.com"}]),
+        )
+        .await;
+    assert_eq!(
+        same.status, 200,
+        "its own name, in another case: {}",
+        same.body
+    );
 
     // No password: it signs in with a code sent to its address.
     assert!(app.try_login(alice, USER_PASSWORD).await.is_err());
