@@ -1029,7 +1029,61 @@ async fn racing_creates_of_one_user_make_one(app: TestServer) {
     assert_eq!(s.find("userName eq \"race@example.com\"").await.len(), 1);
 }
 
+async fn paging_walks_through_many_users_once_each(app: TestServer) {
+    let admin = app.admin().await;
+    let s = std::sync::Arc::new(scim(&app, &admin, "default").await);
+    let made: Vec<_> = (0..10)
+        .map(|t| {
+            let s = std::sync::Arc::clone(&s);
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let a = s
+                        .post(
+                            "/Users",
+                            okta_user(&format!("many{t:02}-{i:02}@example.com")),
+                        )
+                        .await;
+                    assert_eq!(a.status, 201, "{}", a.body);
+                }
+            })
+        })
+        .collect();
+    for m in made {
+        m.await.unwrap();
+    }
+    // More than a page may hold: 200 at most, whatever is asked.
+    let big = s
+        .get("/Users?filter=userName%20sw%20%22many%22&count=500")
+        .await;
+    assert_eq!(big.body["totalResults"], 250);
+    assert_eq!(big.body["itemsPerPage"], 200);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut start = 1;
+    while start <= 250 {
+        let page = s
+            .get(&format!(
+                "/Users?filter=userName%20sw%20%22many%22&startIndex={start}&count=100"
+            ))
+            .await;
+        assert_eq!(page.body["totalResults"], 250);
+        for r in page.body["Resources"].as_array().unwrap() {
+            assert!(
+                seen.insert(r["id"].as_str().unwrap().to_owned()),
+                "a user twice"
+            );
+        }
+        start += 100;
+    }
+    assert_eq!(seen.len(), 250);
+    let past = s
+        .get("/Users?filter=userName%20sw%20%22many%22&startIndex=251")
+        .await;
+    assert_eq!(past.body["Resources"], json!([]));
+    assert_eq!(past.body["totalResults"], 250);
+}
+
 both_backends!(
+    paging_walks_through_many_users_once_each,
     racing_creates_of_one_user_make_one,
     before_user_created_is_asked_for_scim_users,
     groups_are_roles_their_members_hold,
