@@ -59,6 +59,10 @@ pub struct CoreConfig {
     pub trusted_device_ttl: Duration,
     /// Guest accounts idle this long are deleted.
     pub anonymous_retention: Duration,
+    /// The most users a SCIM filter that the database cannot answer alone may have to be
+    /// decided on; more is refused (400 `tooMany`), so one request cannot load every user
+    /// of a large organization.
+    pub scim_max_candidates: u64,
     /// Audit events older than this are deleted by the housekeeping job.
     pub audit_retention: Duration,
     /// A new signing key verifies at once but signs only after this long, by which time
@@ -123,6 +127,7 @@ impl CoreConfig {
             webauthn_rp_id,
             webauthn_origins,
             anonymous_retention: Duration::days(30),
+            scim_max_candidates: 10_000,
             audit_retention: Duration::days(365),
             key_activation: Duration::seconds(40),
             session_cache_ttl: Duration::seconds(5),

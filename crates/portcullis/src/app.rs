@@ -215,6 +215,7 @@ fn core_config(config: &Config, issuer: String) -> CoreConfig {
         warn!("PORTCULLIS_RATE_LIMITS=off: no rate limits and no lockout; use only on trusted networks or for benchmarks");
     }
     core.anonymous_retention = chrono::Duration::days(config.anonymous_retention_days);
+    core.scim_max_candidates = config.scim_max_candidates.max(1);
     core.audit_retention = chrono::Duration::days(config.audit_retention_days);
     core.session_cache_ttl =
         chrono::Duration::seconds(i64::try_from(config.session_cache_secs).unwrap_or(i64::MAX));

@@ -93,6 +93,8 @@ pub struct Config {
     pub webauthn_origins: Option<String>,
     /// Guest accounts idle this many days are deleted.
     pub anonymous_retention_days: i64,
+    /// The most users a SCIM filter the database cannot answer alone may be decided on.
+    pub scim_max_candidates: u64,
     /// Audit events older than this many days are deleted.
     pub audit_retention_days: i64,
     /// A request unanswered after this many seconds is abandoned with 503 `overloaded`.
@@ -198,6 +200,7 @@ impl Default for Config {
             trusted_proxies: String::new(),
             cors_origins: String::new(),
             anonymous_retention_days: 30,
+            scim_max_candidates: 10_000,
             audit_retention_days: 365,
             request_timeout_secs: 30,
             max_concurrent_requests: 1024,

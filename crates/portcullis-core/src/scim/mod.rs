@@ -79,6 +79,11 @@ impl ScimError {
         Self::new(400, Some("mutability"), detail)
     }
 
+    /// A filter that would make the server weigh more resources than it will.
+    pub fn too_many(detail: &str) -> Self {
+        Self::new(400, Some("tooMany"), detail)
+    }
+
     /// A value another resource holds.
     pub fn uniqueness(detail: &str) -> Self {
         Self::new(409, Some("uniqueness"), detail)

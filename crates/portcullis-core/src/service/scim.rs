@@ -351,7 +351,9 @@ impl Services {
                 resources: found.iter().map(render).collect(),
             });
         }
-        // The store narrows; the filter decides, then the page is cut.
+        // The store narrows; the filter decides, then the page is cut. Within a bound: one
+        // request may not load every user of a large organization.
+        let cap = self.config.scim_max_candidates;
         let (_, found) = self
             .store
             .scim_users(&ScimSearch {
@@ -360,9 +362,14 @@ impl Services {
                 sort,
                 descending,
                 offset: 0,
-                limit: None,
+                limit: Some(cap.saturating_add(1)),
             })
             .await?;
+        if found.len() as u64 > cap {
+            return Err(ScimError::too_many(
+                "this filter needs more users weighed than allowed: filter on userName, externalId, a name, an address, active or the times as well",
+            ));
+        }
         let filter = filter.ok_or_else(|| ScimError::status(500, "no filter"))?;
         let matching: Vec<Value> = found
             .iter()

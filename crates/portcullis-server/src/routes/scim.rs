@@ -6,7 +6,7 @@
 //! OpenAPI document: SCIM describes itself (`/Schemas`).
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -102,7 +102,7 @@ fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
 }
 
 /// A JSON body (`application/scim+json` or `application/json`).
-fn body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value> {
+fn body(headers: &HeaderMap, bytes: std::result::Result<Bytes, BytesRejection>) -> Result<Value> {
     let json = header(headers, CONTENT_TYPE)
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|m| {
@@ -112,7 +112,15 @@ fn body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value> {
     if !json {
         return Err(ScimError::status(415, "send application/scim+json").into());
     }
-    serde_json::from_slice(bytes)
+    // A body over the size limit is refused in SCIM's words too.
+    let bytes = bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ScimError::status(413, "the body is larger than 64 KiB")
+        } else {
+            ScimError::invalid_syntax("the body could not be read")
+        }
+    })?;
+    serde_json::from_slice(&bytes)
         .map_err(|_| ScimError::invalid_syntax("the body is not valid JSON").into())
 }
 
@@ -261,11 +269,11 @@ async fn search_resources(
     State(app): State<AppState>,
     Path((slug, kind)): Path<(String, String)>,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
+    let doc = body(&headers, bytes)?;
     let is_search = doc["schemas"]
         .as_array()
         .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_SCHEMA)));
@@ -284,11 +292,11 @@ async fn create_resource(
     Path((slug, kind)): Path<(String, String)>,
     Client(client): Client,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
+    let doc = body(&headers, bytes)?;
     let made = match kind {
         Kind::Users => app.services.scim_create_user(&c, &doc, &client).await?,
         Kind::Groups => app.services.scim_create_group(&c, &doc, &client).await?,
@@ -332,11 +340,11 @@ async fn replace_resource(
     Path((slug, kind, id)): Path<(String, String, String)>,
     Client(client): Client,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
+    let doc = body(&headers, bytes)?;
     let version = header(&headers, IF_MATCH);
     let r = match kind {
         Kind::Users => {
@@ -358,11 +366,11 @@ async fn patch_resource(
     Path((slug, kind, id)): Path<(String, String, String)>,
     Client(client): Client,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let kind = Kind::parse(&kind)?;
     let c = caller(&app, &slug, &headers).await?;
-    let doc = body(&headers, &bytes)?;
+    let doc = body(&headers, bytes)?;
     let version = header(&headers, IF_MATCH);
     let r = match kind {
         Kind::Users => {

@@ -8,7 +8,7 @@ use portcullis_testkit::api::{
 };
 use portcullis_testkit::client::{AuditQuery, Client};
 use portcullis_testkit::receiver::{free_port, Receiver};
-use portcullis_testkit::{both_backends, code_in, TestServer, USER_PASSWORD};
+use portcullis_testkit::{both_backends, code_in, Backend, TestServer, USER_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -716,6 +716,9 @@ async fn put_replaces_and_versions_guard_changes(app: TestServer) {
         .await
         .unwrap();
     assert_eq!(text.status(), 415);
+    let mut huge = okta_user("huge@example.com");
+    huge["title"] = json!("x".repeat(70 * 1024));
+    scim_error(&s.post("/Users", huge).await, 413, None);
 }
 
 async fn a_token_reaches_only_its_organization(app: TestServer) {
@@ -1080,6 +1083,44 @@ async fn paging_walks_through_many_users_once_each(app: TestServer) {
         .await;
     assert_eq!(past.body["Resources"], json!([]));
     assert_eq!(past.body["totalResults"], 250);
+}
+
+/// A filter the database cannot answer alone is decided on at most `scim_max_candidates`
+/// users; past that it is refused with `tooMany`, while a filter on a column still answers.
+async fn a_filter_that_would_weigh_too_many_users_is_refused(backend: Backend) {
+    let Some(app) = TestServer::spawn_with(backend, |c| c.scim_max_candidates = 5).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let s = scim(&app, &admin, "default").await;
+    for i in 0..6 {
+        assert_eq!(
+            s.post("/Users", okta_user(&format!("w{i}@example.com")))
+                .await
+                .status,
+            201
+        );
+    }
+    let refused = s.get("/Users?filter=title%20pr").await;
+    scim_error(&refused, 400, Some("tooMany"));
+    // Narrowed by a column first, the same attribute is fine.
+    assert!(
+        s.find("userName eq \"w1@example.com\" and displayName pr")
+            .await
+            .len()
+            == 1
+    );
+    assert_eq!(s.find("userName sw \"w\"").await.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_filter_that_would_weigh_too_many_users_is_refused() {
+    a_filter_that_would_weigh_too_many_users_is_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_filter_that_would_weigh_too_many_users_is_refused() {
+    a_filter_that_would_weigh_too_many_users_is_refused(Backend::Postgres).await;
 }
 
 both_backends!(
