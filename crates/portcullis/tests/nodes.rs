@@ -607,3 +607,98 @@ async fn an_authorization_started_on_one_node_completes_on_another() {
     let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(introspect(0, new_secret).await, 200);
 }
+
+/// A loopback service that answers every call with `body` as JSON (a hook that decides).
+async fn answering(body: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The request's head and body arrive in a packet or two; the answer does not
+                // depend on them.
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// Every node caches organizations and their hooks (a registration and a sign-in read
+/// both): a policy or hook changed through one node holds on the others within a second,
+/// through the change feed, whatever they had cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_or_hook_set_on_one_node_holds_on_every_node_at_once() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let mut env = NODE_ENV.to_vec();
+    env.push(("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.1"));
+    let (a, b) = (Node::start(&db, &env), Node::start(&db, &env));
+    let http = reqwest::Client::new();
+    // B reads (and caches) the organization and that it has no hook.
+    register(&b, &http, "first@example.com").await;
+    let admin = a.login(&http, ADMIN).await;
+    let token = admin["access_token"].as_str().unwrap().to_owned();
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let try_register = || {
+        let email = format!(
+            "probe{}@example.com",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let res = b.post(
+            &http,
+            "/v1/auth/register",
+            serde_json::json!({"email": email, "password": PASSWORD}),
+        );
+        async move { res.await.status().as_u16() }
+    };
+    let patch = |policy: serde_json::Value| {
+        http.patch(format!("{}/v1/orgs/default", a.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "policy": policy }))
+            .send()
+    };
+
+    let closed = patch(serde_json::json!({"allow_self_registration": false}))
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 200);
+    assert!(
+        answers_within(Duration::from_secs(1), 403, &try_register).await,
+        "self-registration closed on A holds on B"
+    );
+    let open = patch(serde_json::json!({"allow_self_registration": true}))
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    assert!(answers_within(Duration::from_secs(1), 201, &try_register).await);
+
+    let port = answering(r#"{"decision":"deny","message":"not today"}"#).await;
+    let hook = format!("{}/v1/orgs/default/hooks/before_user_created", a.url);
+    let set = http
+        .put(&hook)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"url": format!("http://127.0.0.1:{port}/hook")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success(), "{}", set.status());
+    assert!(
+        answers_within(Duration::from_secs(1), 403, &try_register).await,
+        "a hook set on A is asked on B"
+    );
+    let removed = http.delete(&hook).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(removed.status(), 204);
+    assert!(
+        answers_within(Duration::from_secs(1), 201, &try_register).await,
+        "a hook removed on A is no longer asked on B"
+    );
+}

@@ -13,7 +13,9 @@ use crate::error::AuthError;
 use crate::ids::OrgId;
 use crate::model::User;
 use crate::notify::OutboundRequest;
-use crate::webhooks::{allowed_claims, signed_headers, signing_secrets, ClaimsAnswer, HookName};
+use crate::webhooks::{
+    allowed_claims, signed_headers, signing_secrets, ClaimsAnswer, Hook, HookName,
+};
 
 /// What became of a hook call.
 pub(crate) enum Answer<T> {
@@ -26,6 +28,20 @@ pub(crate) enum Answer<T> {
 }
 
 impl Services {
+    /// `org`'s hook `name`, if it is set: from this node's cache, which forgets hooks at any
+    /// change to one on any node, else from the store.
+    async fn hook_of(&self, org: OrgId, name: HookName) -> Result<Option<Hook>, AuthError> {
+        let now = self.now();
+        if let Some(hook) = self.sessions.hook(org, name, now) {
+            return Ok(hook);
+        }
+        let generation = self.sessions.generation();
+        let hook = self.store.hook(org, name).await?;
+        self.sessions
+            .put_hook(org, name, hook.clone(), generation, now);
+        Ok(hook)
+    }
+
     /// Asks `org`'s hook `name` about `data` (sent as `{"type", "timestamp", "data"}`).
     /// A failure of a hook that fails closed is [`AuthError::HookUnavailable`].
     pub(crate) async fn ask_hook<T: DeserializeOwned>(
@@ -34,7 +50,7 @@ impl Services {
         name: HookName,
         data: serde_json::Value,
     ) -> Result<Answer<T>, AuthError> {
-        let Some(hook) = self.store.hook(org, name).await?.filter(|h| h.enabled) else {
+        let Some(hook) = self.hook_of(org, name).await?.filter(|h| h.enabled) else {
             return Ok(Answer::NotSet);
         };
         let started = Instant::now();

@@ -317,7 +317,7 @@ impl Services {
 
     /// What every recorded event sets off: cached sessions it may change are forgotten, it
     /// is counted.
-    fn note_event(&self, event: &AuditEvent) {
+    pub(in crate::service) fn note_event(&self, event: &AuditEvent) {
         if let Some(kind) = AuditKind::parse(&event.kind) {
             self.sessions.forget_for(kind, event.user_id);
         }
@@ -371,8 +371,9 @@ impl Services {
         AuditEvent::new(kind, Some(org_id), self.now(), client)
     }
 
-    /// The organization named by `slug`, or the default one. Read from the store each time,
-    /// so that a policy change takes effect at once, on every node.
+    /// The organization named by `slug`, or the default one: from this node's cache, which
+    /// forgets it at any change to it on any node (see [`SessionCache`]), so that a policy
+    /// change takes effect at once; else from the store.
     pub(in crate::service) async fn org(
         &self,
         slug: Option<&str>,
@@ -381,10 +382,18 @@ impl Services {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or(Organization::DEFAULT_SLUG);
-        self.store
+        let now = self.now();
+        if let Some(org) = self.sessions.org(slug, now) {
+            return Ok(org);
+        }
+        let generation = self.sessions.generation();
+        let org = self
+            .store
             .org_by_slug(slug)
             .await?
-            .ok_or_else(|| AuthError::invalid("organization", "no such organization"))
+            .ok_or_else(|| AuthError::invalid("organization", "no such organization"))?;
+        self.sessions.put_org(slug, org.clone(), generation, now);
+        Ok(org)
     }
 
     /// The organization named by `slug` (the default one when `None`), for what the hosted

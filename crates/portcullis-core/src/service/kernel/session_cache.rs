@@ -1,6 +1,7 @@
 //! A per-node cache of live sessions, so that a request with an access token does not read
-//! the database when nothing about its session or user has changed; and of OAuth clients,
-//! so that the token and introspection endpoints do not read a client at every call.
+//! the database when nothing about its session or user has changed; of OAuth clients, so
+//! that the token and introspection endpoints do not read a client at every call; and of
+//! organizations and their hooks, which every sign-in and registration reads.
 //!
 //! It stays correct by forgetting: every change this node makes to an account forgets that
 //! user's entries at once (the use case records an audit event; see
@@ -18,9 +19,11 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::audit::AuditKind;
+use crate::ids::OrgId;
 use crate::ids::{SessionId, UserId};
-use crate::model::User;
+use crate::model::{Organization, User};
 use crate::oauth::OAuthClient;
+use crate::webhooks::{Hook, HookName};
 
 /// Entries held at most; past that the cache starts again empty.
 pub(crate) const MAX_ENTRIES: usize = 100_000;
@@ -38,7 +41,26 @@ pub(crate) struct Entries {
     by_session: HashMap<SessionId, Entry>,
     by_user: HashMap<UserId, Vec<SessionId>>,
     /// OAuth clients, with the hash of their secret, and when they were read.
-    clients: HashMap<uuid::Uuid, (OAuthClient, Option<String>, DateTime<Utc>)>,
+    clients: HashMap<uuid::Uuid, ((OAuthClient, Option<String>), DateTime<Utc>)>,
+    /// Organizations by slug, and when they were read.
+    orgs: HashMap<String, (Organization, DateTime<Utc>)>,
+    /// Each organization's hooks, set or not, and when they were read.
+    hooks: HashMap<(OrgId, HookName), (Option<Hook>, DateTime<Utc>)>,
+}
+
+/// A copy of what `map` holds for `key`, if it was read less than `ttl` before `now`.
+fn fresh<K, V>(
+    map: &HashMap<K, (V, DateTime<Utc>)>,
+    key: &K,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Option<V>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    let (value, at) = map.get(key)?;
+    (now >= *at && now - *at < ttl).then(|| value.clone())
 }
 
 /// Live sessions this node has checked lately.
@@ -116,12 +138,7 @@ impl SessionCache {
         id: uuid::Uuid,
         now: DateTime<Utc>,
     ) -> Option<(OAuthClient, Option<String>)> {
-        if !self.enabled.load(Ordering::Acquire) {
-            return None;
-        }
-        let map = self.map();
-        let (client, hash, at) = map.clients.get(&id)?;
-        (now >= *at && now - *at < self.ttl).then(|| (client.clone(), hash.clone()))
+        self.read(|m| fresh(&m.clients, &id, now, self.ttl))
     }
 
     /// Remembers a client read from the database, as [`SessionCache::put`] does a session.
@@ -132,17 +149,72 @@ impl SessionCache {
         generation: u64,
         now: DateTime<Utc>,
     ) {
+        self.remember(generation, |m| {
+            if m.clients.len() >= MAX_ENTRIES {
+                m.clients.clear();
+            }
+            m.clients.insert(client.id, ((client, hash), now));
+        });
+    }
+
+    /// An organization read less than `ttl` ago, if no change has been seen since.
+    pub fn org(&self, slug: &str, now: DateTime<Utc>) -> Option<Organization> {
+        self.read(|m| {
+            let (org, at) = m.orgs.get(slug)?;
+            (now >= *at && now - *at < self.ttl).then(|| org.clone())
+        })
+    }
+
+    /// Remembers an organization read from the database by `slug`.
+    pub fn put_org(&self, slug: &str, org: Organization, generation: u64, now: DateTime<Utc>) {
+        self.remember(generation, |m| {
+            if m.orgs.len() >= MAX_ENTRIES {
+                m.orgs.clear();
+            }
+            m.orgs.insert(slug.to_owned(), (org, now));
+        });
+    }
+
+    /// An organization's hook `name` as read less than `ttl` ago (`Some(None)`: it has
+    /// none), if no change has been seen since.
+    pub fn hook(&self, org: OrgId, name: HookName, now: DateTime<Utc>) -> Option<Option<Hook>> {
+        self.read(|m| fresh(&m.hooks, &(org, name), now, self.ttl))
+    }
+
+    /// Remembers an organization's hook `name` (or that it has none) read from the database.
+    pub fn put_hook(
+        &self,
+        org: OrgId,
+        name: HookName,
+        hook: Option<Hook>,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) {
+        self.remember(generation, |m| {
+            if m.hooks.len() >= MAX_ENTRIES {
+                m.hooks.clear();
+            }
+            m.hooks.insert((org, name), (hook, now));
+        });
+    }
+
+    /// What `get` finds in the entries, while the cache is on.
+    fn read<T>(&self, get: impl FnOnce(&Entries) -> Option<T>) -> Option<T> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
+        get(&self.map())
+    }
+
+    /// Stores with `put`, while the cache is on and nothing was forgotten since `generation`.
+    fn remember(&self, generation: u64, put: impl FnOnce(&mut Entries)) {
         if !self.enabled.load(Ordering::Acquire) {
             return;
         }
         let mut map = self.map();
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
+        if self.generation.load(Ordering::Acquire) == generation {
+            put(&mut map);
         }
-        if map.clients.len() >= MAX_ENTRIES {
-            map.clients.clear();
-        }
-        map.clients.insert(client.id, (client, hash, now));
     }
 
     /// Forgets every session of `user`.
@@ -180,6 +252,12 @@ impl SessionCache {
             let mut map = self.map();
             self.generation.fetch_add(1, Ordering::AcqRel);
             map.clients.clear();
+            return;
+        }
+        if matches!(kind, AuditKind::HookSet | AuditKind::HookDeleted) {
+            let mut map = self.map();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            map.hooks.clear();
             return;
         }
         if !kind.changes_accounts() {
@@ -256,5 +334,60 @@ mod tests {
         assert_eq!(cache.get(sid, t), None);
         cache.put(sid, ann, cache.generation(), t);
         assert_eq!(cache.get(sid, t), None);
+    }
+
+    #[test]
+    pub(crate) fn organizations_and_hooks_are_kept_until_a_change_to_them() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let cache = SessionCache::new(Duration::seconds(5), true);
+        let org = Organization {
+            id: OrgId::new(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            policy: crate::model::OrgPolicy::default(),
+            created_at: t,
+            updated_at: t,
+        };
+        let hook = HookName::BeforeUserCreated;
+        cache.put_org("acme", org.clone(), cache.generation(), t);
+        cache.put_hook(org.id, hook, None, cache.generation(), t);
+        assert_eq!(
+            cache.org("acme", t + Duration::seconds(4)),
+            Some(org.clone())
+        );
+        assert_eq!(cache.org("acme", t + Duration::seconds(5)), None, "expired");
+        assert_eq!(
+            cache.hook(org.id, hook, t),
+            Some(None),
+            "known to have none"
+        );
+        assert_eq!(
+            cache.hook(org.id, HookName::CustomAccessTokenClaims, t),
+            None,
+            "never read"
+        );
+        cache.forget_for(AuditKind::LoginFailed, None);
+        cache.forget_for(AuditKind::LoginSucceeded, Some(UserId::new()));
+        assert!(cache.org("acme", t).is_some(), "a user's change keeps them");
+        assert!(cache.hook(org.id, hook, t).is_some());
+        cache.forget_for(AuditKind::HookSet, None);
+        assert_eq!(
+            cache.hook(org.id, hook, t),
+            None,
+            "a hook set forgets hooks"
+        );
+        assert!(cache.org("acme", t).is_some());
+        cache.forget_for(AuditKind::OrgUpdated, None);
+        assert_eq!(cache.org("acme", t), None, "a policy change forgets it");
+        // A read that raced with a change is not kept.
+        let before = cache.generation();
+        cache.forget_all();
+        cache.put_org("acme", org.clone(), before, t);
+        cache.put_hook(org.id, hook, None, before, t);
+        assert_eq!(cache.org("acme", t), None);
+        assert_eq!(cache.hook(org.id, hook, t), None);
+        cache.set_enabled(false);
+        cache.put_org("acme", org, cache.generation(), t);
+        assert_eq!(cache.org("acme", t), None, "off means off");
     }
 }
