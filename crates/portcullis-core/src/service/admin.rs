@@ -79,12 +79,15 @@ impl Services {
                 .user(id)
                 .actor(admin.actor().user.id)
         };
-        let user = self
-            .create_account(&org, account, roles, "admin", created)
-            .await?;
-        self.send_verifications(&user, &input.account.client, Some(admin.actor().user.id))
-            .await;
-        Ok(user)
+        self.create_account(
+            &org,
+            account,
+            roles,
+            "admin",
+            created,
+            Some((&input.account.client, Some(admin.actor().user.id))),
+        )
+        .await
     }
 
     /// Changes a user's profile and/or `active`. Deactivation ends every session at once.
@@ -293,7 +296,7 @@ impl Services {
             .detail("role", role)
         };
         let user = self
-            .create_account(&org, account, vec![role.to_owned()], "admin", created)
+            .create_account(&org, account, vec![role.to_owned()], "admin", created, None)
             .await?;
         Ok(user)
     }

@@ -67,7 +67,14 @@ impl Services {
                 .actor(id)
         };
         let user = match self
-            .create_account(&org, account, Vec::new(), "registration", registered)
+            .create_account(
+                &org,
+                account,
+                Vec::new(),
+                "registration",
+                registered,
+                Some((&input.client, None)),
+            )
             .await
         {
             Err(AuthError::Duplicate(what @ ("email" | "phone")))
@@ -79,7 +86,6 @@ impl Services {
             }
             result => result?,
         };
-        self.send_verifications(&user, &input.client, None).await;
         Ok(user)
     }
 

@@ -892,13 +892,20 @@ impl Services {
         account.profile.email_verified = user.email_verified;
         let provider = p.id.to_string();
         let created = self
-            .create_account(org, account, Vec::new(), "upstream", |id| {
-                self.event(AuditKind::UserRegistered, org.id, client)
-                    .user(id)
-                    .actor(id)
-                    .detail("method", "upstream")
-                    .detail("provider_id", provider.clone())
-            })
+            .create_account(
+                org,
+                account,
+                Vec::new(),
+                "upstream",
+                |id| {
+                    self.event(AuditKind::UserRegistered, org.id, client)
+                        .user(id)
+                        .actor(id)
+                        .detail("method", "upstream")
+                        .detail("provider_id", provider.clone())
+                },
+                None,
+            )
             .await?;
         self.link(p, &created, user, refresh_sealed, "sign_up", client)
             .await?;

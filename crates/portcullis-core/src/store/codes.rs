@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{LookupKey, QueuedMessage};
+use crate::audit::AuditEvent;
 use crate::error::StoreError;
 use crate::identity::Address;
 use crate::ids::UserId;
@@ -27,6 +28,66 @@ pub struct NewCode {
     pub created_at: DateTime<Utc>,
     /// End of validity.
     pub expires_at: DateTime<Utc>,
+}
+
+/// A code to issue with the message that carries it, within the sending limits: at most
+/// `daily_cap` messages of its purpose to its address since `cap_since`, and one an interval
+/// (the interval's counter, `claim`, is claimed with it unless the request claimed it
+/// already). The limits are checked in the transaction that issues the code.
+#[derive(Debug, Clone)]
+pub struct CodeIssue {
+    /// The code.
+    pub code: NewCode,
+    /// The message carrying it.
+    pub message: QueuedMessage,
+    /// Where the day the cap counts starts.
+    pub cap_since: DateTime<Utc>,
+    /// Messages of the purpose to the address allowed a day.
+    pub daily_cap: u64,
+    /// The interval's counter to claim (its key, see `RateKey::text`, and the window's
+    /// start), or `None` when the request claimed it already.
+    pub claim: Option<(String, DateTime<Utc>)>,
+    /// Whether earlier live codes of the user and purpose are retired (a new account has
+    /// none).
+    pub retire_earlier: bool,
+    /// The event recorded with the code when it is issued.
+    pub issued: AuditEvent,
+    /// The event recorded instead when the daily cap holds it back.
+    pub held_back: AuditEvent,
+}
+
+/// What became of a [`CodeIssue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// Stored and queued (its `issued` event recorded).
+    Issued,
+    /// Held back by the daily cap (its `held_back` event recorded).
+    OverDailyCap,
+    /// Held back: the interval's message to the address was claimed already.
+    TooSoon,
+}
+
+impl CodeIssue {
+    /// The event recorded for `outcome`, if any.
+    pub fn event(&self, outcome: CodeOutcome) -> Option<&AuditEvent> {
+        match outcome {
+            CodeOutcome::Issued => Some(&self.issued),
+            CodeOutcome::OverDailyCap => Some(&self.held_back),
+            CodeOutcome::TooSoon => None,
+        }
+    }
+
+    /// The outcome of the limits, given the messages counted today and the interval's
+    /// hits after the claim (`None` when none was made).
+    pub fn outcome(&self, today: u64, hits: Option<u64>) -> CodeOutcome {
+        if today >= self.daily_cap {
+            CodeOutcome::OverDailyCap
+        } else if hits.is_some_and(|h| h > 1) {
+            CodeOutcome::TooSoon
+        } else {
+            CodeOutcome::Issued
+        }
+    }
 }
 
 /// A stored code, as read back.
@@ -53,9 +114,10 @@ pub struct StoredCode {
 /// The storage of one-time codes and links, stored hashed, and the addresses they verify.
 #[async_trait]
 pub trait CodeStore: Send + Sync + 'static {
-    /// Stores a code and the message that carries it, retiring earlier live codes of the
-    /// same user and purpose, in one transaction.
-    async fn issue_code(&self, code: &NewCode, message: &QueuedMessage) -> Result<(), StoreError>;
+    /// Issues a code and queues the message that carries it, within its limits, retiring
+    /// earlier live codes of the same user and purpose (if it says so), with its event, in
+    /// one transaction.
+    async fn issue_code(&self, issue: &CodeIssue) -> Result<CodeOutcome, StoreError>;
     /// The newest code of a user for a purpose that is neither used nor retired.
     async fn live_code(
         &self,

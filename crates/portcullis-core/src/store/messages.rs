@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::Purpose;
 use crate::error::StoreError;
 use crate::ids::OrgId;
 
@@ -42,13 +41,6 @@ pub struct OutboxStats {
 pub trait MessageStore: Send + Sync + 'static {
     /// Queues a message.
     async fn enqueue(&self, message: &QueuedMessage) -> Result<(), StoreError>;
-    /// How many messages of `purpose` were queued for `recipient` at or after `since`.
-    async fn messages_since(
-        &self,
-        recipient: &str,
-        purpose: Purpose,
-        since: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
     /// Leases up to `limit` due messages until `lease_until`, so that no other worker or
     /// node takes them meanwhile; a worker that dies leaves them to be taken again.
     async fn claim_messages(

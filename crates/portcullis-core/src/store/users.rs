@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::{CodeIssue, CodeOutcome};
 use crate::error::StoreError;
 use crate::identity::{Attributes, Username};
 use crate::ids::{OrgId, SessionId, UserId};
@@ -102,8 +103,17 @@ pub struct UserFilter {
 /// The storage of users: accounts, credentials, profiles, roles, numbers and security questions.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user with roles and issues `codes` (those proving its addresses, each
+    /// within its limits, with its event), in one transaction.
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        codes: &[CodeIssue],
+    ) -> Result<(User, Vec<CodeOutcome>), StoreError>;
     /// Creates a user with roles.
-    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        Ok(self.create_user(user, &[]).await?.0)
+    }
     /// Inserts many users (with their roles) in one transaction: all or none. For imports.
     async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError>;
     /// The user's number (for the dialects whose clients type user ids as numbers), given

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{db_err, ms, AuditRow};
 
-use super::{Db, Pool, This, BEGIN};
+use super::{Db, Pool, This, BEGIN, WRITES_IN_WITH};
 use crate::sql::begin;
 
 #[async_trait]
@@ -139,12 +139,19 @@ pub(super) async fn commit_events(
     tx.commit().await.map_err(db_err)
 }
 
-/// Inserts `events`, and the webhook deliveries that report them, in `tx`.
+/// Inserts `events`, and the webhook deliveries that report them, in `tx`: in one statement
+/// on PostgreSQL (one round trip).
 async fn insert_events(
     tx: &mut sqlx::Transaction<'static, Db>,
     events: &[&AuditEvent],
 ) -> Result<(), StoreError> {
-    let mut qb = QueryBuilder::<Db>::new(
+    let reported: Vec<(&AuditEvent, OrgId)> = events
+        .iter()
+        .filter_map(|e| e.org_id.map(|org| (*e, org)))
+        .collect();
+    let together = WRITES_IN_WITH && !reported.is_empty();
+    let mut qb = QueryBuilder::<Db>::new(if together { "WITH a AS (" } else { "" });
+    qb.push(
         "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) ",
     );
     qb.push_values(events, |mut row, e| {
@@ -158,27 +165,25 @@ async fn insert_events(
             .push_bind(ms(e.at))
             .push_bind(e.details.to_string());
     });
+    if together {
+        qb.push("), ");
+        push_deliveries(&mut qb, &reported);
+    }
     qb.build().execute(&mut **tx).await.map_err(db_err)?;
-    queue_deliveries(tx, events).await
+    if !together && !reported.is_empty() {
+        let mut qb = QueryBuilder::<Db>::new("WITH ");
+        push_deliveries(&mut qb, &reported);
+        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
 }
 
-/// Queues a delivery of each event of an organization to each of its enabled endpoints
-/// that wants its type (`event_types` is `,a,b,` or empty; `_` is escaped for LIKE).
-async fn queue_deliveries(
-    tx: &mut sqlx::Transaction<'static, Db>,
-    events: &[&AuditEvent],
-) -> Result<(), StoreError> {
-    let events: Vec<(&AuditEvent, OrgId)> = events
-        .iter()
-        .filter_map(|e| e.org_id.map(|org| (*e, org)))
-        .collect();
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut qb = QueryBuilder::<Db>::new(
-        "WITH ev (event_id, org_id, event_type, ordering_key, body, at) AS (",
-    );
-    qb.push_values(&events, |mut row, (e, org)| {
+/// The end of a `WITH` statement that queues a delivery of each event of an organization to
+/// each of its enabled endpoints that wants its type (`event_types` is `,a,b,` or empty; `_`
+/// is escaped for LIKE).
+fn push_deliveries(qb: &mut QueryBuilder<'_, Db>, events: &[(&AuditEvent, OrgId)]) {
+    qb.push("ev (event_id, org_id, event_type, ordering_key, body, at) AS (");
+    qb.push_values(events, |mut row, (e, org)| {
         row.push_bind(e.id.to_string())
             .push_bind(org.to_string())
             .push_bind(e.kind.clone())
@@ -197,6 +202,4 @@ async fn queue_deliveries(
          WHERE w.enabled AND (w.event_types = '' OR w.event_types LIKE \
          '%,' || REPLACE(ev.event_type, '_', '\\_') || ',%' ESCAPE '\\')",
     );
-    qb.build().execute(&mut **tx).await.map_err(db_err)?;
-    Ok(())
 }

@@ -7,8 +7,34 @@ use portcullis_core::store::{LimitStore, LockKey, LockoutRule, RateKey, StoreErr
 
 use crate::rows::{db_err, ms};
 
-use super::{This, BEGIN};
+use super::{Db, This, BEGIN};
 use crate::sql::begin;
+
+impl This {
+    /// Counts a hit on the counter `key` in the window starting at `window_start` (ms; a new
+    /// window starts over) through `executor`; answers the hits in this window.
+    pub(super) async fn hit_in<'e, E>(
+        executor: E,
+        key: &str,
+        window_start: i64,
+    ) -> Result<u64, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = Db>,
+    {
+        let hits = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+             hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
+             window_start = $2 RETURNING hits",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(executor)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(hits).unwrap_or(0))
+    }
+}
 
 #[async_trait]
 impl LimitStore for This {
@@ -86,18 +112,7 @@ impl LimitStore for This {
     }
 
     async fn hit(&self, key: &RateKey<'_>, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
-        let hits = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
-             ON CONFLICT (key) DO UPDATE SET \
-             hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
-             window_start = $2 RETURNING hits",
-        )
-        .bind(key.text())
-        .bind(ms(window_start))
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(u64::try_from(hits).unwrap_or(0))
+        Self::hit_in(&self.writer, &key.text(), ms(window_start)).await
     }
 
     async fn purge_rate_limits(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

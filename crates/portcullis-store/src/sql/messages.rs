@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use portcullis_core::store::{MessageStore, OutboxStats, Purpose, QueuedMessage, StoreError};
+use portcullis_core::store::{MessageStore, OutboxStats, QueuedMessage, StoreError};
 
 use crate::rows::{db_err, ms, OutboxRow};
 
@@ -39,24 +39,6 @@ impl This {
 impl MessageStore for This {
     async fn enqueue(&self, message: &QueuedMessage) -> Result<(), StoreError> {
         Self::insert_message(&self.writer, message).await
-    }
-
-    async fn messages_since(
-        &self,
-        recipient: &str,
-        purpose: Purpose,
-        since: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let n = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND purpose = $2 AND created_at >= $3",
-        )
-        .bind(recipient)
-        .bind(purpose.as_str())
-        .bind(ms(since))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn claim_messages(

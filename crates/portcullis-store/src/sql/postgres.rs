@@ -16,9 +16,11 @@ type Db = sqlx::Postgres;
 type Pool = PgPool;
 /// How a write transaction begins.
 const BEGIN: &str = "BEGIN";
-/// The statement that leases outbound calls (see `claim_calls!`).
+/// Whether a `WITH` clause may hold writes (PostgreSQL's may, so that several writes take one statement, one round trip).
+const WRITES_IN_WITH: bool = true;
 /// The statement that leases webhook deliveries (see `claim_deliveries!`).
 const CLAIM_DELIVERIES: &str = claim_deliveries!("FOR UPDATE OF d SKIP LOCKED");
+/// The statement that leases outbound calls (see `claim_calls!`).
 const CLAIM_CALLS: &str = claim_calls!("FOR UPDATE SKIP LOCKED");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("FOR UPDATE SKIP LOCKED");

@@ -18,9 +18,11 @@ type Pool = SqlitePool;
 /// waiting for it under the busy timeout), or a transaction that read first fails with
 /// SQLITE_BUSY when another connection wrote since.
 const BEGIN: &str = "BEGIN IMMEDIATE";
-/// The statement that leases outbound calls (see `claim_calls!`).
+/// Whether a `WITH` clause may hold writes (SQLite's may not).
+const WRITES_IN_WITH: bool = false;
 /// The statement that leases webhook deliveries (see `claim_deliveries!`).
 const CLAIM_DELIVERIES: &str = claim_deliveries!("");
+/// The statement that leases outbound calls (see `claim_calls!`).
 const CLAIM_CALLS: &str = claim_calls!("");
 /// The statement that leases outbox rows (see `claim_messages!`).
 const CLAIM_MESSAGES: &str = claim_messages!("");

@@ -5,14 +5,55 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::{Credentials, Role, User};
-use portcullis_core::store::{LookupKey, NewUser, Profile, StoreError, UserFilter, UserStore};
+use portcullis_core::store::{
+    attached_events, CodeIssue, CodeOutcome, LookupKey, NewUser, Profile, StoreError, UserFilter,
+    UserStore,
+};
 use portcullis_core::OrgId;
 use sqlx::QueryBuilder;
 
 use crate::rows::{db_err, ms, RoleRow, UserRow, USER_COLUMNS};
 
-use super::{Db, This, BEGIN};
+use super::{Db, This, BEGIN, WRITES_IN_WITH};
 use crate::sql::{begin, count, like_pattern};
+
+/// `INSERT INTO users ... VALUES` of `users`.
+fn push_users(qb: &mut QueryBuilder<'_, Db>, users: &[NewUser]) {
+    qb.push(
+        "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
+         username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
+         created_at, updated_at) ",
+    );
+    qb.push_values(users, |mut row, user| {
+        let p = &user.profile;
+        row.push_bind(user.id.to_string())
+            .push_bind(user.org_id.to_string())
+            .push_bind(p.email.clone())
+            .push_bind(p.email_verified)
+            .push_bind(p.phone.clone())
+            .push_bind(p.phone_verified)
+            .push_bind(p.username.clone())
+            .push_bind(p.username_key())
+            .push_bind(p.first_name.clone())
+            .push_bind(p.last_name.clone())
+            .push_bind(user.password_hash.clone())
+            .push_bind(user.anonymous)
+            .push_bind(user.active)
+            .push_bind(p.attributes.to_json())
+            .push_bind(ms(user.created_at))
+            .push_bind(ms(user.created_at));
+    });
+}
+
+/// `INSERT INTO user_roles ... VALUES` of each user's roles.
+fn push_roles(qb: &mut QueryBuilder<'_, Db>, roles: &[(&NewUser, &String)]) {
+    qb.push("INSERT INTO user_roles (user_id, role, added_at) ");
+    qb.push_values(roles, |mut row, (user, role)| {
+        row.push_bind(user.id.to_string())
+            .push_bind((*role).clone())
+            .push_bind(ms(user.created_at));
+    });
+}
 
 impl This {
     pub(super) async fn roles_of(&self, ids: &[&str]) -> Result<Vec<RoleRow>, StoreError> {
@@ -54,53 +95,53 @@ impl This {
         }
     }
 
-    /// Inserts users and their roles in `tx`, in multi-row statements.
+    /// Inserts users and their roles in `tx`, in multi-row statements (on PostgreSQL, one
+    /// statement a chunk of users, with their roles); answers the slug of the first user's
+    /// organization, which the created user is answered with.
     pub(super) async fn insert_user_rows(
         tx: &mut sqlx::Transaction<'static, Db>,
         users: &[NewUser],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
+        let Some(first) = users.first() else {
+            return Ok(None);
+        };
+        let mut slug = None;
         for chunk in users.chunks(500) {
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO users (id, org_id, email, email_verified, phone, phone_verified, username, \
-                 username_key, first_name, last_name, password_hash, anonymous, active, attributes, \
-                 created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut row, user| {
-                let p = &user.profile;
-                row.push_bind(user.id.to_string())
-                    .push_bind(user.org_id.to_string())
-                    .push_bind(p.email.clone())
-                    .push_bind(p.email_verified)
-                    .push_bind(p.phone.clone())
-                    .push_bind(p.phone_verified)
-                    .push_bind(p.username.clone())
-                    .push_bind(p.username_key())
-                    .push_bind(p.first_name.clone())
-                    .push_bind(p.last_name.clone())
-                    .push_bind(user.password_hash.clone())
-                    .push_bind(user.anonymous)
-                    .push_bind(user.active)
-                    .push_bind(p.attributes.to_json())
-                    .push_bind(ms(user.created_at))
-                    .push_bind(ms(user.created_at));
-            });
-            qb.build().execute(&mut **tx).await.map_err(db_err)?;
             let roles: Vec<(&NewUser, &String)> = chunk
                 .iter()
                 .flat_map(|u| u.roles.iter().map(move |r| (u, r)))
                 .collect();
+            let together = WRITES_IN_WITH && !roles.is_empty() && roles.len() <= 2000;
+            let mut qb = QueryBuilder::<Db>::new(if together { "WITH u AS (" } else { "" });
+            push_users(&mut qb, chunk);
+            if together {
+                qb.push("), r AS (");
+                push_roles(&mut qb, &roles);
+                qb.push(") SELECT slug FROM organizations WHERE id = ")
+                    .push_bind(first.org_id.to_string());
+                let found: Option<String> = qb
+                    .build_query_scalar()
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                slug = slug.or(found);
+                continue;
+            }
+            qb.build().execute(&mut **tx).await.map_err(db_err)?;
             for roles in roles.chunks(2000) {
-                let mut qb =
-                    QueryBuilder::<Db>::new("INSERT INTO user_roles (user_id, role, added_at) ");
-                qb.push_values(roles, |mut row, (user, role)| {
-                    row.push_bind(user.id.to_string())
-                        .push_bind((*role).clone())
-                        .push_bind(ms(user.created_at));
-                });
+                let mut qb = QueryBuilder::<Db>::new("");
+                push_roles(&mut qb, roles);
                 qb.build().execute(&mut **tx).await.map_err(db_err)?;
             }
         }
-        Ok(())
+        if slug.is_none() {
+            slug = sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = $1")
+                .bind(first.org_id.to_string())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(slug)
     }
 
     /// Ends every open session of a user just deactivated, in `tx`.
@@ -186,15 +227,24 @@ impl UserStore for This {
             .transpose()
     }
 
-    async fn insert_user(&self, user: &NewUser) -> Result<User, StoreError> {
-        self.insert_users(std::slice::from_ref(user)).await?;
-        // Only the organization's slug is not in hand: one small read, not the user's two.
-        let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = $1")
-            .bind(user.org_id.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        crate::rows::inserted_user(user, slug)
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        codes: &[CodeIssue],
+    ) -> Result<(User, Vec<CodeOutcome>), StoreError> {
+        let mut tx = begin(&self.writer, BEGIN).await?;
+        let slug = Self::insert_user_rows(&mut tx, std::slice::from_ref(user))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a user of no organization".into()))?;
+        let mut events = attached_events();
+        let mut outcomes = Vec::with_capacity(codes.len());
+        for issue in codes {
+            let outcome = Self::issue_code_in(&mut tx, issue).await?;
+            events.extend(issue.event(outcome).cloned());
+            outcomes.push(outcome);
+        }
+        super::audit::commit_events(tx, events).await?;
+        Ok((crate::rows::inserted_user(user, slug)?, outcomes))
     }
 
     async fn insert_users(&self, users: &[NewUser]) -> Result<u64, StoreError> {

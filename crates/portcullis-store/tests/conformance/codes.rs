@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use portcullis_core::audit::{AuditKind, ClientInfo};
 use portcullis_core::model::Organization;
-use portcullis_core::store::{LookupKey, NewCode, OutboxStats, Purpose, QueuedMessage, Store};
+use portcullis_core::store::{
+    AuditFilter, CodeIssue, CodeOutcome, LookupKey, NewCode, OutboxStats, Purpose, QueuedMessage,
+    Store,
+};
 
 use crate::{default_org, new_user, t0};
 
@@ -22,6 +26,31 @@ pub(crate) fn message(
         payload: "sealed".into(),
         created_at: at,
         attempts: 0,
+    }
+}
+
+/// `code` with its message to its destination, within a daily cap of `cap` counted from t0,
+/// claiming the interval's counter `claim` if given.
+pub(crate) fn issue(
+    org: &Organization,
+    code: &NewCode,
+    cap: u64,
+    claim: Option<&str>,
+) -> CodeIssue {
+    let event = |kind| {
+        portcullis_core::audit::AuditEvent::new(kind, Some(org.id), t0(), &ClientInfo::default())
+            .user(code.user_id)
+    };
+    CodeIssue {
+        code: code.clone(),
+        message: message(org, &code.destination, &code.purpose, t0()),
+        cap_since: t0(),
+        daily_cap: cap,
+        // A window of its own, apart from the rate-limit windows the limits suite counts.
+        claim: claim.map(|k| (k.to_owned(), t0() + Duration::hours(1))),
+        retire_earlier: true,
+        issued: event(AuditKind::CodeSent),
+        held_back: event(AuditKind::MessageSuppressed),
     }
 }
 
@@ -44,17 +73,53 @@ pub(crate) async fn codes_and_outbox(store: Arc<dyn Store>) {
         expires_at: t0() + Duration::minutes(10),
     };
     let first = code("reset", Some("tok1"));
-    s.issue_code(&first, &message(&org, "codes@example.com", "reset", t0()))
-        .await
-        .unwrap();
+    let issued = s.issue_code(&issue(&org, &first, 5, None)).await.unwrap();
+    assert_eq!(issued, CodeOutcome::Issued);
     let second = code("reset", Some("tok2"));
-    s.issue_code(&second, &message(&org, "codes@example.com", "reset", t0()))
-        .await
-        .unwrap();
+    let issued = s.issue_code(&issue(&org, &second, 5, None)).await.unwrap();
+    assert_eq!(issued, CodeOutcome::Issued);
+    // The day's cap counts the messages of the purpose to the address: two reset so far.
+    let capped = code("reset", Some("tok3"));
+    assert_eq!(
+        s.issue_code(&issue(&org, &capped, 2, Some("message:reset")))
+            .await
+            .unwrap(),
+        CodeOutcome::OverDailyCap
+    );
+    assert!(
+        s.code_by_token("tok3").await.unwrap().is_none(),
+        "held back"
+    );
+    let suppressed = AuditFilter {
+        kind: Some("message.suppressed".into()),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(s.list_audit(&suppressed).await.unwrap().len(), 1);
     let login = code("login", None);
-    s.issue_code(&login, &message(&org, "codes@example.com", "login", t0()))
+    let claimed = s
+        .issue_code(&issue(&org, &login, 5, Some("message:login")))
         .await
         .unwrap();
+    assert_eq!(claimed, CodeOutcome::Issued);
+    // The interval's counter is taken: a second code in it is held back, and the first
+    // stays live.
+    assert_eq!(
+        s.issue_code(&issue(&org, &code("login", None), 5, Some("message:login")))
+            .await
+            .unwrap(),
+        CodeOutcome::TooSoon
+    );
+    let sent = AuditFilter {
+        kind: Some("code.sent".into()),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        s.list_audit(&sent).await.unwrap().len(),
+        3,
+        "one a code issued"
+    );
     assert_eq!(
         s.live_code(ann.id, Purpose::Reset)
             .await
@@ -108,29 +173,6 @@ pub(crate) async fn codes_and_outbox(store: Arc<dyn Store>) {
         .unwrap());
     assert!(s.user_by_id(ann.id).await.unwrap().unwrap().email_verified);
 
-    // Rate-limit counts.
-    assert_eq!(
-        s.messages_since(
-            "codes@example.com",
-            Purpose::Reset,
-            t0() + Duration::seconds(1)
-        )
-        .await
-        .unwrap(),
-        0
-    );
-    assert_eq!(
-        s.messages_since("codes@example.com", Purpose::Reset, t0())
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        s.messages_since("codes@example.com", Purpose::ChangeAddress, t0())
-            .await
-            .unwrap(),
-        0
-    );
     s.enqueue(&message(&org, "codes@example.com", "notice", t0()))
         .await
         .unwrap();
@@ -249,4 +291,70 @@ pub(crate) async fn outbox_race(store: Arc<dyn Store>) {
     all.sort();
     all.dedup();
     assert_eq!((n, all.len()), (40, 40), "each message leased exactly once");
+}
+
+/// A new account and the code proving its address commit together: a taken address makes
+/// neither, and the code's limits hold inside the account's transaction.
+pub(crate) async fn new_account_with_code(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let org = default_org(s).await;
+    let user = new_user(&org, "fresh@example.com");
+    let verify = NewCode {
+        id: uuid::Uuid::now_v7(),
+        user_id: user.id,
+        purpose: "verify_email".into(),
+        destination: "fresh@example.com".into(),
+        code_hash: "h".into(),
+        token_hash: None,
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(10),
+    };
+    let mut first = issue(&org, &verify, 5, Some("message:fresh"));
+    first.retire_earlier = false;
+    let (made, outcomes) = s.create_user(&user, &[first.clone()]).await.unwrap();
+    assert_eq!(outcomes, vec![CodeOutcome::Issued]);
+    assert_eq!(made.org_slug, org.slug, "answered with its organization");
+    let live = s.live_code(user.id, Purpose::VerifyEmail).await.unwrap();
+    assert_eq!(live.map(|c| c.id), Some(verify.id));
+
+    // The same address again: a conflict, and no second code or message.
+    let twin = new_user(&org, "fresh@example.com");
+    let mut again = issue(
+        &org,
+        &NewCode {
+            id: uuid::Uuid::now_v7(),
+            user_id: twin.id,
+            ..verify.clone()
+        },
+        5,
+        None,
+    );
+    again.retire_earlier = false;
+    assert!(s.create_user(&twin, &[again]).await.is_err());
+    assert!(s.user_by_id(twin.id).await.unwrap().is_none());
+    let queued = s.outbox_stats().await.unwrap().pending;
+
+    // Another account whose code comes too soon after the first to the same counter: the
+    // account is made, its code is not.
+    let other = new_user(&org, "other-fresh@example.com");
+    let mut late = issue(
+        &org,
+        &NewCode {
+            id: uuid::Uuid::now_v7(),
+            user_id: other.id,
+            destination: "other-fresh@example.com".into(),
+            ..verify
+        },
+        5,
+        Some("message:fresh"),
+    );
+    late.retire_earlier = false;
+    let (_, outcomes) = s.create_user(&other, &[late]).await.unwrap();
+    assert_eq!(outcomes, vec![CodeOutcome::TooSoon]);
+    assert!(s
+        .live_code(other.id, Purpose::VerifyEmail)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.outbox_stats().await.unwrap().pending, queued);
 }

@@ -25,7 +25,7 @@ use portcullis_core::{OrgId, SessionId, UserId};
 use portcullis_store::{pg_schema, Database, PoolSettings};
 
 use accounts::{bulk_users, guests, story, user_numbers};
-use codes::{codes_and_outbox, outbox_race};
+use codes::{codes_and_outbox, new_account_with_code, outbox_race};
 use faults::{audit_burst, cancellation, race};
 use limits::lockouts;
 use oidc::provider;
@@ -168,6 +168,7 @@ async fn sqlite_codes_and_outbox() {
     bulk_users(db.store()).await;
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
+    new_account_with_code(db.store()).await;
     organizations(db.store()).await;
     guests(db.store()).await;
     licenses_and_devices(db.store()).await;
@@ -187,6 +188,7 @@ async fn postgres_codes_and_outbox() {
     bulk_users(db.store()).await;
     codes_and_outbox(db.store()).await;
     outbox_race(db.store()).await;
+    new_account_with_code(db.store()).await;
     organizations(db.store()).await;
     guests(db.store()).await;
     licenses_and_devices(db.store()).await;

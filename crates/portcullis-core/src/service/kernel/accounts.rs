@@ -165,7 +165,10 @@ impl Services {
 
     /// Stores a parsed account: asks the organization's `before_user_created` hook (if it
     /// has one), checks the password against the policy, hashes it, inserts. `source` tells
-    /// the hook how the account comes (`registration`, `admin`).
+    /// the hook how the account comes (`registration`, `admin`). With `verify` (where the
+    /// request came from, and who acted if not the user), each address not yet proven gets
+    /// a code in the same transaction, within the sending limits; one held back by them is
+    /// logged, and the user can ask again.
     pub(crate) async fn create_account(
         &self,
         org: &crate::model::Organization,
@@ -173,6 +176,7 @@ impl Services {
         roles: Vec<String>,
         source: &str,
         event: impl FnOnce(UserId) -> AuditEvent,
+        verify: Option<(&ClientInfo, Option<UserId>)>,
     ) -> Result<User, AuthError> {
         self.allow_new_user(org, &account.profile, &roles, source)
             .await?;
@@ -191,12 +195,25 @@ impl Services {
             roles,
             created_at: self.now(),
         };
-        self.changed(event(new.id), self.store.insert_user(&new), |_| true)
+        let codes = match verify {
+            Some(by) => self.verification_issues(org, &new, by)?,
+            None => Vec::new(),
+        };
+        let (user, outcomes) = self
+            .changed(event(new.id), self.store.create_user(&new, &codes), |_| {
+                true
+            })
             .await
             .map_err(|e| match e {
                 StoreError::Conflict { what } => AuthError::Duplicate(what),
                 e => e.into(),
-            })
+            })?;
+        for (issue, outcome) in codes.iter().zip(outcomes) {
+            if let Err(e) = self.issued(issue, outcome) {
+                tracing::warn!(user.id = %user.id, error = %e, "could not queue a verification code");
+            }
+        }
+        Ok(user)
     }
 
     /// Where an organization conceals accounts, the owner of an address someone tried to

@@ -10,7 +10,7 @@ use crate::error::AuthError;
 use crate::identity::{Address, Email};
 use crate::ids::UserId;
 use crate::model::{Organization, User};
-use crate::store::{NewCode, Purpose, QueuedMessage, RateKey, StoredCode};
+use crate::store::{CodeIssue, CodeOutcome, NewCode, Purpose, QueuedMessage, RateKey, StoredCode};
 use sha2::{Digest, Sha256};
 
 /// The purpose of security notices in the outbox (they are not rate-limited).
@@ -106,72 +106,46 @@ impl Services {
         })
     }
 
+    /// The interval of messages `now` falls in: its start, and the seconds until the next.
+    fn message_window(&self) -> (chrono::DateTime<chrono::Utc>, u64) {
+        let step = self.config.message_interval.num_seconds().max(1);
+        let now = self.now().timestamp();
+        let start = now.div_euclid(step) * step;
+        let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
+        (
+            window,
+            u64::try_from(start + step - now).unwrap_or(1).max(1),
+        )
+    }
+
     /// Claims this interval's one message to `to` for `purpose`, atomically (a counter in
     /// the database), so that concurrent requests on any node cannot both pass the count.
     /// The counter is kept for every address asked about, with an account or without, so
     /// that a refusal tells nothing; a refusal says when the next interval starts.
     pub(crate) async fn claim_send(&self, to: &Address, purpose: Purpose) -> Result<(), AuthError> {
-        let step = self.config.message_interval.num_seconds().max(1);
-        let now = self.now().timestamp();
-        let start = now.div_euclid(step) * step;
-        let window = chrono::DateTime::from_timestamp(start, 0).unwrap_or_else(|| self.now());
+        let (window, retry_after_secs) = self.message_window();
         let to = crate::crypto::hash_token(to.as_str());
         let key = RateKey::Message { purpose, to: &to };
         if self.store.hit(&key, window).await? == 1 {
             return Ok(());
         }
-        Err(AuthError::RateLimited {
-            retry_after_secs: u64::try_from(start + step - now).unwrap_or(1).max(1),
-        })
+        Err(AuthError::RateLimited { retry_after_secs })
     }
 
-    /// Whether the recipient may get another message of this purpose now: one an interval
-    /// (claimed here unless `window` says the request claimed it already; a second one is
-    /// `rate_limited`), and at most the daily cap (past it, audited and otherwise silent).
-    pub(crate) async fn may_send(
+    /// A code for `purpose` to `to`, for `user` of `org`, with the message carrying it, its
+    /// limits (one message an interval, claimed with it unless `window` says the request
+    /// claimed it already; at most the daily cap) and the events that report it; `by` is
+    /// where the request came from and who acted, if not the user.
+    pub(crate) fn code_issue(
         &self,
-        user: &User,
+        org: &Organization,
+        user: UserId,
         to: &Address,
         purpose: Purpose,
         window: Window,
-        client: &ClientInfo,
-    ) -> Result<bool, AuthError> {
-        let now = self.now();
-        let today = self
-            .store
-            .messages_since(to.as_str(), purpose, now - chrono::Duration::days(1))
-            .await?;
-        if today >= self.config.message_daily_cap {
-            self.audit(
-                self.event(AuditKind::MessageSuppressed, user.org_id, client)
-                    .user(user.id)
-                    .detail("purpose", purpose.as_str())
-                    .detail("reason", "daily_cap"),
-            )
-            .await;
-            return Ok(false);
-        }
-        if window == Window::ToClaim {
-            self.claim_send(to, purpose).await?;
-        }
-        Ok(true)
-    }
-
-    /// Issues a code for `purpose` to `to` and queues the message carrying it, unless the
-    /// recipient has had one too recently.
-    pub(crate) async fn send_code(
-        &self,
-        user: &User,
-        to: &Address,
-        purpose: Purpose,
-        window: Window,
-        client: &ClientInfo,
-        actor: Option<UserId>,
-    ) -> Result<(), AuthError> {
-        if !self.may_send(user, to, purpose, window, client).await? {
-            return Ok(());
-        }
-        let org = self.org(Some(&user.org_slug)).await?;
+        by: (&ClientInfo, Option<UserId>),
+    ) -> Result<CodeIssue, AuthError> {
+        let (client, actor) = by;
         let id = uuid::Uuid::now_v7();
         let code = zeroize::Zeroizing::new(self.new_code());
         let token = matches!(purpose, Purpose::Reset | Purpose::ResetByToken)
@@ -188,30 +162,110 @@ impl Services {
             (Purpose::Login | Purpose::Mfa, _, _) => Template::Login { code: &code },
             _ => Template::Verify { code: &code },
         };
-        let message = self.queued(&org, purpose.as_str(), to, template)?;
+        let message = self.queued(org, purpose.as_str(), to, template)?;
         let now = self.now();
-        let new = NewCode {
-            id,
-            user_id: user.id,
-            purpose: purpose.as_str().to_owned(),
-            destination: to.as_str().to_owned(),
-            code_hash: self.code_hash(id, &code),
-            token_hash: token.as_ref().map(|t| hash_token(t)),
-            created_at: now,
-            expires_at: now + self.config.code_ttl,
+        let event = |kind| {
+            self.event(kind, org.id, client)
+                .user(user)
+                .detail("purpose", purpose.as_str())
         };
-        let mut event = self
-            .event(AuditKind::CodeSent, user.org_id, client)
-            .user(user.id)
-            .detail("purpose", purpose.as_str())
-            .detail("channel", to.channel());
+        let mut issued = event(AuditKind::CodeSent).detail("channel", to.channel());
         if let Some(actor) = actor {
-            event = event.actor(actor);
+            issued = issued.actor(actor);
         }
-        self.changed(event, self.store.issue_code(&new, &message), |_| true)
-            .await?;
-        self.wake.notify_one();
-        Ok(())
+        let (window_start, _) = self.message_window();
+        Ok(CodeIssue {
+            code: NewCode {
+                id,
+                user_id: user,
+                purpose: purpose.as_str().to_owned(),
+                destination: to.as_str().to_owned(),
+                code_hash: self.code_hash(id, &code),
+                token_hash: token.as_ref().map(|t| hash_token(t)),
+                created_at: now,
+                expires_at: now + self.config.code_ttl,
+            },
+            message,
+            cap_since: now - chrono::Duration::days(1),
+            daily_cap: self.config.message_daily_cap,
+            claim: (window == Window::ToClaim).then(|| {
+                let to = hash_token(to.as_str());
+                (RateKey::Message { purpose, to: &to }.text(), window_start)
+            }),
+            retire_earlier: true,
+            issued,
+            held_back: event(AuditKind::MessageSuppressed).detail("reason", "daily_cap"),
+        })
+    }
+
+    /// What follows a code's issue, whatever it came to: its event counted and reported,
+    /// the courier woken; too soon after the last message to the address is `rate_limited`.
+    pub(crate) fn issued(&self, issue: &CodeIssue, outcome: CodeOutcome) -> Result<(), AuthError> {
+        if let Some(event) = issue.event(outcome) {
+            self.note_event(event);
+            self.webhook_wake.notify_one();
+        }
+        match outcome {
+            CodeOutcome::Issued => {
+                self.wake.notify_one();
+                Ok(())
+            }
+            CodeOutcome::OverDailyCap => Ok(()),
+            CodeOutcome::TooSoon => Err(AuthError::RateLimited {
+                retry_after_secs: self.message_window().1,
+            }),
+        }
+    }
+
+    /// Issues a code for `purpose` to `to` and queues the message carrying it, unless the
+    /// recipient has had one too recently (`rate_limited`) or reached the daily cap (past
+    /// it, audited and otherwise silent).
+    pub(crate) async fn send_code(
+        &self,
+        user: &User,
+        to: &Address,
+        purpose: Purpose,
+        window: Window,
+        client: &ClientInfo,
+        actor: Option<UserId>,
+    ) -> Result<(), AuthError> {
+        let org = self.org(Some(&user.org_slug)).await?;
+        let issue = self.code_issue(&org, user.id, to, purpose, window, (client, actor))?;
+        let outcome = self.store.issue_code(&issue).await?;
+        self.issued(&issue, outcome)
+    }
+
+    /// The codes that prove a new account's addresses (those not proven already), for
+    /// [`crate::store::UserStore::create_user`].
+    pub(crate) fn verification_issues(
+        &self,
+        org: &Organization,
+        user: &crate::store::NewUser,
+        by: (&ClientInfo, Option<UserId>),
+    ) -> Result<Vec<CodeIssue>, AuthError> {
+        let p = &user.profile;
+        let email = p
+            .email
+            .as_deref()
+            .filter(|_| !p.email_verified)
+            .and_then(|e| Email::parse(e, "email").ok())
+            .map(Address::Email);
+        let phone = p
+            .phone
+            .as_deref()
+            .filter(|_| !p.phone_verified)
+            .and_then(|n| crate::identity::Phone::parse(n, "phone").ok())
+            .map(Address::Phone);
+        email
+            .into_iter()
+            .chain(phone)
+            .map(|to| {
+                let mut issue =
+                    self.code_issue(org, user.id, &to, Purpose::verify(&to), Window::ToClaim, by)?;
+                issue.retire_earlier = false;
+                Ok(issue)
+            })
+            .collect()
     }
 
     /// Queues a security notice to the user's proven address, if any.
