@@ -27,6 +27,11 @@ use stats::{spread, Sample};
 
 const PASSWORD: &str = "bench passphrase 42";
 
+/// The allocator the `portcullis` binary runs on, so that the servers started here are
+/// measured as they run there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Measures Portcullis against the raw rates of argon2id and Ed25519 on this machine.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis-bench")]
@@ -420,7 +425,12 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         .await??;
         r.add("raw argon2id verify/s (all cores)", verify);
         let before = cpu(&t.proc);
+        let sent = statements::counted("login");
         let login = logins(&t, 16, small, d).await;
+        if t.started.is_some() {
+            let n = (statements::counted("login") - sent) as f64;
+            r.add("SQL statements (round trips) per sign-in", n / login.ok.max(1) as f64);
+        }
         r.add("login/s (16 clients)", login.rate());
         r.add("ratio login", login.rate() / verify);
         if let (Some(a), Some(b)) = (before, cpu(&t.proc)) {
@@ -438,7 +448,7 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
             1000.0 * raw::cores() as f64 / hash,
         );
         let before = cpu(&t.proc);
-        let sent = statements::counted();
+        let sent = statements::counted("register");
         let reg = {
             let (http, url) = (http(), format!("{}/v1/auth/register", t.url));
             load::run(16, d, move |c, n| {
@@ -461,7 +471,7 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         }
         if t.started.is_some() {
             // Counted in this process only: a server measured by --url logs elsewhere.
-            let n = (statements::counted() - sent) as f64;
+            let n = (statements::counted("register") - sent) as f64;
             r.add(
                 "SQL statements (round trips) per registration",
                 n / reg.ok.max(1) as f64,
@@ -671,6 +681,13 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         v("register/s (16 clients)"),
         Some(r.median("ratio register")),
         Some((true, 0.80)),
+    );
+    fig(
+        "SQL statements (round trips) per sign-in",
+        "count",
+        v("SQL statements (round trips) per sign-in"),
+        None,
+        None,
     );
     fig(
         "SQL statements (round trips) per registration",

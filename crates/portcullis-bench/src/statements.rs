@@ -1,7 +1,8 @@
-//! The SQL statements a registration sends to its database, counted: sqlx reports every
-//! statement it runs (`BEGIN` and `COMMIT` included) as a `tracing` event of target
-//! `sqlx::query`, and those made inside the use case's `register` span are counted here.
-//! sqlx sends one statement a round trip (no pipelining), so this is also the round trips.
+//! The SQL statements a registration and a sign-in send to their database, counted: sqlx
+//! reports every statement it runs (`BEGIN` and `COMMIT` included) as a `tracing` event of
+//! target `sqlx::query`, and those made inside the use case's span (`register`, `login`) are
+//! counted here. sqlx sends one statement a round trip (no pipelining), so this is also the
+//! round trips.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,11 +12,17 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer;
 
-static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+/// The use cases counted, by the name of their span (`Services::register`, `Services::login`).
+pub(crate) const USE_CASES: [&str; 2] = ["register", "login"];
 
-/// The span of the registration use case (`Services::register`).
-fn is_register(m: &Metadata<'_>) -> bool {
-    m.is_span() && m.name() == "register" && m.target().starts_with("portcullis_core")
+static STATEMENTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Which counted use case `m` is the span of.
+fn use_case(m: &Metadata<'_>) -> Option<usize> {
+    if !m.is_span() || !m.target().starts_with("portcullis_core") {
+        return None;
+    }
+    USE_CASES.iter().position(|n| *n == m.name())
 }
 
 struct Counter;
@@ -24,26 +31,29 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Counter {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let within = ctx
             .event_scope(event)
-            .is_some_and(|mut scope| scope.any(|span| is_register(span.metadata())));
-        if within {
-            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+            .and_then(|mut scope| scope.find_map(|span| use_case(span.metadata())));
+        if let Some(i) = within {
+            STATEMENTS[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 /// Installs the counter as this process's subscriber (nothing else is logged). Only the
-/// `register` span and sqlx's statement events are enabled, so everything else costs what
-/// it costs without a subscriber.
+/// counted use cases' spans and sqlx's statement events are enabled, so everything else
+/// costs what it costs without a subscriber.
 pub(crate) fn install() {
     let only = tracing_subscriber::filter::filter_fn(|m| {
-        is_register(m) || (m.is_event() && m.target() == "sqlx::query")
+        use_case(m).is_some() || (m.is_event() && m.target() == "sqlx::query")
     });
     let _ = tracing_subscriber::registry()
         .with(Counter.with_filter(only))
         .try_init();
 }
 
-/// Statements counted so far.
-pub(crate) fn counted() -> u64 {
-    STATEMENTS.load(Ordering::Relaxed)
+/// Statements counted so far in `use_case` (one of [`USE_CASES`]).
+pub(crate) fn counted(use_case: &str) -> u64 {
+    USE_CASES
+        .iter()
+        .position(|n| *n == use_case)
+        .map_or(0, |i| STATEMENTS[i].load(Ordering::Relaxed))
 }
