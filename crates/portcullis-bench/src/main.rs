@@ -429,7 +429,10 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         let login = logins(&t, 16, small, d).await;
         if t.started.is_some() {
             let n = (statements::counted("login") - sent) as f64;
-            r.add("SQL statements (round trips) per sign-in", n / login.ok.max(1) as f64);
+            r.add(
+                "SQL statements (round trips) per sign-in",
+                n / login.ok.max(1) as f64,
+            );
         }
         r.add("login/s (16 clients)", login.rate());
         r.add("ratio login", login.rate() / verify);
@@ -653,6 +656,7 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         });
     };
     let v = |name: &str| r.0.get(name).cloned().unwrap_or_default();
+    let worst = |name: &str| v(name).into_iter().fold(0.0, f64::max);
     let ratio = |a: &str, b: &str| r.median(a) / r.median(b).max(1e-9);
     fig(
         "raw argon2id verify/s (all cores)",
@@ -707,14 +711,16 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         "login p99/p50",
         "x",
         v("login p99/p50"),
-        None,
+        // Judged on its worst round: every round must hold.
+        Some(worst("login p99/p50")),
         Some((false, 2.0)),
     );
     fig(
         "register p99/p50",
         "x",
         v("register p99/p50"),
-        None,
+        // Judged on its worst round: every round must hold.
+        Some(worst("register p99/p50")),
         Some((false, 2.0)),
     );
     fig(

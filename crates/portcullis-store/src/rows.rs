@@ -46,6 +46,40 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.org_id, o.slug AS org_slug, u.ema
      u.attributes, u.created_at, u.updated_at, u.last_login_at, u.password_hash \
      FROM users u JOIN organizations o ON o.id = u.org_id";
 
+/// The columns of a query for one user with its roles in the same read: the user's row once
+/// for each role ([`UserRoleRow`], folded by [`user_with_roles`]).
+pub(crate) const USER_ROLE_COLUMNS: &str = "u.id, u.org_id, o.slug AS org_slug, u.email, u.email_verified, u.phone, \
+     u.phone_verified, u.username, u.first_name, u.last_name, u.anonymous, u.active, u.mfa_enabled, \
+     u.attributes, u.created_at, u.updated_at, u.last_login_at, u.password_hash, \
+     r.role AS role, r.added_at AS role_added_at \
+     FROM users u JOIN organizations o ON o.id = u.org_id LEFT JOIN user_roles r ON r.user_id = u.id";
+
+/// A user's row with one of its roles (none: a user without roles).
+#[derive(Debug, FromRow)]
+pub(crate) struct UserRoleRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role: Option<String>,
+    role_added_at: Option<i64>,
+}
+
+/// The one user of `rows` (read with [`USER_ROLE_COLUMNS`]), with its roles.
+pub(crate) fn user_with_roles(rows: Vec<UserRoleRow>) -> Result<Option<Credentials>, StoreError> {
+    let mut roles = Vec::with_capacity(rows.len());
+    let mut user = None;
+    for row in rows {
+        if let (Some(role), Some(added_at)) = (row.role, row.role_added_at) {
+            roles.push(RoleRow {
+                user_id: row.user.id.clone(),
+                role,
+                added_at,
+            });
+        }
+        user.get_or_insert(row.user);
+    }
+    user.map(|u| u.into_credentials(&mut roles)).transpose()
+}
+
 #[derive(Debug, FromRow)]
 pub(crate) struct UserRow {
     pub(crate) id: String,

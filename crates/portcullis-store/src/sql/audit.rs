@@ -145,12 +145,71 @@ async fn insert_events(
     tx: &mut sqlx::Transaction<'static, Db>,
     events: &[&AuditEvent],
 ) -> Result<(), StoreError> {
-    let reported: Vec<(&AuditEvent, OrgId)> = events
+    if WRITES_IN_WITH {
+        let mut qb = QueryBuilder::<Db>::new("WITH ");
+        push_event_clauses(&mut qb, events);
+        qb.push(" SELECT 1");
+        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Db>::new("");
+    push_audit_insert(&mut qb, events);
+    qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    let reported = reported(events);
+    if !reported.is_empty() {
+        let mut qb = QueryBuilder::<Db>::new("WITH ");
+        push_reported(&mut qb, &reported);
+        qb.push(" ").push(DELIVERIES_OF_EV);
+        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL: runs `qb`, `WITH` clauses that write (`WITH s AS (INSERT ...), ...`), with
+/// the clauses that record the events attached to the write (and queue their deliveries),
+/// as one statement: the writes and their events are atomic without a transaction, in one
+/// round trip.
+pub(super) async fn write_in_one(
+    pool: &Pool,
+    mut qb: QueryBuilder<'_, Db>,
+) -> Result<(), StoreError> {
+    let events = attached_events();
+    if !events.is_empty() {
+        let events: Vec<&AuditEvent> = events.iter().collect();
+        qb.push(", ");
+        push_event_clauses(&mut qb, &events);
+    }
+    qb.push(" SELECT 1");
+    qb.build().execute(pool).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// The events of an organization, which its webhooks may want.
+fn reported<'e>(events: &[&'e AuditEvent]) -> Vec<(&'e AuditEvent, OrgId)> {
+    events
         .iter()
         .filter_map(|e| e.org_id.map(|org| (*e, org)))
-        .collect();
-    let together = WRITES_IN_WITH && !reported.is_empty();
-    let mut qb = QueryBuilder::<Db>::new(if together { "WITH a AS (" } else { "" });
+        .collect()
+}
+
+/// The clauses of a `WITH` (PostgreSQL) that insert `events` and queue a delivery of each
+/// event of an organization to each of its endpoints that wants it.
+fn push_event_clauses(qb: &mut QueryBuilder<'_, Db>, events: &[&AuditEvent]) {
+    qb.push("audit AS (");
+    push_audit_insert(qb, events);
+    qb.push(")");
+    let reported = reported(events);
+    if !reported.is_empty() {
+        qb.push(", ");
+        push_reported(qb, &reported);
+        qb.push(", deliveries AS (")
+            .push(DELIVERIES_OF_EV)
+            .push(")");
+    }
+}
+
+/// `INSERT INTO audit_events ... VALUES` of `events`.
+fn push_audit_insert(qb: &mut QueryBuilder<'_, Db>, events: &[&AuditEvent]) {
     qb.push(
         "INSERT INTO audit_events (id, org_id, type, user_id, actor_id, ip, user_agent, at, details) ",
     );
@@ -165,23 +224,11 @@ async fn insert_events(
             .push_bind(ms(e.at))
             .push_bind(e.details.to_string());
     });
-    if together {
-        qb.push("), ");
-        push_deliveries(&mut qb, &reported);
-    }
-    qb.build().execute(&mut **tx).await.map_err(db_err)?;
-    if !together && !reported.is_empty() {
-        let mut qb = QueryBuilder::<Db>::new("WITH ");
-        push_deliveries(&mut qb, &reported);
-        qb.build().execute(&mut **tx).await.map_err(db_err)?;
-    }
-    Ok(())
 }
 
-/// The end of a `WITH` statement that queues a delivery of each event of an organization to
-/// each of its enabled endpoints that wants its type (`event_types` is `,a,b,` or empty; `_`
-/// is escaped for LIKE).
-fn push_deliveries(qb: &mut QueryBuilder<'_, Db>, events: &[(&AuditEvent, OrgId)]) {
+/// The clause `ev (...) AS (VALUES ...)`: the events of organizations, as deliveries carry
+/// them.
+fn push_reported(qb: &mut QueryBuilder<'_, Db>, events: &[(&AuditEvent, OrgId)]) {
     qb.push("ev (event_id, org_id, event_type, ordering_key, body, at) AS (");
     qb.push_values(events, |mut row, (e, org)| {
         row.push_bind(e.id.to_string())
@@ -194,12 +241,14 @@ fn push_deliveries(qb: &mut QueryBuilder<'_, Db>, events: &[(&AuditEvent, OrgId)
             .push_bind(EventBody::of(e, *org).to_json())
             .push_bind(ms(e.at));
     });
-    qb.push(
-        ") INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, ordering_key, body, \
-         attempts, next_at, created_at) \
-         SELECT w.id, ev.event_id, ev.event_type, ev.ordering_key, ev.body, 0, ev.at, ev.at \
-         FROM ev JOIN webhooks w ON w.org_id = ev.org_id \
-         WHERE w.enabled AND (w.event_types = '' OR w.event_types LIKE \
-         '%,' || REPLACE(ev.event_type, '_', '\\_') || ',%' ESCAPE '\\')",
-    );
+    qb.push(")");
 }
+
+/// Queues a delivery of each event of `ev` to each enabled endpoint of its organization that
+/// wants its type (`event_types` is `,a,b,` or empty; `_` is escaped for LIKE).
+const DELIVERIES_OF_EV: &str = "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, \
+    ordering_key, body, attempts, next_at, created_at) \
+    SELECT w.id, ev.event_id, ev.event_type, ev.ordering_key, ev.body, 0, ev.at, ev.at \
+    FROM ev JOIN webhooks w ON w.org_id = ev.org_id \
+    WHERE w.enabled AND (w.event_types = '' OR w.event_types LIKE \
+    '%,' || REPLACE(ev.event_type, '_', '\\_') || ',%' ESCAPE '\\')";

@@ -8,52 +8,82 @@ use portcullis_core::model::{Session, User};
 use portcullis_core::oauth::SigningAlg;
 use portcullis_core::store::{Liveness, RotateOutcome, SessionStore, StoreError};
 use portcullis_core::tokens::StoredSigningKey;
+use sqlx::QueryBuilder;
 
-use crate::rows::{db_err, ms, KeyRow, SessionRow, UserRow, SESSION_COLUMNS, USER_COLUMNS};
+use crate::rows::{
+    db_err, ms, user_with_roles, KeyRow, SessionRow, UserRoleRow, SESSION_COLUMNS,
+    USER_ROLE_COLUMNS,
+};
 
-use super::{Db, This, BEGIN};
+use super::{Db, This, BEGIN, WRITES_IN_WITH};
 use crate::sql::{begin, insert_key};
+
+/// `INSERT INTO sessions` of `s`.
+fn push_session(qb: &mut QueryBuilder<'_, Db>, s: &Session, _: &str) {
+    qb.push(
+        "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
+         app_token_id, device_id, client_id, scope, browser_sid, auth_time) ",
+    );
+    qb.push_values(std::iter::once(s), |mut row, s| {
+        row.push_bind(s.id.to_string())
+            .push_bind(s.user_id.to_string())
+            .push_bind(ms(s.created_at))
+            .push_bind(ms(s.created_at))
+            .push_bind(ms(s.expires_at))
+            .push_bind(s.ip.clone())
+            .push_bind(s.user_agent.clone())
+            .push_bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
+            .push_bind(s.app_token_id.map(|a| a.to_string()))
+            .push_bind(s.device_id.map(|d| d.to_string()))
+            .push_bind(s.grant.as_ref().map(|g| g.client_id.to_string()))
+            .push_bind(s.grant.as_ref().map(|g| g.scope.clone()))
+            .push_bind(s.grant.as_ref().map(|g| g.browser_sid.to_string()))
+            .push_bind(s.grant.as_ref().map(|g| ms(g.auth_time)));
+    });
+}
+
+/// `INSERT INTO refresh_tokens` of the session's first refresh token.
+fn push_refresh(qb: &mut QueryBuilder<'_, Db>, s: &Session, refresh_hash: &str) {
+    qb.push("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (")
+        .push_bind(refresh_hash.to_owned())
+        .push(", ")
+        .push_bind(s.id.to_string())
+        .push(", ")
+        .push_bind(ms(s.created_at))
+        .push(")");
+}
+
+/// `UPDATE users` of the session's user: signed in now.
+fn push_last_login(qb: &mut QueryBuilder<'_, Db>, s: &Session, _: &str) {
+    qb.push("UPDATE users SET last_login_at = ")
+        .push_bind(ms(s.created_at))
+        .push(" WHERE id = ")
+        .push_bind(s.user_id.to_string());
+}
 
 #[async_trait]
 impl SessionStore for This {
     async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<(), StoreError> {
+        // The session, its first refresh token and the user's last sign-in: on PostgreSQL one
+        // statement with the events (atomic by itself), else one transaction.
+        let writes: [fn(&mut QueryBuilder<'_, Db>, &Session, &str); 3] =
+            [push_session, push_refresh, push_last_login];
+        if WRITES_IN_WITH {
+            let mut qb = QueryBuilder::<Db>::new("WITH ");
+            for (i, write) in writes.iter().enumerate() {
+                qb.push(if i == 0 { "" } else { ", " })
+                    .push(format_args!("w{i} AS ("));
+                write(&mut qb, s, refresh_hash);
+                qb.push(")");
+            }
+            return super::audit::write_in_one(&self.writer, qb).await;
+        }
         let mut tx = begin(&self.writer, BEGIN).await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, amr, \
-             app_token_id, device_id, client_id, scope, browser_sid, auth_time) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.user_id.to_string())
-        .bind(ms(s.created_at))
-        .bind(ms(s.expires_at))
-        .bind(&s.ip)
-        .bind(&s.user_agent)
-        .bind(serde_json::to_string(&s.amr).unwrap_or_else(|_| "[]".into()))
-        .bind(s.app_token_id.map(|a| a.to_string()))
-        .bind(s.device_id.map(|d| d.to_string()))
-        .bind(s.grant.as_ref().map(|g| g.client_id.to_string()))
-        .bind(s.grant.as_ref().map(|g| g.scope.clone()))
-        .bind(s.grant.as_ref().map(|g| g.browser_sid.to_string()))
-        .bind(s.grant.as_ref().map(|g| ms(g.auth_time)))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(refresh_hash)
-        .bind(s.id.to_string())
-        .bind(ms(s.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-            .bind(ms(s.created_at))
-            .bind(s.user_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        for write in writes {
+            let mut qb = QueryBuilder::<Db>::new("");
+            write(&mut qb, s, refresh_hash);
+            qb.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
         super::audit::commit(tx).await
     }
 
@@ -147,18 +177,18 @@ impl SessionStore for This {
         live: Liveness,
     ) -> Result<Option<User>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLUMNS} JOIN sessions s ON s.user_id = u.id WHERE s.id = $1 AND s.revoked_at IS NULL \
+            "SELECT {USER_ROLE_COLUMNS} JOIN sessions s ON s.user_id = u.id WHERE s.id = $1 AND s.revoked_at IS NULL \
              AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.active = $4"
         );
-        let row = sqlx::query_as::<_, UserRow>(&sql)
+        let rows = sqlx::query_as::<_, UserRoleRow>(&sql)
             .bind(id.to_string())
             .bind(ms(live.now))
             .bind(ms(live.idle_cutoff))
             .bind(true)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(self.one_user(row).await?.map(|c| c.user))
+        Ok(user_with_roles(rows)?.map(|c| c.user))
     }
 
     async fn list_sessions(

@@ -12,7 +12,9 @@ use portcullis_core::store::{
 use portcullis_core::OrgId;
 use sqlx::QueryBuilder;
 
-use crate::rows::{db_err, ms, RoleRow, UserRow, USER_COLUMNS};
+use crate::rows::{
+    db_err, ms, user_with_roles, RoleRow, UserRoleRow, UserRow, USER_COLUMNS, USER_ROLE_COLUMNS,
+};
 
 use super::{Db, This, BEGIN, WRITES_IN_WITH};
 use crate::sql::{begin, count, like_pattern};
@@ -83,16 +85,6 @@ impl This {
         rows.into_iter()
             .map(|r| r.into_credentials(&mut roles))
             .collect()
-    }
-
-    pub(super) async fn one_user(
-        &self,
-        row: Option<UserRow>,
-    ) -> Result<Option<Credentials>, StoreError> {
-        match row {
-            None => Ok(None),
-            Some(r) => Ok(self.users_from(vec![r]).await?.pop()),
-        }
     }
 
     /// Inserts users and their roles in `tx`, in multi-row statements (on PostgreSQL, one
@@ -167,13 +159,13 @@ impl This {
         clause: &str,
         bind: String,
     ) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} WHERE {clause}");
-        let row = sqlx::query_as::<_, UserRow>(&sql)
+        let sql = format!("SELECT {USER_ROLE_COLUMNS} WHERE {clause}");
+        let rows = sqlx::query_as::<_, UserRoleRow>(&sql)
             .bind(bind)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(self.one_user(row).await?.map(|c| c.user))
+        Ok(user_with_roles(rows)?.map(|c| c.user))
     }
 }
 
@@ -270,14 +262,14 @@ impl UserStore for This {
             LookupKey::Phone(v) => ("u.phone", v),
             LookupKey::Username(v) => ("u.username_key", v),
         };
-        let sql = format!("SELECT {USER_COLUMNS} WHERE u.org_id = $1 AND {column} = $2");
-        let row = sqlx::query_as::<_, UserRow>(&sql)
+        let sql = format!("SELECT {USER_ROLE_COLUMNS} WHERE u.org_id = $1 AND {column} = $2");
+        let rows = sqlx::query_as::<_, UserRoleRow>(&sql)
             .bind(org_id.to_string())
             .bind(value)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        self.one_user(row).await
+        user_with_roles(rows)
     }
 
     async fn password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
