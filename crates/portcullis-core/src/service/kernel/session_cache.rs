@@ -41,12 +41,15 @@ pub(crate) struct Entries {
     by_session: HashMap<SessionId, Entry>,
     by_user: HashMap<UserId, Vec<SessionId>>,
     /// OAuth clients, with the hash of their secret, and when they were read.
-    clients: HashMap<uuid::Uuid, ((OAuthClient, Option<String>), DateTime<Utc>)>,
+    clients: HashMap<uuid::Uuid, (ClientEntry, DateTime<Utc>)>,
     /// Organizations by slug, and when they were read.
     orgs: HashMap<String, (Organization, DateTime<Utc>)>,
     /// Each organization's hooks, set or not, and when they were read.
     hooks: HashMap<(OrgId, HookName), (Option<Hook>, DateTime<Utc>)>,
 }
+
+/// An OAuth client with the hash of its secret.
+type ClientEntry = (OAuthClient, Option<String>);
 
 /// A copy of what `map` holds for `key`, if it was read less than `ttl` before `now`.
 fn fresh<K, V>(
