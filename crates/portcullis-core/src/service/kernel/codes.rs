@@ -30,6 +30,22 @@ pub(crate) fn code_digits(raw: Option<&str>) -> Result<String, AuthError> {
     }
 }
 
+/// The addresses of an account not yet proven (each given with whether it is), email first,
+/// that verification codes go to.
+fn unproven(email: (Option<&str>, bool), phone: (Option<&str>, bool)) -> Vec<Address> {
+    let email = email
+        .0
+        .filter(|_| !email.1)
+        .and_then(|e| Email::parse(e, "email").ok())
+        .map(Address::Email);
+    let phone = phone
+        .0
+        .filter(|_| !phone.1)
+        .and_then(|p| crate::identity::Phone::parse(p, "phone").ok())
+        .map(Address::Phone);
+    email.into_iter().chain(phone).collect()
+}
+
 /// The user's proven address that notices go to: email first, else phone.
 pub(crate) fn notice_address(user: &User) -> Option<Address> {
     let email = user
@@ -244,28 +260,18 @@ impl Services {
         by: (&ClientInfo, Option<UserId>),
     ) -> Result<Vec<CodeIssue>, AuthError> {
         let p = &user.profile;
-        let email = p
-            .email
-            .as_deref()
-            .filter(|_| !p.email_verified)
-            .and_then(|e| Email::parse(e, "email").ok())
-            .map(Address::Email);
-        let phone = p
-            .phone
-            .as_deref()
-            .filter(|_| !p.phone_verified)
-            .and_then(|n| crate::identity::Phone::parse(n, "phone").ok())
-            .map(Address::Phone);
-        email
-            .into_iter()
-            .chain(phone)
-            .map(|to| {
-                let mut issue =
-                    self.code_issue(org, user.id, &to, Purpose::verify(&to), Window::ToClaim, by)?;
-                issue.retire_earlier = false;
-                Ok(issue)
-            })
-            .collect()
+        unproven(
+            (p.email.as_deref(), p.email_verified),
+            (p.phone.as_deref(), p.phone_verified),
+        )
+        .into_iter()
+        .map(|to| {
+            let mut issue =
+                self.code_issue(org, user.id, &to, Purpose::verify(&to), Window::ToClaim, by)?;
+            issue.retire_earlier = false;
+            Ok(issue)
+        })
+        .collect()
     }
 
     /// Queues a security notice to the user's proven address, if any.
@@ -298,21 +304,10 @@ impl Services {
         client: &ClientInfo,
         actor: Option<UserId>,
     ) {
-        let email = user
-            .email
-            .as_deref()
-            .filter(|_| !user.email_verified)
-            .and_then(|e| Email::parse(e, "email").ok());
-        let phone = user
-            .phone
-            .as_deref()
-            .filter(|_| !user.phone_verified)
-            .and_then(|p| crate::identity::Phone::parse(p, "phone").ok());
-        for to in email
-            .map(Address::Email)
-            .into_iter()
-            .chain(phone.map(Address::Phone))
-        {
+        for to in unproven(
+            (user.email.as_deref(), user.email_verified),
+            (user.phone.as_deref(), user.phone_verified),
+        ) {
             if let Err(e) = self
                 .send_code(
                     user,

@@ -52,14 +52,15 @@ pub(crate) struct Entries {
 type ClientEntry = (OAuthClient, Option<String>);
 
 /// A copy of what `map` holds for `key`, if it was read less than `ttl` before `now`.
-fn fresh<K, V>(
+fn fresh<K, Q, V>(
     map: &HashMap<K, (V, DateTime<Utc>)>,
-    key: &K,
+    key: &Q,
     now: DateTime<Utc>,
     ttl: Duration,
 ) -> Option<V>
 where
-    K: std::hash::Hash + Eq,
+    K: std::hash::Hash + Eq + std::borrow::Borrow<Q>,
+    Q: std::hash::Hash + Eq + ?Sized,
     V: Clone,
 {
     let (value, at) = map.get(key)?;
@@ -162,10 +163,7 @@ impl SessionCache {
 
     /// An organization read less than `ttl` ago, if no change has been seen since.
     pub fn org(&self, slug: &str, now: DateTime<Utc>) -> Option<Organization> {
-        self.read(|m| {
-            let (org, at) = m.orgs.get(slug)?;
-            (now >= *at && now - *at < self.ttl).then(|| org.clone())
-        })
+        self.read(|m| fresh(&m.orgs, slug, now, self.ttl))
     }
 
     /// Remembers an organization read from the database by `slug`.
