@@ -2,6 +2,8 @@
 //! WAL mode) and on PostgreSQL (several nodes). Both run the same SQL (see `sql/`); only
 //! connection set-up and migration folders differ.
 
+pub mod pgbouncer;
+mod pooled;
 mod rows;
 mod sql;
 
@@ -12,7 +14,9 @@ use std::time::Duration;
 use portcullis_core::store::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::PgPool;
+
+use pooled::Pooled;
 
 pub use sql::{PgStore, SqliteStore};
 
@@ -38,6 +42,18 @@ impl Backend {
     }
 }
 
+/// How PostgreSQL's connections reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoolMode {
+    /// Directly, or through a pooler that lends a server connection for a whole session.
+    #[default]
+    Session,
+    /// Through a pooler that lends a server connection for one transaction at a time
+    /// (PgBouncer's `pool_mode = transaction`): nothing may outlive a transaction (see
+    /// [`pooled`]).
+    Transaction,
+}
+
 /// Connection pool settings.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -45,6 +61,11 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long to wait for a free connection.
     pub acquire_timeout: Duration,
+    /// How the connections reach PostgreSQL.
+    pub mode: PoolMode,
+    /// A URL that reaches PostgreSQL itself, for what needs a session of its own (the change
+    /// feed's `LISTEN`, migrations) when the pool's URL names a transaction pooler.
+    pub direct_url: Option<String>,
 }
 
 impl Default for PoolSettings {
@@ -52,6 +73,8 @@ impl Default for PoolSettings {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            mode: PoolMode::Session,
+            direct_url: None,
         }
     }
 }
@@ -61,8 +84,9 @@ impl Default for PoolSettings {
 pub enum Database {
     /// SQLite.
     Sqlite(SqliteStore),
-    /// PostgreSQL.
-    Postgres(PgStore),
+    /// PostgreSQL, and where it keeps a session of its own (the change feed, migrations):
+    /// none behind a transaction pooler without a direct URL.
+    Postgres(PgStore, Option<Box<PgConnectOptions>>),
 }
 
 /// A SQLite pool that never lends out a connection still inside a transaction. A cancelled
@@ -103,6 +127,35 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// A failed connection to the URL in `setting`, said in one line, with what to set when it
+/// is a pooler's refusal: a transaction pooler refuses the startup options a direct
+/// session sends (PgBouncer: `unsupported startup parameter`), and once those are ignored
+/// it breaks sqlx's named statements (see [`rows::pooler_hint`]).
+fn connect_error(e: &sqlx::Error, setting: &str, pooler: bool) -> StoreError {
+    if let Some(hint) = rows::pooler_hint(e) {
+        return StoreError::Unavailable(hint.to_owned());
+    }
+    let refused = e.as_database_error().and_then(|d| {
+        d.message()
+            .strip_prefix("unsupported startup parameter: ")
+            .map(str::to_owned)
+    });
+    match refused {
+        Some(param) if pooler => StoreError::Unavailable(format!(
+            "the pooler at {setting} refused the startup parameter `{param}` (from the URL): \
+             remove it from the URL, or add it to the pooler's ignore_startup_parameters"
+        )),
+        Some(param) => StoreError::Unavailable(format!(
+            "the database at {setting} refused the startup parameter `{param}`, so it is a \
+             connection pooler: behind a transaction pooler (PgBouncer's pool_mode = transaction) \
+             set PORTCULLIS_DATABASE_POOL_MODE=transaction (and PORTCULLIS_DATABASE_DIRECT_URL \
+             for the change feed); behind a session pooler add `{param}` to its \
+             ignore_startup_parameters"
+        )),
+        None => unavailable(e),
+    }
+}
+
 impl Database {
     /// Connects to `url` (`sqlite://FILE` is created when missing, with its folder).
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
@@ -137,19 +190,35 @@ impl Database {
                     .connect_with(opts)
                     .await
                     .map_err(unavailable)?;
-                Ok(Self::Sqlite(SqliteStore::new(pool, writer)))
+                Ok(Self::Sqlite(SqliteStore::new(
+                    Pooled::new(pool, false),
+                    Pooled::new(writer, false),
+                )))
             }
             Some(Backend::Postgres) => {
-                let opts = PgConnectOptions::from_str(url)
-                    .map_err(unavailable)?
-                    .options([("idle_in_transaction_session_timeout", "60s")]);
+                let pooler = settings.mode == PoolMode::Transaction;
+                let opts = pg_options(url)?;
+                let direct = match (&settings.direct_url, pooler) {
+                    (Some(direct), _) => Some(Box::new(pg_options(direct)?)),
+                    (None, false) => Some(Box::new(opts.clone())),
+                    (None, true) => None,
+                };
+                let opts = if pooler {
+                    // Behind the pooler: no session state, so no startup options it would
+                    // refuse (the timeout is the pooler's `idle_transaction_timeout`
+                    // there), and no statement cache (every statement is unnamed).
+                    opts.statement_cache_capacity(0).extra_float_digits(None)
+                } else {
+                    opts.options([("idle_in_transaction_session_timeout", "60s")])
+                };
                 let pool = pg_pool()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
                     .await
-                    .map_err(unavailable)?;
-                Ok(Self::Postgres(PgStore::new(pool.clone(), pool)))
+                    .map_err(|e| connect_error(&e, "PORTCULLIS_DATABASE_URL", pooler))?;
+                let pool = Pooled::new(pool, pooler);
+                Ok(Self::Postgres(PgStore::new(pool.clone(), pool), direct))
             }
             None => Err(StoreError::Unavailable(
                 "the database URL must start with sqlite:// or postgres://".to_owned(),
@@ -161,15 +230,34 @@ impl Database {
     pub fn backend(&self) -> Backend {
         match self {
             Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
+            Self::Postgres(..) => Backend::Postgres,
         }
+    }
+
+    /// Whether this node follows the database's change feed (PostgreSQL reached directly,
+    /// or a direct URL beside a transaction pooler's).
+    pub fn has_change_feed(&self) -> bool {
+        matches!(self, Self::Postgres(_, Some(_)))
     }
 
     /// Applies pending migrations (safe to run on every start and from several nodes).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(s) => migrate_sqlite(s.pool()).await,
-            Self::Postgres(s) => migrate_postgres(s.pool()).await,
+            Self::Sqlite(s) => sqlx::migrate!("./migrations/sqlite")
+                .run(&**s.pool())
+                .await
+                .map_err(unavailable),
+            Self::Postgres(_, Some(direct)) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with((**direct).clone())
+                    .await
+                    .map_err(|e| connect_error(&e, "PORTCULLIS_DATABASE_DIRECT_URL", false))?;
+                let migrated = migrate_postgres(&pool).await;
+                pool.close().await;
+                migrated
+            }
+            Self::Postgres(s, None) => migrate_postgres(&**s.pool()).await,
         }
     }
 
@@ -177,7 +265,7 @@ impl Database {
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
-            Self::Postgres(s) => Arc::new(s.clone()),
+            Self::Postgres(s, _) => Arc::new(s.clone()),
         }
     }
 
@@ -185,26 +273,50 @@ impl Database {
     pub async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.pool().close().await,
-            Self::Postgres(s) => s.pool().close().await,
+            Self::Postgres(s, _) => s.pool().close().await,
         }
     }
 }
 
-async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::migrate!("./migrations/sqlite")
-        .run(pool)
-        .await
-        .map_err(unavailable)
+/// The options of a PostgreSQL URL.
+fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(unavailable)
 }
 
-async fn migrate_postgres(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::migrate!("./migrations/postgres")
-        .run(pool)
+/// Applies PostgreSQL's pending migrations in one transaction, which holds one server
+/// connection throughout, so that it is the same whether `pool` reaches PostgreSQL itself
+/// or a transaction pooler: a transaction-scoped advisory lock (not sqlx's session lock,
+/// which a pooler would leave held on a server connection) keeps two nodes from migrating
+/// at once, and the statements sqlx's migrator prepares under names are dropped before
+/// the connection goes back (`DEALLOCATE ALL`). All pending migrations land together or
+/// none does.
+async fn migrate_postgres<P>(pool: &P) -> Result<(), StoreError>
+where
+    for<'p> &'p P: sqlx::Acquire<'p, Database = sqlx::Postgres>,
+{
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_locking(false);
+    let mut tx = sqlx::Acquire::begin(pool).await.map_err(unavailable)?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7010453302137110067)")
+        .persistent(false)
+        .execute(&mut *tx)
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+    sqlx::raw_sql("DEALLOCATE ALL")
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    let migrated = migrator.run(&mut *tx).await.map_err(unavailable);
+    if migrated.is_ok() {
+        sqlx::raw_sql("DEALLOCATE ALL")
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+    }
+    migrated
 }
 
-/// Fresh PostgreSQL schemas for tests: each test gets its own, so runs never collide.
 /// What the change feed reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -221,12 +333,17 @@ pub enum Change {
 impl Database {
     /// Follows the database's change feed (PostgreSQL `LISTEN`; see migration 0010) until
     /// the task is dropped, reconnecting after a second when the connection is lost. With
-    /// SQLite, one process is the only writer, so there is no feed and this returns at once.
+    /// SQLite, one process is the only writer, so there is no feed and this returns at once;
+    /// so it does behind a transaction pooler without a direct URL (see
+    /// [`Database::has_change_feed`]).
     pub async fn follow_changes(&self, mut on: impl FnMut(Change) + Send) {
-        let Self::Postgres(store) = self else {
+        let Self::Postgres(_, Some(direct)) = self else {
             return;
         };
-        let pool = store.pool().clone();
+        // Its own connection, outside the pool (and outside any pooler).
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((**direct).clone());
         loop {
             match listen(&pool).await {
                 Ok(mut listener) => {
@@ -259,6 +376,7 @@ async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error
     Ok(listener)
 }
 
+/// Fresh PostgreSQL schemas for tests: each test gets its own, so runs never collide.
 pub mod pg_schema {
     use super::*;
     use sqlx::Executor;

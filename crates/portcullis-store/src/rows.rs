@@ -25,6 +25,10 @@ fn id<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
 /// Maps a database error: unique violations become [`StoreError::Conflict`] naming the field.
 #[expect(clippy::needless_pass_by_value, reason = "shaped for map_err(db_err)")]
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if let Some(hint) = pooler_hint(&e) {
+        tracing::error!("{hint}");
+        return StoreError::Unavailable(hint.to_owned());
+    }
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let text = db
@@ -38,6 +42,20 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Unavailable(e.to_string())
+}
+
+/// What to set when `e` says that statements prepared under a name went astray: what a
+/// transaction pooler does to a node not told it is behind one (a name prepared on one
+/// server connection is missing on, or already taken on, the next).
+pub(crate) fn pooler_hint(e: &sqlx::Error) -> Option<&'static str> {
+    let db = e.as_database_error()?;
+    let astray = matches!(db.code().as_deref(), Some("42P05" | "26000"))
+        && db.message().contains("\"sqlx_s_");
+    astray.then_some(
+        "prepared statements go astray between transactions: PORTCULLIS_DATABASE_URL \
+         names a transaction pooler (PgBouncer's pool_mode = transaction); set \
+         PORTCULLIS_DATABASE_POOL_MODE=transaction",
+    )
 }
 
 /// The columns every user query selects.

@@ -12,7 +12,7 @@ use portcullis_core::config::Argon2Params;
 use portcullis_core::notify::{Mailer, SmsSender};
 use portcullis_core::{Clock, CoreConfig, MasterKey, OsRng, Services, SystemClock};
 use portcullis_notify::{OutboxMailer, OutboxSms, SmtpMailer, TwilioSms, WebhookSms};
-use portcullis_store::{Backend, Change, Database, PoolSettings};
+use portcullis_store::{Backend, Change, Database, PoolMode, PoolSettings};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -154,11 +154,22 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let settings = PoolSettings {
         max_connections: config.database_max_connections.max(1),
         acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
+        mode: config.database_pool_mode()?,
+        direct_url: config.database_direct_url.clone(),
     };
+    // One line each: what went wrong says what to set (a pooler's refusal, above all).
     let db = Database::connect(&url, &settings)
         .await
-        .with_context(|| format!("connecting to {}", redact_url(&url)))?;
-    db.migrate().await.context("applying migrations")?;
+        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", redact_url(&url)))?;
+    db.migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    if settings.mode == PoolMode::Transaction && !db.has_change_feed() {
+        warn!(
+            ttl_secs = config.session_cache_secs,
+            "behind a transaction pooler without PORTCULLIS_DATABASE_DIRECT_URL: no change feed, so a change made on another node (a revocation, a disabled account) reaches this node's cache only when its entry expires; set the direct URL to have it at once"
+        );
+    }
     Ok(db)
 }
 
@@ -312,8 +323,9 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("PORTCULLIS_OUTBOUND_ALLOW: {e}"))?,
         );
         let services = Arc::new(services.with_caller(Arc::clone(&caller)));
-        if backend == Backend::Postgres {
-            // Other nodes change sessions too: no cache until the change feed is connected.
+        if db.has_change_feed() {
+            // Other nodes change sessions too: no cache until the change feed is connected
+            // (without a feed, behind a transaction pooler, entries live their TTL).
             services.session_cache().set_enabled(false);
         }
         if let (Some(email), Some(password)) = (

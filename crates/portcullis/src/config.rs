@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use config::FileFormat;
+use portcullis_store::{Backend, PoolMode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_aux::serde_introspection::serde_introspect;
@@ -24,6 +25,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://FILE` or `postgres://...`; default `sqlite://<data_dir>/portcullis.db`.
     pub database_url: Option<String>,
+    /// `session` (PostgreSQL itself, or a session pooler) or `transaction` (the URL names a
+    /// transaction pooler, such as PgBouncer's `pool_mode = transaction`).
+    pub database_pool_mode: String,
+    /// PostgreSQL itself, beside a transaction pooler's URL: for the change feed (`LISTEN`)
+    /// and migrations, which need a session of their own.
+    pub database_direct_url: Option<String>,
     /// `iss` of tokens and base of links; default `http://<listen address>`.
     pub issuer: Option<String>,
     /// 32 bytes, base64; default: generated into `<data_dir>/master.key` (SQLite only).
@@ -148,6 +155,11 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_url.as_deref().map(redact_url))
+            .field("database_pool_mode", &self.database_pool_mode)
+            .field(
+                "database_direct",
+                &self.database_direct_url.as_deref().map(redact_url),
+            )
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
@@ -160,6 +172,8 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            database_pool_mode: "session".to_owned(),
+            database_direct_url: None,
             issuer: None,
             master_key: None,
             bootstrap_admin_email: None,
@@ -269,6 +283,7 @@ impl Config {
         {
             bail!("token and session lifetimes are too short (access >= 10 s, sessions >= 60 s)");
         }
+        self.database_pool_mode()?;
         if !matches!(self.rate_limits.as_str(), "on" | "off") {
             bail!("PORTCULLIS_RATE_LIMITS must be on or off");
         }
@@ -400,6 +415,26 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}/portcullis.db", self.data_dir.display()))
+    }
+
+    /// How the database's connections reach it, checked against the URLs: a transaction
+    /// pooler and a direct URL are PostgreSQL's.
+    pub fn database_pool_mode(&self) -> anyhow::Result<PoolMode> {
+        let mode = match self.database_pool_mode.as_str() {
+            "session" => PoolMode::Session,
+            "transaction" => PoolMode::Transaction,
+            _ => bail!("PORTCULLIS_DATABASE_POOL_MODE must be session or transaction"),
+        };
+        let postgres = Backend::of(&self.database_url()) == Some(Backend::Postgres);
+        if mode == PoolMode::Transaction && !postgres {
+            bail!("PORTCULLIS_DATABASE_POOL_MODE=transaction needs a postgres:// PORTCULLIS_DATABASE_URL (the pooler's)");
+        }
+        if let Some(direct) = &self.database_direct_url {
+            if Backend::of(direct) != Some(Backend::Postgres) || !postgres {
+                bail!("PORTCULLIS_DATABASE_DIRECT_URL must be a postgres:// URL, beside a postgres:// PORTCULLIS_DATABASE_URL");
+            }
+        }
+        Ok(mode)
     }
 
     /// The listen address, with `:PORT` meaning 127.0.0.1.

@@ -191,8 +191,19 @@ async fn shutdown_signal() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    // A failure is said in one line (its causes joined), whatever RUST_BACKTRACE says: what
+    // an operator reads at start is what to set, not a stack trace.
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // Commands that only talk to a server need no server configuration.
     match cli.command {
         Command::Users { remote, command } => {

@@ -9,6 +9,7 @@ use portcullis_core::webhooks::EventBody;
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::pooled::Tx;
 use crate::rows::{db_err, ms, AuditRow};
 
 use super::{Db, Pool, This, BEGIN, WRITES_IN_WITH};
@@ -122,14 +123,14 @@ async fn insert_group(writer: &Pool, group: &[Waiting]) -> Result<(), StoreError
 /// Commits a write's transaction with the audit events its use case attached to it
 /// (`portcullis_core::store::with_events`): the change and the events that report it (with
 /// their webhook deliveries) are committed together or not at all.
-pub(super) async fn commit(tx: sqlx::Transaction<'static, Db>) -> Result<(), StoreError> {
+pub(super) async fn commit(tx: Tx<Db>) -> Result<(), StoreError> {
     commit_events(tx, attached_events()).await
 }
 
 /// Commits a write's transaction with `attached`, the events taken from it and completed by
 /// the write (see [`commit`]).
 pub(super) async fn commit_events(
-    mut tx: sqlx::Transaction<'static, Db>,
+    mut tx: Tx<Db>,
     attached: Vec<AuditEvent>,
 ) -> Result<(), StoreError> {
     if !attached.is_empty() {
@@ -141,26 +142,23 @@ pub(super) async fn commit_events(
 
 /// Inserts `events`, and the webhook deliveries that report them, in `tx`: in one statement
 /// on PostgreSQL (one round trip).
-async fn insert_events(
-    tx: &mut sqlx::Transaction<'static, Db>,
-    events: &[&AuditEvent],
-) -> Result<(), StoreError> {
+async fn insert_events(tx: &mut Tx<Db>, events: &[&AuditEvent]) -> Result<(), StoreError> {
     if WRITES_IN_WITH {
         let mut qb = QueryBuilder::<Db>::new("WITH ");
         push_event_clauses(&mut qb, events);
         qb.push(" SELECT 1");
-        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
         return Ok(());
     }
     let mut qb = QueryBuilder::<Db>::new("");
     push_audit_insert(&mut qb, events);
-    qb.build().execute(&mut **tx).await.map_err(db_err)?;
+    qb.build().execute(&mut *tx).await.map_err(db_err)?;
     let reported = reported(events);
     if !reported.is_empty() {
         let mut qb = QueryBuilder::<Db>::new("WITH ");
         push_reported(&mut qb, &reported);
         qb.push(" ").push(DELIVERIES_OF_EV);
-        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     Ok(())
 }

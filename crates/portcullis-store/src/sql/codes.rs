@@ -8,6 +8,7 @@ use portcullis_core::store::{
     attached_events, CodeIssue, CodeOutcome, CodeStore, LookupKey, Purpose, StoreError, StoredCode,
 };
 
+use crate::pooled::Tx;
 use crate::rows::{db_err, ms, CodeRow, CODE_COLUMNS};
 
 use super::{Db, This, BEGIN, WRITES_IN_WITH};
@@ -37,7 +38,7 @@ impl This {
     /// Issues a code in `tx` within its limits (see [`CodeIssue`]); its event is for the
     /// caller to commit.
     pub(super) async fn issue_code_in(
-        tx: &mut sqlx::Transaction<'static, Db>,
+        tx: &mut Tx<Db>,
         issue: &CodeIssue,
     ) -> Result<CodeOutcome, StoreError> {
         let (code, m) = (&issue.code, &issue.message);
@@ -64,7 +65,7 @@ impl This {
                 .bind(m.org_id.map(|o| o.to_string()))
                 .bind(issue.retire_earlier)
                 .bind(&m.payload)
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
             let hits = hits.map(|h| u64::try_from(h).unwrap_or(0));
@@ -76,13 +77,13 @@ impl This {
         .bind(&m.recipient)
         .bind(&code.purpose)
         .bind(ms(issue.cap_since))
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let today = u64::try_from(today).unwrap_or(0);
         let hits = match &key {
             Some(key) if today < issue.daily_cap => {
-                Some(Self::hit_in(&mut **tx, key, window).await?)
+                Some(Self::hit_in(&mut *tx, key, window).await?)
             }
             _ => None,
         };
@@ -97,7 +98,7 @@ impl This {
             .bind(ms(code.created_at))
             .bind(code.user_id.to_string())
             .bind(&code.purpose)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         }
@@ -113,10 +114,10 @@ impl This {
         .bind(&code.token_hash)
         .bind(ms(code.created_at))
         .bind(ms(code.expires_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Self::insert_message(&mut **tx, m).await?;
+        Self::insert_message(&mut *tx, m).await?;
         Ok(outcome)
     }
 }

@@ -69,7 +69,7 @@ impl This {
         }
         let mut tx = begin(&self.writer, BEGIN).await?;
         let n = query
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -93,7 +93,7 @@ impl This {
         let done = sqlx::query(&sql)
             .bind(id.to_string())
             .bind(owner)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() != 1 {

@@ -111,7 +111,7 @@ sqlx::query(
         )
         .bind(key_hash)
         .bind(ms(now))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_err)?;
         let Some((license_id, org_id)) = taken else {
@@ -119,7 +119,7 @@ sqlx::query(
                 "SELECT expires_at FROM licenses WHERE key_hash = $1",
             )
             .bind(key_hash)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?;
             return Ok(match why {
@@ -140,7 +140,7 @@ sqlx::query(
         .bind(&device.identifier)
         .bind(token_hash)
         .bind(ms(device.created_at))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         let bad = |_| StoreError::Corrupt("id".into());
@@ -226,7 +226,7 @@ sqlx::query(
         )
         .bind(id.to_string())
         .bind(org_id.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_err)?;
         let Some(license) = license else {
@@ -234,7 +234,7 @@ sqlx::query(
         };
         sqlx::query("UPDATE licenses SET device_count = device_count - 1 WHERE id = $1 AND device_count > 0")
             .bind(&license)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;

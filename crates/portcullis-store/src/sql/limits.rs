@@ -76,7 +76,7 @@ impl LimitStore for This {
         .bind(ms(now))
         .bind(ms(now - rule.window))
         .bind(ms(now - chrono::Duration::days(1)))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(db_err)?;
         if failures < i64::from(rule.threshold) {
@@ -95,7 +95,7 @@ impl LimitStore for This {
         )
         .bind(ms(until))
         .bind(key.as_str())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;

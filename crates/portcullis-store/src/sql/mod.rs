@@ -71,6 +71,7 @@ pub use sqlite::SqliteStore;
 use portcullis_core::store::StoreError;
 use portcullis_core::tokens::StoredSigningKey;
 
+use crate::pooled::{Pooled, Tx};
 use crate::rows::{db_err, ms};
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -93,12 +94,11 @@ fn count(n: u64) -> i64 {
 }
 
 /// Stores one signing key (shared by both backends' stores).
-async fn insert_key<DB: sqlx::Database>(
-    conn: &mut DB::Connection,
+async fn insert_key<'e, DB: sqlx::Database>(
+    on: impl sqlx::Executor<'e, Database = DB>,
     key: &StoredSigningKey,
 ) -> Result<(), StoreError>
 where
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -112,25 +112,16 @@ where
     .bind(key.public_x.clone())
     .bind(key.private_sealed.clone())
     .bind(ms(key.created_at))
-    .execute(conn)
+    .execute(on)
     .await
     .map_err(db_err)?;
     Ok(())
 }
 
-/// Starts a write transaction with `statement`, on a task of its own. sqlx's `begin` is not
-/// cancel-safe (transact-rs/sqlx#2054, #4385): a future dropped between sending `BEGIN` and
-/// reading its answer leaves the connection inside a transaction that no guard rolls back,
-/// and the next `BEGIN` on it fails forever. On its own task the `BEGIN` always runs to
-/// completion; when the caller is gone, the task's output, the transaction guard, is dropped
-/// and rolls back as it should.
+/// Starts a write transaction with `statement` (see [`Pooled::begin`]).
 async fn begin<DB: sqlx::Database>(
-    pool: &sqlx::Pool<DB>,
+    pool: &Pooled<DB>,
     statement: &'static str,
-) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
-    let pool = pool.clone();
-    tokio::spawn(async move { pool.begin_with(statement).await })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("starting a transaction: {e}")))?
-        .map_err(db_err)
+) -> Result<Tx<DB>, StoreError> {
+    pool.begin(statement).await.map_err(db_err)
 }

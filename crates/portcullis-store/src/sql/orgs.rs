@@ -101,7 +101,7 @@ sqlx::query(
         .bind(policy_json(&org.policy))
         .bind(ms(org.updated_at))
         .bind(org.id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {

@@ -1,19 +1,19 @@
 //! The PostgreSQL store: the area modules of `crate::sql`, compiled for `sqlx::Postgres`.
 
-use sqlx::PgPool;
+use crate::pooled::Pooled;
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
-    writer: PgPool,
+    pool: Pool,
+    writer: Pool,
     /// Writes the audit log in groups.
     audit: audit::AuditWriter,
 }
 
 type This = PgStore;
 type Db = sqlx::Postgres;
-type Pool = PgPool;
+type Pool = Pooled<Db>;
 /// How a write transaction begins.
 const BEGIN: &str = "BEGIN";
 /// Whether a `WITH` clause may hold writes (PostgreSQL's may, so that several writes take one statement, one round trip).

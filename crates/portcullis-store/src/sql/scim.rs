@@ -14,6 +14,7 @@ use portcullis_core::store::{
 use portcullis_core::OrgId;
 use sqlx::{FromRow, QueryBuilder};
 
+use crate::pooled::Tx;
 use crate::rows::{db_err, ms, time, UserRow, USER_COLUMNS};
 
 use super::{Db, This, BEGIN};
@@ -217,7 +218,7 @@ impl This {
     }
 
     async fn write_scim_columns(
-        tx: &mut sqlx::Transaction<'static, Db>,
+        tx: &mut Tx<Db>,
         id: UserId,
         scim: &ScimAttributes,
     ) -> Result<(), StoreError> {
@@ -232,7 +233,7 @@ impl This {
         .bind(&scim.external_id)
         .bind(data)
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match db_err(e) {
             // The one unique key this statement can break.
@@ -280,7 +281,7 @@ impl TryFrom<GroupRow> for ScimGroup {
 
 /// Gives `role` to those of `ids` who are users of `org` (not guests), in `tx`.
 async fn grant(
-    tx: &mut sqlx::Transaction<'static, Db>,
+    tx: &mut Tx<Db>,
     org: OrgId,
     role: &str,
     ids: &[UserId],
@@ -303,14 +304,14 @@ async fn grant(
             sep.push_bind(id.to_string());
         }
         qb.push(") ON CONFLICT DO NOTHING");
-        qb.build().execute(&mut **tx).await.map_err(db_err)?;
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     Ok(())
 }
 
 /// Takes `role` from those of `ids` (all of `org`'s users when `None`), in `tx`.
 async fn revoke(
-    tx: &mut sqlx::Transaction<'static, Db>,
+    tx: &mut Tx<Db>,
     org: OrgId,
     role: &str,
     ids: Option<&[UserId]>,
@@ -335,7 +336,7 @@ async fn revoke(
         None => {
             statement(None)
                 .build()
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
@@ -343,7 +344,7 @@ async fn revoke(
             for chunk in ids.chunks(500) {
                 statement(Some(chunk))
                     .build()
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
             }
@@ -453,7 +454,7 @@ impl ScimStore for This {
         .bind(active)
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -551,7 +552,7 @@ impl ScimStore for This {
         .bind(&g.external_id)
         .bind(ms(g.created_at))
         .bind(ms(g.updated_at))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(group_conflict)?;
         grant(&mut tx, g.org_id, &g.role, members, g.created_at).await?;
@@ -657,7 +658,7 @@ impl ScimStore for This {
         .bind(ms(g.updated_at))
         .bind(g.org_id.to_string())
         .bind(g.id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(group_conflict)?;
         if done.rows_affected() == 0 {
@@ -672,7 +673,7 @@ impl ScimStore for This {
             )
             .bind(old_role)
             .bind(g.org_id.to_string())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?;
             let members: Vec<UserId> = members.iter().filter_map(|m| m.parse().ok()).collect();
@@ -692,7 +693,7 @@ impl ScimStore for This {
         )
         .bind(org_id.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_err)?;
         let Some(role) = role else {

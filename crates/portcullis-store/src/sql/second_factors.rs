@@ -7,6 +7,7 @@ use portcullis_core::ids::UserId;
 use portcullis_core::model::{MfaKey, TrustedDevice};
 use portcullis_core::store::{Enrolled, SecondFactorStore, StoreError};
 
+use crate::pooled::Tx;
 use crate::rows::{
     db_err, ms, MfaKeyRow, TrustedDeviceRow, MFA_KEY_COLUMNS, TRUSTED_DEVICE_COLUMNS,
 };
@@ -16,20 +17,20 @@ use crate::sql::begin;
 
 impl This {
     pub(super) async fn write_recovery_codes(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut Tx<Db>,
         user_id: &str,
         hashes: &[String],
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         for h in hashes {
             sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                 .bind(user_id)
                 .bind(h)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
@@ -37,20 +38,17 @@ impl This {
     }
 
     /// MFA off for a user: the flag, recovery codes and trusted devices.
-    pub(super) async fn mfa_off(
-        tx: &mut sqlx::Transaction<'_, Db>,
-        user_id: &str,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn mfa_off(tx: &mut Tx<Db>, user_id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET mfa_enabled = $1 WHERE id = $2")
             .bind(false)
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         for table in ["recovery_codes", "trusted_devices"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(user_id)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
@@ -118,7 +116,7 @@ sqlx::query(
         .bind(step)
         .bind(id.to_string())
         .bind(&uid)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -128,7 +126,7 @@ sqlx::query(
             .bind(true)
             .bind(ms(now))
             .bind(&uid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         Self::write_recovery_codes(&mut tx, &uid, recovery_hashes).await?;
@@ -154,7 +152,7 @@ sqlx::query(
         let done = sqlx::query("DELETE FROM mfa_keys WHERE id = $1 AND user_id = $2")
             .bind(id.to_string())
             .bind(&uid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -164,7 +162,7 @@ sqlx::query(
             "SELECT COUNT(*) FROM mfa_keys WHERE user_id = $1 AND status = 'active'",
         )
         .bind(&uid)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(db_err)?;
         if active == 0 {
@@ -179,7 +177,7 @@ sqlx::query(
         let mut tx = begin(&self.writer, BEGIN).await?;
         sqlx::query("DELETE FROM mfa_keys WHERE user_id = $1")
             .bind(&uid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         Self::mfa_off(&mut tx, &uid).await?;

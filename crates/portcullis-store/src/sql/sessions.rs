@@ -82,7 +82,7 @@ impl SessionStore for This {
         for write in writes {
             let mut qb = QueryBuilder::<Db>::new("");
             write(&mut qb, s, refresh_hash);
-            qb.build().execute(&mut *tx).await.map_err(db_err)?;
+            qb.build().execute(&mut tx).await.map_err(db_err)?;
         }
         super::audit::commit(tx).await
     }
@@ -101,7 +101,7 @@ impl SessionStore for This {
         )
         .bind(now)
         .bind(old_hash)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_err)?;
         let Some(sid) = consumed else {
@@ -110,7 +110,7 @@ impl SessionStore for This {
                  WHERE t.token_hash = $1",
             )
             .bind(old_hash)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?;
             let Some((sid, uid)) = seen else {
@@ -122,7 +122,7 @@ impl SessionStore for This {
             )
             .bind(now)
             .bind(&sid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
             super::audit::commit(tx).await?;
@@ -141,7 +141,7 @@ impl SessionStore for This {
             .bind(now)
             .bind(ms(live.idle_cutoff))
             .bind(true)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?;
         let Some(row) = row else {
@@ -154,13 +154,13 @@ impl SessionStore for This {
         .bind(new_hash)
         .bind(&sid)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&sid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -229,7 +229,7 @@ impl SessionStore for This {
         .bind(reason)
         .bind(id.to_string())
         .bind(user_id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -256,7 +256,7 @@ impl SessionStore for This {
         .bind(reason)
         .bind(user_id.to_string())
         .bind(keep.map(|k| k.to_string()))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -276,8 +276,7 @@ impl SessionStore for This {
     }
 
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        insert_key::<Db>(&mut conn, key).await
+        insert_key::<Db>(&self.writer, key).await
     }
 
     async fn insert_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
@@ -294,7 +293,7 @@ impl SessionStore for This {
         )
         .bind(claim)
         .bind(&key.kid)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?
         .rows_affected()

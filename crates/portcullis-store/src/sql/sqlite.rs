@@ -1,19 +1,19 @@
 //! The SQLite store: the area modules of `crate::sql`, compiled for `sqlx::Sqlite`.
 
-use sqlx::SqlitePool;
+use crate::pooled::Pooled;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    writer: SqlitePool,
+    pool: Pool,
+    writer: Pool,
     /// Writes the audit log in groups.
     audit: audit::AuditWriter,
 }
 
 type This = SqliteStore;
 type Db = sqlx::Sqlite;
-type Pool = SqlitePool;
+type Pool = Pooled<Db>;
 /// How a write transaction begins: SQLite's must be IMMEDIATE (take the write lock at once,
 /// waiting for it under the busy timeout), or a transaction that read first fails with
 /// SQLITE_BUSY when another connection wrote since.

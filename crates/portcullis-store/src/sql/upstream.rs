@@ -33,7 +33,7 @@ impl UpstreamStore for This {
         .bind(&p.secret_sealed)
         .bind(ms(p.created_at))
         .bind(ms(p.updated_at))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         super::audit::commit(tx).await
@@ -82,7 +82,7 @@ impl UpstreamStore for This {
         .bind(ms(p.updated_at))
         .bind(p.org_id.to_string())
         .bind(p.id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -97,13 +97,13 @@ impl UpstreamStore for This {
         )
         .bind(org_id.to_string())
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         let done = sqlx::query("DELETE FROM identity_providers WHERE org_id = $1 AND id = $2")
             .bind(org_id.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -158,7 +158,7 @@ impl UpstreamStore for This {
         .bind(&i.refresh_token_sealed)
         .bind(ms(i.created_at))
         .bind(i.last_used_at.map(ms))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         super::audit::commit(tx).await
@@ -190,7 +190,7 @@ impl UpstreamStore for This {
         let done = sqlx::query("DELETE FROM user_identities WHERE user_id = $1 AND id = $2")
             .bind(user_id.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;

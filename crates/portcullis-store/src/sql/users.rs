@@ -12,6 +12,7 @@ use portcullis_core::store::{
 use portcullis_core::OrgId;
 use sqlx::QueryBuilder;
 
+use crate::pooled::Tx;
 use crate::rows::{
     db_err, ms, user_with_roles, RoleRow, UserRoleRow, UserRow, USER_COLUMNS, USER_ROLE_COLUMNS,
 };
@@ -91,7 +92,7 @@ impl This {
     /// statement a chunk of users, with their roles); answers the slug of the first user's
     /// organization, which the created user is answered with.
     pub(super) async fn insert_user_rows(
-        tx: &mut sqlx::Transaction<'static, Db>,
+        tx: &mut Tx<Db>,
         users: &[NewUser],
     ) -> Result<Option<String>, StoreError> {
         let Some(first) = users.first() else {
@@ -113,23 +114,23 @@ impl This {
                     .push_bind(first.org_id.to_string());
                 let found: Option<String> = qb
                     .build_query_scalar()
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 slug = slug.or(found);
                 continue;
             }
-            qb.build().execute(&mut **tx).await.map_err(db_err)?;
+            qb.build().execute(&mut *tx).await.map_err(db_err)?;
             for roles in roles.chunks(2000) {
                 let mut qb = QueryBuilder::<Db>::new("");
                 push_roles(&mut qb, roles);
-                qb.build().execute(&mut **tx).await.map_err(db_err)?;
+                qb.build().execute(&mut *tx).await.map_err(db_err)?;
             }
         }
         if slug.is_none() {
             slug = sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = $1")
                 .bind(first.org_id.to_string())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
@@ -138,7 +139,7 @@ impl This {
 
     /// Ends every open session of a user just deactivated, in `tx`.
     pub(super) async fn end_sessions_of_deactivated(
-        tx: &mut sqlx::Transaction<'static, Db>,
+        tx: &mut Tx<Db>,
         id: UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -148,7 +149,7 @@ impl This {
         )
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         Ok(())
@@ -309,7 +310,7 @@ impl UserStore for This {
         .bind(p.attributes.to_json())
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -330,7 +331,7 @@ impl UserStore for This {
             .bind(active)
             .bind(ms(now))
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -365,7 +366,7 @@ impl UserStore for This {
             .bind(hash)
             .bind(ms(now))
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         sqlx::query(
@@ -375,12 +376,12 @@ impl UserStore for This {
         .bind(ms(now))
         .bind(id.to_string())
         .bind(keep.map(|k| k.to_string()))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         sqlx::query("DELETE FROM trusted_devices WHERE user_id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await
@@ -448,7 +449,7 @@ sqlx::query(
         let mut tx = begin(&self.writer, BEGIN).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -516,7 +517,7 @@ sqlx::query(
         let mut tx = begin(&self.writer, BEGIN).await?;
         let exists = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
             .bind(&uid)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?;
         if exists.is_none() {
@@ -525,14 +526,14 @@ sqlx::query(
         let held: Vec<String> =
             sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
                 .bind(&uid)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await
                 .map_err(db_err)?;
         for gone in held.iter().filter(|h| !roles.contains(h)) {
             sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
                 .bind(&uid)
                 .bind(gone)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_err)?;
         }
@@ -541,14 +542,14 @@ sqlx::query(
                 .bind(&uid)
                 .bind(new)
                 .bind(ms(now))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_err)?;
         }
         sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
             .bind(ms(now))
             .bind(&uid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -565,7 +566,7 @@ sqlx::query(
         let mut tx = begin(&self.writer, BEGIN).await?;
         sqlx::query("DELETE FROM security_questions WHERE user_id = $1")
             .bind(&uid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         for (i, (question, hash)) in questions.iter().enumerate() {
@@ -578,7 +579,7 @@ sqlx::query(
             .bind(question)
             .bind(hash)
             .bind(ms(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         }

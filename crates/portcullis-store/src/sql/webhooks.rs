@@ -100,13 +100,13 @@ impl WebhookStore for This {
         )
         .bind(org_id.to_string())
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         let done = sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
             .bind(org_id.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         super::audit::commit(tx).await?;
@@ -262,7 +262,7 @@ impl WebhookStore for This {
         .bind(a.error.as_deref())
         .bind(webhook_id.to_string())
         .bind(event_id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_err)?;
         if let Some(endpoint) = endpoint {
@@ -272,7 +272,7 @@ impl WebhookStore for This {
             } else {
                 q
             };
-            q.execute(&mut *tx).await.map_err(db_err)?;
+            q.execute(&mut tx).await.map_err(db_err)?;
         }
         super::audit::commit(tx).await
     }

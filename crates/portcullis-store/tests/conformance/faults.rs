@@ -112,7 +112,7 @@ pub(crate) async fn cancel_after(
 /// transaction's start from one statement to the next), which would hold locks and keep
 /// later single statements uncommitted.
 pub(crate) async fn no_open_transaction(db: &Database) {
-    let Database::Postgres(pg) = db else {
+    let Database::Postgres(pg, _) = db else {
         return;
     };
     let mut held = Vec::new();
@@ -121,6 +121,7 @@ pub(crate) async fn no_open_transaction(db: &Database) {
         let mut now = Vec::new();
         for _ in 0..2 {
             let t: f64 = sqlx::query_scalar("SELECT extract(epoch FROM now())::float8")
+                .persistent(false)
                 .fetch_one(&mut *conn)
                 .await
                 .unwrap();

@@ -22,7 +22,8 @@ use portcullis_core::identity::Attributes;
 use portcullis_core::model::{OrgPolicy, Organization, Session};
 use portcullis_core::store::{Liveness, NewUser, Profile, Store};
 use portcullis_core::{OrgId, SessionId, UserId};
-use portcullis_store::{pg_schema, Database, PoolSettings};
+use portcullis_store::pgbouncer::{self, PgBouncer};
+use portcullis_store::{pg_schema, Database, PoolMode, PoolSettings};
 
 use accounts::{bulk_users, guests, story, user_numbers};
 use codes::{codes_and_outbox, new_account_with_code, outbox_race};
@@ -128,6 +129,184 @@ async fn postgres() -> Option<(String, String, Database)> {
     db.migrate().await.unwrap();
     db.migrate().await.unwrap();
     Some((base, schema, db))
+}
+
+/// A fresh database behind a real PgBouncer in transaction mode, lending three server
+/// connections to the store's sixteen: every store operation then shares server connections
+/// with others between its transactions, as many nodes do behind one pooler.
+struct Bounced {
+    bouncer: PgBouncer,
+    base: String,
+    name: String,
+    db: Database,
+}
+
+impl Bounced {
+    async fn start() -> Option<Self> {
+        let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").ok()?;
+        let Some(bouncer) = PgBouncer::start(&base, 3).unwrap() else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: PgBouncer store test (install Debian's pgbouncer to run it)"
+            );
+            return None;
+        };
+        let name = format!("pt_pgb_{}", uuid::Uuid::new_v4().simple());
+        pgbouncer::create_database(&base, &name).await.unwrap();
+        let settings = PoolSettings {
+            mode: PoolMode::Transaction,
+            ..PoolSettings::default()
+        };
+        let db = Database::connect(&bouncer.url(&name), &settings)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        db.migrate().await.expect("migrating twice is harmless");
+        assert!(!db.has_change_feed());
+        Some(Self {
+            bouncer,
+            base,
+            name,
+            db,
+        })
+    }
+
+    /// Nothing the store did was refused on the way (a statement gone astray is an error
+    /// PgBouncer passes on and logs); then the database goes.
+    async fn finish(self) {
+        self.db.close().await;
+        let errors: Vec<String> = self
+            .bouncer
+            .log()
+            .into_iter()
+            .filter(|l| l.contains("ERROR") || l.contains("WARNING"))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        drop(self.bouncer);
+        pgbouncer::drop_database(&self.base, &self.name)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_store_story() {
+    let Some(b) = Bounced::start().await else {
+        return;
+    };
+    story(b.db.store()).await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_refresh_race_has_one_winner() {
+    let Some(b) = Bounced::start().await else {
+        return;
+    };
+    race(b.db.store()).await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_codes_and_outbox() {
+    let Some(b) = Bounced::start().await else {
+        return;
+    };
+    let store = b.db.store();
+    bulk_users(store.clone()).await;
+    codes_and_outbox(store.clone()).await;
+    outbox_race(store.clone()).await;
+    new_account_with_code(store.clone()).await;
+    organizations(store.clone()).await;
+    guests(store.clone()).await;
+    licenses_and_devices(store.clone()).await;
+    second_factors(store.clone()).await;
+    lockouts(store.clone()).await;
+    user_numbers(store.clone()).await;
+    provider(store.clone()).await;
+    upstream(store.clone()).await;
+    audit_burst(store).await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_cancelled_writes_leave_no_open_transaction() {
+    let Some(b) = Bounced::start().await else {
+        return;
+    };
+    cancellation(&b.db).await;
+    b.finish().await;
+}
+
+/// Two stores migrating one fresh database through the pooler at once: one applies the
+/// migrations, the other waits for it (a transaction-scoped lock; a session lock would be
+/// left held on a pooled server connection) and finds nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_two_nodes_migrating_at_once_both_start() {
+    let Ok(base) = std::env::var("PORTCULLIS_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start(&base, 2).unwrap() else {
+        return;
+    };
+    let name = format!("pt_pgb_{}", uuid::Uuid::new_v4().simple());
+    pgbouncer::create_database(&base, &name).await.unwrap();
+    let settings = PoolSettings {
+        mode: PoolMode::Transaction,
+        ..PoolSettings::default()
+    };
+    let url = bouncer.url(&name);
+    let (a, b) = tokio::join!(
+        Database::connect(&url, &settings),
+        Database::connect(&url, &settings)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (x, y) = tokio::join!(a.migrate(), b.migrate());
+    x.unwrap();
+    y.unwrap();
+    story(b.store()).await;
+    a.close().await;
+    b.close().await;
+    drop(bouncer);
+    pgbouncer::drop_database(&base, &name).await.unwrap();
+}
+
+/// A node not told it is behind a transaction pooler is refused at connection, in one line
+/// that says what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_without_the_pool_mode_is_refused_with_what_to_set() {
+    let Ok(base) = std::env::var("PORTCULLIS_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start(&base, 2).unwrap() else {
+        return;
+    };
+    let name = format!("pt_pgb_{}", uuid::Uuid::new_v4().simple());
+    pgbouncer::create_database(&base, &name).await.unwrap();
+    let refused = Database::connect(&bouncer.url(&name), &PoolSettings::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("PORTCULLIS_DATABASE_POOL_MODE=transaction") && !refused.contains('\n'),
+        "{refused}"
+    );
+    // A URL carrying startup options the pooler cannot pass on, in transaction mode.
+    let settings = PoolSettings {
+        mode: PoolMode::Transaction,
+        ..PoolSettings::default()
+    };
+    let with_options = format!("{}?options=-c%20search_path%3Dx", bouncer.url(&name));
+    let refused = Database::connect(&with_options, &settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`options`") && refused.contains("ignore_startup_parameters"),
+        "{refused}"
+    );
+    drop(bouncer);
+    pgbouncer::drop_database(&base, &name).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
