@@ -12,7 +12,7 @@ use portcullis_core::config::Argon2Params;
 use portcullis_core::notify::{Mailer, SmsSender};
 use portcullis_core::{Clock, CoreConfig, MasterKey, OsRng, Services, SystemClock};
 use portcullis_notify::{OutboxMailer, OutboxSms, SmtpMailer, TwilioSms, WebhookSms};
-use portcullis_store::{Backend, Change, Database, PoolMode, PoolSettings};
+use portcullis_store::{Backend, Change, Database, PoolSettings};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -164,12 +164,6 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     db.migrate()
         .await
         .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
-    if settings.mode == PoolMode::Transaction && !db.has_change_feed() {
-        warn!(
-            ttl_secs = config.session_cache_secs,
-            "behind a transaction pooler without PORTCULLIS_DATABASE_DIRECT_URL: no change feed, so a change made on another node (a revocation, a disabled account) reaches this node's cache only when its entry expires; set the direct URL to have it at once"
-        );
-    }
     Ok(db)
 }
 
@@ -298,6 +292,12 @@ impl App {
             .context("PORTCULLIS_DATABASE_URL must start with sqlite:// or postgres://")?;
         let master = master_key(&config, backend)?;
         let db = open_database(&config).await?;
+        if backend == Backend::Postgres && !db.has_change_feed() {
+            warn!(
+                ttl_secs = config.session_cache_secs,
+                "behind a transaction pooler without PORTCULLIS_DATABASE_DIRECT_URL: no change feed, so a change made on another node (a revocation, a disabled account) reaches this node's cache only when its entry expires; set the direct URL to have it at once"
+            );
+        }
         let listener = TcpListener::bind(config.listen_addr())
             .await
             .with_context(|| format!("listening on {}", config.listen_addr()))?;

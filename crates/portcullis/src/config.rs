@@ -518,6 +518,8 @@ mod tests {
             ("PORTCULLIS_LISTEN", ":0"),
             ("PORTCULLIS_DATA_DIR", "/tmp/pc"),
             ("PORTCULLIS_DATABASE_URL", "postgres://u@h/db"),
+            ("PORTCULLIS_DATABASE_POOL_MODE", "transaction"),
+            ("PORTCULLIS_DATABASE_DIRECT_URL", "postgres://u:pw@pg/db"),
             ("PORTCULLIS_ISSUER", "https://id.example"),
             ("PORTCULLIS_MASTER_KEY", "k"),
             ("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
@@ -557,6 +559,12 @@ mod tests {
         let c = Config::load_with(None, |k| env.get(k).map(|v| (*v).to_owned())).unwrap();
         assert_eq!(c.listen_addr(), "127.0.0.1:0");
         assert_eq!(c.database_url(), "postgres://u@h/db");
+        assert_eq!(c.database_pool_mode().unwrap(), PoolMode::Transaction);
+        assert_eq!(
+            c.database_direct_url.as_deref(),
+            Some("postgres://u:pw@pg/db")
+        );
+        assert!(!format!("{c:?}").contains("pw"));
         assert_eq!(c.issuer.as_deref(), Some("https://id.example"));
         assert_eq!(c.log_format, "json");
         assert_eq!(c.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
@@ -624,6 +632,43 @@ mod tests {
             (k == "PORTCULLIS_RATE_LIMITS").then(|| "maybe".to_owned())
         });
         assert!(bad.is_err());
+    }
+
+    /// A pool mode is PostgreSQL's, and one of two; a direct URL is PostgreSQL's, beside a
+    /// PostgreSQL URL.
+    #[test]
+    fn a_pool_mode_or_direct_url_that_cannot_work_is_refused_by_name() {
+        let load = |vars: &[(&str, &str)]| {
+            let env: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Config::load_with(None, |k| env.get(k).cloned())
+        };
+        let pg = ("PORTCULLIS_DATABASE_URL", "postgres://u@pooler:6432/db");
+        for (vars, named) in [
+            (
+                vec![pg, ("PORTCULLIS_DATABASE_POOL_MODE", "statement")],
+                "PORTCULLIS_DATABASE_POOL_MODE must be",
+            ),
+            (
+                vec![("PORTCULLIS_DATABASE_POOL_MODE", "transaction")],
+                "needs a postgres://",
+            ),
+            (
+                vec![pg, ("PORTCULLIS_DATABASE_DIRECT_URL", "sqlite:///x.db")],
+                "PORTCULLIS_DATABASE_DIRECT_URL must be",
+            ),
+            (
+                vec![("PORTCULLIS_DATABASE_DIRECT_URL", "postgres://u@pg/db")],
+                "PORTCULLIS_DATABASE_DIRECT_URL must be",
+            ),
+        ] {
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(named), "{vars:?}: {err}");
+        }
+        let c = load(&[pg]).unwrap();
+        assert_eq!(c.database_pool_mode().unwrap(), PoolMode::Session);
     }
 
     #[test]

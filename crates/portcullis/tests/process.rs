@@ -138,12 +138,18 @@ async fn answered_writes_survive_sigkill(db: Db) {
     assert!(seen > answered.registered.len(), "{seen} users listed");
     eprintln!(
         "crash test ({}): {} registrations and {} sign-ins answered before SIGKILL, all durable; {seen} users after restart",
-        if db.pg.is_some() { "postgres" } else { "sqlite" },
+        if db.bouncer.is_some() {
+            "postgres behind pgbouncer"
+        } else if db.pg.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         answered.registered.len(),
         answered.refresh_tokens.len()
     );
     drop(node);
-    if db.pg.is_none() {
+    if db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
         let check: (String,) = sqlx::query_as("PRAGMA integrity_check")
             .fetch_one(&pool)
@@ -167,6 +173,15 @@ async fn answered_writes_survive_sigkill_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_writes_survive_sigkill_on_postgres() {
     if let Some(db) = Db::postgres().await {
+        answered_writes_survive_sigkill(db).await;
+    }
+}
+
+/// The same through a transaction pooler: a write it acknowledged is committed on
+/// PostgreSQL, whichever server connection carried it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_writes_survive_sigkill_behind_pgbouncer() {
+    if let Some(db) = Db::pgbouncer(4, false).await {
         answered_writes_survive_sigkill(db).await;
     }
 }
@@ -483,4 +498,38 @@ async fn metrics_and_logs_tell_no_one_who_has_an_account() {
             assert!(!line.contains(secret), "the log carries {secret}: {line}");
         }
     }
+}
+
+/// Pointed at a transaction pooler without being told, the server does not start, and says
+/// in one line what to set (not a stack trace, whatever RUST_BACKTRACE says); told, it
+/// starts on the same URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooler_url_without_the_pool_mode_stops_the_start_with_one_line() {
+    let Some(mut db) = Db::pgbouncer(2, false).await else {
+        return;
+    };
+    let told = std::mem::take(&mut db.env);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env_clear()
+        .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
+        .env("PORTCULLIS_DATA_DIR", db.dir.path())
+        .env("PORTCULLIS_DATABASE_URL", &db.url)
+        .env("PORTCULLIS_MASTER_KEY", common::MASTER_KEY)
+        .env("PORTCULLIS_LOG", "warn")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(said.trim_end().lines().count(), 1, "{said}");
+    assert!(
+        said.contains("set PORTCULLIS_DATABASE_POOL_MODE=transaction")
+            && said.contains("PORTCULLIS_DATABASE_DIRECT_URL"),
+        "{said}"
+    );
+    db.env = told;
+    let node = Node::start(&db, &[]);
+    let http = reqwest::Client::new();
+    node.login(&http, ADMIN).await;
 }

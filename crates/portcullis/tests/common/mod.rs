@@ -15,14 +15,68 @@ pub(crate) const MASTER_KEY: &str = "cHJvY2Vzcy10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM
 pub(crate) struct Db {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) url: String,
+    /// A PostgreSQL schema of its own: the base URL and the schema's name.
     pub(crate) pg: Option<(String, String)>,
+    /// Or, behind a PgBouncer, a database of its own: the base URL and its name.
+    pub(crate) pg_database: Option<(String, String)>,
+    /// Settings every process on it is given (a pooler's mode, a direct URL).
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) bouncer: Option<portcullis_store::pgbouncer::PgBouncer>,
 }
 
 impl Db {
     pub(crate) async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/portcullis.db", dir.path().display());
-        Self { dir, url, pg: None }
+        Self {
+            dir,
+            url,
+            pg: None,
+            pg_database: None,
+            env: Vec::new(),
+            bouncer: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database behind a real PgBouncer in transaction mode (`servers`
+    /// server connections for every node's sixteen), the processes told so; with `direct`,
+    /// they are also given PostgreSQL's own URL for the change feed and migrations.
+    pub(crate) async fn pgbouncer(servers: u32, direct: bool) -> Option<Self> {
+        let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let Some(base) = base else {
+            eprintln!("SKIPPED: PgBouncer test (set PORTCULLIS_TEST_POSTGRES_URL to run it)");
+            return None;
+        };
+        let Some(bouncer) = portcullis_store::pgbouncer::PgBouncer::start(&base, servers).unwrap()
+        else {
+            eprintln!("SKIPPED: PgBouncer test (install Debian's pgbouncer to run it)");
+            return None;
+        };
+        let name = format!("pp_pgb_{}", uuid::Uuid::new_v4().simple());
+        portcullis_store::pgbouncer::create_database(&base, &name)
+            .await
+            .unwrap();
+        let mut env = vec![(
+            "PORTCULLIS_DATABASE_POOL_MODE".to_owned(),
+            "transaction".to_owned(),
+        )];
+        if direct {
+            let server = base.split('?').next().unwrap().rsplit_once('/').unwrap().0;
+            env.push((
+                "PORTCULLIS_DATABASE_DIRECT_URL".to_owned(),
+                format!("{server}/{name}"),
+            ));
+        }
+        Some(Self {
+            dir: tempfile::tempdir().unwrap(),
+            url: bouncer.url(&name),
+            pg: None,
+            pg_database: Some((base, name)),
+            env,
+            bouncer: Some(bouncer),
+        })
     }
 
     pub(crate) async fn postgres() -> Option<Self> {
@@ -41,12 +95,25 @@ impl Db {
             dir: tempfile::tempdir().unwrap(),
             url,
             pg: Some((base, schema)),
+            pg_database: None,
+            env: Vec::new(),
+            bouncer: None,
         })
     }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
+        drop(self.bouncer.take());
+        if let Some((base, name)) = self.pg_database.take() {
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|rt| rt.block_on(portcullis_store::pgbouncer::drop_database(&base, &name)))
+            })
+            .join();
+        }
         if let Some((base, schema)) = self.pg.take() {
             // Best effort, on a runtime of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
@@ -100,11 +167,15 @@ impl Node {
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        for (k, v) in &db.env {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut early = Vec::new();
         let url = loop {
             let line = lines
                 .next()
@@ -114,9 +185,10 @@ impl Node {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap();
                 break v["address"].as_str().unwrap().to_owned();
             }
+            early.push(line);
         };
         // Keep draining the log so that the process never blocks on a full pipe.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(early));
         let kept = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
