@@ -115,6 +115,9 @@ struct Target {
     proc: Option<String>,
     /// Set when this process started the server.
     started: Option<Started>,
+    /// Beside a server started here on PostgreSQL: a second one on the same PostgreSQL
+    /// through a PgBouncer in transaction mode, for the sign-in rate through a pooler.
+    pooled: Option<Box<Target>>,
 }
 
 /// What stopping a server started here takes.
@@ -123,6 +126,8 @@ struct Started {
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// The PgBouncer in front, and the database of its own (base URL, name).
+    bouncer: Option<(portcullis_store::pgbouncer::PgBouncer, String, String)>,
 }
 
 impl Target {
@@ -154,11 +159,61 @@ impl Target {
                 .unwrap_or_else(|| portcullis_core::CoreConfig::new("").hash_concurrency),
             proc: pid.map(|p| format!("/proc/{p}")),
             started: None,
+            pooled: None,
         })
     }
 
-    /// A server started in this process, on SQLite or on a fresh schema of `pg_base`.
+    /// A server started in this process, on SQLite or on a fresh schema of `pg_base` (and
+    /// then a second one through a PgBouncer, when the machine has one).
     async fn start(pg_base: Option<&str>) -> anyhow::Result<Self> {
+        let mut target = Self::start_with(pg_base, None).await?;
+        if let Some(base) = pg_base {
+            target.pooled = match Self::start_pooled(base).await {
+                Ok(Some(pooled)) => Some(Box::new(pooled)),
+                Ok(None) => {
+                    eprintln!("no pgbouncer on this machine: no figures through a pooler");
+                    None
+                }
+                Err(e) => {
+                    eprintln!("PgBouncer skipped: {e:#}");
+                    None
+                }
+            };
+        }
+        Ok(target)
+    }
+
+    /// A server on a fresh database of `base` through a PgBouncer in transaction mode
+    /// lending four server connections, with PostgreSQL's own URL for the change feed.
+    async fn start_pooled(base: &str) -> anyhow::Result<Option<Self>> {
+        let Some(bouncer) = portcullis_store::pgbouncer::PgBouncer::start(base, 4)? else {
+            return Ok(None);
+        };
+        let name = format!("bench_pgb_{}", uuid::Uuid::new_v4().simple());
+        portcullis_store::pgbouncer::create_database(base, &name).await?;
+        let server = base
+            .split('?')
+            .next()
+            .and_then(|b| b.rsplit_once('/'))
+            .map_or(base, |(server, _)| server);
+        let pooler = (
+            bouncer.url(&name),
+            format!("{server}/{name}"),
+            (bouncer, base.to_owned(), name),
+        );
+        Self::start_with(Some(base), Some(pooler)).await.map(Some)
+    }
+
+    /// A server on SQLite, a fresh schema of `pg_base`, or the database `pooler` names
+    /// (the URL through PgBouncer, the direct URL, the PgBouncer).
+    async fn start_with(
+        pg_base: Option<&str>,
+        pooler: Option<(
+            String,
+            String,
+            (portcullis_store::pgbouncer::PgBouncer, String, String),
+        )>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut config = portcullis::Config {
             listen: "127.0.0.1:0".to_owned(),
@@ -171,17 +226,25 @@ impl Target {
             outbound_allow: "127.0.0.1".to_owned(),
             ..portcullis::Config::default()
         };
-        let pg = match pg_base {
-            Some(base) => {
+        let master = "YmVuY2gtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=";
+        let (pg, bouncer) = match (pg_base, pooler) {
+            (Some(_), Some((url, direct, bouncer))) => {
+                config.database_url = Some(url);
+                config.database_pool_mode = "transaction".to_owned();
+                config.database_direct_url = Some(direct);
+                config.master_key = Some(master.into());
+                (None, Some(bouncer))
+            }
+            (Some(base), None) => {
                 let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
                 let url = portcullis_store::pg_schema::create(base, &schema)
                     .await
                     .context("PostgreSQL")?;
                 config.database_url = Some(url);
-                config.master_key = Some("YmVuY2gtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=".into());
-                Some((base.to_owned(), schema))
+                config.master_key = Some(master.into());
+                (Some((base.to_owned(), schema)), None)
             }
-            None => None,
+            (None, _) => (None, None),
         };
         let app = portcullis::App::build(config.clone()).await?;
         let (store, org) = seeding_store(&config).await?;
@@ -196,7 +259,11 @@ impl Target {
         });
         let core = portcullis_core::CoreConfig::new("");
         Ok(Self {
-            backend: if pg.is_some() { "postgres" } else { "sqlite" },
+            backend: if pg_base.is_some() {
+                "postgres"
+            } else {
+                "sqlite"
+            },
             url,
             store,
             org,
@@ -208,7 +275,9 @@ impl Target {
                 task,
                 _dir: dir,
                 pg,
+                bouncer,
             }),
+            pooled: None,
         })
     }
 
@@ -246,11 +315,18 @@ impl Target {
     }
 
     async fn stop(self) {
+        if let Some(pooled) = self.pooled {
+            Box::pin(pooled.stop()).await;
+        }
         if let Some(started) = self.started {
             let _ = started.stop.send(());
             let _ = started.task.await;
             if let Some((base, schema)) = &started.pg {
                 let _ = portcullis_store::pg_schema::drop(base, schema).await;
+            }
+            if let Some((bouncer, base, name)) = started.bouncer {
+                drop(bouncer);
+                let _ = portcullis_store::pgbouncer::drop_database(&base, &name).await;
             }
         }
     }
@@ -403,6 +479,9 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
     let phc = raw::hash(p, PASSWORD)?;
     let small = 1000;
     t.seed(0, small, &phc).await?;
+    if let Some(pooled) = &t.pooled {
+        pooled.seed(0, small, &phc).await?;
+    }
     let toks = Arc::new(tokens(&t, 64).await);
     anyhow::ensure!(toks.len() == 64, "could not sign in the bench users");
     let issuer = t.url.clone();
@@ -436,6 +515,15 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         }
         r.add("login/s (16 clients)", login.rate());
         r.add("ratio login", login.rate() / verify);
+        if let Some(pooled) = &t.pooled {
+            // Right after the direct ones, the same load on the same PostgreSQL.
+            let through = logins(pooled, 16, small, d).await;
+            r.add("login/s through PgBouncer (16 clients)", through.rate());
+            r.add(
+                "ratio login through PgBouncer",
+                through.rate() / login.rate().max(1e-9),
+            );
+        }
         if let (Some(a), Some(b)) = (before, cpu(&t.proc)) {
             let n = login.ok.max(1) as f64;
             r.add("CPU ms per login: server process", (b.0 - a.0) / n);
@@ -672,6 +760,15 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         Some(r.median("ratio login")),
         Some((true, 0.9)),
     );
+    if !v("login/s through PgBouncer (16 clients)").is_empty() {
+        fig(
+            "login/s through PgBouncer, transaction mode (16 clients)",
+            "1/s",
+            v("login/s through PgBouncer (16 clients)"),
+            Some(r.median("ratio login through PgBouncer")),
+            Some((true, 0.9)),
+        );
+    }
     fig(
         "raw argon2id hash/s (all cores)",
         "1/s",
