@@ -105,25 +105,22 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         drop(self.bouncer.take());
-        if let Some((base, name)) = self.pg_database.take() {
-            let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map(|rt| rt.block_on(portcullis_store::pgbouncer::drop_database(&base, &name)))
-            })
-            .join();
-        }
-        if let Some((base, schema)) = self.pg.take() {
-            // Best effort, on a runtime of its own: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map(|rt| rt.block_on(portcullis_store::pg_schema::drop(&base, &schema)))
-            })
-            .join();
-        }
+        // Best effort, on a runtime of its own: Drop cannot await.
+        let pg = self.pg.take();
+        let pg_database = self.pg_database.take();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            if let Some((base, name)) = pg_database {
+                let _ = rt.block_on(portcullis_store::pgbouncer::drop_database(&base, &name));
+            }
+            if let Some((base, schema)) = pg {
+                let _ = rt.block_on(portcullis_store::pg_schema::drop(&base, &schema));
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
     }
 }
 
