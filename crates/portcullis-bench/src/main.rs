@@ -515,21 +515,29 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
         }
         r.add("login/s (16 clients)", login.rate());
         r.add("ratio login", login.rate() / verify);
-        if let Some(pooled) = &t.pooled {
-            // Right after the direct ones, the same load on the same PostgreSQL.
-            let through = logins(pooled, 16, small, d).await;
-            r.add("login/s through PgBouncer (16 clients)", through.rate());
-            r.add(
-                "ratio login through PgBouncer",
-                through.rate() / login.rate().max(1e-9),
-            );
-        }
         if let (Some(a), Some(b)) = (before, cpu(&t.proc)) {
             let n = login.ok.max(1) as f64;
             r.add("CPU ms per login: server process", (b.0 - a.0) / n);
             r.add("CPU ms per login: PostgreSQL server", (b.1 - a.1) / n);
         }
         r.add("login p99/p50", login.p99_ms() / login.p50_ms().max(1e-9));
+        if let Some(pooled) = &t.pooled {
+            // Right after the direct ones (and apart from their CPU figures), the same load
+            // on the same PostgreSQL.
+            let before = cpu(&pooled.proc);
+            let through = logins(pooled, 16, small, d).await;
+            if let (Some(a), Some(b)) = (before, cpu(&pooled.proc)) {
+                r.add(
+                    "CPU ms per login through PgBouncer: PostgreSQL server",
+                    (b.1 - a.1) / through.ok.max(1) as f64,
+                );
+            }
+            r.add("login/s through PgBouncer (16 clients)", through.rate());
+            r.add(
+                "ratio login through PgBouncer",
+                through.rate() / login.rate().max(1e-9),
+            );
+        }
         r.add("login p99 ms (1k users)", login.p99_ms());
 
         let hash = tokio::task::spawn_blocking(move || raw::hash_rate(p, PASSWORD, d)).await??;
@@ -767,6 +775,15 @@ async fn bench_backend(args: &Args, t: Target) -> anyhow::Result<Vec<Figure>> {
             v("login/s through PgBouncer (16 clients)"),
             Some(r.median("ratio login through PgBouncer")),
             Some((true, 0.9)),
+        );
+    }
+    if !v("CPU ms per login through PgBouncer: PostgreSQL server").is_empty() {
+        fig(
+            "CPU ms per login through PgBouncer: PostgreSQL server",
+            "ms",
+            v("CPU ms per login through PgBouncer: PostgreSQL server"),
+            None,
+            None,
         );
     }
     fig(
