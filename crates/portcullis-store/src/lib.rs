@@ -340,9 +340,12 @@ impl Database {
         let Self::Postgres(_, Some(direct)) = self else {
             return;
         };
-        // Its own connection, outside the pool (and outside any pooler).
+        // Its own connection, outside the pool (and outside any pooler). A short acquire
+        // timeout: while the database is away each attempt to reconnect gives up quickly
+        // and the cache stays off, rather than one attempt retrying for sqlx's default 30 s.
         let pool = PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(Duration::from_secs(2))
             .connect_lazy_with((**direct).clone());
         loop {
             match listen(&pool).await {
@@ -372,6 +375,9 @@ async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error
         .fetch_one(pool)
         .await?;
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    // A lost connection must be reported (`Ok(None)`) at once so the cache goes off, not
+    // after the listener has tried to reconnect on its own.
+    listener.eager_reconnect(false);
     listener.listen(&format!("portcullis_{schema}")).await?;
     Ok(listener)
 }
